@@ -1,0 +1,17 @@
+"""glassnet: deep learning you can see through.
+
+>>> import glassnet as gn
+>>> x = gn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x ** 2).sum().backward()
+>>> x.grad
+array([2., 4., 6.], dtype=float32)
+"""
+from . import nn, random
+from .gradcheck import GradcheckError, gradcheck
+from .nn.summary import summary
+from .ops import concatenate, stack, where
+from .random import seed
+from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad, tensor
+
+cat = concatenate
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""Input checks at the entrance of layers, so that a wrong shape or dtype is reported
+by the layer that received it, in words a learner can act on."""
+import math
+
+from ..backend import xp
+
+
+def _layer(module):
+    return module._label()
+
+
+def shape_of(input):
+    return tuple(getattr(input, "shape", xp.shape(input)))
+
+
+def last_dim(module, input, expected):
+    """The last dimension of ``input`` must be ``expected`` (features of a Linear)."""
+    shape = shape_of(input)
+    if shape and shape[-1] == expected:
+        return
+    hint = ""
+    if len(shape) > 2 and math.prod(shape[1:]) == expected:
+        hint = f"; help: the input is not flat — add Flatten() before this layer to turn {shape} into {(shape[0], expected)}"
+    elif len(shape) > 2:
+        hint = f"; help: flattened it would have {math.prod(shape[1:])} features, not {expected}"
+    raise ValueError(
+        f"{_layer(module)}: expected input of shape (*, {expected}), got {shape}{hint}"
+    )
+
+
+def floating(module, input):
+    dtype = getattr(input, "dtype", None)
+    if dtype is not None and xp.dtype(dtype).kind != "f":
+        raise TypeError(
+            f"{_layer(module)}: expected a floating-point input, got dtype {dtype}; "
+            "help: convert it with .astype('float32')"
+        )
