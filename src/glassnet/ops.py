@@ -113,6 +113,10 @@ class MatMul(Function):
                 f"({a.shape[-1]}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} dimension "
                 f"of the second ({b.shape[-2 if b.ndim > 1 else 0]})"
             )
+        try:
+            xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
         self.a, self.b = a, b
         return a @ b
 
@@ -120,10 +124,10 @@ class MatMul(Function):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a  # (1, k)
         b2 = b[:, None] if b.ndim == 1 else b  # (k, 1)
+        if b.ndim == 1:  # first, so that a 1-D @ 1-D scalar grows (1,) then (1, 1)
+            grad = xp.expand_dims(grad, -1)
         if a.ndim == 1:
             grad = xp.expand_dims(grad, -2)
-        if b.ndim == 1:
-            grad = xp.expand_dims(grad, -1)
         a_needs, b_needs = self.needs_input_grad
         grad_a = unbroadcast(grad @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if a_needs else None
         grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if b_needs else None
@@ -352,8 +356,8 @@ class Transpose(Function):
     def forward(self, x, axes):
         if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
             raise ValueError(f"transpose: {axes} is not a permutation of the {x.ndim} axes of shape {x.shape}")
-        self.axes = axes
-        return x.transpose(axes)
+        self.axes = tuple(a % x.ndim for a in axes)  # argsort in backward needs them non-negative
+        return x.transpose(self.axes)
 
     def backward(self, grad):
         return grad.transpose(xp.argsort(self.axes))

@@ -169,6 +169,8 @@ def _topological_order(root):
 def _as_array(data, dtype=None):
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, xp.generic):  # a NumPy scalar (ops on 0-d arrays return them) keeps its dtype
+        data = xp.asarray(data)
     if isinstance(data, xp.ndarray):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     array = xp.asarray(data, dtype=dtype)
@@ -467,15 +469,17 @@ class Tensor:
 
     def transpose(self, *axes):
         """NumPy's ``transpose(axes)`` (a full permutation) or PyTorch's
-        ``transpose(dim0, dim1)`` (swap two axes); with no argument, reverse the axes."""
+        ``transpose(dim0, dim1)`` (swap two axes); with no argument, reverse the axes.
+        Two separate arguments always swap, so a 2-D ``transpose(0, 1)`` transposes as in
+        PyTorch (as a NumPy permutation it would do nothing)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(reversed(range(self.ndim)))
-        elif len(axes) == 2 and self.ndim != 2:
+        elif len(axes) == 2:
             swapped = list(range(self.ndim))
             swapped[axes[0]], swapped[axes[1]] = swapped[axes[1]], swapped[axes[0]]
             axes = tuple(swapped)
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
         return ops.Transpose.apply(self, axes=tuple(axes))
 
     def permute(self, *axes):

@@ -1,0 +1,84 @@
+"""Shared test helpers.
+
+PyTorch is the oracle for parity tests: it is imported here, lazily, and never by
+glassnet itself. Helpers are fixtures because the suite runs with
+``--import-mode=importlib``, where test modules cannot import ``conftest``.
+"""
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+# float32 tolerances for parity with PyTorch: both compute in float32, so results
+# differ only by rounding order.
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _torch():
+    import torch
+
+    torch.set_num_threads(1)  # tiny tensors: threads only add overhead and nondeterminism
+    return torch
+
+
+@pytest.fixture
+def torch():
+    """The ``torch`` module (the oracle)."""
+    return _torch()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def check_torch_parity(gn_fn, torch_fn, *arrays, rtol=RTOL, atol=ATOL, grad_rtol=None, grad_atol=None, seed=0):
+    """Run ``gn_fn`` on glassnet tensors and ``torch_fn`` on torch tensors made from the same
+    arrays; compare the outputs, then backpropagate the same random upstream gradient
+    through both and compare the gradient of every floating-point input.
+
+    Returns the glassnet inputs and output, for further checks.
+    """
+    torch = _torch()
+    gn_inputs = [gn.tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+    torch_inputs = [torch.tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+    out = gn_fn(*gn_inputs)
+    expected = torch_fn(*torch_inputs)
+
+    assert out.shape == tuple(expected.shape)
+    assert out.dtype == np.dtype(str(expected.dtype).removeprefix("torch."))
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+
+    if not expected.requires_grad:
+        return gn_inputs, out
+    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    for i, (mine, theirs) in enumerate(zip(gn_inputs, torch_inputs)):
+        if not theirs.requires_grad:
+            continue
+        assert mine.grad is not None, f"input {i} received no gradient"
+        assert mine.grad.shape == mine.shape and mine.grad.dtype == mine.dtype
+        np.testing.assert_allclose(
+            mine.grad, theirs.grad.numpy(), rtol=grad_rtol or rtol, atol=grad_atol or atol,
+            err_msg=f"gradient of input {i}",
+        )
+    return gn_inputs, out
+
+
+@pytest.fixture
+def torch_parity():
+    """``torch_parity(gn_fn, torch_fn, *arrays, rtol=..., atol=...)``: see :func:`check_torch_parity`."""
+    return check_torch_parity
+
+
+def copy_weights(gn_module, torch_module):
+    """Load a torch module's weights into the glassnet module with the same architecture."""
+    gn_module.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+    return gn_module
+
+
+@pytest.fixture
+def load_torch_weights():
+    """``load_torch_weights(gn_module, torch_module)``: copy torch's weights into glassnet's."""
+    return copy_weights

@@ -1,0 +1,354 @@
+"""Specification of every differentiable op: its values and gradients.
+
+Each op is checked twice: against calculus (central finite differences in float64, via
+``gn.gradcheck``) and against PyTorch (same float32 inputs, same random upstream
+gradient; forward values and input gradients compared with float32 tolerances).
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import glassnet as gn
+import glassnet.nn.functional as F
+
+# Inputs are drawn from a domain that keeps each op smooth, so finite differences are
+# valid: "any" (standard normal), "positive" (for log, sqrt, pow bases, divisors) and
+# "away" (|x| >= 0.2: away from the kinks of abs, relu, clip at ±0.5 is avoided below).
+
+
+def make_input(shape, domain, rng):
+    x = rng.standard_normal(shape)
+    if domain == "positive":
+        x = np.abs(x) + 0.5
+    elif domain == "away":
+        x = np.sign(x) * (np.abs(x) + 0.2)
+        x[np.abs(np.abs(x) - 0.5) < 0.05] += 0.1  # clip's bounds are ±0.5
+    return x.astype(np.float32)
+
+
+MASK = np.array([True, False, True])
+
+# (name, glassnet fn, torch fn, input shapes, domain)
+OPS = [
+    # arithmetic, with broadcasting
+    ("add", lambda a, b: a + b, lambda a, b: a + b, [(3, 4), (3, 4)], "any"),
+    ("add_broadcast_col_row", lambda a, b: a + b, lambda a, b: a + b, [(3, 1), (1, 4)], "any"),
+    ("add_broadcast_leading", lambda a, b: a + b, lambda a, b: a + b, [(5,), (2, 5)], "any"),
+    ("add_scalar_tensor", lambda a, b: a + b, lambda a, b: a + b, [(), (2, 3)], "any"),
+    ("radd_python", lambda a: 1.5 + a, lambda a: 1.5 + a, [(2, 3)], "any"),
+    ("sub", lambda a, b: a - b, lambda a, b: a - b, [(2, 3), (3,)], "any"),
+    ("rsub_python", lambda a: 2.0 - a, lambda a: 2.0 - a, [(2, 3)], "any"),
+    ("mul", lambda a, b: a * b, lambda a, b: a * b, [(2, 3), (2, 1)], "any"),
+    ("mul_self", lambda a: a * a + a, lambda a: a * a + a, [(4,)], "any"),
+    ("div", lambda a, b: a / b, lambda a, b: a / b, [(2, 3), (3,)], "positive"),
+    ("rdiv_python", lambda a: 2.0 / a, lambda a: 2.0 / a, [(2, 3)], "positive"),
+    ("pow_int", lambda a: a**3, lambda a: a**3, [(2, 3)], "any"),
+    ("pow_float", lambda a: a**1.5, lambda a: a**1.5, [(2, 3)], "positive"),
+    ("pow_negative", lambda a: a**-2, lambda a: a**-2, [(2, 3)], "positive"),
+    ("pow_tensor_tensor", lambda a, b: a**b, lambda a, b: a**b, [(2, 3), (2, 3)], "positive"),
+    ("pow_tensor_broadcast", lambda a, b: a**b, lambda a, b: a**b, [(2, 3), (3,)], "positive"),
+    ("pow_scalar_tensor", lambda a: 2.0**a, lambda a: 2.0**a, [(2, 3)], "any"),
+    ("neg", lambda a: -a, lambda a: -a, [(2, 3)], "any"),
+    # matrix products: 1-D, 2-D, batched, broadcast batch dims
+    ("matmul_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4, 5)], "any"),
+    ("matmul_1d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (4,)], "any"),
+    ("matmul_1d_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (4, 3)], "any"),
+    ("matmul_2d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4,)], "any"),
+    ("matmul_batched", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 3, 4), (2, 4, 5)], "any"),
+    ("matmul_batched_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 3, 4), (4, 5)], "any"),
+    ("matmul_2d_batched", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (2, 4, 5)], "any"),
+    ("matmul_broadcast_batch", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 1, 3, 4), (5, 4, 2)], "any"),
+    ("matmul_1d_batched", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (2, 4, 3)], "any"),
+    ("matmul_batched_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 3, 4), (4,)], "any"),
+    # reductions: NumPy's axis/keepdims and PyTorch's dim/keepdim
+    ("sum_all", lambda a: a.sum(), lambda a: a.sum(), [(2, 3, 4)], "any"),
+    ("sum_axis", lambda a: a.sum(axis=1), lambda a: a.sum(dim=1), [(2, 3, 4)], "any"),
+    ("sum_negative_axis_keepdims", lambda a: a.sum(-1, keepdims=True), lambda a: a.sum(-1, keepdim=True), [(2, 3, 4)], "any"),
+    ("sum_tuple", lambda a: a.sum(axis=(0, 2)), lambda a: a.sum(dim=(0, 2)), [(2, 3, 4)], "any"),
+    ("sum_dim_keepdim", lambda a: a.sum(dim=(0, -1), keepdim=True), lambda a: a.sum(dim=(0, -1), keepdim=True), [(2, 3, 4)], "any"),
+    ("mean_all", lambda a: a.mean(), lambda a: a.mean(), [(2, 3, 4)], "any"),
+    ("mean_axis", lambda a: a.mean(axis=0), lambda a: a.mean(dim=0), [(2, 3, 4)], "any"),
+    ("mean_tuple_keepdims", lambda a: a.mean((1, 2), keepdims=True), lambda a: a.mean((1, 2), keepdim=True), [(2, 3, 4)], "any"),
+    ("mean_dim", lambda a: a.mean(dim=-1), lambda a: a.mean(dim=-1), [(2, 3, 4)], "any"),
+    # random inputs have no ties, where glassnet and PyTorch agree (ties: see test_max_splits_ties)
+    ("max_all", lambda a: a.max(), lambda a: a.max(), [(3, 4)], "any"),
+    ("max_axis", lambda a: a.max(axis=1), lambda a: a.amax(dim=1), [(3, 4)], "any"),
+    ("max_dim_keepdim", lambda a: a.max(dim=0, keepdim=True), lambda a: a.amax(dim=0, keepdim=True), [(3, 4)], "any"),
+    ("max_tuple", lambda a: a.max(axis=(0, 2)), lambda a: a.amax(dim=(0, 2)), [(2, 3, 4)], "any"),
+    ("min_all", lambda a: a.min(), lambda a: a.min(), [(3, 4)], "any"),
+    ("min_axis_keepdims", lambda a: a.min(axis=-1, keepdims=True), lambda a: a.amin(dim=-1, keepdim=True), [(3, 4)], "any"),
+    # shapes
+    ("reshape", lambda a: a.reshape(4, 6), lambda a: a.reshape(4, 6), [(2, 3, 4)], "any"),
+    ("reshape_tuple_infer", lambda a: a.reshape((-1, 4)), lambda a: a.reshape((-1, 4)), [(2, 3, 4)], "any"),
+    ("view", lambda a: a.view(6, 4), lambda a: a.view(6, 4), [(2, 3, 4)], "any"),
+    ("transpose_permutation", lambda a: a.transpose((2, 0, 1)), lambda a: a.permute(2, 0, 1), [(2, 3, 4)], "any"),
+    ("transpose_reverse", lambda a: a.transpose(), lambda a: a.permute(2, 1, 0), [(2, 3, 4)], "any"),
+    ("transpose_swap", lambda a: a.transpose(0, 2), lambda a: a.transpose(0, 2), [(2, 3, 4)], "any"),
+    ("transpose_swap_negative", lambda a: a.transpose(-1, 1), lambda a: a.transpose(-1, 1), [(2, 3, 4)], "any"),
+    ("transpose_swap_2d", lambda a: a.transpose(0, 1), lambda a: a.transpose(0, 1), [(2, 3)], "any"),
+    ("T", lambda a: a.T, lambda a: a.T, [(2, 3)], "any"),
+    ("permute", lambda a: a.permute(2, 0, 1), lambda a: a.permute(2, 0, 1), [(2, 3, 4)], "any"),
+    ("permute_tuple_negative", lambda a: a.permute((-1, 0, 1)), lambda a: a.permute((-1, 0, 1)), [(2, 3, 4)], "any"),
+    ("flatten", lambda a: a.flatten(), lambda a: a.flatten(), [(2, 3, 4)], "any"),
+    ("flatten_start", lambda a: a.flatten(1), lambda a: a.flatten(1), [(2, 3, 4)], "any"),
+    ("flatten_range", lambda a: a.flatten(0, 1), lambda a: a.flatten(0, 1), [(2, 3, 4)], "any"),
+    ("unsqueeze", lambda a: a.unsqueeze(1), lambda a: a.unsqueeze(1), [(2, 3)], "any"),
+    ("unsqueeze_negative", lambda a: a.unsqueeze(-1), lambda a: a.unsqueeze(-1), [(2, 3)], "any"),
+    ("squeeze_all", lambda a: a.squeeze(), lambda a: a.squeeze(), [(3, 1, 4, 1)], "any"),
+    ("squeeze_axis", lambda a: a.squeeze(-3), lambda a: a.squeeze(-3), [(3, 1, 4, 1)], "any"),
+    ("squeeze_not_one", lambda a: a.squeeze(0), lambda a: a.squeeze(0), [(3, 1, 4)], "any"),
+    # indexing and slicing
+    ("index_int", lambda a: a[1], lambda a: a[1], [(3, 4)], "any"),
+    ("index_negative_int", lambda a: a[:, -1], lambda a: a[:, -1], [(3, 4)], "any"),
+    ("slice", lambda a: a[:, 1:3], lambda a: a[:, 1:3], [(3, 4)], "any"),
+    ("slice_step", lambda a: a[::2, 1::2], lambda a: a[::2, 1::2], [(3, 4)], "any"),
+    ("slice_reversed", lambda a: a[::-1], lambda a: a.flip(0), [(3, 4)], "any"),  # torch has no negative steps
+    ("ellipsis_newaxis", lambda a: a[..., None, 1], lambda a: a[..., None, 1], [(2, 3, 4)], "any"),
+    ("int_array_repeated", lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[[0, 2, 0, 0]], [(3, 4)], "any"),
+    ("int_list_pairs", lambda a: a[[0, 1, 1], [2, 0, 2]], lambda a: a[[0, 1, 1], [2, 0, 2]], [(3, 4)], "any"),
+    ("int_array_and_slice", lambda a: a[1:, np.array([3, 3])], lambda a: a[1:, [3, 3]], [(3, 4)], "any"),
+    ("bool_mask", lambda a: a[MASK], lambda a: a[MASK.tolist()], [(3, 4)], "any"),
+    ("bool_mask_elementwise", lambda a: a[a > 0], lambda a: a[a > 0], [(3, 4)], "any"),
+    ("tensor_index", lambda a: a[gn.tensor([2, 0, 2])], lambda a: a[[2, 0, 2]], [(3, 4)], "any"),
+    # elementwise functions
+    ("exp", lambda a: a.exp(), lambda a: a.exp(), [(2, 3)], "any"),
+    ("log", lambda a: a.log(), lambda a: a.log(), [(2, 3)], "positive"),
+    ("sqrt", lambda a: a.sqrt(), lambda a: a.sqrt(), [(2, 3)], "positive"),
+    ("abs", lambda a: a.abs(), lambda a: a.abs(), [(2, 3)], "away"),
+    ("clip", lambda a: a.clip(-0.5, 0.5), lambda a: a.clamp(-0.5, 0.5), [(3, 4)], "away"),
+    ("clip_min_only", lambda a: a.clip(min=-0.5), lambda a: a.clamp(min=-0.5), [(3, 4)], "away"),
+    ("clamp_max_only", lambda a: a.clamp(max=0.5), lambda a: a.clamp(max=0.5), [(3, 4)], "away"),
+    ("relu", lambda a: a.relu(), lambda a: a.relu(), [(3, 4)], "away"),
+    ("relu_functional", F.relu, lambda a: a.relu(), [(3, 4)], "away"),
+    ("leaky_relu", lambda a: F.leaky_relu(a), lambda a: __import__("torch").nn.functional.leaky_relu(a), [(3, 4)], "away"),
+    ("leaky_relu_slope", lambda a: F.leaky_relu(a, 0.2), lambda a: __import__("torch").nn.functional.leaky_relu(a, 0.2), [(3, 4)], "away"),
+    ("sigmoid", lambda a: a.sigmoid(), lambda a: a.sigmoid(), [(3, 4)], "any"),
+    ("tanh", lambda a: a.tanh(), lambda a: a.tanh(), [(3, 4)], "any"),
+    ("gelu", F.gelu, lambda a: __import__("torch").nn.functional.gelu(a), [(3, 4)], "any"),
+    ("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), lambda a: __import__("torch").nn.functional.gelu(a, approximate="tanh"), [(3, 4)], "any"),
+    ("softmax", lambda a: a.softmax(), lambda a: a.softmax(-1), [(3, 4)], "any"),
+    ("softmax_dim0", lambda a: F.softmax(a, dim=0), lambda a: a.softmax(0), [(3, 4)], "any"),
+    ("log_softmax", lambda a: a.log_softmax(), lambda a: a.log_softmax(-1), [(3, 4)], "any"),
+    ("log_softmax_dim1_3d", lambda a: F.log_softmax(a, dim=1), lambda a: a.log_softmax(1), [(2, 3, 4)], "any"),
+    # several tensors
+    ("cat", lambda a, b: gn.cat([a, b]), lambda a, b: __import__("torch").cat([a, b]), [(2, 3), (1, 3)], "any"),
+    ("cat_dim", lambda a, b, c: gn.cat([a, b, c], dim=-1), lambda a, b, c: __import__("torch").cat([a, b, c], dim=-1), [(2, 1), (2, 3), (2, 2)], "any"),
+    ("concatenate_axis", lambda a, b: gn.concatenate((a, b), axis=1), lambda a, b: __import__("torch").cat((a, b), 1), [(2, 2, 3), (2, 1, 3)], "any"),
+    ("stack", lambda a, b: gn.stack([a, b]), lambda a, b: __import__("torch").stack([a, b]), [(2, 3), (2, 3)], "any"),
+    ("stack_last", lambda a, b, c: gn.stack([a, b, c], dim=-1), lambda a, b, c: __import__("torch").stack([a, b, c], dim=-1), [(2, 3)] * 3, "any"),
+    ("where", lambda a, b: gn.where(a > 0, a, b), lambda a, b: __import__("torch").where(a > 0, a, b), [(3, 4), (3, 4)], "any"),
+    ("where_broadcast", lambda a, b: gn.where(b > 0, a, b), lambda a, b: __import__("torch").where(b > 0, a, b), [(3, 4), (4,)], "any"),
+    ("where_scalar", lambda a: gn.where(a > 0, a, 0.0), lambda a: __import__("torch").where(a > 0, a, 0.0), [(3, 4)], "any"),
+]
+
+def _inputs(shapes, domain, seed=0):
+    rng = np.random.default_rng(seed)
+    return [make_input(shape, domain, rng) for shape in shapes]
+
+
+@pytest.mark.parametrize("name, gn_fn, torch_fn, shapes, domain", OPS, ids=[op[0] for op in OPS])
+def test_matches_pytorch(name, gn_fn, torch_fn, shapes, domain, torch_parity):
+    # exp, pow and the erf in gelu round differently in the last bit or two of float32
+    rtol = 2e-5 if name.startswith(("pow", "gelu", "exp", "rdiv")) else 1e-5
+    torch_parity(gn_fn, torch_fn, *_inputs(shapes, domain), rtol=rtol)
+
+
+@pytest.mark.parametrize("name, gn_fn, torch_fn, shapes, domain", OPS, ids=[op[0] for op in OPS])
+def test_gradcheck(name, gn_fn, torch_fn, shapes, domain):
+    inputs = [gn.tensor(x.astype(np.float64), requires_grad=True) for x in _inputs(shapes, domain, seed=1)]
+    assert gn.gradcheck(gn_fn, inputs)
+
+
+# -- behaviour beyond the table ------------------------------------------------------------
+
+
+def test_max_splits_ties_evenly():
+    # A deliberate choice: the subgradient of max at a tie is split evenly between the
+    # tied elements (PyTorch's full max() does the same; its max(dim) picks one index).
+    x = gn.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+
+    y = gn.tensor([2.0, 2.0, 2.0, 1.0], requires_grad=True)
+    y.max().backward()
+    np.testing.assert_allclose(y.grad, [1 / 3, 1 / 3, 1 / 3, 0.0])
+
+
+def test_min_and_argmax_values():
+    x = gn.tensor([[1.0, -2.0, 5.0], [4.0, 0.5, -1.0]])
+    np.testing.assert_array_equal(x.min(axis=1).numpy(), [-2.0, -1.0])
+    assert x.min().item() == -2.0
+    np.testing.assert_array_equal(x.argmax(axis=1).numpy(), [2, 0])
+    np.testing.assert_array_equal(x.argmax(dim=0, keepdim=True).numpy(), [[1, 1, 0]])
+    assert x.argmax().item() == 2  # index into the flattened tensor, as in PyTorch
+    assert x.argmin(dim=1).tolist() == [1, 2]
+    assert x.argmax(dim=1).dtype == np.int64 and not x.argmax().requires_grad
+
+
+def test_repeated_fancy_indices_accumulate():
+    x = gn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
+
+
+def test_transpose_forms():
+    x = gn.tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    assert x.transpose().shape == (4, 3, 2) == x.T.shape  # NumPy: no argument reverses the axes
+    assert x.transpose(1, 0, 2).shape == (3, 2, 4)  # NumPy: a full permutation
+    assert x.transpose(0, 2).shape == (4, 3, 2)  # PyTorch: swap two axes
+    m = gn.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(m.transpose(0, 1).numpy(), m.numpy().T)  # swap, as in PyTorch
+    np.testing.assert_array_equal(m.transpose(1, 0).numpy(), m.numpy().T)
+
+
+def test_sigmoid_large_inputs_without_overflow():
+    x = gn.tensor([-1000.0, -100.0, 0.0, 100.0, 1000.0], requires_grad=True)
+    # pytest turns RuntimeWarnings (overflow in exp) into errors for this project
+    y = x.sigmoid()
+    np.testing.assert_array_equal(y.numpy(), [0.0, np.float32(1 / (1 + np.exp(100.0))), 0.5, 1.0, 1.0])
+    y.sum().backward()
+    assert np.isfinite(x.grad).all() and x.grad[2] == 0.25
+    assert y.dtype == np.float32
+
+
+def test_log_softmax_and_softmax_stable_for_large_logits(torch):
+    logits = np.array([[1000.0, 0.0, -1000.0], [1e4, 1e4, 1e4 - 1]], dtype=np.float32)
+    out = gn.tensor(logits).log_softmax(dim=1).numpy()
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, torch.tensor(logits).log_softmax(1).numpy(), rtol=1e-5, atol=1e-6)
+    probs = gn.tensor(logits).softmax(dim=1).numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(probs[0], [1.0, 0.0, 0.0])
+
+
+def test_gelu_values():
+    # Φ(1) = 0.8413447, so gelu(1) = 0.8413447; the tanh form differs slightly
+    x = gn.tensor([-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(F.gelu(x).numpy(), [-0.15865526, 0.0, 0.8413447], rtol=1e-6)
+    np.testing.assert_allclose(F.gelu(x, approximate="tanh").numpy(), [-0.15880801, 0.0, 0.841192], rtol=1e-6)
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(x, approximate="fast")
+
+
+def test_clip_passes_gradient_only_inside():
+    x = gn.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], requires_grad=True)
+    x.clip(-0.5, 0.5).sum().backward()
+    # at the bounds themselves the gradient passes, as in PyTorch's clamp
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_kinks_match_pytorch_conventions():
+    x = gn.tensor([0.0], requires_grad=True)
+    x.relu().backward()
+    assert x.grad[0] == 0.0
+    x.grad = None
+    x.abs().backward()
+    assert x.grad[0] == 0.0
+    x.grad = None
+    F.leaky_relu(x, 0.1).backward()
+    assert x.grad[0] == np.float32(0.1)
+
+
+def test_stack_and_cat_accept_plain_arrays():
+    a = gn.tensor([1.0, 2.0], requires_grad=True)
+    out = gn.stack([a, np.array([3.0, 4.0], dtype=np.float32)])
+    np.testing.assert_array_equal(out.numpy(), [[1, 2], [3, 4]])
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+    with pytest.raises(ValueError, match="concatenate"):
+        gn.cat([gn.tensor(np.zeros((2, 3))), gn.tensor(np.zeros((2, 4)))])
+
+
+# -- properties over random shapes ----------------------------------------------------------
+
+
+@st.composite
+def broadcastable_shapes(draw):
+    """A shape and a second shape that broadcasts against it (dims dropped or set to 1)."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=0, max_size=4))
+    other = [draw(st.sampled_from([n, 1])) for n in shape]
+    drop = draw(st.integers(0, len(other)))
+    other = other[drop:]
+    return (tuple(shape), tuple(other)) if draw(st.booleans()) else (tuple(other), tuple(shape))
+
+
+@settings(max_examples=30, deadline=None)
+@given(broadcastable_shapes())
+def test_property_broadcast_add_gradient_counts_uses(shapes):
+    a_shape, b_shape = shapes
+    a = gn.tensor(np.zeros(a_shape, np.float32), requires_grad=True)
+    b = gn.tensor(np.zeros(b_shape, np.float32), requires_grad=True)
+    out = a + b
+    assert out.shape == np.broadcast_shapes(a_shape, b_shape)
+    out.sum().backward()
+    # each element of an input was used out.size / input.size times
+    assert a.grad.shape == a_shape and b.grad.shape == b_shape
+    np.testing.assert_array_equal(a.grad, np.full(a_shape, out.numel() / a.numel()))
+    np.testing.assert_array_equal(b.grad, np.full(b_shape, out.numel() / b.numel()))
+
+
+@settings(max_examples=20, deadline=None)
+@given(broadcastable_shapes(), st.integers(0, 2**16))
+def test_property_broadcast_mul_matches_pytorch(shapes, seed):
+    import torch
+
+    rng = np.random.default_rng(seed)
+    a_data, b_data = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    a, b = gn.tensor(a_data, requires_grad=True), gn.tensor(b_data, requires_grad=True)
+    ta, tb = torch.tensor(a_data, requires_grad=True), torch.tensor(b_data, requires_grad=True)
+    (a * b).sum().backward()
+    (ta * tb).sum().backward()
+    assert a.grad.shape == shapes[0] and b.grad.shape == shapes[1]
+    np.testing.assert_allclose(a.grad, ta.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(1, 4), min_size=1, max_size=4).flatmap(
+        lambda shape: st.tuples(st.just(tuple(shape)), st.sets(st.integers(-len(shape), len(shape) - 1), max_size=len(shape)))
+    ),
+    st.booleans(),
+)
+def test_property_sum_over_random_axes(shape_and_axes, keepdims):
+    shape, axes = shape_and_axes
+    axes = tuple(sorted({a % len(shape) for a in axes}))  # distinct axes, as NumPy requires
+    data = np.random.default_rng(len(shape)).standard_normal(shape).astype(np.float32)
+    x = gn.tensor(data, requires_grad=True)
+    out = x.sum(axis=axes, keepdims=keepdims)
+    np.testing.assert_allclose(out.numpy(), data.sum(axis=axes, keepdims=keepdims), rtol=1e-5, atol=1e-6)
+    upstream = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    # the gradient of a sum copies the upstream gradient along the summed axes
+    expected = np.broadcast_to(upstream if keepdims else np.expand_dims(upstream, axes), shape)
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def test_matmul_shape_mismatch_names_op_and_shapes():
+    a, b = gn.tensor(np.zeros((3, 4))), gn.tensor(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"matmul.*\(3, 4\).*\(5, 2\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"matmul.*\(2, 3, 4\).*\(3, 4, 5\)"):
+        gn.tensor(np.zeros((2, 3, 4))) @ gn.tensor(np.zeros((3, 4, 5)))  # batch dims 2 vs 3
+    with pytest.raises(ValueError, match="matmul"):
+        gn.tensor(2.0) @ b
+
+
+@pytest.mark.parametrize("op, name", [(lambda a, b: a + b, "add"), (lambda a, b: a - b, "sub"),
+                                      (lambda a, b: a * b, "mul"), (lambda a, b: a / b, "div")])
+def test_non_broadcastable_shapes_name_op_and_shapes(op, name):
+    a, b = gn.tensor(np.ones((2, 3))), gn.tensor(np.ones((4,)))
+    with pytest.raises(ValueError, match=rf"{name}.*\(2, 3\).*\(4,\)"):
+        op(a, b)
+
+
+def test_reshape_and_permutation_errors():
+    x = gn.tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3\).*\(4, 2\)"):
+        x.reshape(4, 2)
+    with pytest.raises(ValueError, match="permutation"):
+        x.permute(0, 0)
