@@ -55,10 +55,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
             x.data[index] = original
             expected[index] = (plus - minus) / (2 * eps)
         if not np.allclose(received, expected, atol=atol, rtol=rtol):
-            worst = np.unravel_index(np.argmax(np.abs(received - expected)), x.shape) if x.ndim else ()
+            worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(received - expected)), x.shape))
             message = (
                 f"gradcheck: the gradient of input {i} (shape {x.shape}) does not match finite differences.\n"
-                f"  worst element {worst}: received {received[worst]!r}, expected {expected[worst]!r}\n"
+                f"  worst element {worst}: received {float(received[worst])!r}, expected {float(expected[worst])!r}\n"
                 f"  received (autograd):\n{received}\n  expected (numerical):\n{expected}"
             )
             if raise_exception:

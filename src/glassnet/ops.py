@@ -334,7 +334,7 @@ class Max(Function):
         if not self.keepdims:
             grad = grad.reshape(self.out.shape)
         winners = self.x == self.out
-        return winners * (grad / winners.sum(axis=self.axis, keepdims=True))
+        return winners * (grad / winners.sum(axis=self.axis, keepdims=True, dtype=grad.dtype))
 
 
 # -- shape and indexing ----------------------------------------------------------------------

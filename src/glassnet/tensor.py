@@ -21,15 +21,16 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode(contextlib.ContextDecorator):
+    # the previous modes are a stack, so that one decorated function may call itself
     def __init__(self, enabled):
-        self.enabled = enabled
+        self.enabled, self.previous = enabled, []
 
     def __enter__(self):
-        self.previous = is_grad_enabled()
+        self.previous.append(is_grad_enabled())
         _state.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self.previous
+        _state.grad_enabled = self.previous.pop()
         return False
 
 
@@ -57,13 +58,16 @@ class detect_anomaly(contextlib.ContextDecorator):
     It costs a scan of every array, so it is for debugging, not for normal training.
     """
 
+    def __init__(self):
+        self.previous = []
+
     def __enter__(self):
-        self.previous = anomaly_enabled()
+        self.previous.append(anomaly_enabled())
         _state.anomaly = True
         return self
 
     def __exit__(self, *exc):
-        _state.anomaly = self.previous
+        _state.anomaly = self.previous.pop()
         return False
 
 
@@ -301,6 +305,9 @@ class Tensor:
     def item(self):
         return self.data.item()
 
+    def __bool__(self):  # as in PyTorch: only a single element has a truth value
+        return bool(self.data)
+
     def tolist(self):
         return self.data.tolist()
 
@@ -323,10 +330,10 @@ class Tensor:
 
     def _operand(self, other):
         """Wrap a plain number or array as a constant tensor. Python scalars take this
-        tensor's dtype so ``x * 0.5`` never promotes float32 to float64."""
+        tensor's dtype so ``x * 0.5`` never promotes float32 to float64 (NumPy scalars too)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float, bool)) and self.dtype.kind == "f":
+        if isinstance(other, (int, float, bool, xp.number)) and self.dtype.kind == "f":
             return Tensor(xp.asarray(other, dtype=self.dtype))
         return Tensor(other)
 
@@ -355,8 +362,8 @@ class Tensor:
         return ops.Div.apply(self._operand(other), self)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, (int, float)):
-            return ops.PowScalar.apply(self, exponent=exponent)
+        if isinstance(exponent, (int, float, xp.number)):  # a NumPy scalar becomes a Python one: no promotion
+            return ops.PowScalar.apply(self, exponent=exponent.item() if isinstance(exponent, xp.number) else exponent)
         return ops.Pow.apply(self, self._operand(exponent))
 
     def __rpow__(self, base):
