@@ -50,7 +50,7 @@ class GELU(Module):
         return F.gelu(input, self.approximate)
 
     def extra_repr(self):
-        return f"approximate={self.approximate!r}" if self.approximate != "none" else ""
+        return f"approximate={self.approximate!r}"  # PyTorch shows 'none' too
 
 
 class Softmax(Module):
