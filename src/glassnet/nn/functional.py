@@ -146,12 +146,12 @@ def _target_distribution(name, logits, target, weight, ignore_index, label_smoot
     ``reduction='mean'`` uses (PyTorch's: the summed weights of the counted rows)."""
     n, classes = logits.shape
     w = xp.ones(classes, dtype=logits.dtype) if weight is None else weight.astype(logits.dtype, copy=False)
-    if target.dtype.kind == "f":  # class probabilities, as soft targets
+    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities, as soft targets
         if target.shape != logits.shape:
             raise ValueError(f"{name}: probability targets of shape {target.shape} for scores {logits.shape}")
         q = (target * (1 - label_smoothing) + label_smoothing / classes) * w
         return q.astype(logits.dtype, copy=False), n
-    valid = _class_targets(name, logits, target, ignore_index)
+    valid = _class_targets(name, logits, target, ignore_index)  # float labels of shape (N,) raise here
     safe_target = xp.where(valid, target, 0)
     row_weight = w[safe_target] * valid
     q = xp.zeros((n, classes), dtype=logits.dtype)
@@ -262,7 +262,7 @@ def _rows_and_targets(name, input, target):
     matching targets and the shape to restore for ``reduction='none'`` (or None)."""
     if input.ndim == 0:
         raise ValueError(f"{name}: scores need a class dimension, got a scalar")
-    soft = target.dtype.kind == "f"
+    soft = target.dtype.kind == "f" and target.ndim == input.ndim
     if input.ndim == 1:  # a single example without a batch axis
         return input.reshape(1, -1), target.reshape(1, -1) if soft else target.reshape(1), ()
     if input.ndim == 2:
@@ -312,7 +312,7 @@ class BCEWithLogits(Function):
         return xp.asarray(_reduce(loss, reduction, loss.size), dtype=x.dtype)
 
     def backward(self, grad):
-        sig = 1 / (1 + xp.exp(-self.x))
+        sig = xp.exp(-xp.logaddexp(0, -self.x))  # 1 / (1 + e^-x) without overflow for large -x
         grad_x = sig * self.log_weight - self.pos * self.y
         if self.weight is not None:
             grad_x = grad_x * self.weight
