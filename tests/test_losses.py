@@ -259,6 +259,13 @@ def test_target_batch_size_mismatch_is_an_error():
         F.cross_entropy(gn.tensor(_scores((5, 4))), P[:4])
 
 
+def test_mse_loss_keeps_the_input_dtype_with_float64_targets():
+    x = gn.tensor(_scores((4, 2)), requires_grad=True)
+    loss = F.mse_loss(x, np.ones((4, 2)))  # NumPy's default float64 labels
+    assert loss.dtype == np.float32
+    assert loss.item() == pytest.approx(((_scores((4, 2)) - 1.0) ** 2).mean(), rel=1e-6)
+
+
 def test_mse_loss_refuses_to_broadcast():
     # A deliberate difference from PyTorch, which broadcasts (N, 1) against (N,) into (N, N)
     # with only a warning: here it is an error that says how to fix it.

@@ -252,6 +252,19 @@ def test_state_dict_keys_match_torch_sequential():
         assert isinstance(value, np.ndarray) and value.shape == tuple(expected.shape)
 
 
+def test_shared_layers_appear_under_each_name_as_in_pytorch(torch, load_torch_weights):
+    def tied(m):
+        layer = m.Linear(3, 3)
+        return m.Sequential(layer, m.Tanh(), layer)
+
+    mine, theirs = tied(nn), tied(torch.nn)
+    assert list(mine.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [n for n, _ in mine.named_parameters()] == [n for n, _ in theirs.named_parameters()] == ["0.weight", "0.bias"]
+    load_torch_weights(mine, theirs)
+    data = _input((2, 3))
+    np.testing.assert_allclose(mine(gn.tensor(data)).numpy(), theirs(torch.tensor(data)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_load_state_dict_from_pytorch_gives_identical_outputs(torch):
     torch.manual_seed(0)
     theirs = _sequential(torch.nn).eval()
@@ -396,6 +409,8 @@ def test_sequential_indexing_and_iteration():
     model = _sequential(nn)
     assert len(model) == 7 and isinstance(model[1], nn.Linear) and isinstance(model[-1], nn.Linear)
     assert isinstance(model[1:3], nn.Sequential) and len(model[1:3]) == 2
+    # a slice keeps the layers' names, so its state_dict keys are PyTorch's too
+    assert list(model[3:].state_dict()) == list(_sequential(_torch_nn())[3:].state_dict()) == ["4.weight", "6.weight", "6.bias"]
     assert [type(layer).__name__ for layer in model][:3] == ["Flatten", "Linear", "ReLU"]
 
 

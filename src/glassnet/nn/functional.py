@@ -288,6 +288,8 @@ def mse_loss(input, target, reduction="mean"):
     broadcast of (N, 1) against (N,) is a classic bug, so it is an error here."""
     _check_reduction(reduction)
     input, target = _as_tensor(input), _as_tensor(target)
+    if not target.requires_grad and target.dtype != input.dtype:  # float64 labels must not promote a float32 loss
+        target = Tensor(target.data.astype(input.dtype))
     if input.shape != target.shape:
         raise ValueError(
             f"mse_loss: input of shape {input.shape} and target of shape {target.shape} differ; "

@@ -143,13 +143,14 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix=""):
-        """This module and every module inside it, depth first, each with its dotted name."""
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """This module and every module inside it, depth first, each with its dotted name.
+        A module used twice (tied weights) is listed once, unless ``remove_duplicate=False``."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -188,9 +189,9 @@ class Module:
 
     def state_dict(self):
         """Name -> NumPy array of every parameter and persistent buffer (the arrays
-        themselves, not copies), with PyTorch's names."""
+        themselves, not copies), with PyTorch's names (a shared module under each of its names)."""
         state = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             skip = module.__dict__.get("_non_persistent", set())
             entries = list(module._parameters.items()) + [(n, b) for n, b in module._buffers.items() if n not in skip]
             for name, value in entries:
@@ -203,7 +204,7 @@ class Module:
         optimizer holding the parameters keeps working). Every missing or unexpected
         key and every shape mismatch is reported together in one error."""
         own = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             skip = module.__dict__.get("_non_persistent", set())
             entries = list(module._parameters.items()) + [(n, b) for n, b in module._buffers.items() if n not in skip]
             for name, value in entries:
