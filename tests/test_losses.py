@@ -150,6 +150,16 @@ def test_bce_with_logits_on_a_known_example():
     np.testing.assert_allclose(x.grad, [-0.25, 0.25])
 
 
+def test_nll_loss_ignores_minus_infinity_where_the_target_has_no_weight():
+    # log of probabilities that underflowed to 0: only the target's log-probability counts
+    log_probs = np.array([[0.0, -np.inf, -np.inf], [np.log(0.5), np.log(0.5), -np.inf]], dtype=np.float32)
+    x = gn.tensor(log_probs, requires_grad=True)
+    loss = F.nll_loss(x, [0, 1])
+    assert loss.item() == pytest.approx(TF.nll_loss(t(log_probs), t([0, 1])).item()) == pytest.approx(np.log(2) / 2)
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [[-0.5, 0, 0], [0, -0.5, 0]])
+
+
 def test_mse_on_a_known_example():
     x = gn.tensor([1.0, 2.0, 4.0], requires_grad=True)
     loss = F.mse_loss(x, gn.tensor([1.0, 0.0, 1.0]))
@@ -255,8 +265,10 @@ def test_target_batch_size_mismatch_is_an_error():
         F.cross_entropy(gn.tensor(_scores((5, 4))), Y[:4])
     with pytest.raises(ValueError, match=r"\(2, 2\).*\(2, 4, 3\)"):
         F.cross_entropy(gn.tensor(_scores((2, 4, 3))), Y_3D[:, :2])
-    with pytest.raises(ValueError, match=r"probability targets.*\(4, 4\)"):
+    with pytest.raises(ValueError, match=r"probability targets.*\(4, 4\).*\(5, 4\)"):
         F.cross_entropy(gn.tensor(_scores((5, 4))), P[:4])
+    with pytest.raises(ValueError, match=r"probability targets.*\(2, 4, 2\).*\(2, 4, 3\)"):
+        F.cross_entropy(gn.tensor(_scores((2, 4, 3))), P_3D[:, :, :2])
 
 
 def test_mse_loss_keeps_the_input_dtype_with_float64_targets():

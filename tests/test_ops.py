@@ -50,6 +50,8 @@ OPS = [
     ("pow_tensor_broadcast", lambda a, b: a**b, lambda a, b: a**b, [(2, 3), (3,)], "positive"),
     ("pow_scalar_tensor", lambda a: 2.0**a, lambda a: 2.0**a, [(2, 3)], "any"),
     ("neg", lambda a: -a, lambda a: -a, [(2, 3)], "any"),
+    ("astype_float64", lambda a: a.double() * 2, lambda a: a.double() * 2, [(2, 3)], "any"),
+    ("astype_float32", lambda a: a.astype("float64").float(), lambda a: a.double().float(), [(2, 3)], "any"),
     # matrix products: 1-D, 2-D, batched, broadcast batch dims
     ("matmul_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4, 5)], "any"),
     ("matmul_1d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (4,)], "any"),
@@ -154,7 +156,11 @@ def test_matches_pytorch(name, gn_fn, torch_fn, shapes, domain, torch_parity):
     torch_parity(gn_fn, torch_fn, *_inputs(shapes, domain), rtol=rtol)
 
 
-@pytest.mark.parametrize("name, gn_fn, torch_fn, shapes, domain", OPS, ids=[op[0] for op in OPS])
+# a round trip through float32 leaves finite differences in float64 nothing to measure
+GRADCHECKED = [op for op in OPS if op[0] != "astype_float32"]
+
+
+@pytest.mark.parametrize("name, gn_fn, torch_fn, shapes, domain", GRADCHECKED, ids=[op[0] for op in GRADCHECKED])
 def test_gradcheck(name, gn_fn, torch_fn, shapes, domain):
     inputs = [gn.tensor(x.astype(np.float64), requires_grad=True) for x in _inputs(shapes, domain, seed=1)]
     assert gn.gradcheck(gn_fn, inputs)

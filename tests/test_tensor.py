@@ -29,6 +29,8 @@ def test_python_ints_become_int64_and_cannot_require_grad():
     with pytest.raises(TypeError, match="floating-point"):
         gn.tensor([1, 2, 3], requires_grad=True)
     assert gn.tensor([1, 2, 3], dtype="float32", requires_grad=True).requires_grad
+    with pytest.raises(TypeError, match="floating-point"):
+        gn.tensor([1, 2]).requires_grad_()
 
 
 def test_views_of_the_values():

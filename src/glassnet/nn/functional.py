@@ -191,7 +191,9 @@ class NLLLoss(Function):
     def forward(self, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
         self.q, self.divisor = _target_distribution("nll_loss", log_probs, target, weight, ignore_index, 0.0)
         self.reduction = reduction
-        loss = -(self.q * log_probs).sum(axis=1)
+        # classes with q = 0 are left out, so a log-probability of -inf there (log of a
+        # probability that underflowed to 0) gives no 0 * -inf = NaN, as in PyTorch
+        loss = -(self.q * xp.where(self.q != 0, log_probs, 0)).sum(axis=1)
         return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=log_probs.dtype)
 
     def backward(self, grad):
@@ -263,6 +265,8 @@ def _rows_and_targets(name, input, target):
     if input.ndim == 0:
         raise ValueError(f"{name}: scores need a class dimension, got a scalar")
     soft = target.dtype.kind == "f" and target.ndim == input.ndim
+    if soft and target.shape != input.shape:
+        raise ValueError(f"{name}: probability targets of shape {target.shape} for scores of shape {input.shape}; they must match")
     if input.ndim == 1:  # a single example without a batch axis
         return input.reshape(1, -1), target.reshape(1, -1) if soft else target.reshape(1), ()
     if input.ndim == 2:
