@@ -21,17 +21,6 @@ def _torch():
     return torch
 
 
-@pytest.fixture
-def torch():
-    """The ``torch`` module (the oracle)."""
-    return _torch()
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 def check_torch_parity(gn_fn, torch_fn, *arrays, rtol=RTOL, atol=ATOL, grad_rtol=None, grad_atol=None, seed=0):
     """Run ``gn_fn`` on glassnet tensors and ``torch_fn`` on torch tensors made from the same
     arrays; compare the outputs, then backpropagate the same random upstream gradient

@@ -9,16 +9,11 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import torch
 
 import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
-
-
-def _torch_nn():
-    import torch
-
-    return torch.nn
 
 
 # -- layers: the table --------------------------------------------------------------------
@@ -61,7 +56,7 @@ def _input(shape, seed=0):
 
 
 @pytest.mark.parametrize("name, make, shape", LAYERS, ids=[layer[0] for layer in LAYERS])
-def test_layer_matches_pytorch(name, make, shape, torch, load_torch_weights):
+def test_layer_matches_pytorch(name, make, shape, load_torch_weights):
     torch.manual_seed(0)
     theirs = make(torch.nn)
     mine = load_torch_weights(make(nn), theirs)
@@ -233,7 +228,7 @@ def _make_net(m):
 
 
 def test_parameter_names_and_order_match_pytorch():
-    mine, theirs = _make_net(nn), _make_net(_torch_nn())
+    mine, theirs = _make_net(nn), _make_net(torch.nn)
     assert [(n, p.shape) for n, p in mine.named_parameters()] == [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
     assert [n for n, _ in mine.named_parameters()] == ["encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "head.weight", "head.bias"]
     assert len(list(mine.parameters())) == 5
@@ -246,13 +241,13 @@ def _sequential(m):
 
 
 def test_state_dict_keys_match_torch_sequential():
-    mine, theirs = _sequential(nn), _sequential(_torch_nn())
+    mine, theirs = _sequential(nn), _sequential(torch.nn)
     assert list(mine.state_dict()) == list(theirs.state_dict()) == ["1.weight", "1.bias", "4.weight", "6.weight", "6.bias"]
     for value, expected in zip(mine.state_dict().values(), theirs.state_dict().values()):
         assert isinstance(value, np.ndarray) and value.shape == tuple(expected.shape)
 
 
-def test_shared_layers_appear_under_each_name_as_in_pytorch(torch, load_torch_weights):
+def test_shared_layers_appear_under_each_name_as_in_pytorch(load_torch_weights):
     def tied(m):
         layer = m.Linear(3, 3)
         return m.Sequential(layer, m.Tanh(), layer)
@@ -265,7 +260,7 @@ def test_shared_layers_appear_under_each_name_as_in_pytorch(torch, load_torch_we
     np.testing.assert_allclose(mine(gn.tensor(data)).numpy(), theirs(torch.tensor(data)).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_load_state_dict_from_pytorch_gives_identical_outputs(torch):
+def test_load_state_dict_from_pytorch_gives_identical_outputs():
     torch.manual_seed(0)
     theirs = _sequential(torch.nn).eval()
     mine = _sequential(nn).eval()
@@ -355,8 +350,8 @@ def test_repr_matches_pytorch():
             m.Sequential(m.Linear(2, 2)),
         )
 
-    assert repr(build(nn)) == repr(build(_torch_nn()))
-    assert repr(_make_net(nn)) == repr(_make_net(_torch_nn()))
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert repr(_make_net(nn)) == repr(_make_net(torch.nn))
     # glassnet's Dropout has no in-place mode, so its repr has no inplace=False
     assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2)"
 
@@ -410,7 +405,7 @@ def test_sequential_indexing_and_iteration():
     assert len(model) == 7 and isinstance(model[1], nn.Linear) and isinstance(model[-1], nn.Linear)
     assert isinstance(model[1:3], nn.Sequential) and len(model[1:3]) == 2
     # a slice keeps the layers' names, so its state_dict keys are PyTorch's too
-    assert list(model[3:].state_dict()) == list(_sequential(_torch_nn())[3:].state_dict()) == ["4.weight", "6.weight", "6.bias"]
+    assert list(model[3:].state_dict()) == list(_sequential(torch.nn)[3:].state_dict()) == ["4.weight", "6.weight", "6.bias"]
     assert [type(layer).__name__ for layer in model][:3] == ["Flatten", "Linear", "ReLU"]
 
 
@@ -497,7 +492,7 @@ def test_init_fills_constants():
 
 
 def test_calculate_gain_matches_pytorch():
-    torch_init = _torch_nn().init
+    torch_init = torch.nn.init
     for nonlinearity, param in [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None),
                                 ("leaky_relu", 0.2), ("selu", None)]:
         assert nn.init.calculate_gain(nonlinearity, param) == pytest.approx(torch_init.calculate_gain(nonlinearity, param))
