@@ -260,6 +260,26 @@ def test_shared_layers_appear_under_each_name_as_in_pytorch(load_torch_weights):
     np.testing.assert_allclose(mine(gn.tensor(data)).numpy(), theirs(torch.tensor(data)).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_buffers_are_saved_but_not_trained_as_in_pytorch():
+    def build(m, zeros):
+        class WithBuffers(m.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = m.Linear(2, 2)
+                self.register_buffer("running_mean", zeros(2))
+                self.register_buffer("scratch", zeros(2), persistent=False)
+
+        return WithBuffers()
+
+    mine, theirs = build(nn, lambda n: np.zeros(n, np.float32)), build(torch.nn, torch.zeros)
+    assert list(mine.state_dict()) == list(theirs.state_dict()) == ["running_mean", "fc.weight", "fc.bias"]
+    assert [n for n, _ in mine.named_buffers()] == [n for n, _ in theirs.named_buffers()] == ["running_mean", "scratch"]
+    assert [n for n, _ in mine.named_parameters()] == ["fc.weight", "fc.bias"]
+    mine.load_state_dict({"running_mean": np.array([1.0, 2.0]), "fc.weight": np.eye(2), "fc.bias": np.zeros(2)})
+    np.testing.assert_array_equal(mine.running_mean.numpy(), [1.0, 2.0])
+    assert mine.double().running_mean.dtype == np.float64 and not mine.running_mean.requires_grad
+
+
 def test_load_state_dict_from_pytorch_gives_identical_outputs():
     torch.manual_seed(0)
     theirs = _sequential(torch.nn).eval()

@@ -213,14 +213,30 @@ def test_detect_anomaly_names_the_op_whose_backward_made_inf():
             y.backward()
 
 
+class _Sqrt(gn.nn.Module):
+    def forward(self, input):
+        return input.sqrt()
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_detect_anomaly_names_the_layer_inside_a_sequential():
     gn.seed(0)
     model = gn.nn.Sequential(gn.nn.Linear(2, 3), _Log())
     gn.nn.init.constant_(model[0].weight, -1.0)  # negative outputs: log gives NaN
     with gn.detect_anomaly():
-        with pytest.raises(FloatingPointError, match=r"op Log \(in layer Sequential > _Log\)"):
+        with pytest.raises(FloatingPointError, match=r"op Log \(in layer Sequential > _Log\) produced NaN/Inf in its forward"):
             model(gn.tensor([[1.0, 1.0]]))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_detect_anomaly_names_the_layer_whose_backward_made_inf():
+    model = gn.nn.Sequential(gn.nn.Sequential(gn.nn.Linear(2, 3), _Sqrt()), gn.nn.Linear(3, 1))
+    gn.nn.init.zeros_(model[0][0].weight)
+    gn.nn.init.zeros_(model[0][0].bias)  # sqrt(0) = 0 forward, 1 / (2 sqrt(0)) = inf backward
+    with gn.detect_anomaly():
+        loss = model(gn.tensor([[1.0, 1.0]])).sum()
+        with pytest.raises(FloatingPointError, match=r"op Sqrt \(in layer Sequential > Sequential > _Sqrt\) produced NaN/Inf in its backward"):
+            loss.backward()
 
 
 def test_detect_anomaly_is_quiet_when_everything_is_finite():
