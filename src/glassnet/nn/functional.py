@@ -146,9 +146,7 @@ def _target_distribution(name, logits, target, weight, ignore_index, label_smoot
     ``reduction='mean'`` uses (PyTorch's: the summed weights of the counted rows)."""
     n, classes = logits.shape
     w = xp.ones(classes, dtype=logits.dtype) if weight is None else weight.astype(logits.dtype, copy=False)
-    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities, as soft targets
-        if target.shape != logits.shape:
-            raise ValueError(f"{name}: probability targets of shape {target.shape} for scores {logits.shape}")
+    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities (shape checked by the caller)
         q = (target * (1 - label_smoothing) + label_smoothing / classes) * w
         return q.astype(logits.dtype, copy=False), n
     valid = _class_targets(name, logits, target, ignore_index)  # float labels of shape (N,) raise here
