@@ -6,7 +6,8 @@
 >>> x.grad
 array([2., 4., 6.], dtype=float32)
 """
-from . import nn, random
+from . import data, nn, random
+from .data import datasets
 from .gradcheck import GradcheckError, gradcheck
 from .nn.summary import summary
 from .ops import concatenate, stack, where
