@@ -1,0 +1,119 @@
+"""Callbacks: small objects that watch training and act at the end of each epoch."""
+import math
+import os
+
+from ..serialization import save
+
+
+class Callback:
+    """Hooks called by :func:`glassnet.train.fit`. ``trainer`` gives access to the model,
+    the optimizer and ``trainer.stop_training``; ``logs`` is the epoch's record
+    (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ...)."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+
+class _Monitor(Callback):
+    """Tracks the best value of one logged quantity."""
+
+    def __init__(self, monitor, mode, min_delta=0.0):
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
+        self.best = math.inf if mode == "min" else -math.inf
+
+    def _value(self, logs):
+        if self.monitor not in logs:
+            raise KeyError(f"{type(self).__name__} monitors {self.monitor!r}, but the epoch logs only have {sorted(logs)}")
+        return logs[self.monitor]
+
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(_Monitor):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; optionally put
+    the best weights back."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=False):
+        super().__init__(monitor, mode, min_delta)
+        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.wait, self.best_state, self.stopped_epoch = 0, None, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = self._value(logs)
+        if self._improved(value):
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_state = {k: v.copy() for k, v in trainer.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.stop_training, self.stopped_epoch = True, epoch
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model (and optimizer) to ``path`` after every epoch, or with
+    ``save_best_only`` only when ``monitor`` improved: keep-best."""
+
+    def __init__(self, path, monitor="val_loss", mode="auto", save_best_only=True, metadata=None):
+        super().__init__(monitor, mode)
+        self.path, self.save_best_only, self.metadata = path, save_best_only, metadata
+        self.best_epoch = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.save_best_only:
+            value = self._value(logs)
+            if not self._improved(value):
+                return
+            self.best, self.best_epoch = value, epoch
+        metadata = dict(self.metadata or {}, epoch=epoch, logs=logs)
+        save(trainer.model, self.path, optimizer=trainer.optimizer, metadata=metadata)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving
+    (wraps :class:`glassnet.optim.lr_scheduler.ReduceLROnPlateau`)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=3, mode="auto", min_lr=0.0):
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        self.monitor, self.options = monitor, dict(mode=mode, factor=factor, patience=patience, min_lr=min_lr)
+        self.scheduler = None
+
+    def on_train_begin(self, trainer):
+        from ..optim.lr_scheduler import ReduceLROnPlateau as Scheduler
+
+        self.scheduler = Scheduler(trainer.optimizer, **self.options)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.scheduler.step(logs[self.monitor])
+
+
+class StopOnNaN(Callback):
+    """Stop training quietly (instead of raising) when the loss becomes NaN or infinite;
+    the history records where it happened."""
+
+    def on_nan(self, trainer, epoch, step, loss):
+        trainer.stop_training = True
+        trainer.stopped_reason = f"loss became {loss} at epoch {epoch}, step {step}"
+
+
+def history_path_for(checkpoint_path):
+    """The JSON-lines history that lives next to a checkpoint."""
+    return os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "history.jsonl")

@@ -1,0 +1,249 @@
+"""The training loop: batch after batch, epoch after epoch.
+
+One step is the whole of deep learning in four lines: forward (predict), loss (measure
+the error), backward (trace the error back to every weight), step (nudge the weights).
+Around it: accuracy, validation, progress a person can watch, a JSON-lines history and
+callbacks.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..backend import xp
+from ..nn import functional as F
+from ..nn.utils import clip_grad_norm_
+from ..serialization import save
+from ..tensor import Tensor, no_grad
+from .callbacks import StopOnNaN, history_path_for
+
+
+class History:
+    """What happened in training: one record per epoch (``epochs``), and the loss of
+    every step. ``history["val_acc"]`` gives one quantity over the epochs."""
+
+    def __init__(self):
+        self.epochs = []
+
+    def __getitem__(self, key):
+        return [record[key] for record in self.epochs if key in record]
+
+    def __len__(self):
+        return len(self.epochs)
+
+    @property
+    def last(self):
+        return self.epochs[-1] if self.epochs else {}
+
+
+class Trainer:
+    """Holds what a training run needs; :func:`fit` is the usual way to use it."""
+
+    def __init__(self, model, optimizer, loss=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
+                 clip_grad_norm=None, save_path=None, metadata=None, progress=None, val_label="val", out=None):
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss or F.cross_entropy
+        self.callbacks, self.scheduler, self.scheduler_interval = list(callbacks), scheduler, scheduler_interval
+        self.clip_grad_norm, self.save_path, self.metadata = clip_grad_norm, save_path, metadata
+        self.out = out or sys.stdout
+        self.progress = _is_terminal(sys.stderr) if progress is None else progress
+        self.val_label, self.history = val_label, History()
+        self.stop_training, self.stopped_reason, self.global_step = False, None, 0
+        self.history_path = history_path_for(save_path) if save_path else None
+
+    # -- one epoch -------------------------------------------------------------------------
+
+    def train_epoch(self, loader, epoch, epochs):
+        self.model.train()
+        total_loss, correct, seen, step_losses = 0.0, 0, 0, []
+        batches = self._progress_bar(loader, epoch, epochs)
+        for step, (inputs, targets) in enumerate(batches, start=1):
+            logits = self.model(inputs)  # forward
+            loss = self.loss_fn(logits, targets)  # error
+            value = loss.item()
+            if not math.isfinite(value):
+                self._diverged(epoch, step, value)
+                break
+            self.optimizer.zero_grad()
+            loss.backward()  # backpropagation
+            if self.clip_grad_norm:
+                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()  # update
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            self.global_step += 1
+            n = len(targets)
+            total_loss += value * n
+            seen += n
+            correct += _correct(logits, targets)
+            step_losses.append(value)
+            if self.progress and step % 10 == 0:
+                batches.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+        if self.progress:
+            batches.close()
+        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1), "step_losses": step_losses}
+
+    def _diverged(self, epoch, step, value):
+        lr = self.optimizer.param_groups[0]["lr"]
+        for callback in self.callbacks:
+            if isinstance(callback, StopOnNaN):
+                callback.on_nan(self, epoch, step, value)
+                return
+        raise FloatingPointError(
+            f"training diverged: the loss became {value} at epoch {epoch}, step {step} "
+            f"(global step {self.global_step + 1}); help: lower the learning rate (now {lr:g}), "
+            "check the inputs for NaN, or clip gradients (clip_grad_norm=1.0)"
+        )
+
+    def _progress_bar(self, loader, epoch, epochs):
+        if not self.progress:
+            return loader
+        from tqdm.auto import tqdm
+
+        return tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", file=sys.stderr, dynamic_ncols=True)
+
+    # -- the whole run -------------------------------------------------------------------------
+
+    def fit(self, train_loader, epochs=1, val=None, initial_eval=False):
+        val_loader = _as_loader(val) if val is not None else None
+        if self.history_path:
+            os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
+            open(self.history_path, "w").close()
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        self._print_header(val_loader is not None)
+        if initial_eval:  # epoch 0: the untrained network, at chance
+            record = {"epoch": 0, **_prefixed(evaluate(self.model, train_loader, self.loss_fn), "train")}
+            if val_loader is not None:
+                record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
+            self._record(record | {"seconds": 0.0, "lr": self._lr()})
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            record = {"epoch": epoch, **self.train_epoch(train_loader, epoch, epochs)}
+            if val_loader is not None and not self.stopped_reason:
+                record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
+            record.update(seconds=time.perf_counter() - start, lr=self._lr())
+            if self.stopped_reason:
+                record["stopped"] = self.stopped_reason
+            self._record(record)
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                self.scheduler.step()
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, epoch, record)
+            if self.save_path:
+                save(self.model, self.save_path, optimizer=self.optimizer, metadata=dict(self.metadata or {}, epoch=epoch))
+            if self.stop_training:
+                break
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _record(self, record):
+        self.history.epochs.append(record)
+        self._print_row(record)
+        if self.history_path:
+            with open(self.history_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- the per-epoch table ------------------------------------------------------------------
+
+    def _columns(self, with_val):
+        columns = [("epoch", "epoch", "{:>5d}"), ("train loss", "train_loss", "{:>10.4f}"), ("train acc", "train_acc", "{:>9.2%}")]
+        if with_val:
+            columns += [(f"{self.val_label} loss", "val_loss", "{:>9.4f}"), (f"{self.val_label} acc", "val_acc", "{:>8.2%}")]
+        return columns + [("seconds", "seconds", "{:>7.2f}")]
+
+    def _print_header(self, with_val):
+        self._table = self._columns(with_val)
+        print("  ".join(title.rjust(max(len(title), 5)) for title, _, _ in self._table), file=self.out, flush=True)
+
+    def _print_row(self, record):
+        cells = []
+        for title, key, fmt in self._table:
+            value = record.get(key)
+            cell = fmt.format(value) if value is not None else "-"
+            cells.append(cell.rjust(max(len(title), 5)))
+        print("  ".join(cells), file=self.out, flush=True)
+
+
+def fit(model, train_loader, optimizer, epochs=1, loss=None, val=None, callbacks=(), **options):
+    """Train ``model`` on ``train_loader`` for ``epochs`` epochs and return the
+    :class:`History`.
+
+    Each epoch prints one line of the table (a progress bar runs meanwhile in a
+    terminal, never in a log file). ``val`` (a DataLoader or Dataset) is evaluated after
+    each epoch. Options: ``scheduler`` (with ``scheduler_interval='epoch'|'step'``),
+    ``clip_grad_norm``, ``save_path`` (the checkpoint, saved every epoch, with the JSON-lines
+    history next to it), ``metadata``, ``progress``, ``initial_eval`` (an epoch-0 row for the
+    untrained network), ``val_label``, ``out``.
+    """
+    initial_eval = options.pop("initial_eval", False)
+    trainer = Trainer(model, optimizer, loss=loss, callbacks=callbacks, **options)
+    return trainer.fit(train_loader, epochs=epochs, val=val, initial_eval=initial_eval)
+
+
+def evaluate(model, data, loss=None, batch_size=512):
+    """Mean loss and accuracy of ``model`` on ``data`` (a DataLoader or Dataset), in eval
+    mode and without building a graph."""
+    loss_fn = loss or F.cross_entropy
+    was_training = model.training
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    with no_grad():
+        for inputs, targets in _as_loader(data, batch_size):
+            logits = model(inputs)
+            n = len(targets)
+            total_loss += loss_fn(logits, targets).item() * n
+            correct += _correct(logits, targets)
+            seen += n
+    model.train(was_training)
+    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1)}
+
+
+def predict(model, data, batch_size=512):
+    """The model's outputs (logits) for ``data``: an array, a Tensor, a Dataset or a
+    DataLoader (whose targets are ignored). Returns a NumPy array."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    with no_grad():
+        if isinstance(data, (np.ndarray, Tensor)):
+            array = data.data if isinstance(data, Tensor) else data
+            batches = (Tensor(array[i:i + batch_size]) for i in range(0, len(array), batch_size))
+        else:
+            batches = (batch[0] for batch in _as_loader(data, batch_size))
+        for inputs in batches:
+            outputs.append(model(inputs).data)
+    model.train(was_training)
+    return xp.concatenate(outputs) if outputs else xp.zeros((0,))
+
+
+def _correct(logits, targets):
+    targets = targets.data if isinstance(targets, Tensor) else targets
+    if logits.ndim != 2 or targets.ndim != 1 or targets.dtype.kind not in "iu":
+        return 0
+    return int((logits.data.argmax(axis=1) == targets).sum())
+
+
+def _prefixed(metrics, prefix):
+    return {f"{prefix}_{name}": value for name, value in metrics.items()}
+
+
+def _as_loader(data, batch_size=512):
+    from ..data import DataLoader
+
+    return data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size)
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
