@@ -63,7 +63,8 @@ def test_evaluate_and_predict_agree(digits):
     assert logits.shape == (len(test), 10) and logits.dtype == np.float32
     accuracy = (logits.argmax(1) == test.labels).mean()
     assert gn.train.evaluate(model, test)["acc"] == pytest.approx(accuracy)
-    np.testing.assert_allclose(gn.train.predict(model, test.images[:7]), logits[:7], rtol=1e-6)
+    # a different batch size changes BLAS summation order: float32 rounding only
+    np.testing.assert_allclose(gn.train.predict(model, test.images[:7]), logits[:7], rtol=1e-5, atol=1e-5)
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(digits):
@@ -115,8 +116,8 @@ def test_step_scheduler_and_gradient_clipping_run(digits):
     model = gn.models.mlp((1, 8, 8), 10)
     optimizer = gn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loader = DataLoader(train, batch_size=64, shuffle=True, seed=0)
-    scheduler = gn.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=2 * len(loader))
-    history = gn.train.fit(model, loader, optimizer, epochs=2, scheduler=scheduler, scheduler_interval="step",
+    scheduler = gn.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=4 * len(loader))
+    history = gn.train.fit(model, loader, optimizer, epochs=4, scheduler=scheduler, scheduler_interval="step",
                            clip_grad_norm=1.0, out=io.StringIO(), progress=False)
     assert history["train_acc"][-1] > 0.8
     assert optimizer.param_groups[0]["lr"] < 0.01  # annealed to the end of the cycle

@@ -6,12 +6,13 @@
 >>> x.grad
 array([2., 4., 6.], dtype=float32)
 """
-from . import data, nn, random
+from . import data, models, nn, optim, random, serialization, train
 from .data import datasets
 from .gradcheck import GradcheckError, gradcheck
 from .nn.summary import summary
 from .ops import concatenate, stack, where
 from .random import seed
+from .serialization import load, save
 from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad, tensor
 
 cat = concatenate

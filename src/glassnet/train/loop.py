@@ -62,17 +62,20 @@ class Trainer:
         total_loss, correct, seen, step_losses = 0.0, 0, 0, []
         batches = self._progress_bar(loader, epoch, epochs)
         for step, (inputs, targets) in enumerate(batches, start=1):
-            logits = self.model(inputs)  # forward
-            loss = self.loss_fn(logits, targets)  # error
-            value = loss.item()
-            if not math.isfinite(value):
-                self._diverged(epoch, step, value)
-                break
-            self.optimizer.zero_grad()
-            loss.backward()  # backpropagation
-            if self.clip_grad_norm:
-                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-            self.optimizer.step()  # update
+            # A diverging run overflows long before the loss is NaN; the loss check below
+            # reports it once, clearly, instead of NumPy warning from deep inside.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                logits = self.model(inputs)  # forward
+                loss = self.loss_fn(logits, targets)  # error
+                value = loss.item()
+                if not math.isfinite(value):
+                    self._diverged(epoch, step, value)
+                    break
+                self.optimizer.zero_grad()
+                loss.backward()  # backpropagation
+                if self.clip_grad_norm:
+                    clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+                self.optimizer.step()  # update
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self.global_step += 1
