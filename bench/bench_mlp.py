@@ -57,7 +57,7 @@ def torch_epoch(images, labels, batch_size, seed):
         torch.nn.Linear(128, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+    x_all, y_all = torch.from_numpy(np.array(images)), torch.from_numpy(labels.astype(np.int64))
 
     def run():
         order = torch.randperm(len(x_all))

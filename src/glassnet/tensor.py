@@ -118,7 +118,8 @@ class Function:
     ``backward`` turns the gradient of the output into gradients of the inputs.
 
     A subclass saves what its backward needs on ``self`` during forward. Its backward
-    returns one gradient per tensor input (``None`` where ``self.needs_input_grad`` says
+    must not change ``grad`` in place (other ops may hold it); it returns one gradient
+    per tensor input (``None`` where ``self.needs_input_grad`` says
     that input needs none, so work is skipped).
     """
 
@@ -237,6 +238,7 @@ class Tensor:
                 raise ValueError(f"backward(): gradient of shape {grad.shape} for a tensor of shape {self.shape}")
 
         grads = {id(self): grad}
+        handed_out = {id(grad)}  # arrays already given to someone; a leaf must not share them
         check = anomaly_enabled()
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
@@ -244,10 +246,16 @@ class Tensor:
                 continue
             fn = node._ctx
             if fn is None:  # a leaf: accumulate, in its own dtype, into a buffer it owns
-                if node.grad is None:
-                    node.grad = xp.array(g, dtype=node.data.dtype, copy=True)
-                else:
+                if node.grad is not None:
                     node.grad += g
+                    continue
+                # Ops return fresh arrays or pass their incoming gradient through (Add) or
+                # a view of it (Reshape); only the latter two need a copy, as the leaf's
+                # .grad may later be changed in place (clipping, accumulation).
+                if g.dtype != node.data.dtype or not g.flags.owndata or id(g) in handed_out:
+                    g = xp.array(g, dtype=node.data.dtype, copy=True)
+                node.grad = g
+                handed_out.add(id(g))
                 continue
             input_grads = fn.backward(g)
             if not isinstance(input_grads, tuple):
