@@ -1,4 +1,5 @@
-"""Optimizers: how the weights are nudged, step after step, with PyTorch's update rules."""
+"""Optimizers: how the weights move along their gradients, step after step, with
+PyTorch's update rules; and, in ``lr_scheduler``, how their learning rates change."""
 from . import lr_scheduler
 from .adam import Adam, AdamW
 from .optimizer import Optimizer

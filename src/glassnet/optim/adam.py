@@ -1,68 +1,99 @@
-"""Adam and AdamW: per-parameter step sizes from running averages of the gradient and
-of its square."""
+"""Adam and AdamW: a step size for every weight, from running averages of its gradient
+and of the gradient's square."""
 import math
 
-import numpy as np
-
-from .optimizer import Optimizer, check_betas, check_positive
+from ..backend import xp
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    """PyTorch's Adam, step for step (t counts the steps of each parameter):
+    """Adam (Kingma & Ba), PyTorch's rule step for step. For each parameter p with
+    gradient g (negated when ``maximize``), at its step t = 1, 2, ...::
 
-        g <- grad + weight_decay * p                    (L2 penalty, coupled)
-        m <- beta1 m + (1 - beta1) g                    (mean of the gradient)
-        v <- beta2 v + (1 - beta2) g^2                  (mean of its square)
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
+        g ← g + weight_decay · p                          (L2 penalty, added to the gradient)
+        m ← β1 · m + (1 − β1) · g                         (running mean of the gradient)
+        v ← β2 · v + (1 − β2) · g²                        (running mean of its square)
+        p ← p − lr / (1 − β1^t) · m / (√(v / (1 − β2^t)) + eps)
 
-    With ``amsgrad``, the largest v seen so far is used instead of v.
+    m and v start at zero, so early on they are too small; dividing by 1 − β^t undoes
+    that bias. Each weight moves by about ``lr`` whatever the scale of its gradient.
+    With ``amsgrad``, v in the last line is the largest v seen so far.
+
+    >>> import numpy as np
+    >>> from glassnet.nn import Parameter
+    >>> w = Parameter(np.array([1.0, -1.0], dtype=np.float32))
+    >>> w.grad = np.array([0.5, 50.0], dtype=np.float32)
+    >>> Adam([w], lr=0.1).step()  # the first step moves every weight by lr
+    >>> w.data.round(4)
+    array([ 0.9, -1.1], dtype=float32)
     """
 
+    # AdamW shrinks the weights directly instead of adding weight_decay · p to the gradient
     decoupled_weight_decay = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
-        check_positive("learning rate", lr)
-        check_positive("epsilon value", eps)
-        check_positive("weight_decay value", weight_decay)
-        check_betas(betas)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
+        super().__init__(params, defaults)
 
-    def step(self):
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p, grad, state in self._with_grad(group):
-                grad = -grad if group["maximize"] else grad
-                if weight_decay and self.decoupled_weight_decay:
-                    p.data *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
-                elif weight_decay:
-                    grad = grad + weight_decay * p.data
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                m += (1 - beta1) * grad
-                v *= beta2
-                v += (1 - beta2) * (grad * grad)
-                if group["amsgrad"]:
-                    np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                    v = state["max_exp_avg_sq"]
-                denominator = np.sqrt(v)
-                denominator /= math.sqrt(1 - beta2**t)
-                denominator += eps
-                p.data -= (lr / (1 - beta1**t)) * (m / denominator)
+    def check_hyperparameters(self, group):
+        super().check_hyperparameters(group)
+        if not group["eps"] >= 0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
+        for i, beta in enumerate(group["betas"]):
+            if not 0 <= beta < 1:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (it must be in [0, 1))")
+        if not group["weight_decay"] >= 0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
+
+    def update(self, param, grad, state, group):
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0 and self.decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        elif weight_decay != 0:
+            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
+        state["step"] += 1
+        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+
+        # Everything below runs in place, through one scratch array.
+        scratch = xp.subtract(grad, m)
+        scratch *= 1 - beta1
+        m += scratch  # m ← m + (1 − β1)(g − m), which is β1 m + (1 − β1) g
+        xp.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
+        v *= beta2
+        v += scratch  # v ← β2 v + (1 − β2) g²
+        if group["amsgrad"]:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = state["max_exp_avg_sq"] = xp.zeros_like(param)
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+
+        denominator = xp.sqrt(v, out=scratch)
+        denominator /= math.sqrt(1 - beta2**step)
+        denominator += eps  # √(v / (1 − β2^t)) + eps
+        delta = xp.divide(m, denominator, out=scratch)
+        delta *= lr / (1 - beta1**step)
+        param -= delta
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter): p <- p (1 - lr wd) before
-    the Adam step, instead of adding wd p to the gradient. Default weight_decay 0.01."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter): before the Adam step the
+    weights shrink, ``p ← p · (1 − lr · weight_decay)``, instead of ``weight_decay · p``
+    joining the gradient, where Adam's scaling would weaken it for weights with large
+    gradients. Default ``weight_decay=0.01``, as in PyTorch.
+    """
 
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

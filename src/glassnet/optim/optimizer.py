@@ -1,108 +1,165 @@
-"""The optimizer base: parameter groups, per-parameter state, and saving both."""
-import numpy as np
+"""``Optimizer``: the base of every optimizer — parameter groups, per-parameter state,
+``zero_grad``, ``step`` and a ``state_dict`` that is plain data.
+
+An optimizer only ever touches two things of a parameter: ``.data``, the array it
+changes in place (so every layer holding the parameter sees the new value), and
+``.grad``, the gradient that the last ``backward()`` left there (``None``: skip it).
+"""
+from ..backend import xp
+from ..tensor import enable_grad
 
 
 class Optimizer:
-    """Holds the parameters to update in ``param_groups`` (each a dict of parameters and
-    hyperparameters, as in PyTorch) and per-parameter ``state`` (momentum buffers,
-    running averages). Subclasses implement ``step()`` with their update rule.
+    """Holds the parameters to train, in groups that each carry their own hyperparameters,
+    and the state each parameter needs between steps (momentum buffers, moment averages).
 
-    The gradients of all parameters are reachable in one list per step
-    (:meth:`gradients`), which is what data-parallel training will all-reduce.
+    ``params`` is an iterable of parameters, or of dicts (parameter groups) such as
+    ``[{"params": body}, {"params": head, "lr": 1e-2}]``; options missing from a group
+    come from ``defaults``. A subclass checks its hyperparameters in
+    :meth:`check_hyperparameters` and writes its update rule, for one parameter, in
+    :meth:`update`.
+
+    The gradients of all parameters are reachable as one list per step
+    (:meth:`gradients`): what data-parallel training will all-reduce.
     """
 
     def __init__(self, params, defaults):
-        self.defaults = defaults
+        if hasattr(params, "grad"):
+            raise TypeError(
+                f"{type(self).__name__} takes an iterable of parameters or of dicts (parameter groups), "
+                "got a single tensor; help: wrap it in a list, e.g. [weight]"
+            )
+        self.defaults = dict(defaults)
         self.param_groups = []
-        self.state = {}
+        self.state = {}  # parameter -> its dict of state; tensors hash by identity
         groups = list(params)
         if not groups:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError(
+                "optimizer got an empty parameter list; help: pass model.parameters() of a model that has some"
+            )
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
 
-    def add_param_group(self, group):
-        group = dict(group)
-        params = group["params"]
-        group["params"] = [params] if hasattr(params, "data") else list(params)
-        for name, value in self.defaults.items():
-            group.setdefault(name, value)
-        known = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in known for p in group["params"]):
-            raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append(group)
-
-    def zero_grad(self):
-        """Forget the gradients (set them to None, as PyTorch does by default)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
-
-    def gradients(self):
-        return [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
-
-    def step(self):
-        raise NotImplementedError
-
-    def _with_grad(self, group):
-        """The group's parameters that received a gradient, with their state."""
-        for p in group["params"]:
-            if p.grad is not None:
-                yield p, p.grad, self.state.setdefault(id(p), {})
-
-    # -- saving --------------------------------------------------------------------------
-
-    def state_dict(self):
-        """Plain numbers and NumPy arrays, parameters referred to by their position (as
-        PyTorch does), so it can be stored without pickle."""
-        index = {}
-        groups = []
-        for group in self.param_groups:
-            ids = []
-            for p in group["params"]:
-                index.setdefault(id(p), len(index))
-                ids.append(index[id(p)])
-            groups.append({k: v for k, v in group.items() if k != "params"} | {"params": ids})
-        state = {
-            index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.state[id(p)].items()}
-            for group in self.param_groups for p in group["params"] if id(p) in self.state
-        }
-        return {"state": state, "param_groups": groups}
-
-    def load_state_dict(self, state_dict):
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-            len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
-        ):
-            raise ValueError("the optimizer state does not match this optimizer's parameter groups")
-        params = {}
-        for saved, own in zip(groups, self.param_groups):
-            for i, p in zip(saved["params"], own["params"]):
-                params[i] = p
-            own.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for i, values in state_dict["state"].items():
-            p = params[int(i)]
-            self.state[id(p)] = {
-                k: (np.array(v, dtype=p.data.dtype) if isinstance(v, np.ndarray) else v) for k, v in values.items()
-            }
-
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
-            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
-        return "\n".join(lines) + "\n)"
+            lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
+        return "\n".join(lines + [")"])
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters, e.g. a layer unfrozen during fine-tuning, with its own
+        options (the others are taken from ``defaults``)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group is a dict with a 'params' key, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if hasattr(params, "grad") else list(params)
+        group = {"params": params, **self.defaults}
+        group.update((key, value) for key, value in param_group.items() if key != "params")
+
+        seen = {id(p) for other in self.param_groups for p in other["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group (or twice in one)")
+        self.check_hyperparameters(group)
+        self.param_groups.append(group)
+
+    def check_hyperparameters(self, group):
+        """Raise ``ValueError`` for a hyperparameter outside its range (subclasses extend this)."""
+        if not group["lr"] >= 0:
+            raise ValueError(f"Invalid learning rate: {group['lr']} (it must be >= 0)")
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of the last step: set them to ``None`` (the next backward
+        writes fresh arrays) or, with ``set_to_none=False``, fill them with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.fill(0)
+
+    def gradients(self):
+        """The gradient arrays of every parameter that has one, in group order."""
+        return [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, in place. ``closure``, if given,
+        recomputes the loss (with gradients) and its value is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p.data, p.grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def update(self, param, grad, state, group):
+        """Change the array ``param`` in place, given its gradient ``grad``, its ``state``
+        dict (empty at the first step) and its group's hyperparameters. ``grad`` belongs
+        to the parameter: read it, never write to it."""
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    # -- saving and resuming ------------------------------------------------------------------
+
+    def state_dict(self):
+        """The optimizer's state as plain data, laid out as PyTorch's: ``{"state": {index:
+        {name: array or number}}, "param_groups": [{..., "params": [index, ...]}]}``, where
+        parameters are numbered in the order of the groups. The arrays are copies."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            saved = {key: value for key, value in group.items() if key != "params"}
+            saved["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(saved)
+        state = {
+            index[id(p)]: {name: _copy(value) for name, value in values.items()}
+            for p, values in self.state.items()
+        }
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state saved by :meth:`state_dict` into this optimizer,
+        built on the same parameters in the same groups (the arrays are copied)."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        by_index = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"parameter group {i} of the loaded state dict has {len(saved['params'])} parameters, "
+                    f"this optimizer's has {len(group['params'])}"
+                )
+            by_index.update(zip(saved["params"], group["params"]))
+
+        state = {}
+        for index, values in state_dict["state"].items():
+            param = by_index[int(index)]
+            state[param] = {name: _restore(value, param, name, index) for name, value in values.items()}
+        self.state = state
+        self.param_groups = [dict(saved, params=group["params"]) for saved, group in zip(saved_groups, self.param_groups)]
 
 
-def check_positive(name, value):
-    if value < 0:
-        raise ValueError(f"Invalid {name}: {value}")
+def _copy(value):
+    return value.copy() if isinstance(value, xp.ndarray) else value
 
 
-def check_betas(betas):
-    for i, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+def _restore(value, param, name, index):
+    """A saved state value: a fresh array of the parameter's dtype, or a plain number."""
+    if not hasattr(value, "shape"):
+        return value
+    if value.ndim == 0:  # a number that went through an array, e.g. a step count
+        return value.item()
+    if value.shape != param.data.shape:
+        raise ValueError(
+            f"state '{name}' of parameter {index} has shape {tuple(value.shape)} but the parameter has shape "
+            f"{param.data.shape}; help: build the optimizer on the same model as the one that was saved"
+        )
+    return xp.array(value, dtype=param.data.dtype, copy=True)

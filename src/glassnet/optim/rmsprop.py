@@ -1,58 +1,86 @@
-"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
-import numpy as np
-
-from .optimizer import Optimizer, check_positive
+"""RMSprop: divide each gradient by a running root-mean-square of its recent values."""
+from ..backend import xp
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
-    """PyTorch's RMSprop, step for step:
+    """RMSprop (Hinton), PyTorch's rule step for step. For each parameter p with
+    gradient g (negated when ``maximize``)::
 
-        g <- grad + weight_decay * p
-        s <- alpha s + (1 - alpha) g^2
-        d <- sqrt(s - mean_g^2) + eps   (centered, mean_g <- alpha mean_g + (1 - alpha) g)
-             sqrt(s) + eps              (otherwise)
-        buf <- momentum buf + g / d;  p <- p - lr buf    (with momentum)
-        p <- p - lr g / d                                 (without)
+        g ← g + weight_decay · p                          (L2 penalty)
+        v ← α · v + (1 − α) · g²                          (running mean of g²)
+        μ ← α · μ + (1 − α) · g,   v' = v − μ²            (centered only: variance instead of v)
+        s = √v' + eps
+        b ← momentum · b + g / s,  p ← p − lr · b         (with momentum)
+        p ← p − lr · g / s                                (without)
+
+    Like Adam without the mean of the gradient and without bias correction.
+
+    >>> import numpy as np
+    >>> from glassnet.nn import Parameter
+    >>> w = Parameter(np.array([1.0, 1.0], dtype=np.float32))
+    >>> w.grad = np.array([0.5, -50.0], dtype=np.float32)
+    >>> RMSprop([w], lr=0.01, alpha=0.75).step()  # v = g² / 4: a first step of 2 lr
+    >>> w.data
+    array([0.98, 1.02], dtype=float32)
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
-        check_positive("learning rate", lr)
-        check_positive("epsilon value", eps)
-        check_positive("momentum value", momentum)
-        check_positive("weight_decay value", weight_decay)
-        check_positive("alpha value", alpha)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 maximize=False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
 
-    def step(self):
-        for group in self.param_groups:
-            lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
-            for p, grad, state in self._with_grad(group):
-                grad = -grad if group["maximize"] else grad
-                if group["weight_decay"]:
-                    grad = grad + group["weight_decay"] * p.data
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.data)
-                    if momentum:
-                        state["momentum_buffer"] = np.zeros_like(p.data)
-                    if group["centered"]:
-                        state["grad_avg"] = np.zeros_like(p.data)
-                state["step"] += 1
-                square_avg = state["square_avg"]
-                square_avg *= alpha
-                square_avg += (1 - alpha) * (grad * grad)
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]
-                    grad_avg *= alpha
-                    grad_avg += (1 - alpha) * grad
-                    denominator = np.sqrt(square_avg - grad_avg * grad_avg) + eps
-                else:
-                    denominator = np.sqrt(square_avg) + eps
-                if momentum:
-                    buf = state["momentum_buffer"]
-                    buf *= momentum
-                    buf += grad / denominator
-                    p.data -= lr * buf
-                else:
-                    p.data -= lr * (grad / denominator)
+    def check_hyperparameters(self, group):
+        super().check_hyperparameters(group)
+        if not group["eps"] >= 0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
+        if not group["momentum"] >= 0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']} (it must be >= 0)")
+        if not group["weight_decay"] >= 0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
+        if not group["alpha"] >= 0:
+            raise ValueError(f"Invalid alpha value: {group['alpha']} (it must be >= 0)")
+
+    def update(self, param, grad, state, group):
+        lr, alpha, eps, weight_decay, momentum = (
+            group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"])
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+
+        v = state["square_avg"]
+        scratch = xp.multiply(grad, grad)
+        scratch *= 1 - alpha
+        v *= alpha
+        v += scratch  # v ← α v + (1 − α) g²
+        if group["centered"]:
+            mean = state.get("grad_avg")
+            if mean is None:
+                mean = state["grad_avg"] = xp.zeros_like(param)
+            xp.subtract(grad, mean, out=scratch)
+            scratch *= 1 - alpha
+            mean += scratch  # μ ← μ + (1 − α)(g − μ), which is α μ + (1 − α) g
+            xp.multiply(mean, mean, out=scratch)
+            xp.subtract(v, scratch, out=scratch)  # v − μ²: the variance of g
+            denominator = xp.sqrt(scratch, out=scratch)
+        else:
+            denominator = xp.sqrt(v, out=scratch)
+        denominator += eps
+
+        if momentum > 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = xp.zeros_like(param)
+            buf *= momentum
+            buf += xp.divide(grad, denominator, out=scratch)  # b ← momentum b + g / s
+            param -= lr * buf
+        else:
+            delta = xp.divide(grad, denominator, out=scratch)
+            delta *= lr
+            param -= delta

@@ -1,0 +1,443 @@
+"""Specification of the optimizers and of gradient clipping.
+
+Every optimizer, with each of its options, follows PyTorch's parameter trajectory step
+for step: the same float32 starting weights, the same gradient at every step (computed
+in NumPy from each framework's current weights), compared after each of 20 steps.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import glassnet as gn
+from glassnet import optim
+from glassnet.nn import Parameter
+from glassnet.nn.utils import clip_grad_norm_, clip_grad_value_
+
+RTOL, ATOL = 1e-5, 1e-6  # both compute in float32: they differ only by rounding order
+SHAPES = [(3,), (4, 5), (2, 3, 4)]
+STEPS = 20
+
+
+def initial_weights(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
+
+
+# Minibatch-like noise for each step and parameter: fixed, so both frameworks see the same.
+NOISE = [[0.5 * a for a in initial_weights(seed=100 + step)] for step in range(2 * STEPS)]
+
+
+def gradient(weights, noise):
+    """The gradient of sum(w⁴/4 − w²/2) + noise·w: a double well, shaken a little each step."""
+    return (weights**3 - weights + noise).astype(np.float32)
+
+
+def make_parameters(framework, weights):
+    if framework == "glassnet":
+        return [Parameter(w.copy()) for w in weights]
+    return [torch.nn.Parameter(torch.tensor(w.copy())) for w in weights]
+
+
+def values(framework, params):
+    return [p.data if framework == "glassnet" else p.detach().numpy() for p in params]
+
+
+def set_gradients(framework, params, step, skip=()):
+    for i, (p, w, noise) in enumerate(zip(params, values(framework, params), NOISE[step])):
+        if i in skip:
+            continue
+        g = gradient(w, noise)
+        p.grad = g if framework == "glassnet" else torch.from_numpy(g)
+
+
+def build(framework, name, params, options, groups=None):
+    optimizer_class = getattr(optim if framework == "glassnet" else torch.optim, name)
+    return optimizer_class(groups(params) if groups else params, **options)
+
+
+def assert_same_trajectory(name, options, groups=None, skip=(), steps=STEPS):
+    weights = initial_weights()
+    ours, theirs = make_parameters("glassnet", weights), make_parameters("torch", weights)
+    our_optimizer = build("glassnet", name, ours, options, groups)
+    their_optimizer = build("torch", name, theirs, options, groups)
+    for step in range(steps):
+        set_gradients("glassnet", ours, step, skip)
+        set_gradients("torch", theirs, step, skip)
+        our_optimizer.step()
+        their_optimizer.step()
+        for i, (mine, expected) in enumerate(zip(values("glassnet", ours), values("torch", theirs))):
+            assert mine.dtype == np.float32
+            np.testing.assert_allclose(mine, expected, rtol=RTOL, atol=ATOL,
+                                       err_msg=f"{name}({options}): parameter {i} after step {step + 1}")
+    return ours, our_optimizer
+
+
+# -- every optimizer follows PyTorch's trajectory ------------------------------------------
+
+CASES = [
+    ("SGD", dict(lr=0.05)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1)),
+    ("SGD", dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.01, maximize=True)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, maximize=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("name, options", CASES, ids=[f"{n}-{'-'.join(o)}" for n, o in CASES])
+def test_trajectory_matches_pytorch(name, options):
+    assert_same_trajectory(name, options)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_defaults_are_pytorchs(name):
+    weights = initial_weights()
+    ours = build("glassnet", name, make_parameters("glassnet", weights), {})
+    theirs = build("torch", name, make_parameters("torch", weights), {})
+    assert ours.defaults == {key: theirs.defaults[key] for key in ours.defaults}
+
+
+def test_param_groups_carry_their_own_hyperparameters():
+    def groups(params):
+        return [{"params": params[:1]}, {"params": params[1:], "lr": 0.2, "momentum": 0.5}]
+
+    _, optimizer = assert_same_trajectory("SGD", dict(lr=0.05, momentum=0.9), groups=groups)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.05, 0.2]
+    assert [g["momentum"] for g in optimizer.param_groups] == [0.9, 0.5]
+    assert optimizer.param_groups[1]["nesterov"] is False  # unset options come from the defaults
+
+
+def test_adam_param_groups_with_different_lrs():
+    def groups(params):
+        return [{"params": params[:2], "lr": 0.05}, {"params": params[2:], "betas": (0.5, 0.9)}]
+
+    assert_same_trajectory("Adam", dict(lr=0.01), groups=groups)
+
+
+@pytest.mark.parametrize("name, options", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                           ("RMSprop", dict(lr=0.01, centered=True))])
+def test_a_parameter_without_gradient_is_left_alone(name, options):
+    params, optimizer = assert_same_trajectory(name, options, skip={1})
+    np.testing.assert_array_equal(params[1].data, initial_weights()[1])
+    assert params[1] not in optimizer.state  # no state is made for it either
+
+
+def test_step_updates_the_weights_in_place_and_leaves_the_gradient_alone():
+    # Layers hold the parameter object; an optimizer that rebound .data would train a copy.
+    for name, options in [("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)),
+                          ("AdamW", dict(lr=0.1, amsgrad=True)), ("Adam", dict(weight_decay=0.1)),
+                          ("RMSprop", dict(centered=True, momentum=0.9, weight_decay=0.1))]:
+        params = make_parameters("glassnet", initial_weights())
+        arrays = [p.data for p in params]
+        optimizer = build("glassnet", name, params, options)
+        for step in range(3):
+            set_gradients("glassnet", params, step)
+            grads = [p.grad.copy() for p in params]
+            optimizer.step()
+            for p, array, grad in zip(params, arrays, grads):
+                assert p.data is array and p.data.dtype == np.float32
+                np.testing.assert_array_equal(p.grad, grad, err_msg=f"{name} wrote into .grad")
+        for state in optimizer.state.values():
+            assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
+
+
+def test_zero_grad_sets_gradients_to_none_or_to_zeros():
+    params = make_parameters("glassnet", initial_weights())
+    optimizer = optim.SGD(params, lr=0.1)
+    set_gradients("glassnet", params, 0)
+    assert len(optimizer.gradients()) == len(params)
+    grad = params[0].grad
+    optimizer.zero_grad(set_to_none=False)
+    assert params[0].grad is grad and not grad.any()  # zeroed in place
+    optimizer.zero_grad()
+    assert all(p.grad is None for p in params) and optimizer.gradients() == []
+
+
+def test_step_with_closure_returns_the_loss():
+    w = Parameter(np.array([2.0, -1.0], dtype=np.float32))
+    optimizer = optim.SGD([w], lr=0.25)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    loss = optimizer.step(closure)
+    assert loss.item() == 5.0
+    np.testing.assert_allclose(w.data, [1.0, -0.5])  # w − 0.25 · 2w
+
+
+def test_adam_fits_a_linear_regression():
+    gn.seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 3)).astype(np.float32)
+    y = x @ np.array([[2.0], [-1.0], [0.5]], dtype=np.float32) + 0.3
+    model = gn.nn.Linear(3, 1)
+    optimizer = optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = ((model(gn.tensor(x)) - gn.tensor(y)) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    np.testing.assert_allclose(model.weight.data, [[2.0, -1.0, 0.5]], atol=1e-3)
+    np.testing.assert_allclose(model.bias.data, [0.3], atol=1e-3)
+
+
+# -- parameter groups ------------------------------------------------------------------------
+
+def test_add_param_group_takes_the_defaults_for_missing_options():
+    first, second = make_parameters("glassnet", initial_weights()[:2])
+    optimizer = optim.Adam([first], lr=0.01, weight_decay=0.1)
+    optimizer.add_param_group({"params": second, "lr": 0.1})
+    group = optimizer.param_groups[1]
+    assert group["params"] == [second] and group["lr"] == 0.1
+    assert group["betas"] == (0.9, 0.999) and group["weight_decay"] == 0.1
+
+
+def test_a_parameter_may_not_be_in_two_groups():
+    p, q = make_parameters("glassnet", initial_weights()[:2])
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [p, q]}, {"params": [q]}], lr=0.1)
+    optimizer = optim.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optimizer.add_param_group({"params": [p]})
+
+
+# -- saving and resuming ---------------------------------------------------------------------
+
+RESUMABLE = [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
+]
+
+
+def run(optimizer, params, steps):
+    for step in steps:
+        set_gradients("glassnet", params, step)
+        optimizer.step()
+
+
+def is_plain_data(value):
+    """What safetensors + JSON can store: arrays, numbers, bools, strings, None, and
+    dicts/lists/tuples of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (int, str)) and is_plain_data(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(is_plain_data(v) for v in value)
+    return value is None or isinstance(value, (np.ndarray, bool, int, float, str))
+
+
+@pytest.mark.parametrize("name, options", RESUMABLE, ids=[n for n, _ in RESUMABLE])
+def test_state_dict_resumes_the_same_trajectory(name, options):
+    straight = make_parameters("glassnet", initial_weights())
+    straight_optimizer = build("glassnet", name, straight, options)
+    run(straight_optimizer, straight, range(20))
+
+    first = make_parameters("glassnet", initial_weights())
+    first_optimizer = build("glassnet", name, first, options)
+    run(first_optimizer, first, range(10))
+    weights_at_10 = [p.data.copy() for p in first]
+    saved = first_optimizer.state_dict()
+    assert is_plain_data(saved)
+    run(first_optimizer, first, range(10, 12))  # the saved state is a snapshot: later steps leave it be
+
+    resumed = make_parameters("glassnet", weights_at_10)
+    resumed_optimizer = build("glassnet", name, resumed, dict(options, lr=123.0))
+    resumed_optimizer.load_state_dict(saved)
+    assert resumed_optimizer.param_groups[0]["lr"] == options["lr"]  # hyperparameters come from the save
+    run(resumed_optimizer, resumed, range(10, 20))
+    for p, q in zip(resumed, straight):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_loaded_state_is_a_copy():
+    params = make_parameters("glassnet", initial_weights())
+    optimizer = optim.Adam(params, lr=0.01)
+    run(optimizer, params, range(3))
+    saved = optimizer.state_dict()
+    other = optim.Adam(make_parameters("glassnet", initial_weights()), lr=0.01)
+    other.load_state_dict(saved)
+    saved["state"][0]["exp_avg"][...] = 0
+    assert other.state_dict()["state"][0]["exp_avg"].any()
+
+
+def test_state_dict_has_pytorchs_layout_and_values():
+    weights = initial_weights()
+    ours, theirs = make_parameters("glassnet", weights), make_parameters("torch", weights)
+
+    def groups(params):
+        return [{"params": params[:1], "lr": 0.02}, {"params": params[1:]}]
+
+    our_optimizer = build("glassnet", "Adam", ours, dict(lr=0.01, amsgrad=True), groups)
+    their_optimizer = build("torch", "Adam", theirs, dict(lr=0.01, amsgrad=True), groups)
+    for step in range(3):
+        set_gradients("glassnet", ours, step)
+        set_gradients("torch", theirs, step)
+        our_optimizer.step()
+        their_optimizer.step()
+    mine, expected = our_optimizer.state_dict(), their_optimizer.state_dict()
+
+    assert [g["params"] for g in mine["param_groups"]] == [g["params"] for g in expected["param_groups"]] == [[0], [1, 2]]
+    for group, their_group in zip(mine["param_groups"], expected["param_groups"]):
+        assert group == {key: their_group[key] for key in group}
+    assert list(mine["state"]) == list(expected["state"])
+    for index, state in mine["state"].items():
+        assert set(state) == set(expected["state"][index]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+        assert state["step"] == expected["state"][index]["step"].item() == 3
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            np.testing.assert_allclose(state[key], expected["state"][index][key].numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, options", RESUMABLE, ids=[n for n, _ in RESUMABLE])
+def test_a_pytorch_run_resumes_in_glassnet(name, options):
+    theirs = make_parameters("torch", initial_weights())
+    their_optimizer = build("torch", name, theirs, options)
+    for step in range(5):
+        set_gradients("torch", theirs, step)
+        their_optimizer.step()
+    saved = their_optimizer.state_dict()
+    as_numpy = {
+        "state": {i: {k: v.numpy() if torch.is_tensor(v) else v for k, v in s.items()} for i, s in saved["state"].items()},
+        "param_groups": saved["param_groups"],
+    }
+    ours = make_parameters("glassnet", values("torch", theirs))
+    our_optimizer = build("glassnet", name, ours, options)
+    our_optimizer.load_state_dict(as_numpy)
+    for step in range(5, 15):
+        set_gradients("torch", theirs, step)
+        set_gradients("glassnet", ours, step)
+        their_optimizer.step()
+        our_optimizer.step()
+    for mine, expected in zip(values("glassnet", ours), values("torch", theirs)):
+        np.testing.assert_allclose(mine, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_loading_a_state_for_other_parameters_fails_clearly():
+    params = make_parameters("glassnet", initial_weights())
+    optimizer = optim.Adam(params)
+    run(optimizer, params, range(1))
+    saved = optimizer.state_dict()
+    with pytest.raises(ValueError, match="1 parameter groups, this optimizer has 2"):
+        optim.Adam([{"params": params[:1]}, {"params": params[1:]}]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="has 3 parameters, this optimizer's has 2"):
+        optim.Adam(params[:2]).load_state_dict(saved)
+    swapped = [params[1], params[0], params[2]]
+    with pytest.raises(ValueError, match=r"'exp_avg' of parameter 0 has shape \(3,\) but the parameter has shape \(4, 5\)"):
+        optim.Adam(swapped).load_state_dict(saved)
+
+
+# -- bad hyperparameters ---------------------------------------------------------------------
+
+BAD = [
+    ("SGD", dict(lr=-1), "Invalid learning rate: -1"),
+    ("SGD", dict(momentum=-0.9), "Invalid momentum value: -0.9"),
+    ("SGD", dict(weight_decay=-1e-4), "Invalid weight_decay value: -0.0001"),
+    ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), "Nesterov momentum requires a momentum"),
+    ("Adam", dict(lr=float("nan")), "Invalid learning rate: nan"),
+    ("Adam", dict(eps=-1e-8), "Invalid epsilon value: -1e-08"),
+    ("Adam", dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+    ("Adam", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+    ("AdamW", dict(weight_decay=-0.01), "Invalid weight_decay value: -0.01"),
+    ("RMSprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
+    ("RMSprop", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("RMSprop", dict(momentum=-1), "Invalid momentum value: -1"),
+    ("RMSprop", dict(lr=-0.01), "Invalid learning rate: -0.01"),
+]
+
+
+@pytest.mark.parametrize("name, options, message", BAD, ids=[m for _, _, m in BAD])
+def test_bad_hyperparameters_raise_value_error(name, options, message):
+    params = make_parameters("glassnet", initial_weights())
+    with pytest.raises(ValueError, match=message):
+        build("glassnet", name, params, options)
+    with pytest.raises(ValueError):  # PyTorch refuses them too
+        build("torch", name, make_parameters("torch", initial_weights()), options)
+
+
+def test_bad_hyperparameters_in_a_group_raise_too():
+    params = make_parameters("glassnet", initial_weights())
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
+        optim.SGD([{"params": params[:1]}, {"params": params[1:], "lr": -0.1}], lr=0.1)
+
+
+def test_parameters_must_be_a_nonempty_iterable():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        optim.SGD(Parameter(np.zeros(3, dtype=np.float32)), lr=0.1)
+
+
+# -- gradient clipping -----------------------------------------------------------------------
+
+def gradients_for_clipping(framework, with_none=True):
+    weights = initial_weights()
+    params = make_parameters(framework, weights)
+    grads = [3 * a for a in initial_weights(seed=7)]
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if with_none and i == 1:
+            continue  # a parameter without gradient is not counted
+        p.grad = g.copy() if framework == "glassnet" else torch.from_numpy(g.copy())
+    return params
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, 3.0])
+@pytest.mark.parametrize("max_norm", [0.5, 1e4])  # clipped, and left as it is
+def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
+    ours, theirs = gradients_for_clipping("glassnet"), gradients_for_clipping("torch")
+    total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    assert isinstance(total, float)
+    assert total == pytest.approx(expected.item(), rel=1e-6)
+    assert ours[1].grad is None
+    for p, q in zip(ours, theirs):
+        if p.grad is not None:
+            np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=RTOL, atol=ATOL)
+    if max_norm < total:  # the gradients together now have length max_norm
+        joint = np.concatenate([p.grad.ravel() for p in ours if p.grad is not None])
+        assert np.linalg.norm(joint, ord=norm_type) == pytest.approx(max_norm, rel=1e-5)
+
+
+def test_clip_grad_norm_takes_one_parameter_and_ignores_missing_gradients():
+    w = Parameter(np.zeros(2, dtype=np.float32))
+    assert clip_grad_norm_([w], 1.0) == 0.0
+    w.grad = np.array([3.0, 4.0], dtype=np.float32)
+    assert clip_grad_norm_(w, 10.0) == 5.0
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
+def test_clip_grad_norm_refuses_a_nonfinite_norm_when_asked():
+    w = Parameter(np.zeros(2, dtype=np.float32))
+    w.grad = np.array([np.nan, 1.0], dtype=np.float32)
+    with pytest.raises(RuntimeError, match="norm of order 2.0 of the gradients is nan"):
+        clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
+    assert math.isnan(clip_grad_norm_([w], 1.0))  # as PyTorch: scaled by NaN, so NaN
+    assert np.isnan(w.grad).all()
+
+
+def test_clip_grad_value_matches_pytorch():
+    ours, theirs = gradients_for_clipping("glassnet"), gradients_for_clipping("torch")
+    clip_grad_value_(ours, 1.5)
+    torch.nn.utils.clip_grad_value_(theirs, 1.5)
+    assert ours[1].grad is None
+    assert max(np.abs(p.grad).max() for p in ours if p.grad is not None) == 1.5
+    for p, q in zip(ours, theirs):
+        if p.grad is not None:
+            np.testing.assert_array_equal(p.grad, q.grad.numpy())
