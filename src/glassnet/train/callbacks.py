@@ -1,6 +1,7 @@
 """Callbacks: small objects that watch training and act at the end of each epoch."""
 import math
 import os
+import time
 
 from ..serialization import save
 
@@ -112,6 +113,21 @@ class StopOnNaN(Callback):
     def on_nan(self, trainer, epoch, step, loss):
         trainer.stop_training = True
         trainer.stopped_reason = f"loss became {loss} at epoch {epoch}, step {step}"
+
+
+class TimeBudget(Callback):
+    """Stop after the first epoch that ends past ``seconds`` of training (a budget of
+    compute rather than of epochs)."""
+
+    def __init__(self, seconds):
+        self.seconds, self.start = seconds, None
+
+    def on_train_begin(self, trainer):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if time.perf_counter() - self.start >= self.seconds:
+            trainer.stop_training = True
 
 
 def history_path_for(checkpoint_path):

@@ -59,7 +59,7 @@ class Trainer:
 
     def train_epoch(self, loader, epoch, epochs):
         self.model.train()
-        total_loss, correct, seen, step_losses = 0.0, 0, 0, []
+        total_loss, seen, correct, predicted, step_losses = 0.0, 0, 0, 0, []
         batches = self._progress_bar(loader, epoch, epochs)
         for step, (inputs, targets) in enumerate(batches, start=1):
             # A diverging run overflows long before the loss is NaN; the loss check below
@@ -82,13 +82,15 @@ class Trainer:
             n = len(targets)
             total_loss += value * n
             seen += n
-            correct += _correct(logits, targets)
+            right, made = _correct(logits, targets)
+            correct, predicted = correct + right, predicted + made
             step_losses.append(value)
             if self.progress and step % 10 == 0:
                 batches.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
         if self.progress:
             batches.close()
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1), "step_losses": step_losses}
+        accuracy = correct / predicted if predicted else None
+        return {"train_loss": total_loss / max(seen, 1), "train_acc": accuracy, "step_losses": step_losses}
 
     def _diverged(self, epoch, step, value):
         lr = self.optimizer.param_groups[0]["lr"]
@@ -198,16 +200,17 @@ def evaluate(model, data, loss=None, batch_size=512):
     loss_fn = loss or F.cross_entropy
     was_training = model.training
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, seen, correct, predicted = 0.0, 0, 0, 0
     with no_grad():
         for inputs, targets in _as_loader(data, batch_size):
             logits = model(inputs)
             n = len(targets)
             total_loss += loss_fn(logits, targets).item() * n
-            correct += _correct(logits, targets)
             seen += n
+            right, made = _correct(logits, targets)
+            correct, predicted = correct + right, predicted + made
     model.train(was_training)
-    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1)}
+    return {"loss": total_loss / max(seen, 1), "acc": correct / predicted if predicted else None}
 
 
 def predict(model, data, batch_size=512):
@@ -229,10 +232,12 @@ def predict(model, data, batch_size=512):
 
 
 def _correct(logits, targets):
+    """(right predictions, predictions made) for class scores on the last axis, e.g.
+    (N, C) against (N,) labels or a language model's (N, T, V) against (N, T) tokens."""
     targets = targets.data if isinstance(targets, Tensor) else targets
-    if logits.ndim != 2 or targets.ndim != 1 or targets.dtype.kind not in "iu":
-        return 0
-    return int((logits.data.argmax(axis=1) == targets).sum())
+    if logits.ndim != targets.ndim + 1 or targets.dtype.kind not in "iu":
+        return 0, 0
+    return int((logits.data.argmax(axis=-1) == targets).sum()), targets.size
 
 
 def _prefixed(metrics, prefix):
@@ -240,9 +245,11 @@ def _prefixed(metrics, prefix):
 
 
 def _as_loader(data, batch_size=512):
-    from ..data import DataLoader
+    from ..data import DataLoader, Dataset
 
-    return data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size)
+    if isinstance(data, Dataset):
+        return DataLoader(data, batch_size=batch_size)
+    return data  # already an iterable of (inputs, targets) batches
 
 
 def _is_terminal(stream):
