@@ -2,14 +2,17 @@
 
     glassnet train --model mlp --dataset digits --epochs 20 --save runs/mlp/model.safetensors
     glassnet evaluate --load runs/mlp/model.safetensors --dataset digits
+    glassnet train --model gpt --epochs 20 --save runs/gpt/model.safetensors   # on the stdlib's source
+    glassnet generate --load runs/gpt/model.safetensors --prompt "def " --tokens 300
 """
 import argparse
 import sys
 
 from . import models, optim, random
-from .data import DataLoader, datasets
+from .data import DataLoader, datasets, text
+from .nn import functional as F
 from .serialization import load, load_metadata
-from .train import evaluate, fit
+from .train import TimeBudget, evaluate, fit
 
 DATASETS = {"digits": datasets.digits, "mnist": datasets.mnist, "fashion-mnist": datasets.fashion_mnist}
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
@@ -31,6 +34,8 @@ def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
 
 def train(args):
     random.seed(args.seed)
+    if args.model in models.TEXT_MODELS:
+        return train_text(args)
     train_set = load_dataset(args.dataset, "train", args.data_root)
     test_set = load_dataset(args.dataset, "test", args.data_root)
     input_shape, num_classes = train_set.images.shape[1:], len(train_set.classes)
@@ -54,15 +59,87 @@ def train(args):
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=test_set, scheduler=scheduler,
         save_path=args.save, metadata=metadata, val_label="test", initial_eval=True,
-        progress=None if args.progress == "auto" else args.progress == "on",
+        progress=_progress(args), callbacks=_budget(args),
     )
     final = history.last
     print(f"final test accuracy: {final.get('val_acc', float('nan')):.2%}" + (f"  (saved to {args.save})" if args.save else ""))
     return 0
 
 
+def _progress(args):
+    return None if args.progress == "auto" else args.progress == "on"
+
+
+def _budget(args):
+    return [TimeBudget(args.time_budget * 60)] if args.time_budget else []
+
+
+def _read_corpus(path):
+    if path:
+        return text.text_file(path)
+    return text.stdlib_text()
+
+
+def sequence_loss(logits, targets):
+    """Cross-entropy of the next token at every position: (N, T, V) against (N, T)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def train_text(args):
+    train_text_, val_text = _read_corpus(args.text)
+    tokenizer = text.CharTokenizer(train_text_ + val_text)
+    train_tokens, val_tokens = tokenizer.encode(train_text_), tokenizer.encode(val_text)
+    options = {"context": args.context, "dim": args.dim, "depth": args.depth, "heads": args.heads}
+    model = models.gpt(tokenizer.vocab_size, **options)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
+    loader = text.RandomWindows(train_tokens, args.context, args.batch_size, args.steps_per_epoch, seed=args.seed)
+    val = text.SequentialWindows(val_tokens, args.context, args.batch_size, max_batches=args.val_batches)
+    source = args.text or "the Python standard library's source"
+    print(
+        f"glassnet: training gpt ({sum(p.numel() for p in model.parameters()):,} parameters) on {source}: "
+        f"{len(train_tokens):,} train / {len(val_tokens):,} validation characters, vocabulary {tokenizer.vocab_size}, "
+        f"context {args.context}, {args.optimizer} lr={args.lr:g}, batch {args.batch_size}, seed {args.seed}",
+        flush=True,
+    )
+    metadata = {"model": "gpt", "options": options, "chars": "".join(tokenizer.chars), "text": source}
+    history = fit(
+        model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, save_path=args.save,
+        metadata=metadata, progress=_progress(args), callbacks=_budget(args), clip_grad_norm=1.0,
+    )
+    print(f"final validation loss: {history.last.get('val_loss', float('nan')):.4f} nats/char"
+          + (f"  (saved to {args.save})" if args.save else ""))
+    return 0
+
+
+def _load_gpt(path):
+    metadata = load_metadata(path)
+    if metadata.get("model") != "gpt":
+        raise SystemExit(f"glassnet: {path} does not hold a gpt model (it holds {metadata.get('model')!r})")
+    tokenizer = text.CharTokenizer(metadata["chars"])
+    model = models.gpt(tokenizer.vocab_size, **metadata["options"])
+    load(path, model)
+    return model, tokenizer
+
+
+def generate_command(args):
+    model, tokenizer = _load_gpt(args.load)
+    random.seed(args.seed)
+    prompt = tokenizer.encode(args.prompt)
+    tokens = model.generate(prompt, args.tokens, temperature=args.temperature, top_k=args.top_k)
+    print(tokenizer.decode(tokens))
+    return 0
+
+
 def evaluate_command(args):
     metadata = load_metadata(args.load)
+    if metadata.get("model") in models.TEXT_MODELS:
+        model, tokenizer = _load_gpt(args.load)
+        _, val_text = _read_corpus(args.text)
+        val = text.SequentialWindows(tokenizer.encode(val_text), model.context, 32, max_batches=20)
+        result = evaluate(model, val, loss=sequence_loss)
+        print(f"gpt on {args.text or 'the stdlib source'} (validation): loss {result['loss']:.4f} nats/char, "
+              f"next-character accuracy {result['acc']:.2%}")
+        return 0
     if "model" not in metadata:
         raise SystemExit(f"glassnet: {args.load} does not say which model it holds (it was not saved by 'glassnet train')")
     dataset_name = args.dataset or metadata.get("dataset")
@@ -84,6 +161,14 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     t = commands.add_parser("train", help="train a model and print a per-epoch table")
+    t.add_argument("--text", default=None, help="gpt: a text file to learn (default: the stdlib's .py files)")
+    t.add_argument("--context", type=int, default=128, help="gpt: characters of context")
+    t.add_argument("--dim", type=int, default=128, help="gpt: embedding width")
+    t.add_argument("--depth", type=int, default=4, help="gpt: transformer blocks")
+    t.add_argument("--heads", type=int, default=4, help="gpt: attention heads")
+    t.add_argument("--steps-per-epoch", type=int, default=200, help="gpt: batches of random windows per epoch")
+    t.add_argument("--val-batches", type=int, default=20, help="gpt: validation batches of consecutive windows")
+    t.add_argument("--time-budget", type=float, default=None, help="stop after the epoch that passes this many minutes")
     t.add_argument("--model", default="mlp", choices=models.available())
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
     t.add_argument("--epochs", type=int, default=10)
@@ -104,7 +189,17 @@ def build_parser():
     e.add_argument("--dataset", default=None, choices=sorted(DATASETS), help="default: the one it was trained on")
     e.add_argument("--split", default="test", choices=["train", "test"])
     e.add_argument("--data-root", default=None)
+    e.add_argument("--text", default=None, help="gpt: the text file it was trained on (default: the stdlib's source)")
     e.set_defaults(run=evaluate_command)
+
+    g = commands.add_parser("generate", help="sample text from a trained gpt")
+    g.add_argument("--load", required=True, help="checkpoint saved by 'glassnet train --model gpt --save'")
+    g.add_argument("--prompt", default="def ")
+    g.add_argument("--tokens", type=int, default=300, help="characters to generate")
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(run=generate_command)
     return parser
 
 

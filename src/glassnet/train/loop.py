@@ -5,6 +5,7 @@ the error), backward (trace the error back to every weight), step (nudge the wei
 Around it: accuracy, validation, progress a person can watch, a JSON-lines history and
 callbacks.
 """
+import itertools
 import json
 import math
 import os
@@ -121,8 +122,9 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_begin(self)
         self._print_header(val_loader is not None)
-        if initial_eval:  # epoch 0: the untrained network, at chance
-            record = {"epoch": 0, **_prefixed(evaluate(self.model, train_loader, self.loss_fn), "train")}
+        if initial_eval:  # epoch 0: the untrained network, at chance (train metrics from a few batches)
+            first_batches = list(itertools.islice(iter(train_loader), 20))
+            record = {"epoch": 0, **_prefixed(evaluate(self.model, first_batches, self.loss_fn), "train")}
             if val_loader is not None:
                 record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
             self._record(record | {"seconds": 0.0, "lr": self._lr()})
