@@ -47,6 +47,7 @@ test-slow: install-test fashion-mnist
 
 bench: install-test fashion-mnist
 	$(BIN)/python bench/bench_mlp.py
+	$(BIN)/python bench/bench_models.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
