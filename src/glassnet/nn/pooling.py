@@ -1,0 +1,381 @@
+"""Pooling: summarize each small window of an image by one number (its maximum or its
+mean), so that the image shrinks and small shifts of a pattern matter less.
+
+Max and average pooling walk the kernel offsets: for an offset (i, j), the pixel at that
+place in every window is one strided slice of the input, so a k x k pooling is k * k
+whole-array operations (and its backward as many slice-adds), never a loop over pixels.
+"""
+from ..backend import xp
+from ..tensor import Function
+from .conv import _as_tensor, _name, _pair, check_images, pad_images
+from .module import Module
+
+# -- geometry ---------------------------------------------------------------------------
+
+_large = (1 << 16, 1 << 16)  # an image size every valid window fits in: layers check their arguments early
+
+
+def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's rule: floor (or ceil) of the window count; with ceil_mode, a last window
+    that would start in the right padding is dropped."""
+    span = dilation * (kernel - 1) + 1
+    out = (size + 2 * padding - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_options(who, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check a pooling's hyperparameters and the input shape; return the op's options."""
+    name = _name(who)
+    kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel_size if stride is None or stride == () else _pair(stride, "stride", name, 1)
+    padding, dilation = _pair(padding, "padding", name, 0), _pair(dilation, "dilation", name, 1)
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
+    if padding[0] > spans[0] // 2 or padding[1] > spans[1] // 2:
+        raise ValueError(
+            f"{name}: padding must be at most half the kernel's span, got padding={padding} for kernel_size={kernel_size} "
+            f"and dilation={dilation}; help: more padding would give windows of padding alone"
+        )
+    check_images(who, shape)
+    out_size = tuple(
+        _pool_output_size(size, k, s, p, d, ceil_mode)
+        for size, k, s, p, d in zip(shape[2:], kernel_size, stride, padding, dilation)
+    )
+    if min(out_size) < 1:
+        raise ValueError(
+            f"{name}: the input {tuple(shape)} is too small for a {kernel_size[0]}x{kernel_size[1]} window "
+            f"(dilation {dilation}, padding {padding}): the output would be {out_size[0]}x{out_size[1]}; "
+            "help: pool less (a smaller kernel, fewer pooling layers) or feed larger images"
+        )
+    return {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation, "out_size": out_size}
+
+
+def _padded(x, padding, kernel_size, stride, dilation, out_size, value):
+    """``x`` padded by ``padding`` on the top/left and on the bottom/right by as much as
+    the windows reach (with ceil_mode, the last window may hang over the padding)."""
+    pads = []
+    for size, k, s, p, d, out in zip(x.shape[2:], kernel_size, stride, padding, dilation, out_size):
+        reach = (out - 1) * s + d * (k - 1) + 1  # pixels the windows cover, padding included
+        pads.append((p, max(reach - size - p, 0)))
+    return pad_images(x, tuple(pads), value)
+
+
+def _offset_slices(kernel_size, stride, dilation, out_size):
+    """For each kernel offset (i, j): its index i * kw + j and the slices that pick that
+    offset's pixel from every window of the padded input."""
+    (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = kernel_size, stride, dilation, out_size
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
+            yield i * kw + j, (slice(None), slice(None), rows, cols)
+
+
+# -- max pooling ----------------------------------------------------------------------------
+
+
+class MaxPool2dFunction(Function):
+    """out = the largest pixel of each window; the gradient goes to that pixel alone (the
+    first one, when several tie, as in PyTorch).
+
+    Windows that tile the image exactly (kernel = stride, the common 2x2 pooling) take a
+    reshape fast path; ``tests/test_pooling.py`` checks that both paths agree.
+    """
+
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size):
+        self.x_shape = x.shape
+        if _tiles(x.shape, kernel_size, stride, padding, dilation, out_size):
+            return self._forward_tiled(x, kernel_size, out_size)
+        self.tiled = False
+        self.geometry = (kernel_size, stride, padding, dilation, out_size)
+        x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
+        self.padded_shape = x_padded.shape
+        out, argmax = None, None
+        for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            pixels = x_padded[window]
+            if out is None:
+                out, argmax = pixels.copy(), xp.zeros(pixels.shape, dtype=xp.min_scalar_type(kernel_size[0] * kernel_size[1]))
+                continue
+            larger = pixels > out  # strictly: a tie keeps the earlier offset
+            xp.copyto(out, pixels, where=larger)
+            argmax[larger] = index
+        self.argmax = argmax
+        return out
+
+    def backward(self, grad):
+        if self.tiled:
+            return self._backward_tiled(grad)
+        kernel_size, stride, padding, dilation, out_size = self.geometry
+        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
+        for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            grad_padded[window] += xp.where(self.argmax == index, grad, 0)
+        h, w = self.x_shape[2:]
+        return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+    # the fast path: every pixel in at most one window, so windows are a reshape away
+    def _forward_tiled(self, x, kernel_size, out_size):
+        (kh, kw), (out_h, out_w) = kernel_size, out_size
+        n, c = x.shape[:2]
+        tiles = x[:, :, : out_h * kh, : out_w * kw].reshape(n, c, out_h, kh, out_w, kw)
+        tiles = tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, out_h, out_w, kh * kw)
+        self.tiled, self.kernel_size = True, kernel_size
+        self.argmax = tiles.argmax(axis=-1)[..., None]
+        return xp.take_along_axis(tiles, self.argmax, axis=-1)[..., 0]
+
+    def _backward_tiled(self, grad):
+        (kh, kw), (n, c, h, w) = self.kernel_size, self.x_shape
+        out_h, out_w = grad.shape[2:]
+        grad_tiles = xp.zeros((n, c, out_h, out_w, kh * kw), dtype=grad.dtype)
+        xp.put_along_axis(grad_tiles, self.argmax, grad[..., None], axis=-1)
+        grad_tiles = grad_tiles.reshape(n, c, out_h, out_w, kh, kw).transpose(0, 1, 2, 4, 3, 5)
+        grad_x = grad_tiles.reshape(n, c, out_h * kh, out_w * kw)
+        if (out_h * kh, out_w * kw) != (h, w):  # rows and columns no window reached
+            grad_x = xp.pad(grad_x, ((0, 0), (0, 0), (0, h - out_h * kh), (0, w - out_w * kw)))
+        return grad_x
+
+
+def _tiles(shape, kernel_size, stride, padding, dilation, out_size):
+    """Whether the windows are disjoint tiles that start at the top-left pixel (and need no padding)."""
+    inside = all(out * k <= size for out, k, size in zip(out_size, kernel_size, shape[2:]))
+    return kernel_size == stride and padding == (0, 0) and dilation == (1, 1) and inside
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maximum of each ``kernel_size`` window, moving by ``stride`` (default: the
+    kernel size, so windows tile the image). Padding counts as -infinity.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), out = (H + 2 padding - dilation (k - 1) - 1) // stride + 1
+    (rounded up with ``ceil_mode=True``).
+
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import max_pool2d
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> max_pool2d(image, 2).tolist()
+    [[[[4.0, 5.0]]]]
+    """
+    input = _as_tensor(input)
+    options = _pool_options("max_pool2d", input.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool2dFunction.apply(input, **options)
+
+
+class MaxPool2d(Module):
+    """Max pooling over ``kernel_size`` windows of each channel.
+
+    Args:
+        kernel_size: an int or a pair (height, width).
+        stride: the step between windows (default: ``kernel_size``).
+        padding: pixels of -infinity added on each side (at most half the kernel).
+        dilation: spacing between the pixels of a window.
+        ceil_mode: round the output size up, so the last partial window counts.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), see :func:`max_pool2d`.
+
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import MaxPool2d
+    >>> MaxPool2d(2)(gn.tensor(np.zeros((8, 32, 28, 28), "float32"))).shape
+    (8, 32, 14, 14)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
+        _pool_options("MaxPool2d", (1, 1) + _large, kernel_size, stride, padding, dilation, ceil_mode)  # checks the arguments now
+
+    def forward(self, input):
+        input = _as_tensor(input)
+        options = _pool_options(self, input.shape, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return MaxPool2dFunction.apply(input, **options)
+
+    def extra_repr(self):
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+# -- average pooling ---------------------------------------------------------------------------
+
+
+class AvgPool2dFunction(Function):
+    """out = the sum of each window divided by ``divisor`` (a number, or one per output
+    position); each pixel of a window receives gradient / divisor."""
+
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size, divisor):
+        x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, 0)
+        out = xp.zeros((*x.shape[:2], *out_size), dtype=x.dtype)
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            out += x_padded[window]
+        self.divisor = xp.asarray(divisor, dtype=x.dtype)
+        self.x_shape, self.padded_shape = x.shape, x_padded.shape
+        self.geometry = (kernel_size, stride, padding, dilation, out_size)
+        return out / self.divisor
+
+    def backward(self, grad):
+        kernel_size, stride, padding, dilation, out_size = self.geometry
+        share = grad / self.divisor
+        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            grad_padded[window] += share
+        h, w = self.x_shape[2:]
+        return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _avg_divisor(shape, options, count_include_pad, divisor_override):
+    """PyTorch's divisor: the window's pixels inside the padded image (or, without
+    ``count_include_pad``, inside the image itself); a window hanging past the padding
+    (ceil_mode) counts only the part within."""
+    if divisor_override is not None:
+        return divisor_override
+    counts = []
+    for size, k, s, p, out in zip(shape[2:], options["kernel_size"], options["stride"], options["padding"], options["out_size"]):
+        start = xp.arange(out) * s - p
+        end = xp.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+        counts.append(end - start)
+    divisor = counts[0][:, None] * counts[1][None, :]
+    return divisor.flat[0] if (divisor == divisor.flat[0]).all() else divisor
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """The mean of each ``kernel_size`` window, moving by ``stride`` (default: the kernel
+    size). Padding adds zeros; ``count_include_pad`` says whether they count in the mean.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), out = (H + 2 padding - k) // stride + 1
+    (rounded up with ``ceil_mode=True``).
+
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import avg_pool2d
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> avg_pool2d(image, 2).tolist()
+    [[[[2.5, 1.75]]]]
+    """
+    input = _as_tensor(input)
+    return AvgPool2dFunction.apply(input, **_avg_options("avg_pool2d", input.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))
+
+
+def _avg_options(who, shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override < 1):
+        raise ValueError(f"{_name(who)}: divisor_override must be a positive int, got {divisor_override!r}")
+    options = _pool_options(who, shape, kernel_size, stride, padding, 1, ceil_mode)
+    options["divisor"] = _avg_divisor(shape, options, count_include_pad, divisor_override)
+    return options
+
+
+class AvgPool2d(Module):
+    """Average pooling over ``kernel_size`` windows of each channel.
+
+    Args:
+        kernel_size: an int or a pair (height, width).
+        stride: the step between windows (default: ``kernel_size``).
+        padding: zeros added on each side (at most half the kernel).
+        ceil_mode: round the output size up, so the last partial window counts.
+        count_include_pad: whether the padding zeros count in each mean.
+        divisor_override: divide every window sum by this number instead.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), see :func:`avg_pool2d`.
+
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import AvgPool2d
+    >>> AvgPool2d(2)(gn.tensor(np.zeros((8, 6, 28, 28), "float32"))).shape
+    (8, 6, 14, 14)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+        _avg_options("AvgPool2d", (1, 1) + _large, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+    def forward(self, input):
+        input = _as_tensor(input)
+        options = _avg_options(
+            self, input.shape, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+            self.count_include_pad, self.divisor_override,
+        )
+        return AvgPool2dFunction.apply(input, **options)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# -- adaptive average pooling -------------------------------------------------------------------
+
+
+def _averaging_matrix(size, out, dtype):
+    """(out, size): row i averages pixels floor(i size / out) .. ceil((i + 1) size / out) - 1,
+    PyTorch's adaptive windows (they may overlap by a pixel when out does not divide size)."""
+    rows = xp.arange(out)
+    start, end = (rows * size) // out, -((-(rows + 1) * size) // out)
+    pixels = xp.arange(size)
+    inside = (pixels[None, :] >= start[:, None]) & (pixels[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2dFunction(Function):
+    """Windows sized so the output is ``out_size`` whatever the input size. Each window is
+    a rectangle of rows times columns, so the pooling is two small matrix products:
+    out = A_rows @ x @ A_cols^T, and its backward A_rows^T @ grad @ A_cols."""
+
+    def forward(self, x, out_size):
+        self.rows = _averaging_matrix(x.shape[2], out_size[0], x.dtype)
+        self.cols = _averaging_matrix(x.shape[3], out_size[1], x.dtype)
+        return xp.matmul(xp.matmul(self.rows, x), self.cols.T)
+
+    def backward(self, grad):
+        return xp.matmul(xp.matmul(self.rows.T, grad), self.cols)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed ``output_size`` (an int, or a pair whose None entries
+    keep the input's size); ``output_size=1`` is global average pooling.
+
+    Shape: (N, C, H, W) -> (N, C, *output_size).
+
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import adaptive_avg_pool2d
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> adaptive_avg_pool2d(image, (1, 2)).tolist()
+    [[[[2.5, 1.75]]]]
+    """
+    input = _as_tensor(input)
+    return AdaptiveAvgPool2dFunction.apply(input, out_size=_adaptive_size("adaptive_avg_pool2d", input.shape, output_size))
+
+
+def _adaptive_size(who, shape, output_size):
+    sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != 2 or not all(s is None or (isinstance(s, int) and s >= 1) for s in sizes):
+        raise ValueError(f"{_name(who)}: output_size must be a positive int or a pair of them (None keeps a side), got {output_size!r}")
+    check_images(who, shape)
+    return tuple(shape[2 + axis] if s is None else s for axis, s in enumerate(sizes))
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size, whatever the input size; ``AdaptiveAvgPool2d(1)``
+    is the global average pooling at the end of modern CNNs.
+
+    Shape: (N, C, H, W) -> (N, C, *output_size).
+
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> from glassnet.nn.pooling import AdaptiveAvgPool2d
+    >>> AdaptiveAvgPool2d((1, 1))(gn.tensor(np.zeros((8, 64, 7, 7), "float32"))).shape
+    (8, 64, 1, 1)
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+        _adaptive_size("AdaptiveAvgPool2d", (1, 1, 1, 1), output_size)  # checks the argument now
+
+    def forward(self, input):
+        input = _as_tensor(input)
+        return AdaptiveAvgPool2dFunction.apply(input, out_size=_adaptive_size(self, input.shape, self.output_size))
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
