@@ -31,12 +31,13 @@ from .module import Module, Parameter
 
 
 def _sigmoid(a, out=None):
-    """1 / (1 + e^-a), written as (1 + tanh(a / 2)) / 2, which cannot overflow."""
-    out = xp.multiply(a, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    """1 / (1 + e^-a). e^-a is capped at e^80 so that it cannot overflow float32: there
+    the result is 1.8e-35 instead of something smaller, 0 for every purpose."""
+    out = xp.negative(a, out=out)
+    xp.minimum(out, 80.0, out=out)
+    xp.exp(out, out=out)
+    out += 1
+    return xp.reciprocal(out, out=out)
 
 
 def _split(gates, count):
@@ -79,8 +80,9 @@ def _weight_grads(fn, first, x, h_prev, d_input_gates, d_hidden_gates):
         rows_h.T @ h_prev.reshape(-1, h_prev.shape[-1]) if needs[first + 1] else None,
     ]
     if fn.has_bias:
-        grads.append(rows_x.sum(axis=0) if needs[first + 2] else None)
-        grads.append(rows_h.sum(axis=0) if needs[first + 3] else None)
+        grad_bias_ih = rows_x.sum(axis=0)
+        grad_bias_hh = grad_bias_ih if d_hidden_gates is d_input_gates else rows_h.sum(axis=0)
+        grads += [grad_bias_ih if needs[first + 2] else None, grad_bias_hh if needs[first + 3] else None]
     return grad_x, grads
 
 
@@ -147,9 +149,12 @@ class LSTMLayer(Function):
         for t in range(steps):
             gates[t] += hs[t] @ weight_hh.T
             i, f, g, o = _split(gates[t], 4)
-            for gate in (i, f, o):
-                _sigmoid(gate, out=gate)
-            xp.tanh(g, out=g)
+            # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one
+            # sigmoid over the whole block makes all four, in one pass over contiguous memory
+            g *= 2
+            _sigmoid(gates[t], out=gates[t])
+            g *= 2
+            g -= 1
             cs[t + 1] = f * cs[t] + i * g
             tanh_cs[t] = xp.tanh(cs[t + 1])
             hs[t + 1] = o * tanh_cs[t]
@@ -205,11 +210,10 @@ class GRULayer(Function):
             h_gates = hs[t] @ weight_hh.T
             if bias_hh is not None:
                 h_gates += bias_hh
-            x_r, x_z, x_n = _split(x_gates[t], 3)
-            h_r, h_z, h_n = _split(h_gates, 3)
+            x_rz, x_n = x_gates[t, :, :2 * hidden], x_gates[t, :, 2 * hidden:]
+            h_rz, h_n = h_gates[:, :2 * hidden], h_gates[:, 2 * hidden:]
             r, z, n = _split(gates[t], 3)
-            _sigmoid(x_r + h_r, out=r)
-            _sigmoid(x_z + h_z, out=z)
+            _sigmoid(x_rz + h_rz, out=gates[t, :, :2 * hidden])  # r and z in one pass
             xp.tanh(x_n + r * h_n, out=n)
             hs[t + 1] = n + z * (hs[t] - n)
             h_candidates[t] = h_n
