@@ -1,19 +1,34 @@
-"""Layers, losses and initialization, with PyTorch's names, arguments and parameter shapes."""
-from . import functional, init
+"""Layers, losses and initialization, with PyTorch's names, arguments and parameter shapes.
+
+One file per family: ``linear``, ``activation``, ``conv``, ``pooling``, ``batchnorm``,
+``normalization``, ``dropout``, ``sparse`` (embeddings), ``rnn``, ``attention``,
+``transformer``, ``loss``, ``container``; ``functional`` holds every op in functional form.
+"""
+from . import functional, init, utils
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .attention import MultiheadAttention
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
-from .dropout import Dropout
+from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
-
-try:  # gradient clipping lives with the optimizers' work
-    from . import utils
-except ImportError:  # pragma: no cover - only while utils is being written
-    pass
+from .normalization import LayerNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .sparse import Embedding
+from .transformer import (
+    LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer,
+    causal_mask, generate_square_subsequent_mask,
+)
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Flatten", "Dropout",
+    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Flatten", "Dropout", "Dropout2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "functional", "init",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "generate_square_subsequent_mask", "causal_mask",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "functional", "init", "utils",
 ]

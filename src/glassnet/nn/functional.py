@@ -352,3 +352,14 @@ def _as_tensor(x):
 
 def _as_array(x):
     return x.data if isinstance(x, Tensor) else xp.asarray(x)
+
+
+# -- the functional forms of the layer families, each defined beside its layer ----------------
+# (imported last: those files build on the ops above)
+from .attention import scaled_dot_product_attention  # noqa: E402
+from .batchnorm import batch_norm  # noqa: E402
+from .conv import conv2d  # noqa: E402
+from .dropout import dropout2d  # noqa: E402
+from .normalization import layer_norm  # noqa: E402
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
+from .sparse import embedding  # noqa: E402
