@@ -299,6 +299,17 @@ def test_dropout_with_one_layer_warns_as_in_pytorch():
         rnn.LSTM(IN, HIDDEN, dropout=0.2)
 
 
+@pytest.mark.parametrize("kind", [rnn.LSTM, rnn.GRU])
+def test_saturated_gates_stay_finite_without_overflow(kind):
+    # pre-activations of +-1e4: the sigmoids must give 0 and 1, not warn about exp overflowing
+    layer = kind(IN, HIDDEN)
+    x = gn.tensor(1e4 * np.random.default_rng(6).standard_normal((STEPS, BATCH, IN)).astype(np.float32), requires_grad=True)
+    output = _flat(layer(x))[0]
+    output.sum().backward()
+    assert np.isfinite(output.numpy()).all() and np.abs(output.numpy()).max() <= 1
+    assert np.isfinite(x.grad).all()
+
+
 def test_no_grad_builds_no_graph():
     lstm = rnn.LSTM(IN, HIDDEN)
     with gn.no_grad():
