@@ -12,8 +12,6 @@ from .module import Module
 
 # -- geometry ---------------------------------------------------------------------------
 
-_large = (1 << 16, 1 << 16)  # an image size every valid window fits in: layers check their arguments early
-
 
 def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
     """PyTorch's rule: floor (or ceil) of the window count; with ceil_mode, a last window
@@ -25,18 +23,23 @@ def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
     return out
 
 
-def _pool_options(who, shape, kernel_size, stride, padding, dilation, ceil_mode):
-    """Check a pooling's hyperparameters and the input shape; return the op's options."""
-    name = _name(who)
+def _pool_arguments(name, kernel_size, stride, padding, dilation):
+    """Check a pooling's hyperparameters; return them as pairs (height, width)."""
     kernel_size = _pair(kernel_size, "kernel_size", name, 1)
     stride = kernel_size if stride is None or stride == () else _pair(stride, "stride", name, 1)
     padding, dilation = _pair(padding, "padding", name, 0), _pair(dilation, "dilation", name, 1)
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
-    if padding[0] > spans[0] // 2 or padding[1] > spans[1] // 2:
+    if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
         raise ValueError(
-            f"{name}: padding must be at most half the kernel's span, got padding={padding} for kernel_size={kernel_size} "
-            f"and dilation={dilation}; help: more padding would give windows of padding alone"
+            f"{name}: padding must be at most half the kernel size, got padding={padding} for kernel_size={kernel_size}; "
+            "help: more padding would make windows of padding alone"
         )
+    return kernel_size, stride, padding, dilation
+
+
+def _pool_options(who, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check a pooling's hyperparameters and the input shape; return the op's options."""
+    name = _name(who)
+    kernel_size, stride, padding, dilation = _pool_arguments(name, kernel_size, stride, padding, dilation)
     check_images(who, shape)
     out_size = tuple(
         _pool_output_size(size, k, s, p, d, ceil_mode)
@@ -83,9 +86,9 @@ class MaxPool2dFunction(Function):
     reshape fast path; ``tests/test_pooling.py`` checks that both paths agree.
     """
 
-    def forward(self, x, kernel_size, stride, padding, dilation, out_size):
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size, fast_path=True):
         self.x_shape = x.shape
-        if _tiles(x.shape, kernel_size, stride, padding, dilation, out_size):
+        if fast_path and _tiles(x.shape, kernel_size, stride, padding, dilation, out_size):
             return self._forward_tiled(x, kernel_size, out_size)
         self.tiled = False
         self.geometry = (kernel_size, stride, padding, dilation, out_size)
@@ -182,7 +185,7 @@ class MaxPool2d(Module):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
-        _pool_options("MaxPool2d", (1, 1) + _large, kernel_size, stride, padding, dilation, ceil_mode)  # checks the arguments now
+        _pool_arguments("MaxPool2d", kernel_size, stride, padding, dilation)  # wrong ones fail here, not at the first batch
 
     def forward(self, input):
         input = _as_tensor(input)
@@ -257,9 +260,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return AvgPool2dFunction.apply(input, **_avg_options("avg_pool2d", input.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))
 
 
-def _avg_options(who, shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+def _check_divisor(name, divisor_override):
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override < 1):
-        raise ValueError(f"{_name(who)}: divisor_override must be a positive int, got {divisor_override!r}")
+        raise ValueError(f"{name}: divisor_override must be a positive int, got {divisor_override!r}")
+
+
+def _avg_options(who, shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    _check_divisor(_name(who), divisor_override)
     options = _pool_options(who, shape, kernel_size, stride, padding, 1, ceil_mode)
     options["divisor"] = _avg_divisor(shape, options, count_include_pad, divisor_override)
     return options
@@ -290,7 +297,8 @@ class AvgPool2d(Module):
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-        _avg_options("AvgPool2d", (1, 1) + _large, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+        _pool_arguments("AvgPool2d", kernel_size, stride, padding, 1)  # wrong ones fail here, not at the first batch
+        _check_divisor("AvgPool2d", divisor_override)
 
     def forward(self, input):
         input = _as_tensor(input)
@@ -371,7 +379,7 @@ class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
-        _adaptive_size("AdaptiveAvgPool2d", (1, 1, 1, 1), output_size)  # checks the argument now
+        _adaptive_size("AdaptiveAvgPool2d", (1, 1, 1, 1), output_size)  # a wrong one fails here, not at the first batch
 
     def forward(self, input):
         input = _as_tensor(input)
