@@ -62,8 +62,10 @@ class Adam(Optimizer):
         state["step"] += 1
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
 
-        # Everything below runs in place, through one scratch array.
-        scratch = xp.subtract(grad, m)
+        # Everything below runs in place, through one scratch array (made with empty_like:
+        # arithmetic on 0-d arrays gives NumPy scalars, which cannot be written into).
+        scratch = xp.empty_like(param)
+        xp.subtract(grad, m, out=scratch)
         scratch *= 1 - beta1
         m += scratch  # m ← m + (1 − β1)(g − m), which is β1 m + (1 − β1) g
         xp.multiply(grad, grad, out=scratch)

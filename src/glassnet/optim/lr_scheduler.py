@@ -6,7 +6,10 @@ once per epoch (or once per batch for OneCycleLR and for warm-ups counted in bat
 
 Each schedule here is a formula of the step count ``last_epoch`` and the starting
 learning rates, so it can be read off directly. PyTorch computes most of them from the
-previous learning rate instead; the numbers agree up to floating-point rounding.
+previous learning rate instead; the numbers agree up to floating-point rounding. One
+consequence differs: two schedulers stepped side by side on one optimizer do not
+multiply their factors, as PyTorch's "chained" schedulers do; the last to step sets the
+lr. To combine schedules, use SequentialLR, or a LambdaLR whose factor is the product.
 """
 import bisect
 import math

@@ -155,7 +155,7 @@ def _restore(value, param, name, index):
     """A saved state value: a fresh array of the parameter's dtype, or a plain number."""
     if not hasattr(value, "shape"):
         return value
-    if value.ndim == 0:  # a number that went through an array, e.g. a step count
+    if name == "step":  # a number that went through an array (PyTorch saves it as a 0-d tensor)
         return value.item()
     if value.shape != param.data.shape:
         raise ValueError(

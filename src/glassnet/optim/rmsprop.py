@@ -55,7 +55,7 @@ class RMSprop(Optimizer):
         state["step"] += 1
 
         v = state["square_avg"]
-        scratch = xp.multiply(grad, grad)
+        scratch = xp.multiply(grad, grad, out=xp.empty_like(param))  # an array even when param is 0-d
         scratch *= 1 - alpha
         v *= alpha
         v += scratch  # v ← α v + (1 − α) g²

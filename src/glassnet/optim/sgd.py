@@ -1,4 +1,5 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum."""
+from ..backend import xp
 from .optimizer import Optimizer
 
 
@@ -47,7 +48,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+                buf = state["momentum_buffer"] = xp.array(grad)  # a copy, and an array even when param is 0-d
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
