@@ -5,6 +5,8 @@ dropout; and the errors a learner meets (shapes, masks, heads)."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet.nn.attention import AttentionFunction, MultiheadAttention, attention_reference, scaled_dot_product_attention
@@ -216,6 +218,36 @@ def test_scaled_dot_product_attention_matches_pytorch(name, shapes, options, tor
         lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, **torch_options),
         *arrays, rtol=1e-5, atol=2e-6,
     )
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(
+    batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+    length=st.integers(1, 5), source_length=st.integers(1, 5), dim=st.integers(1, 4), value_dim=st.integers(1, 4),
+    mask=st.sampled_from(["none", "bool", "float", "causal"]), seed=st.integers(0, 2**16),
+)
+def test_scaled_dot_product_attention_matches_pytorch_for_any_shape(batch, length, source_length, dim, value_dim, mask, seed):
+    rng = np.random.default_rng(seed)
+    batch = tuple(batch)
+    arrays = [rng.standard_normal(batch + shape).astype(np.float32) for shape in [(length, dim), (source_length, dim), (source_length, value_dim)]]
+    options = {}
+    if mask == "bool":  # broadcast over the batch axes; a row may allow nothing (zeros, as in PyTorch)
+        options["attn_mask"] = rng.random((length, source_length)) < 0.6
+    elif mask == "float":
+        options["attn_mask"] = rng.standard_normal((length, source_length)).astype(np.float32)
+    elif mask == "causal":
+        options["is_causal"] = True
+    q, k, v = (gn.tensor(a, requires_grad=True) for a in arrays)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in arrays)
+    out = scaled_dot_product_attention(q, k, v, **options)
+    torch_options = {k: torch.from_numpy(o) if isinstance(o, np.ndarray) else o for k, o in options.items()}
+    expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **torch_options)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-5, atol=2e-6)
+    upstream = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    for mine, theirs in [(q, tq), (k, tk), (v, tv)]:
+        np.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-4, atol=2e-6)
 
 
 def test_scaled_dot_product_attention_gradcheck():
