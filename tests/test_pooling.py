@@ -11,7 +11,6 @@ from glassnet.nn.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
     MaxPool2d,
-    MaxPool2dFunction,
     adaptive_avg_pool2d,
     avg_pool2d,
     max_pool2d,
@@ -109,28 +108,23 @@ def test_max_pool_gives_the_gradient_to_the_first_of_tied_maxima(stride):
     assert x.grad.sum() == max_pool2d(x, 2, stride).numel()  # one pixel per window
 
 
-def test_max_pool_fast_path_agrees_with_the_general_one():
-    """Disjoint 2x2 windows (the usual CNN pooling) take a reshape fast path; it must give
-    the same output and gradient as the general offset-by-offset path, ties included."""
-    rng = np.random.default_rng(0)
-    data = np.maximum(rng.standard_normal((4, 3, 9, 8)), 0).astype(np.float32)  # many tied zeros
-    upstream = rng.standard_normal((4, 3, 4, 4)).astype(np.float32)
-    options = dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), out_size=(4, 4))
+@pytest.mark.parametrize("name, make, shape", [LAYERS[0], LAYERS[3], LAYERS[9], LAYERS[12]], ids=["max", "max_overlapping", "avg", "avg_padded"])
+def test_pooling_gives_the_same_result_in_either_memory_layout(name, make, shape):
+    """Convolutions hand on (N, C, H, W) views of batch-last memory (see conv.py); pooling
+    works on either layout, keeps it, and the values do not depend on it."""
+    data, upstream = _distinct(shape), np.random.default_rng(1).standard_normal(make(Pools)(gn.tensor(_distinct(shape))).shape)
     results = []
-    for fast_path in (True, False):
-        x = gn.tensor(data, requires_grad=True)
-        out = MaxPool2dFunction.apply(x, **options, fast_path=fast_path)
-        assert out._ctx.tiled is fast_path  # the path asked for was the path taken
-        out.backward(upstream)
+    for layout in ("nchw", "batch_last"):
+        arrays = [data, upstream.astype(np.float32)]
+        if layout == "batch_last":
+            arrays = [np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in arrays]
+        x = gn.tensor(arrays[0], requires_grad=True)
+        out = make(Pools)(x)
+        assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous == (layout == "batch_last")  # the layout is kept
+        out.backward(arrays[1])
         results.append((out.numpy(), x.grad))
-    for fast, general in zip(*results):
-        np.testing.assert_array_equal(fast, general)
-
-
-def test_max_pool_2x2_takes_the_fast_path():
-    out = MaxPool2d(2)(gn.tensor(np.zeros((2, 3, 28, 28), np.float32), requires_grad=True))
-    assert out._ctx.tiled and out.shape == (2, 3, 14, 14)
-    assert not MaxPool2d(3, 2)(gn.tensor(np.zeros((2, 3, 28, 28), np.float32), requires_grad=True))._ctx.tiled
+    for nchw, batch_last in zip(*results):
+        np.testing.assert_array_equal(nchw, batch_last)
 
 
 def test_pooling_on_a_known_example():

@@ -44,8 +44,10 @@ class BatchNormFunction(Function):
         self.x_hat, self.inv_std, self.weight = x_hat, inv_std, weight
         self.axes, self.per_channel, self.count, self.training = axes, per_channel, count, training
         if weight is None:
-            return x_hat.copy()  # x_hat is kept for backward
-        return x_hat * weight.reshape(per_channel) + bias.reshape(per_channel)
+            return x_hat.copy(order="K")  # x_hat is kept for backward; "K" keeps the memory layout (see conv.py)
+        out = x_hat * weight.reshape(per_channel)
+        out += bias.reshape(per_channel)
+        return out
 
     def backward(self, grad):
         axes, per_channel = self.axes, self.per_channel

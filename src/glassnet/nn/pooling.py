@@ -80,68 +80,48 @@ def _offset_slices(kernel_size, stride, dilation, out_size):
 
 class MaxPool2dFunction(Function):
     """out = the largest pixel of each window; the gradient goes to that pixel alone (the
-    first one, when several tie, as in PyTorch).
+    first one, when several tie, as in PyTorch: after a ReLU whole windows are often 0).
 
-    Windows that tile the image exactly (kernel = stride, the common 2x2 pooling) take a
-    reshape fast path; ``tests/test_pooling.py`` checks that both paths agree.
+    The forward keeps, per window, the running maximum and the offset it came from
+    (``argmax``); the backward sends each gradient to the pixel at that offset.
     """
 
-    def forward(self, x, kernel_size, stride, padding, dilation, out_size, fast_path=True):
-        self.x_shape = x.shape
-        if fast_path and _tiles(x.shape, kernel_size, stride, padding, dilation, out_size):
-            return self._forward_tiled(x, kernel_size, out_size)
-        self.tiled = False
-        self.geometry = (kernel_size, stride, padding, dilation, out_size)
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size):
         x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
-        self.padded_shape = x_padded.shape
-        out, argmax = None, None
+        out = argmax = None
         for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
             pixels = x_padded[window]
-            if out is None:
-                out, argmax = pixels.copy(), xp.zeros(pixels.shape, dtype=xp.min_scalar_type(kernel_size[0] * kernel_size[1]))
+            if out is None:  # order "K": arrays keep the input's memory layout (see conv.py)
+                out = pixels.copy(order="K")
+                argmax = xp.zeros_like(out, dtype=xp.min_scalar_type(kernel_size[0] * kernel_size[1]))
                 continue
             larger = pixels > out  # strictly: a tie keeps the earlier offset
-            xp.copyto(out, pixels, where=larger)
-            argmax[larger] = index
-        self.argmax = argmax
+            xp.maximum(out, pixels, out=out)
+            xp.copyto(argmax, index, where=larger)
+        self.x, self.padded_shape, self.argmax = x, x_padded.shape, argmax
+        self.geometry = (kernel_size, stride, padding, dilation, out_size)
         return out
 
     def backward(self, grad):
-        if self.tiled:
-            return self._backward_tiled(grad)
         kernel_size, stride, padding, dilation, out_size = self.geometry
-        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
+        grad_padded = xp.zeros_like(self.x, dtype=grad.dtype, shape=self.padded_shape)
+        disjoint = _disjoint(kernel_size, stride, dilation)
         for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            grad_padded[window] += xp.where(self.argmax == index, grad, 0)
-        h, w = self.x_shape[2:]
-        return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
-
-    # the fast path: every pixel in at most one window, so windows are a reshape away
-    def _forward_tiled(self, x, kernel_size, out_size):
-        (kh, kw), (out_h, out_w) = kernel_size, out_size
-        n, c = x.shape[:2]
-        tiles = x[:, :, : out_h * kh, : out_w * kw].reshape(n, c, out_h, kh, out_w, kw)
-        tiles = tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, out_h, out_w, kh * kw)
-        self.tiled, self.kernel_size = True, kernel_size
-        self.argmax = tiles.argmax(axis=-1)[..., None]
-        return xp.take_along_axis(tiles, self.argmax, axis=-1)[..., 0]
-
-    def _backward_tiled(self, grad):
-        (kh, kw), (n, c, h, w) = self.kernel_size, self.x_shape
-        out_h, out_w = grad.shape[2:]
-        grad_tiles = xp.zeros((n, c, out_h, out_w, kh * kw), dtype=grad.dtype)
-        xp.put_along_axis(grad_tiles, self.argmax, grad[..., None], axis=-1)
-        grad_tiles = grad_tiles.reshape(n, c, out_h, out_w, kh, kw).transpose(0, 1, 2, 4, 3, 5)
-        grad_x = grad_tiles.reshape(n, c, out_h * kh, out_w * kw)
-        if (out_h * kh, out_w * kw) != (h, w):  # rows and columns no window reached
-            grad_x = xp.pad(grad_x, ((0, 0), (0, 0), (0, h - out_h * kh), (0, w - out_w * kw)))
-        return grad_x
+            if disjoint:  # every pixel in one window at most: write, no need to add
+                xp.multiply(grad, self.argmax == index, out=grad_padded[window])
+            else:
+                grad_padded[window] += grad * (self.argmax == index)
+        return _crop(grad_padded, padding, self.x.shape)
 
 
-def _tiles(shape, kernel_size, stride, padding, dilation, out_size):
-    """Whether the windows are disjoint tiles that start at the top-left pixel (and need no padding)."""
-    inside = all(out * k <= size for out, k, size in zip(out_size, kernel_size, shape[2:]))
-    return kernel_size == stride and padding == (0, 0) and dilation == (1, 1) and inside
+def _disjoint(kernel_size, stride, dilation):
+    """Whether no two windows share a pixel (the window's span fits in one stride)."""
+    return all(d * (k - 1) + 1 <= s for k, s, d in zip(kernel_size, stride, dilation))
+
+
+def _crop(grad_padded, padding, shape):
+    h, w = shape[2:]
+    return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -208,22 +188,29 @@ class AvgPool2dFunction(Function):
 
     def forward(self, x, kernel_size, stride, padding, dilation, out_size, divisor):
         x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, 0)
-        out = xp.zeros((*x.shape[:2], *out_size), dtype=x.dtype)
+        out = None
         for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            out += x_padded[window]
+            if out is None:  # order "K": keep the input's memory layout (see conv.py)
+                out = x_padded[window].copy(order="K")
+            else:
+                out += x_padded[window]
         self.divisor = xp.asarray(divisor, dtype=x.dtype)
-        self.x_shape, self.padded_shape = x.shape, x_padded.shape
+        self.x, self.padded_shape = x, x_padded.shape
         self.geometry = (kernel_size, stride, padding, dilation, out_size)
-        return out / self.divisor
+        out /= self.divisor
+        return out
 
     def backward(self, grad):
         kernel_size, stride, padding, dilation, out_size = self.geometry
         share = grad / self.divisor
-        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
+        grad_padded = xp.zeros_like(self.x, dtype=grad.dtype, shape=self.padded_shape)
+        disjoint = _disjoint(kernel_size, stride, dilation)
         for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            grad_padded[window] += share
-        h, w = self.x_shape[2:]
-        return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+            if disjoint:  # every pixel in one window at most: write, no need to add
+                grad_padded[window] = share
+            else:
+                grad_padded[window] += share
+        return _crop(grad_padded, padding, self.x.shape)
 
 
 def _avg_divisor(shape, options, count_include_pad, divisor_override):
