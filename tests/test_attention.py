@@ -357,3 +357,5 @@ def test_scaled_dot_product_attention_errors():
         scaled_dot_product_attention(q, k, gn.tensor(np.zeros((2, 4, 4), np.float32)))
     with pytest.raises(ValueError, match=r"attn_mask: shapes \(3, 3\) and \(2, 3, 5\)"):
         scaled_dot_product_attention(q, k, k, attn_mask=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match=r"batch dimensions of query and key: shapes \(2,\) and \(3,\)"):
+        scaled_dot_product_attention(q, gn.tensor(np.zeros((3, 5, 4), np.float32)), gn.tensor(np.zeros((3, 5, 4), np.float32)))

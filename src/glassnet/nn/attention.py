@@ -163,6 +163,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if not 0 <= dropout_p <= 1:
         raise ValueError(f"{who}: dropout_p must be between 0 and 1, got {dropout_p}")
     length, source_length = query.shape[-2], key.shape[-2]
+    scores_shape = _broadcast(who, query.shape[:-2], key.shape[:-2]) + (length, source_length)
     mask = None
     if is_causal:
         if attn_mask is not None:
@@ -170,7 +171,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         mask = _causal_mask(length, source_length, query.dtype)
     elif attn_mask is not None:
         mask = _additive_mask(who, "attn_mask", attn_mask, query.dtype, true_means="allowed")
-        scores_shape = _broadcast(who, query.shape[:-2], key.shape[:-2]) + (length, source_length)
         if _broadcast(who, mask.shape, scores_shape, "attn_mask") != scores_shape:
             raise ValueError(f"{who}: attn_mask of shape {mask.shape} does not broadcast to the scores' shape {scores_shape}")
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
