@@ -258,7 +258,9 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         """``is_causal=True`` applies the causal mask: ``attn_mask``, when given, is taken to
-        be that mask (as PyTorch's hint); without one it is built (PyTorch requires it)."""
+        be that mask (as PyTorch's hint); without one it is built (PyTorch requires it).
+        With ``need_weights=False`` (as the encoder layer calls it) the fused core runs and
+        no weights are kept; with weights, the composed one, so they can be backpropagated."""
         query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
         batched = self._check_inputs(query, key, value)
         if not batched:  # one sequence: a batch of one
@@ -296,7 +298,7 @@ class MultiheadAttention(Module):
 
     def _layout(self, name):
         length = "L" if name == "query" else "S"
-        return f"({length}, E)" + (f", (N, {length}, E)" if self.batch_first else f", ({length}, N, E)")
+        return f"({length}, E) or " + (f"(N, {length}, E)" if self.batch_first else f"({length}, N, E)")
 
     def _check_inputs(self, query, key, value):
         who, e = self._label(), self.embed_dim
