@@ -38,8 +38,7 @@ def generate_square_subsequent_mask(size, dtype=xp.float32):
 def causal_mask(size):
     """The causal mask as booleans in :class:`MultiheadAttention`'s convention: True above
     the diagonal, where attention is *not* allowed. (``scaled_dot_product_attention``
-    takes the opposite convention, True = allowed, i.e. ``~causal_mask(size)``, or simply
-    ``is_causal=True``.)
+    takes the opposite convention, True = allowed; there, pass ``is_causal=True``.)
 
     >>> from glassnet.nn.transformer import causal_mask
     >>> causal_mask(3).numpy()
