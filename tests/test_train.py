@@ -90,22 +90,22 @@ def test_reduce_lr_on_plateau_lowers_the_learning_rate(digits):
     assert optimizer.param_groups[0]["lr"] <= 1e-3
 
 
-def test_nan_loss_raises_with_the_step(digits):
-    train, _ = digits
+def diverging_run(digits):
+    """A learning rate of a million: the loss overflows within a few steps."""
     gn.seed(0)
     model = gn.models.mlp((1, 8, 8), 10)
     optimizer = gn.optim.SGD(model.parameters(), lr=1e6)
-    loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
+    return model, DataLoader(digits[0], batch_size=32, shuffle=True, seed=0), optimizer
+
+
+def test_nan_loss_raises_with_the_step(digits):
+    model, loader, optimizer = diverging_run(digits)
     with pytest.raises(FloatingPointError, match=r"loss became (nan|inf) at epoch 1, step \d+"):
         gn.train.fit(model, loader, optimizer, epochs=1, out=io.StringIO(), progress=False)
 
 
 def test_stop_on_nan_stops_quietly_and_records_where(digits):
-    train, _ = digits
-    gn.seed(0)
-    model = gn.models.mlp((1, 8, 8), 10)
-    optimizer = gn.optim.SGD(model.parameters(), lr=1e6)
-    loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
+    model, loader, optimizer = diverging_run(digits)
     history = gn.train.fit(model, loader, optimizer, epochs=3, callbacks=[gn.train.StopOnNaN()], out=io.StringIO(), progress=False)
     assert len(history) == 1 and "at epoch 1, step" in history.last["stopped"]
 
