@@ -179,6 +179,26 @@ def test_fused_batch_norm_equals_its_composition():
         np.testing.assert_allclose(fused_value, composed_value, rtol=1e-4, atol=1e-5)
 
 
+def test_batch_norm_gives_the_same_result_in_either_memory_layout():
+    """Convolutions hand on (N, C, H, W) views of batch-last memory (see conv.py); batch
+    norm keeps that layout, and its values do not depend on it."""
+    data = _batches((4, 3, 5, 6), 1)[0]
+    upstream = np.random.default_rng(1).standard_normal(data.shape).astype(np.float32)
+    results = []
+    for batch_last in (False, True):
+        arrays = [data, upstream]
+        if batch_last:
+            arrays = [np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in arrays]
+        layer = BatchNorm2d(3)
+        x = gn.tensor(arrays[0], requires_grad=True)
+        out = layer(x)
+        assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous == batch_last
+        out.backward(arrays[1])
+        results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad, layer.running_var.numpy()))
+    for nchw, batch_last in zip(*results):
+        np.testing.assert_allclose(nchw, batch_last, rtol=1e-5, atol=1e-6)
+
+
 def test_functional_batch_norm_matches_pytorch(torch_parity):
     rng = np.random.default_rng(0)
     data = rng.standard_normal((4, 3, 5)).astype(np.float32)

@@ -130,6 +130,31 @@ def test_conv2d_without_gradients_needed_skips_them():
         assert not layer(x).requires_grad
 
 
+def _batch_last(array):
+    """The same (N, C, H, W) values, stored batch-last: (C, H, W, N) in memory."""
+    return np.ascontiguousarray(array.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+def test_conv2d_output_is_batch_last_and_any_input_layout_gives_the_same_values():
+    """Inside, the op works on batch-last memory, and it hands its output on as an
+    (N, C, H, W) view of it (see conv.py). The values never depend on the layout."""
+    layer = Conv2d(3, 4, 3, padding=1)
+    data = _input((2, 3, 12, 10))
+    upstream = _input((2, 4, 6, 5), seed=1)
+    results = []
+    for x_data in (data[:, :, ::2, ::2], np.ascontiguousarray(data[:, :, ::2, ::2]), _batch_last(data[:, :, ::2, ::2])):
+        for grad in (upstream, _batch_last(upstream)):
+            x = gn.tensor(x_data, requires_grad=True)
+            out = layer(x)
+            assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous
+            layer.zero_grad()
+            out.backward(grad)
+            results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
+    for result in results[1:]:
+        for value, first in zip(result, results[0]):
+            np.testing.assert_allclose(value, first, rtol=1e-6, atol=1e-6)
+
+
 # -- im2col: the unfolding behind the op --------------------------------------------------------
 
 

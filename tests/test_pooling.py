@@ -108,20 +108,23 @@ def test_max_pool_gives_the_gradient_to_the_first_of_tied_maxima(stride):
     assert x.grad.sum() == max_pool2d(x, 2, stride).numel()  # one pixel per window
 
 
+def _batch_last(array):
+    """The same (N, C, H, W) values, stored batch-last: (C, H, W, N) in memory."""
+    return np.ascontiguousarray(array.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
 @pytest.mark.parametrize("name, make, shape", [LAYERS[0], LAYERS[3], LAYERS[9], LAYERS[12]], ids=["max", "max_overlapping", "avg", "avg_padded"])
 def test_pooling_gives_the_same_result_in_either_memory_layout(name, make, shape):
     """Convolutions hand on (N, C, H, W) views of batch-last memory (see conv.py); pooling
     works on either layout, keeps it, and the values do not depend on it."""
-    data, upstream = _distinct(shape), np.random.default_rng(1).standard_normal(make(Pools)(gn.tensor(_distinct(shape))).shape)
+    layer, data = make(Pools), _distinct(shape)
+    upstream = np.random.default_rng(1).standard_normal(layer(gn.tensor(data)).shape).astype(np.float32)
     results = []
-    for layout in ("nchw", "batch_last"):
-        arrays = [data, upstream.astype(np.float32)]
-        if layout == "batch_last":
-            arrays = [np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in arrays]
-        x = gn.tensor(arrays[0], requires_grad=True)
-        out = make(Pools)(x)
-        assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous == (layout == "batch_last")  # the layout is kept
-        out.backward(arrays[1])
+    for batch_last in (False, True):
+        x = gn.tensor(_batch_last(data) if batch_last else data, requires_grad=True)
+        out = layer(x)
+        assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous == batch_last  # the layout is kept
+        out.backward(_batch_last(upstream) if batch_last else upstream)
         results.append((out.numpy(), x.grad))
     for nchw, batch_last in zip(*results):
         np.testing.assert_array_equal(nchw, batch_last)

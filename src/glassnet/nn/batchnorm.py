@@ -55,11 +55,13 @@ class BatchNormFunction(Function):
         grad_weight = (grad * self.x_hat).sum(axis=axes)
         scale = self.inv_std if self.weight is None else self.inv_std * self.weight
         grad_x = None
-        if self.needs_input_grad[0]:
+        if self.needs_input_grad[0] and self.training:  # the formula above, in place to spare temporaries
+            grad_x = self.x_hat * (-grad_weight / self.count).reshape(per_channel)
+            grad_x += grad
+            grad_x -= (grad_bias / self.count).reshape(per_channel)
+            grad_x *= scale.reshape(per_channel)
+        elif self.needs_input_grad[0]:  # fixed statistics: a plain per-channel scaling
             grad_x = grad * scale.reshape(per_channel)
-            if self.training:  # the batch statistics' share of the gradient
-                grad_x -= self.x_hat * (scale * grad_weight / self.count).reshape(per_channel)
-                grad_x -= (scale * grad_bias / self.count).reshape(per_channel)
         if self.weight is None:
             return grad_x
         return grad_x, grad_weight, grad_bias
