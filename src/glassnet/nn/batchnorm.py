@@ -90,7 +90,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     channels = input.shape[1]
     for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if value is not None and tuple(value.shape) != (channels,):
-            raise ValueError(f"batch_norm: {argument} of shape {tuple(value.shape)} for an input of shape {input.shape}; it must be ({channels},), one per channel")
+            raise ValueError(
+                f"batch_norm: {argument} of shape {tuple(value.shape)} for an input of shape {input.shape}; "
+                f"it must be ({channels},), one per channel"
+            )
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not training and running_mean is None:

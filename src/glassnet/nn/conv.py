@@ -42,7 +42,10 @@ def _four_d_hint(shape, channels):
     if len(shape) == 3 and channels not in (None, 1) and shape[0] == channels:
         return "; help: for a single image add a batch axis with x.unsqueeze(0)"
     if len(shape) == 3:
-        return "; help: a batch of one-channel images (N, H, W) needs a channel axis: x.unsqueeze(1); a single image (C, H, W) a batch axis: x.unsqueeze(0)"
+        return (
+            "; help: a batch of one-channel images (N, H, W) needs a channel axis: x.unsqueeze(1); "
+            "a single image (C, H, W) a batch axis: x.unsqueeze(0)"
+        )
     if len(shape) == 2 and math.isqrt(shape[1]) ** 2 == shape[1]:
         side = math.isqrt(shape[1])
         return f"; help: the images look flattened; reshape them with x.reshape(-1, 1, {side}, {side})"
@@ -72,7 +75,10 @@ def _padding(padding, kernel_size, stride, dilation, who):
         if padding != "same":
             raise ValueError(f"{who}: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}")
         if stride != (1, 1):
-            raise ValueError(f"{who}: padding='same' is not supported for strided convolutions (stride={stride}); help: give the padding as numbers")
+            raise ValueError(
+                f"{who}: padding='same' is not supported for strided convolutions (stride={stride}); "
+                "help: give the padding as numbers"
+            )
         totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
     if isinstance(padding, tuple) and all(isinstance(p, tuple) for p in padding):
@@ -96,18 +102,6 @@ def output_size(size, kernel, stride, pad_before, pad_after, dilation):
 # few pixels of one image row. The op hands its result on as an (N, C, H, W) view of
 # batch-last memory (a transpose, no copy): the shape and values are as always, and the
 # next convolution, pooling or batch norm reads it in the fast order without copying.
-
-
-def pad_images(x, padding, value=0.0):
-    """``x`` (N, C, H, W) with ``padding`` ((top, bottom), (left, right)) pixels of ``value``
-    added, in the same memory layout as ``x``."""
-    (top, bottom), (left, right) = padding
-    if top == bottom == left == right == 0:
-        return x
-    n, c, h, w = x.shape
-    padded = xp.full_like(x, value, shape=(n, c, h + top + bottom, w + left + right))
-    padded[:, :, top:top + h, left:left + w] = x
-    return padded
 
 
 def im2col(x, kernel_size, stride, padding, dilation):
@@ -162,8 +156,8 @@ class Conv2dFunction(Function):
         columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
         columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
         filters = weight.reshape(groups, out_channels // groups, -1)  # (G, O/G, C/G*kh*kw)
-        out_h, out_w = (output_size(size, k, s, *p, d) for size, k, s, p, d in zip(x.shape[2:], kernel_size, stride, padding, dilation))
-        out = xp.matmul(filters, columns).reshape(out_channels, out_h, out_w, x.shape[0])
+        out_h = output_size(x.shape[2], kernel_size[0], stride[0], *padding[0], dilation[0])
+        out = xp.matmul(filters, columns).reshape(out_channels, out_h, -1, x.shape[0])  # (O, out_h, out_w, N)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
         self.columns, self.filters, self.x_shape, self.weight_shape = columns, filters, x.shape, weight.shape

@@ -7,7 +7,7 @@ whole-array operations (and its backward as many slice-adds), never a loop over 
 """
 from ..backend import xp
 from ..tensor import Function
-from .conv import _as_tensor, _name, _pair, check_images, pad_images
+from .conv import _as_tensor, _name, _pair, check_images
 from .module import Module
 
 # -- geometry ---------------------------------------------------------------------------
@@ -55,13 +55,19 @@ def _pool_options(who, shape, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def _padded(x, padding, kernel_size, stride, dilation, out_size, value):
-    """``x`` padded by ``padding`` on the top/left and on the bottom/right by as much as
-    the windows reach (with ceil_mode, the last window may hang over the padding)."""
-    pads = []
-    for size, k, s, p, d, out in zip(x.shape[2:], kernel_size, stride, padding, dilation, out_size):
-        reach = (out - 1) * s + d * (k - 1) + 1  # pixels the windows cover, padding included
-        pads.append((p, max(reach - size - p, 0)))
-    return pad_images(x, tuple(pads), value)
+    """``x`` padded with ``value``: ``padding`` pixels on the top and left, and on the bottom
+    and right as many as the windows reach (with ceil_mode the last window may hang over
+    the padding). The result keeps x's memory layout (batch-last after a convolution, see conv.py)."""
+    (top, left), (n, c, h, w) = padding, x.shape
+    bottom, right = (
+        max((out - 1) * s + d * (k - 1) + 1 - size - p, 0)  # pixels the windows cover, past the image
+        for size, k, s, p, d, out in zip((h, w), kernel_size, stride, padding, dilation, out_size)
+    )
+    if top == bottom == left == right == 0:
+        return x
+    padded = xp.full_like(x, value, shape=(n, c, top + h + bottom, left + w + right))
+    padded[:, :, top:top + h, left:left + w] = x
+    return padded
 
 
 def _offset_slices(kernel_size, stride, dilation, out_size):
@@ -244,7 +250,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     [[[[2.5, 1.75]]]]
     """
     input = _as_tensor(input)
-    return AvgPool2dFunction.apply(input, **_avg_options("avg_pool2d", input.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))
+    options = _avg_options("avg_pool2d", input.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return AvgPool2dFunction.apply(input, **options)
 
 
 def _check_divisor(name, divisor_override):
@@ -345,7 +352,9 @@ def adaptive_avg_pool2d(input, output_size):
 def _adaptive_size(who, shape, output_size):
     sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
     if len(sizes) != 2 or not all(s is None or (isinstance(s, int) and s >= 1) for s in sizes):
-        raise ValueError(f"{_name(who)}: output_size must be a positive int or a pair of them (None keeps a side), got {output_size!r}")
+        raise ValueError(
+            f"{_name(who)}: output_size must be a positive int or a pair of them (None keeps a side), got {output_size!r}"
+        )
     check_images(who, shape)
     return tuple(shape[2 + axis] if s is None else s for axis, s in enumerate(sizes))
 
