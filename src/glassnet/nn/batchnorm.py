@@ -18,10 +18,10 @@ class BatchNormFunction(Function):
     """out = (x - mean) / sqrt(var + eps) * weight + bias, per channel (axis 1), the mean
     and variance taken over every other axis.
 
-    Forward and backward are fused: with x_hat the standardized input and m the values
-    per channel, the training-mode gradient is
+    Forward and backward are fused: with x_hat the standardized input and every mean
+    taken per channel, the training-mode gradient is
     grad_x = weight / std * (grad - mean(grad) - x_hat * mean(grad * x_hat)),
-    because the batch's mean and variance depend on every x.
+    the two subtracted terms because the batch's mean and variance depend on every x.
     """
 
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):

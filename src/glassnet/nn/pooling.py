@@ -88,36 +88,40 @@ class MaxPool2dFunction(Function):
     """out = the largest pixel of each window; the gradient goes to that pixel alone (the
     first one, when several tie, as in PyTorch: after a ReLU whole windows are often 0).
 
-    The forward keeps, per window, the running maximum and the offset it came from
-    (``argmax``); the backward sends each gradient to the pixel at that offset.
+    The forward is a running maximum over the kernel offsets. The backward walks the
+    offsets in the same order and gives each window's gradient to the first offset whose
+    pixel equals the maximum (cheaper than tracking the argmax during the forward, which
+    inference would pay for too).
     """
 
     def forward(self, x, kernel_size, stride, padding, dilation, out_size):
         x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
-        out = argmax = None
-        for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            pixels = x_padded[window]
-            if out is None:  # order "K": arrays keep the input's memory layout (see conv.py)
-                out = pixels.copy(order="K")
-                argmax = xp.zeros_like(out, dtype=xp.min_scalar_type(kernel_size[0] * kernel_size[1]))
-                continue
-            larger = pixels > out  # strictly: a tie keeps the earlier offset
-            xp.maximum(out, pixels, out=out)
-            xp.copyto(argmax, index, where=larger)
-        self.x, self.padded_shape, self.argmax = x, x_padded.shape, argmax
+        out = None
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            if out is None:  # order "K": keep the input's memory layout (see conv.py)
+                out = x_padded[window].copy(order="K")
+            else:
+                xp.maximum(out, x_padded[window], out=out)
+        self.x_padded, self.out, self.x_shape = x_padded, out, x.shape
         self.geometry = (kernel_size, stride, padding, dilation, out_size)
         return out
 
     def backward(self, grad):
         kernel_size, stride, padding, dilation, out_size = self.geometry
-        grad_padded = xp.zeros_like(self.x, dtype=grad.dtype, shape=self.padded_shape)
-        disjoint = _disjoint(kernel_size, stride, dilation)
-        for index, window in _offset_slices(kernel_size, stride, dilation, out_size):
+        grad_padded = xp.zeros_like(self.x_padded, dtype=grad.dtype)
+        disjoint, found = _disjoint(kernel_size, stride, dilation), None
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            at_max = self.x_padded[window] == self.out
+            if found is None:
+                found = at_max
+            else:  # True > False: the maximum is here, and no earlier offset had it
+                at_max = at_max > found
+                found |= at_max
             if disjoint:  # every pixel in one window at most: write, no need to add
-                xp.multiply(grad, self.argmax == index, out=grad_padded[window])
+                xp.multiply(grad, at_max, out=grad_padded[window])
             else:
-                grad_padded[window] += grad * (self.argmax == index)
-        return _crop(grad_padded, padding, self.x.shape)
+                grad_padded[window] += grad * at_max
+        return _crop(grad_padded, padding, self.x_shape)
 
 
 def _disjoint(kernel_size, stride, dilation):
@@ -126,6 +130,7 @@ def _disjoint(kernel_size, stride, dilation):
 
 
 def _crop(grad_padded, padding, shape):
+    """The gradient of the image itself: the padding's part is dropped."""
     h, w = shape[2:]
     return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
