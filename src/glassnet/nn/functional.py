@@ -18,7 +18,11 @@ from ..tensor import Function, Tensor
 
 
 class Linear(Function):
-    """y = x W^T + b, for x of shape (*, in_features) and W of shape (out, in)."""
+    """y = x W^T + b, for x of shape (*, in_features) and W of shape (out, in).
+
+    Leading axes are flattened into rows first: one 2-D matrix product reaches BLAS,
+    where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower.
+    """
 
     def forward(self, x, weight, bias=None):
         if x.shape[-1] != weight.shape[1]:
@@ -26,20 +30,21 @@ class Linear(Function):
                 f"linear: input of shape {x.shape} has {x.shape[-1]} features in its last dimension, "
                 f"but the weight {weight.shape} expects {weight.shape[1]}"
             )
-        self.x, self.weight, self.has_bias = x, weight, bias is not None
-        out = x @ weight.T
+        self.x_rows, self.x_shape = x.reshape(-1, x.shape[-1]), x.shape
+        self.weight, self.has_bias = weight, bias is not None
+        out = self.x_rows @ weight.T
         if bias is not None:
             out += bias
-        return out
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
         x_needs, w_needs = self.needs_input_grad[:2]
-        grad_2d = grad.reshape(-1, grad.shape[-1])
-        grad_x = grad @ self.weight if x_needs else None
-        grad_w = grad_2d.T @ self.x.reshape(-1, self.x.shape[-1]) if w_needs else None
+        grad_rows = grad.reshape(-1, grad.shape[-1])
+        grad_x = (grad_rows @ self.weight).reshape(self.x_shape) if x_needs else None
+        grad_w = grad_rows.T @ self.x_rows if w_needs else None
         if not self.has_bias:
             return grad_x, grad_w
-        grad_b = grad_2d.sum(axis=0) if self.needs_input_grad[2] else None
+        grad_b = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
 
 
