@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet.nn import rnn
@@ -95,6 +97,29 @@ def test_matches_pytorch(kind, config, kwargs, with_state, unbatched, load_torch
     for name, param in mine.named_parameters():
         assert param.grad is not None and param.grad.dtype == np.float32, name
         np.testing.assert_allclose(param.grad, their_params[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(
+    kind=st.sampled_from(["RNN", "LSTM", "GRU"]), steps=st.integers(1, 5), batch=st.integers(1, 4),
+    features=st.integers(1, 4), hidden=st.integers(1, 4), num_layers=st.integers(1, 2),
+    bidirectional=st.booleans(), batch_first=st.booleans(), seed=st.integers(0, 2**16),
+)
+def test_any_shape_matches_pytorch(kind, steps, batch, features, hidden, num_layers, bidirectional, batch_first, seed):
+    torch.manual_seed(seed)
+    kwargs = {"num_layers": num_layers, "bidirectional": bidirectional, "batch_first": batch_first}
+    theirs = getattr(torch.nn, kind)(features, hidden, **kwargs)
+    mine = getattr(rnn, kind)(features, hidden, **kwargs)
+    mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    data = np.random.default_rng(seed).standard_normal((batch, steps, features) if batch_first else (steps, batch, features))
+    x, tx = gn.tensor(data.astype(np.float32), requires_grad=True), torch.tensor(data.astype(np.float32), requires_grad=True)
+    outputs, expected = _flat(mine(x)), _flat(theirs(tx))
+    for out, want in zip(outputs, expected):
+        assert out.shape == tuple(want.shape)
+        np.testing.assert_allclose(out.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    sum(out.sum() for out in outputs).backward()
+    sum(out.sum() for out in expected).backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 CELLS = {
