@@ -50,20 +50,6 @@ def build(nn, case):
     }[name]
 
 
-def glassnet_layers():
-    """glassnet's layers under the names of torch.nn (whether or not glassnet.nn exports them yet)."""
-    from glassnet import nn
-    from glassnet.nn.batchnorm import BatchNorm2d
-    from glassnet.nn.conv import Conv2d
-    from glassnet.nn.pooling import MaxPool2d
-
-    class Layers:
-        Sequential, ReLU = nn.Sequential, nn.ReLU
-
-    Layers.Conv2d, Layers.BatchNorm2d, Layers.MaxPool2d = Conv2d, BatchNorm2d, MaxPool2d
-    return Layers
-
-
 def measure(framework, threads, repeats, batch):
     """Times of every case in this process, for one framework: {case: [seconds, ...]}."""
     from threadpoolctl import threadpool_limits
@@ -79,7 +65,7 @@ def measure(framework, threads, repeats, batch):
         else:
             import glassnet as gn
 
-            nn, make = glassnet_layers(), gn.tensor
+            nn, make = gn.nn, gn.tensor
         for case, (channels, side) in CASES.items():
             data = rng.standard_normal((batch, channels, side, side)).astype(np.float32)
             layer = build(nn, case)

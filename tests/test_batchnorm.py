@@ -13,10 +13,6 @@ from glassnet.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormFunction, b
 from glassnet.nn.dropout import Dropout2d, dropout2d
 
 
-class Norms:  # glassnet's layers under the names of torch.nn
-    BatchNorm1d, BatchNorm2d = BatchNorm1d, BatchNorm2d
-
-
 # (name, layer factory taking either library's module namespace, input shape)
 LAYERS = [
     ("2d", lambda m: m.BatchNorm2d(3), (4, 3, 5, 6)),
@@ -67,7 +63,7 @@ def test_batch_norm_matches_pytorch_in_training_then_evaluation(name, make, shap
     with torch.no_grad():  # not the default ones and zeros, so that they matter
         for param in theirs.parameters():
             param.uniform_(0.5, 1.5)
-    mine = load_torch_weights(make(Norms), theirs)
+    mine = load_torch_weights(make(gn.nn), theirs)
     assert repr(mine) == repr(theirs)
     assert [(n, p.shape) for n, p in mine.named_parameters()] == [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
 
@@ -84,7 +80,7 @@ def test_batch_norm_matches_pytorch_in_training_then_evaluation(name, make, shap
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_batch_norm_gradcheck(name, make, shape, mode):
     gn.seed(0)
-    layer = make(Norms).double()
+    layer = make(gn.nn).double()
     for param in layer.parameters():
         param.data[...] = np.random.default_rng(1).uniform(0.5, 1.5, param.shape)
     if layer.running_mean is not None:
@@ -131,10 +127,8 @@ def test_state_dict_keys_and_buffers_match_pytorch(load_torch_weights):
     def model(m):
         return m.Sequential(m.Linear(4, 3), m.BatchNorm1d(3), m.ReLU())
 
-    class Layers:
-        Sequential, Linear, ReLU, BatchNorm1d = gn.nn.Sequential, gn.nn.Linear, gn.nn.ReLU, BatchNorm1d
-
-    mine, theirs = model(Layers), model(torch.nn)
+    assert gn.nn.BatchNorm1d is BatchNorm1d and gn.nn.functional.batch_norm is batch_norm  # exported by glassnet.nn
+    mine, theirs = model(gn.nn), model(torch.nn)
     assert list(mine.state_dict()) == list(theirs.state_dict()) == [
         "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
     ]
@@ -315,6 +309,10 @@ def test_dropout2d_masks_follow_the_seed():
     gn.seed(1)
     np.testing.assert_array_equal(Dropout2d(0.5)(x).numpy(), first)
     assert not np.array_equal(Dropout2d(0.5)(x).numpy(), first)
+
+
+def test_dropout2d_is_exported_by_glassnet_nn():
+    assert gn.nn.Dropout2d is Dropout2d and gn.nn.functional.dropout2d is dropout2d
 
 
 def test_dropout2d_errors():

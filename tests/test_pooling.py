@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import glassnet as gn
+from glassnet import nn
 from glassnet.nn.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -47,10 +48,6 @@ LAYERS = [
 IDS = [layer[0] for layer in LAYERS]
 
 
-class Pools:  # glassnet's pooling layers under the names of torch.nn
-    MaxPool2d, AvgPool2d, AdaptiveAvgPool2d = MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
-
-
 def _distinct(shape, seed=0, dtype=np.float32):
     """Values 0.1 apart in random order: no two tie, so the maximum of every window (and
     its derivative) is well defined even under finite differences."""
@@ -60,7 +57,7 @@ def _distinct(shape, seed=0, dtype=np.float32):
 
 @pytest.mark.parametrize("name, make, shape", LAYERS, ids=IDS)
 def test_pooling_layer_matches_pytorch(name, make, shape):
-    mine, theirs = make(Pools), make(torch.nn)
+    mine, theirs = make(nn), make(torch.nn)
     assert repr(mine) == repr(theirs)
     data = _distinct(shape)
     x, tx = gn.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
@@ -77,7 +74,7 @@ def test_pooling_layer_matches_pytorch(name, make, shape):
 @pytest.mark.parametrize("name, make, shape", LAYERS, ids=IDS)
 def test_pooling_layer_gradcheck(name, make, shape):
     x = gn.tensor(_distinct((1,) + shape[1:], seed=2, dtype=np.float64), requires_grad=True)
-    assert gn.gradcheck(make(Pools), [x])
+    assert gn.gradcheck(make(nn), [x])
 
 
 @pytest.mark.parametrize(
@@ -117,7 +114,7 @@ def _batch_last(array):
 def test_pooling_gives_the_same_result_in_either_memory_layout(name, make, shape):
     """Convolutions hand on (N, C, H, W) views of batch-last memory (see conv.py); pooling
     works on either layout, keeps it, and the values do not depend on it."""
-    layer, data = make(Pools), _distinct(shape)
+    layer, data = make(nn), _distinct(shape)
     upstream = np.random.default_rng(1).standard_normal(layer(gn.tensor(data)).shape).astype(np.float32)
     results = []
     for batch_last in (False, True):
@@ -140,6 +137,12 @@ def test_pooling_on_a_known_example():
     np.testing.assert_array_equal(avg_pool2d(image, 2, padding=1, count_include_pad=False).numpy()[0, 0, 1, 1], (5 + 6 + 9 + 10) / 4)
     max_pool2d(image, 2).sum().backward()
     np.testing.assert_array_equal(image.grad[0, 0], [[0, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [0, 1, 0, 1]])
+
+
+def test_pooling_layers_are_exported_by_glassnet_nn():
+    assert (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d) == (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d)
+    assert (nn.functional.max_pool2d, nn.functional.avg_pool2d, nn.functional.adaptive_avg_pool2d) == (
+        max_pool2d, avg_pool2d, adaptive_avg_pool2d)
 
 
 def test_pooling_keeps_float64():

@@ -78,9 +78,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Shape: (N, C) or (N, C, *) -> the same.
 
     >>> import glassnet as gn
-    >>> from glassnet.nn.batchnorm import batch_norm
     >>> x = gn.tensor([[1.0, 10.0], [3.0, 30.0]])  # 2 examples, 2 features
-    >>> batch_norm(x, None, None, training=True).numpy().round(4).tolist()
+    >>> gn.nn.functional.batch_norm(x, None, None, training=True).numpy().round(4).tolist()
     [[-1.0, -1.0], [1.0, 1.0]]
     """
     input = _as_tensor(input)
@@ -206,8 +205,7 @@ class BatchNorm1d(_BatchNorm):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.batchnorm import BatchNorm1d
-    >>> BatchNorm1d(128)(gn.tensor(np.random.default_rng(0).random((32, 128), "float32"))).shape
+    >>> gn.nn.BatchNorm1d(128)(gn.tensor(np.random.default_rng(0).random((32, 128), "float32"))).shape
     (32, 128)
     """
 
@@ -232,10 +230,8 @@ class BatchNorm2d(_BatchNorm):
     Parameters: ``weight``, ``bias`` (C,). Buffers: ``running_mean`` (C,), ``running_var`` (C,),
     ``num_batches_tracked`` (an int64 count).
 
-    >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.batchnorm import BatchNorm2d
-    >>> layer = BatchNorm2d(32)
+    >>> layer = gn.nn.BatchNorm2d(32)
     >>> list(layer.state_dict())
     ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
     """

@@ -198,9 +198,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Shape: (N, C, H, W) -> (N, O, out_h, out_w), out = (H + 2 padding - dilation (k - 1) - 1) // stride + 1.
 
     >>> import glassnet as gn
-    >>> from glassnet.nn.conv import conv2d
     >>> image = gn.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
-    >>> conv2d(image, gn.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])).tolist()
+    >>> gn.nn.functional.conv2d(image, gn.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])).tolist()
     [[[[-4.0, -4.0], [-4.0, -4.0]]]]
     """
     input, weight = _as_tensor(input), _as_tensor(weight)
@@ -270,8 +269,7 @@ class Conv2d(Module):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.conv import Conv2d
-    >>> Conv2d(1, 32, 3, padding=1)(gn.tensor(np.zeros((8, 1, 28, 28), "float32"))).shape
+    >>> gn.nn.Conv2d(1, 32, 3, padding=1)(gn.tensor(np.zeros((8, 1, 28, 28), "float32"))).shape
     (8, 32, 28, 28)
     """
 

@@ -35,8 +35,8 @@ def dropout2d(input, p=0.5, training=True, generator=None):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.dropout import dropout2d
-    >>> out = dropout2d(gn.tensor(np.ones((1, 4, 2, 2), "float32")), 0.5, generator=np.random.default_rng(1))
+    >>> ones = gn.tensor(np.ones((1, 4, 2, 2), "float32"))
+    >>> out = gn.nn.functional.dropout2d(ones, 0.5, generator=np.random.default_rng(1))
     >>> out.numpy()[0, :, 0, 0].tolist()  # one value per channel, the whole map alike
     [0.0, 2.0, 2.0, 2.0]
     """

@@ -143,9 +143,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     (rounded up with ``ceil_mode=True``).
 
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import max_pool2d
     >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
-    >>> max_pool2d(image, 2).tolist()
+    >>> gn.nn.functional.max_pool2d(image, 2).tolist()
     [[[[4.0, 5.0]]]]
     """
     input = _as_tensor(input)
@@ -167,8 +166,7 @@ class MaxPool2d(Module):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import MaxPool2d
-    >>> MaxPool2d(2)(gn.tensor(np.zeros((8, 32, 28, 28), "float32"))).shape
+    >>> gn.nn.MaxPool2d(2)(gn.tensor(np.zeros((8, 32, 28, 28), "float32"))).shape
     (8, 32, 14, 14)
     """
 
@@ -249,9 +247,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     (rounded up with ``ceil_mode=True``).
 
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import avg_pool2d
     >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
-    >>> avg_pool2d(image, 2).tolist()
+    >>> gn.nn.functional.avg_pool2d(image, 2).tolist()
     [[[[2.5, 1.75]]]]
     """
     input = _as_tensor(input)
@@ -286,8 +283,7 @@ class AvgPool2d(Module):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import AvgPool2d
-    >>> AvgPool2d(2)(gn.tensor(np.zeros((8, 6, 28, 28), "float32"))).shape
+    >>> gn.nn.AvgPool2d(2)(gn.tensor(np.zeros((8, 6, 28, 28), "float32"))).shape
     (8, 6, 14, 14)
     """
 
@@ -345,9 +341,8 @@ def adaptive_avg_pool2d(input, output_size):
     Shape: (N, C, H, W) -> (N, C, *output_size).
 
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import adaptive_avg_pool2d
     >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
-    >>> adaptive_avg_pool2d(image, (1, 2)).tolist()
+    >>> gn.nn.functional.adaptive_avg_pool2d(image, (1, 2)).tolist()
     [[[[2.5, 1.75]]]]
     """
     input = _as_tensor(input)
@@ -372,8 +367,7 @@ class AdaptiveAvgPool2d(Module):
 
     >>> import numpy as np
     >>> import glassnet as gn
-    >>> from glassnet.nn.pooling import AdaptiveAvgPool2d
-    >>> AdaptiveAvgPool2d((1, 1))(gn.tensor(np.zeros((8, 64, 7, 7), "float32"))).shape
+    >>> gn.nn.AdaptiveAvgPool2d((1, 1))(gn.tensor(np.zeros((8, 64, 7, 7), "float32"))).shape
     (8, 64, 1, 1)
     """
 
