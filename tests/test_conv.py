@@ -39,6 +39,8 @@ CONFIGS = [
     ("everything", dict(in_channels=4, out_channels=2, kernel_size=(3, 2), stride=(1, 2), padding=(2, 1), dilation=(1, 2), groups=2, bias=False), (2, 4, 6, 7)),
     ("kernel_fills_padded_input", dict(in_channels=1, out_channels=2, kernel_size=4, padding=1), (2, 1, 2, 2)),
     ("single_image", dict(in_channels=1, out_channels=2, kernel_size=2), (1, 1, 3, 3)),
+    ("stride_beyond_kernel", dict(in_channels=2, out_channels=2, kernel_size=2, stride=3), (2, 2, 8, 7)),
+    ("mnist_sized", dict(in_channels=1, out_channels=4, kernel_size=3, padding=1), (8, 1, 28, 28)),
 ]
 IDS = [config[0] for config in CONFIGS]
 
@@ -291,3 +293,29 @@ def test_functional_conv2d_checks_its_arguments():
 def test_conv2d_integer_images_say_convert():
     with pytest.raises(TypeError, match=r"Conv2d\(1, 2.*floating-point input.*astype\('float32'\)"):
         Conv2d(1, 2, 3)(gn.tensor(np.zeros((1, 1, 5, 5), np.uint8)))
+
+
+# -- behaviour on real data -----------------------------------------------------------------------
+
+
+def test_a_small_cnn_learns_the_digits():
+    """Conv2d, BatchNorm2d, ReLU, MaxPool2d and AvgPool2d together, trained on
+    scikit-learn's 8x8 digits for a few epochs, recognize the held-out digits."""
+    gn.seed(0)
+    train, test = gn.datasets.digits("train"), gn.datasets.digits("test")
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),  # 16 x 4 x 4
+        nn.Conv2d(16, 32, 3, padding="same"), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
+    )
+    optimizer = gn.optim.Adam(model.parameters(), lr=0.01)
+    loader = gn.data.DataLoader(gn.data.TensorDataset(train.images, train.labels), batch_size=64, shuffle=True, seed=0)
+    for _ in range(8):
+        for images, labels in loader:
+            loss = nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with gn.no_grad():
+        accuracy = (model(gn.tensor(test.images)).numpy().argmax(axis=1) == test.labels).mean()
+    assert accuracy > 0.93
