@@ -92,6 +92,16 @@ def test_batch_norm_gradcheck(name, make, shape, mode):
     assert gn.gradcheck(lambda x, *params: layer(x), [x, *params])
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_functional_batch_norm_gradcheck(training):
+    rng = np.random.default_rng(0)
+    x = gn.tensor(rng.standard_normal((4, 3, 2, 3)), requires_grad=True)
+    weight = gn.tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True)
+    bias = gn.tensor(rng.standard_normal(3), requires_grad=True)
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    assert gn.gradcheck(lambda x, w, b: batch_norm(x, mean.copy(), var.copy(), w, b, training=training), [x, weight, bias])
+
+
 def test_running_statistics_follow_pytorch_over_many_steps(load_torch_weights):
     theirs, mine = torch.nn.BatchNorm2d(4), BatchNorm2d(4)
     for data in _batches((6, 4, 3, 3), 12):
@@ -291,6 +301,18 @@ def test_dropout2d_gradient_uses_the_same_mask():
     mask = out.numpy() / x.numpy()
     np.testing.assert_allclose(x.grad, mask, rtol=1e-6)
     assert gn.gradcheck(lambda t: dropout2d(t, 0.4, generator=np.random.default_rng(7)), [gn.tensor(x.numpy(), requires_grad=True)])
+
+
+def test_dropout2d_layer_gradcheck():
+    layer = Dropout2d(0.5)
+    x = gn.tensor(np.random.default_rng(0).standard_normal((3, 4, 2, 2)), requires_grad=True)
+
+    def same_mask_every_call(x):
+        gn.seed(3)  # the layer draws from glassnet's generator: reset it so each evaluation drops the same channels
+        return layer(x)
+
+    assert gn.gradcheck(same_mask_every_call, [x])
+    assert (same_mask_every_call(x).numpy() == 0).any()  # some channels were dropped
 
 
 def test_dropout2d_in_eval_mode_and_edge_probabilities():

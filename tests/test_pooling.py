@@ -93,7 +93,21 @@ def test_functional_pooling_matches_pytorch(mine, theirs, torch_parity):
     torch_parity(mine, theirs, _distinct((2, 3, 7, 8)), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("stride", [2, 1], ids=["tiled", "overlapping"])
+@pytest.mark.parametrize(
+    "pool",
+    [
+        lambda x: max_pool2d(x, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2), ceil_mode=True),
+        lambda x: avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        lambda x: adaptive_avg_pool2d(x, (3, 5)),
+    ],
+    ids=["max", "avg", "adaptive"],
+)
+def test_functional_pooling_gradcheck(pool):
+    x = gn.tensor(_distinct((2, 2, 6, 7), dtype=np.float64), requires_grad=True)
+    assert gn.gradcheck(pool, [x])
+
+
+@pytest.mark.parametrize("stride", [2, 1], ids=["disjoint", "overlapping"])
 def test_max_pool_gives_the_gradient_to_the_first_of_tied_maxima(stride):
     # after a ReLU, whole windows are often zero: only one pixel may receive the gradient
     data = np.zeros((1, 1, 4, 4), np.float32)
