@@ -448,7 +448,7 @@ class RNN(RNNBase):
         direction. All uniform in ±1/sqrt(hidden_size), as in PyTorch.
 
     >>> import glassnet as gn, numpy as np
-    >>> rnn = gn.nn.rnn.RNN(10, 20, num_layers=2)
+    >>> rnn = gn.nn.RNN(10, 20, num_layers=2)
     >>> output, h_n = rnn(gn.tensor(np.zeros((5, 3, 10), dtype="float32")))
     >>> output.shape, h_n.shape
     ((5, 3, 20), (2, 3, 20))
@@ -484,7 +484,7 @@ class LSTM(RNNBase):
     (4 * hidden_size, input_size) etc.
 
     >>> import glassnet as gn, numpy as np
-    >>> lstm = gn.nn.rnn.LSTM(28, 128, batch_first=True)
+    >>> lstm = gn.nn.LSTM(28, 128, batch_first=True)
     >>> output, (h_n, c_n) = lstm(gn.tensor(np.zeros((32, 28, 28), dtype="float32")))
     >>> output.shape, h_n.shape, c_n.shape
     ((32, 28, 128), (1, 32, 128), (1, 32, 128))
@@ -525,7 +525,7 @@ class GRU(RNNBase):
     3 * hidden_size rows.
 
     >>> import glassnet as gn, numpy as np
-    >>> gru = gn.nn.rnn.GRU(8, 16, bidirectional=True)
+    >>> gru = gn.nn.GRU(8, 16, bidirectional=True)
     >>> output, h_n = gru(gn.tensor(np.zeros((5, 8), dtype="float32")))  # unbatched
     >>> output.shape, h_n.shape
     ((5, 32), (2, 16))
@@ -615,7 +615,7 @@ class RNNCell(RNNCellBase):
     zeros if omitted -> h' like hx.
 
     >>> import glassnet as gn, numpy as np
-    >>> cell = gn.nn.rnn.RNNCell(10, 20)
+    >>> cell = gn.nn.RNNCell(10, 20)
     >>> cell(gn.tensor(np.zeros((3, 10), dtype="float32"))).shape
     (3, 20)
     """
@@ -643,7 +643,7 @@ class LSTMCell(RNNCellBase):
     (hidden_size,), zeros if omitted -> (h', c').
 
     >>> import glassnet as gn, numpy as np
-    >>> h, c = gn.nn.rnn.LSTMCell(10, 20)(gn.tensor(np.zeros((3, 10), dtype="float32")))
+    >>> h, c = gn.nn.LSTMCell(10, 20)(gn.tensor(np.zeros((3, 10), dtype="float32")))
     >>> h.shape, c.shape
     ((3, 20), (3, 20))
     """
@@ -669,7 +669,7 @@ class GRUCell(RNNCellBase):
     zeros if omitted -> h' like hx.
 
     >>> import glassnet as gn, numpy as np
-    >>> gn.nn.rnn.GRUCell(10, 20)(gn.tensor(np.zeros(10, dtype="float32"))).shape
+    >>> gn.nn.GRUCell(10, 20)(gn.tensor(np.zeros(10, dtype="float32"))).shape
     (20,)
     """
 
