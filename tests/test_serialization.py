@@ -112,3 +112,14 @@ def test_missing_and_corrupt_files_give_clear_errors(tmp_path):
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="not a readable safetensors checkpoint"):
         gn.load(bad)
+
+
+def test_buffers_and_scalars_keep_their_shapes(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    model(gn.tensor(np.random.default_rng(0).random((2, 1, 5, 5), dtype=np.float32)))  # updates running stats
+    gn.save(model, tmp_path / "bn.safetensors")
+    loaded = gn.load(tmp_path / "bn.safetensors")
+    assert loaded["1.num_batches_tracked"].shape == () and loaded["1.num_batches_tracked"].dtype == np.int64
+    other = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    gn.load(tmp_path / "bn.safetensors", other)
+    np.testing.assert_array_equal(other[1].running_mean.data, model[1].running_mean.data)

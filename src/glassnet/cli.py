@@ -39,6 +39,10 @@ def train(args):
     train_set = load_dataset(args.dataset, "train", args.data_root)
     test_set = load_dataset(args.dataset, "test", args.data_root)
     input_shape, num_classes = train_set.images.shape[1:], len(train_set.classes)
+    if args.train_size:  # a random subset of the training images, the same for a given seed
+        keep = random.spawn(args.seed).permutation(len(train_set))[: args.train_size]
+        train_set = datasets.ImageDataset(train_set.images[keep], train_set.labels[keep], train_set.classes,
+                                          train_set.name, train_set.split)
     model = models.build(args.model, input_shape, num_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
@@ -181,6 +185,7 @@ def build_parser():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", default=None, help="checkpoint path (.safetensors); the history goes next to it")
     t.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
+    t.add_argument("--train-size", type=int, default=None, help="train on a random subset of this many images")
     t.add_argument("--progress", default="auto", choices=["auto", "on", "off"], help="progress bar (auto: only in a terminal)")
     t.set_defaults(run=train)
 

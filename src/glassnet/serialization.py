@@ -27,7 +27,8 @@ def save(model, path, optimizer=None, metadata=None):
     never leaves a half-written file or destroys the previous checkpoint.
     """
     state = model.state_dict() if hasattr(model, "state_dict") else dict(model)
-    tensors = {name: np.ascontiguousarray(array) for name, array in state.items()}
+    # order="C", not ascontiguousarray: that one turns 0-d arrays (num_batches_tracked) into 1-d
+    tensors = {name: np.asarray(array, order="C") for name, array in state.items()}
     header = {"format": FORMAT, "metadata": metadata or {}}
     if optimizer is not None:
         optimizer_json, optimizer_arrays = _split_arrays(optimizer.state_dict(), _OPTIMIZER)
@@ -92,7 +93,7 @@ def _split_arrays(obj, prefix):
 
     def walk(value, key):
         if isinstance(value, np.ndarray):
-            arrays[key] = np.ascontiguousarray(value)
+            arrays[key] = np.asarray(value, order="C")
             return {"__array__": key}
         if isinstance(value, dict):
             return {"__dict__": [[walk(k, f"{key}/k{i}"), walk(v, f"{key}/{i}")] for i, (k, v) in enumerate(value.items())]}
