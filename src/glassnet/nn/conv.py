@@ -299,12 +299,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # PyTorch's default: Kaiming-uniform with a=sqrt(5), i.e. bound 1/sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def forward(self, input):
         checks.floating(self, input)

@@ -88,5 +88,15 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", gen
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
+def layer_default_(weight, bias=None, generator=None):
+    """PyTorch's default for Linear and Conv layers: Kaiming-uniform with a = sqrt(5),
+    which puts the weights, and the bias, uniformly within ±1/sqrt(fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound, generator)
+
+
 def empty(*shape, dtype=xp.float32):
     return xp.zeros(shape, dtype=dtype)

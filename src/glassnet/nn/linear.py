@@ -1,6 +1,4 @@
 """Fully connected layers: every output neuron sees every input."""
-import math
-
 from . import checks
 from . import functional as F
 from . import init
@@ -46,11 +44,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # PyTorch's default: Kaiming-uniform with a=sqrt(5), i.e. bound 1/sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def forward(self, input):
         checks.last_dim(self, input, self.in_features)
