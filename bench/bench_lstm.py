@@ -29,7 +29,8 @@ def load_data():
         rng = np.random.default_rng(0)
         images = rng.random((60000, 28, 28), dtype=np.float32)
         labels, source = rng.integers(0, 10, 60000), "random data shaped like Fashion-MNIST"
-    return np.asarray(images, dtype=np.float32).reshape(-1, 28, 28), np.asarray(labels, dtype=np.int64), source
+    # one writable float32 copy, which PyTorch shares (from_numpy) rather than copying again
+    return np.array(images, dtype=np.float32).reshape(-1, 28, 28), np.array(labels, dtype=np.int64), source
 
 
 def batches(count, batch_size, limit, rng):
@@ -66,7 +67,7 @@ def torch_epoch(images, labels, batch_size, limit, seed):
     torch.manual_seed(seed)
     lstm, head = torch.nn.LSTM(28, 128, batch_first=True), torch.nn.Linear(128, 10)
     optimizer = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
-    x_all, y_all = torch.from_numpy(images.copy()), torch.from_numpy(labels)
+    x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
     rng = np.random.default_rng(seed)
 
     def run():
