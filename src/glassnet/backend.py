@@ -7,7 +7,3 @@ import numpy
 
 xp = numpy
 
-
-def get_array_module(*arrays):
-    """The array module that owns ``arrays`` (NumPy for now; CuPy arrays will answer cupy)."""
-    return xp
