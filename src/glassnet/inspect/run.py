@@ -1,0 +1,78 @@
+"""A saved run: the folder ``glassnet train --save RUN_DIR/model.safetensors`` writes.
+
+It holds the checkpoint (weights plus metadata naming the model, its input shape, the
+data set and the class names) and ``history.jsonl`` (one JSON record per epoch). Every
+inspection tool starts from one: ``run = load_run("runs/cnn")``.
+"""
+import dataclasses
+import json
+import os
+
+from .. import models
+from ..serialization import load, load_metadata
+
+CHECKPOINT = "model.safetensors"
+HISTORY = "history.jsonl"
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained model with what is needed to look inside it.
+
+    Attributes:
+        directory: the run folder.
+        model: the network with the saved weights, in eval mode.
+        metadata: what ``glassnet train`` stored (``model``, ``input_shape``, ``dataset``, ``classes``, ...).
+        history: the epoch records of ``history.jsonl`` (empty if the run has none).
+    """
+
+    directory: str
+    model: object
+    metadata: dict
+    history: list
+
+    @property
+    def classes(self):
+        return list(self.metadata.get("classes") or [str(i) for i in range(self.metadata.get("num_classes", 0))])
+
+    @property
+    def input_shape(self):
+        return tuple(self.metadata["input_shape"])
+
+    def dataset(self, split="test", root=None):
+        """The data set the model was trained on (``split`` 'train' or 'test')."""
+        from ..cli import load_dataset
+
+        return load_dataset(self.metadata["dataset"], split, root)
+
+
+def read_history(path):
+    """The epoch records of a ``history.jsonl`` file, in order."""
+    with open(path) as stream:
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+def load_run(directory, checkpoint=CHECKPOINT):
+    """Load the run saved in ``directory`` (or the checkpoint file itself)."""
+    if os.path.isfile(directory):
+        directory, checkpoint = os.path.dirname(directory) or ".", os.path.basename(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"run directory {directory!r} does not exist")
+    path = os.path.join(directory, checkpoint)
+    if not os.path.exists(path):
+        present = ", ".join(sorted(os.listdir(directory))) or "nothing"
+        raise FileNotFoundError(
+            f"run directory {directory!r} has no checkpoint {checkpoint!r} (it holds: {present}); "
+            f"train one with 'glassnet train --save {os.path.join(directory, CHECKPOINT)}'"
+        )
+    metadata = load_metadata(path)
+    name = metadata.get("model")
+    if name not in models.IMAGE_MODELS:
+        raise ValueError(f"{path} holds {name!r}, not an image model saved by 'glassnet train' "
+                         f"(inspection works on: {', '.join(sorted(models.IMAGE_MODELS))})")
+    model = models.build(name, tuple(metadata["input_shape"]), metadata["num_classes"])
+    load(path, model)
+    model.eval()
+    history_path = os.path.join(directory, HISTORY)
+    history = read_history(history_path) if os.path.exists(history_path) else []
+    return Run(directory, model, metadata, history)
