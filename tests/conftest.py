@@ -71,3 +71,28 @@ def copy_weights(gn_module, torch_module):
 def load_torch_weights():
     """``load_torch_weights(gn_module, torch_module)``: copy torch's weights into glassnet's."""
     return copy_weights
+
+
+def _train_on_digits(model_name, epochs, tmp_path_factory):
+    """Train ``model_name`` on the 8x8 digits through the CLI's code path and return the run
+    folder (checkpoint + history.jsonl), as a user's ``glassnet train --save`` leaves it."""
+    from glassnet import cli
+
+    directory = tmp_path_factory.mktemp(f"run-{model_name}")
+    code = cli.main(["train", "--model", model_name, "--dataset", "digits", "--epochs", str(epochs),
+                     "--batch-size", "32", "--seed", "0", "--progress", "off",
+                     "--save", str(directory / "model.safetensors")])
+    assert code == 0
+    return directory
+
+
+@pytest.fixture(scope="session")
+def digits_cnn_run(tmp_path_factory):
+    """A run folder with the ``cnn`` trained 10 epochs on the 8x8 digits (about 97% test accuracy)."""
+    return _train_on_digits("cnn", 10, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def digits_mlp_run(tmp_path_factory):
+    """A run folder with the ``mlp`` trained 10 epochs on the 8x8 digits."""
+    return _train_on_digits("mlp", 10, tmp_path_factory)
