@@ -149,7 +149,8 @@ def test_adversarial_example_figure_names_both_predictions(cnn):
     index = 1
     adversarial_images = adversarial.fgsm(run, images[:4], labels[:4], 0.15)
     probabilities = errors.predict_proba(run, np.stack([images[index], adversarial_images[index]]))
-    fig = adversarial.plot_adversarial_example(run, images[index], adversarial_images[index], labels[index], run.classes)
+    fig = adversarial.plot_adversarial_example(run, images[index], adversarial_images[index], labels[index],
+                                               run.classes)
     titles = [axis.get_title() for axis in fig.axes if axis.get_title()]
     assert len(titles) == 3
     before, after = probabilities.argmax(axis=1)

@@ -63,7 +63,8 @@ def input_gradient(model, images, labels, batch_size=256):
 
 def _check_epsilon(epsilon):
     if not 0 <= epsilon <= 1:
-        raise ValueError(f"epsilon is the largest change of a pixel in [0, 1] images, so it must be in [0, 1]; got {epsilon}")
+        raise ValueError(f"epsilon is the largest change of a pixel of images in [0, 1], "
+                         f"so it must lie in [0, 1]; got {epsilon}")
 
 
 # -- attacks ------------------------------------------------------------------------------

@@ -148,8 +148,8 @@ def plot_confusion(matrix, classes, normalize=False, title=None):
     ticks = np.arange(len(classes))
     _class_ticks(axis, ticks, classes)
     axis.set_yticks(ticks, labels=classes)
-    axis.set(xlabel="predicted", ylabel="true",
-             title=title or ("Confusion matrix (share of each true class)" if normalize else "Confusion matrix (counts)"))
+    default_title = "Confusion matrix (share of each true class)" if normalize else "Confusion matrix (counts)"
+    axis.set(xlabel="predicted", ylabel="true", title=title or default_title)
     threshold = shown.max() / 2 if shown.size else 0
     for (row, column), value in np.ndenumerate(shown):
         if value == 0:
