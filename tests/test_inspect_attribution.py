@@ -96,7 +96,8 @@ def test_attribution_leaves_the_model_as_it_was(runs, test_set):
 
 
 def test_attribution_input_errors(runs, test_set):
-    with pytest.raises(ValueError, match=r"cnn takes images of shape \(N, 1, 8, 8\), got an array of shape \(2, 1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"cnn takes images of shape \(N, 1, 8, 8\), got an"
+                       r" array of shape \(2, 1, 28, 28\)"):
         saliency(runs["cnn"], np.zeros((2, 1, 28, 28)))
     with pytest.raises(ValueError, match=r"target: classes are 0..9, got \[10, 1\]"):
         saliency(runs["cnn"], test_set.images[:2], target=[10, 1])
@@ -131,7 +132,8 @@ def test_integrated_gradients_from_a_baseline(runs, test_set):
     grey = np.full((1, 8, 8), 0.5, dtype=np.float32)
     target = np.array([1, 2, 3])
     total = integrated_gradients(runs["cnn"], images, target=target, baseline=grey, steps=64).sum(axis=(1, 2, 3))
-    change = scores(runs["cnn"].model, images, target) - scores(runs["cnn"].model, np.broadcast_to(grey, images.shape), target)
+    model = runs["cnn"].model
+    change = scores(model, images, target) - scores(model, np.broadcast_to(grey, images.shape), target)
     np.testing.assert_allclose(total, change, rtol=0.03, atol=0.05)
     with pytest.raises(ValueError, match=r"baseline of shape \(8, 8\); expected \(1, 8, 8\) or \(3, 1, 8, 8\)"):
         integrated_gradients(runs["cnn"], images, baseline=np.zeros((8, 8)))
@@ -169,7 +171,8 @@ def test_grad_cam_by_hand_on_the_first_convolutions_maps(runs, test_set):
 
 
 def test_grad_cam_errors(runs, test_set):
-    with pytest.raises(ValueError, match=r"mlp \(Sequential\) has no Conv2d layer.*0 \(Flatten\), 1 \(Linear\).*help: use saliency"):
+    with pytest.raises(ValueError, match=r"mlp \(Sequential\) has no Conv2d layer.*0"
+                       r" \(Flatten\), 1 \(Linear\).*help: use saliency"):
         grad_cam(runs["mlp"], test_set.images[:2])
     with pytest.raises(ValueError, match=r"layer '10' \(Linear\) outputs \(2, 128\), not maps \(N, C, h, w\).*0, 4"):
         grad_cam(runs["cnn"], test_set.images[:2], layer="10")
@@ -198,11 +201,13 @@ def test_vit_attention_rows_sum_to_one_and_match_a_recomputation(vit, test_set):
     # softmax(q k^T / sqrt(d)) from the layer's own projections of what it was given
     attention = vit.encoder.layers[0].self_attn
     _, found = capture(vit, images, ["encoder.layers.0.norm1"])
-    q, k, _ = np.split(found["encoder.layers.0.norm1"] @ attention.in_proj_weight.data.T + attention.in_proj_bias.data, 3, axis=-1)
+    projected = found["encoder.layers.0.norm1"] @ attention.in_proj_weight.data.T + attention.in_proj_bias.data
+    q, k, _ = np.split(projected, 3, axis=-1)
     q, k = (x.reshape(3, 17, 4, 4).transpose(0, 2, 1, 3) for x in (q, k))
     scores = q @ k.transpose(0, 1, 3, 2) / 2.0
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    np.testing.assert_allclose(maps["encoder.layers.0.self_attn"], weights / weights.sum(axis=-1, keepdims=True), rtol=1e-4, atol=1e-6)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(maps["encoder.layers.0.self_attn"], weights, rtol=1e-4, atol=1e-6)
     # the network is left as it was: same output, its own forward back
     with gn.no_grad():
         np.testing.assert_array_equal(vit(gn.tensor(images)).data, expected)
@@ -220,11 +225,13 @@ def test_gpt_attention_is_causal(test_set):
         np.testing.assert_allclose(weights.sum(axis=-1), 1, rtol=1e-5)
         assert not np.triu(weights[0, 0], k=1).any()  # nothing from the future
         assert weights[0, :, 0, 0] == pytest.approx(1)  # the first token sees only itself
-    np.testing.assert_array_equal(attention_maps(model, tokens[0])["blocks.layers.1.self_attn"], maps["blocks.layers.1.self_attn"])
+    one_sequence = attention_maps(model, tokens[0])  # (T,) token ids: a batch of one
+    np.testing.assert_array_equal(one_sequence["blocks.layers.1.self_attn"], maps["blocks.layers.1.self_attn"])
 
 
 def test_attention_maps_of_a_model_without_attention(runs, test_set):
-    with pytest.raises(ValueError, match=r"cnn \(Sequential\) has no MultiheadAttention layer; its layers are: 0 \(Conv2d\)"):
+    with pytest.raises(ValueError, match=r"cnn \(Sequential\) has no MultiheadAttention"
+                       r" layer; its layers are: 0 \(Conv2d\)"):
         attention_maps(runs["cnn"], test_set.images[:1])
 
 
@@ -263,7 +270,8 @@ def test_plot_attribution_overlays_each_map_below_its_image(runs, test_set):
     assert 200 < height < 320 and 550 < width < 860  # 2 rows of 6 squares
     signed = plot_attribution(images, integrated_gradients(runs["cnn"], images, steps=8))
     assert signed.axes[6].images[0].get_cmap().name == "bwr"  # positive and negative attributions
-    with pytest.raises(ValueError, match=r"maps of shape \(5, 8, 8\) for images of shape \(6, 1, 8, 8\); expected \(6, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"maps of shape \(5, 8, 8\) for images of "
+                       r"shape \(6, 1, 8, 8\); expected \(6, 8, 8\)"):
         plot_attribution(images, np.zeros((5, 8, 8)))
 
 

@@ -89,11 +89,14 @@ def test_conv_filters_of_the_first_or_a_named_convolution(cnn):
 
 
 def test_conv_filters_errors_name_the_layers(cnn, mlp):
-    with pytest.raises(ValueError, match=r"mlp \(Sequential\) has no Conv2d layer; its layers are: 0 \(Flatten\), 1 \(Linear\)"):
+    with pytest.raises(ValueError, match=r"mlp \(Sequential\) has no Conv2d layer; its layers"
+                       r" are: 0 \(Flatten\), 1 \(Linear\)"):
         conv_filters(mlp)
-    with pytest.raises(ValueError, match=r"layer '1' of cnn is a BatchNorm2d, not a Conv2d; its Conv2d layers are: 0, 4"):
+    with pytest.raises(ValueError, match=r"layer '1' of cnn is a BatchNorm2d, not a"
+                       r" Conv2d; its Conv2d layers are: 0, 4"):
         conv_filters(cnn, "1")
-    with pytest.raises(KeyError, match=r"no layer 'conv1'; its layers are: 0 \(Conv2d\), 1 \(BatchNorm2d\), 2 \(ReLU\)"):
+    with pytest.raises(KeyError, match=r"no layer 'conv1'; its layers are: 0 \(Conv2d\),"
+                       r" 1 \(BatchNorm2d\), 2 \(ReLU\)"):
         conv_filters(cnn, "conv1")
 
 
@@ -176,7 +179,8 @@ def test_feature_maps_runs_in_eval_mode_and_restores_the_mode(cnn, test_set):
 
 
 def test_feature_maps_errors(cnn, test_set):
-    with pytest.raises(ValueError, match=r"cnn takes images of shape \(N, 1, 8, 8\), got an array of shape \(1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"cnn takes images of shape \(N, 1, 8, 8\), got"
+                       r" an array of shape \(1, 28, 28\)"):
         feature_maps(cnn, np.zeros((1, 28, 28)))
     with pytest.raises(ValueError, match=r"one image \(C, H, W\), got 2 images"):
         feature_maps(cnn, test_set.images[:2])
@@ -198,7 +202,8 @@ def test_top_activating_a_conv_channel_ranks_by_its_mean_over_positions(cnn, tes
     means = np.array([feature_maps(cnn, image, ["2"])["2"][5].mean() for image in images])
     np.testing.assert_array_equal(indices, np.argsort(-means, kind="stable")[:4])
     np.testing.assert_allclose(values, means[indices], rtol=1e-5)
-    with pytest.raises(ValueError, match=r"layer '2' \(ReLU\) has 32 channels \(output \(32, 8, 8\) per image\), got unit 40"):
+    with pytest.raises(ValueError, match=r"layer '2' \(ReLU\) has 32 channels "
+                       r"\(output \(32, 8, 8\) per image\), got unit 40"):
         top_activating(cnn, images, "2", unit=40)
 
 

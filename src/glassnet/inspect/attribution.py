@@ -319,11 +319,13 @@ def plot_attribution(images, maps, titles=None, columns=8, alpha=0.55, title=Non
     count = len(maps)
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
-    fig, axes = plots.figure(1.4 * columns, 2.9 * rows + (0.4 if title else 0), nrows=2 * rows, ncols=columns, squeeze=False)
+    fig, axes = plots.figure(1.4 * columns, 2.9 * rows + (0.4 if title else 0), nrows=2 * rows, ncols=columns,
+                             squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for index, (picture, heat) in enumerate(zip(pictures, maps)):
-        image_axis, overlay_axis = axes[2 * (index // columns), index % columns], axes[2 * (index // columns) + 1, index % columns]
+        row, column = 2 * (index // columns), index % columns
+        image_axis, overlay_axis = axes[row, column], axes[row + 1, column]
         image_axis.imshow(picture, cmap="gray")
         if (heat < 0).any():  # signed: at full strength (white is zero), the digit's outline on top
             limit = float(np.abs(heat).max()) or 1.0
@@ -361,7 +363,8 @@ def plot_attention(maps, index=0, tokens=None, image=None, title=None):
             else:
                 _draw_class_attention(axis, weights[0, 1:], image)
             axis.set_title(f"{layer.replace('.self_attn', '')} head {head}", fontsize=7)
-    fig.suptitle(title or ("Where the class token looks" if image is not None else "Attention weights (query rows, key columns)"))
+    default = "Where the class token looks" if image is not None else "Attention weights (query rows, key columns)"
+    fig.suptitle(title or default)
     return fig
 
 

@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 from .. import nn
-from ..tensor import Tensor
 from . import plots
 from .layers import capture, check_images, get_layer, layer_names
 from .run import Run
@@ -90,7 +89,8 @@ def first_layer_weights(model, input_shape=None):
     (32, 8, 8)
     """
     network, run_shape, name = _unwrap(model)
-    weighted = [(n, m) for n, m in network.named_modules() if n and "weight" in m._parameters]
+    weighted = [(n, m) for n, m in network.named_modules()
+                if n and isinstance(getattr(m, "weight", None), nn.Parameter)]
     if not weighted or not isinstance(weighted[0][1], nn.Linear):
         first = f"is {weighted[0][0]!r} ({type(weighted[0][1]).__name__})" if weighted else "does not exist"
         hint = "; help: for convolutions use conv_filters(model)" if _layers_of_type(network, nn.Conv2d) else ""
@@ -184,7 +184,7 @@ def edge_score(filters):
 def _leaf_layers(network):
     """The layers that compute something themselves (no sub-modules): '0', '1', ...,
     'encoder.layers.0.linear1'; containers would repeat their last layer's output."""
-    return [name for name, module in network.named_modules() if name and not module._modules]
+    return [name for name, module in network.named_modules() if name and next(module.children(), None) is None]
 
 
 def feature_maps(model, image, layers=None):
@@ -272,7 +272,8 @@ def plot_filters(filters, title="Conv filters", in_channel=0, max_filters=64, co
     edge score (red positive, blue negative)."""
     filters = np.asarray(filters)
     if filters.ndim != 4:
-        raise ValueError(f"plot_filters: expected filters of shape (out_channels, in_channels, kh, kw), got {filters.shape}")
+        raise ValueError(f"plot_filters: expected filters of shape (out_channels, in_channels, kh, kw), "
+                         f"got {filters.shape}")
     shown = filters[:max_filters, in_channel]
     titles = [f"{i}: edge {edge_score(kernel):.2f}" for i, kernel in enumerate(shown)]
     if filters.shape[1] > 1:
@@ -299,12 +300,14 @@ def plot_feature_maps(maps, image=None, channels=8, title="Feature maps"):
         for channel in range(min(channels, value.shape[0])):
             axis = row[first + channel]
             axis.imshow(value[channel], cmap="viridis")
-            axis.set_title(f"{name}: {tuple(value.shape)} ch {channel}" if channel == 0 else f"ch {channel}", fontsize=7)
+            label = f"{name}: {tuple(value.shape)} ch {channel}" if channel == 0 else f"ch {channel}"
+            axis.set_title(label, fontsize=7)
     fig.suptitle(title)
     return fig
 
 
-def plot_top_activating(images, indices, values, labels=None, classes=None, title="The inputs that excite this unit most"):
+def plot_top_activating(images, indices, values, labels=None, classes=None,
+                        title="The inputs that excite this unit most"):
     """The images of :func:`top_activating` in order, each titled with its activation
     and, given ``labels`` (of all images) and ``classes``, its class name."""
     images = np.asarray(images)[np.asarray(indices)]
