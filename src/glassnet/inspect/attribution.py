@@ -20,7 +20,7 @@ import numpy as np
 from .. import nn
 from ..tensor import Tensor, enable_grad, no_grad
 from . import plots
-from .features import _as_images, _described_layers, _inspecting, _layers_of_type, _pictures, _unwrap
+from .features import _as_images, _called, _described_layers, _inspecting, _layers_of_type, _pictures, _unwrap
 from .layers import get_layer, layer_names
 
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
@@ -124,7 +124,7 @@ def _default_cam_layer(network, name):
     maps that still have positions, as the classifier sees them."""
     convolutions = _layers_of_type(network, nn.Conv2d)
     if not convolutions:
-        raise ValueError(f"grad_cam: {name} ({type(network).__name__}) has no Conv2d layer, so no maps with "
+        raise ValueError(f"grad_cam: {_called(network, name)} has no Conv2d layer, so no maps with "
                          f"positions to weigh; its layers are: {_described_layers(network)}; "
                          f"help: use saliency or integrated_gradients")
     names = layer_names(network)
@@ -246,7 +246,7 @@ def attention_maps(model, inputs):
     network, _, name = _unwrap(model)
     attentions = _layers_of_type(network, nn.MultiheadAttention)
     if not attentions:
-        raise ValueError(f"attention_maps: {name} ({type(network).__name__}) has no MultiheadAttention layer; "
+        raise ValueError(f"attention_maps: {_called(network, name)} has no MultiheadAttention layer; "
                          f"its layers are: {_described_layers(network)}")
     inputs = np.asarray(inputs)
     if inputs.dtype.kind == "f":  # images

@@ -40,6 +40,12 @@ def _as_images(model, images):
     return images
 
 
+def _called(network, name):
+    """'mlp (Sequential)' for a run's model, 'Sequential' for a bare one."""
+    kind = type(network).__name__
+    return name if name == kind else f"{name} ({kind})"
+
+
 def _described_layers(network):
     return ", ".join(f"{name} ({type(get_layer(network, name)).__name__})" for name in layer_names(network))
 
@@ -123,7 +129,7 @@ def conv_filters(model, layer=None):
     network, _, name = _unwrap(model)
     convolutions = _layers_of_type(network, nn.Conv2d)
     if not convolutions:
-        raise ValueError(f"conv_filters: {name} ({type(network).__name__}) has no Conv2d layer; its layers are: "
+        raise ValueError(f"conv_filters: {_called(network, name)} has no Conv2d layer; its layers are: "
                          f"{_described_layers(network)}")
     if layer is None:
         layer = convolutions[0]
