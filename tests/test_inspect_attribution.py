@@ -151,7 +151,7 @@ def test_grad_cam_maps_are_image_sized_in_zero_one_and_lie_on_the_digit(runs, te
     assert ((peaks == 1) | (peaks == 0)).all()  # each map scaled to its own maximum
     assert (peaks == 1).mean() > 0.95
     ink = images[:, 0] > 0.25
-    assert heat[ink].mean() > 1.4 * heat[~ink].mean()  # measured 1.66
+    assert heat[ink].mean() > 1.4 * heat[~ink].mean()  # measured 1.53
     # the default layer: the last convolution's ReLU ('6'), after its BatchNorm ('5')
     np.testing.assert_allclose(heat[:5], grad_cam(runs["cnn"], images[:5], layer="6"), atol=1e-5)
     assert not np.array_equal(heat[:5], grad_cam(runs["cnn"], images[:5], layer="2"))
@@ -244,7 +244,7 @@ def test_top_k_probabilities_and_classes(runs, test_set):
     assert (np.diff(probabilities, axis=1) <= 0).all()
     top1 = (indices[:, 0] == test_set.labels).mean()
     top3 = (indices == test_set.labels[:, None]).any(axis=1).mean()
-    assert top1 > 0.95 and top3 >= top1 and top3 > 0.99  # measured 97.8% and 100%
+    assert top1 > 0.95 and top3 >= top1 and top3 > 0.99  # measured 97.8% and 99.7%
     everything, _ = top_k(runs["cnn"], test_set.images[:5], k=10)
     np.testing.assert_allclose(everything.sum(axis=1), 1, rtol=1e-5)
     _, names = top_k(runs["cnn"], test_set.images[:5], k=2, classes=[f"digit {i}" for i in range(10)])
