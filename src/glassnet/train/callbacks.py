@@ -1,4 +1,5 @@
-"""Callbacks: small objects that watch training and act at the end of each epoch."""
+"""Callbacks: small objects that watch training and act at the end of each epoch (or,
+for the few that need it, after every step)."""
 import math
 import os
 import time
@@ -8,11 +9,25 @@ from ..serialization import save
 
 class Callback:
     """Hooks called by :func:`glassnet.train.fit`. ``trainer`` gives access to the model,
-    the optimizer and ``trainer.stop_training``; ``logs`` is the epoch's record
-    (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ...)."""
+    the optimizer, ``trainer.epoch`` / ``trainer.epochs`` and ``trainer.stop_training``;
+    ``logs`` is the epoch's record (``train_loss``, ``train_acc``, ``val_loss``,
+    ``val_acc``, ``lr``, ...).
+
+    The two per-step hooks receive ``step``, the global step (1, 2, ... counted across
+    epochs). The loop calls them only on callbacks that override them, so epoch-level
+    callbacks cost nothing per step.
+    """
 
     def on_train_begin(self, trainer):
         pass
+
+    def on_after_backward(self, trainer, step):
+        """After ``loss.backward()``, before clipping and the optimizer step: every
+        ``parameter.grad`` holds this batch's gradient."""
+
+    def on_batch_end(self, trainer, step, logs):
+        """After the optimizer step. ``logs``: ``epoch``, ``batch`` (the step within the
+        epoch, from 1), ``loss`` (a float), ``inputs`` and ``targets`` (the batch)."""
 
     def on_epoch_end(self, trainer, epoch, logs):
         pass

@@ -19,7 +19,7 @@ from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
 from ..serialization import save
 from ..tensor import Tensor, no_grad
-from .callbacks import StopOnNaN, history_path_for
+from .callbacks import Callback, StopOnNaN, history_path_for
 
 
 class History:
@@ -54,14 +54,19 @@ class Trainer:
         self.progress = _is_terminal(sys.stderr) if progress is None else progress
         self.val_label, self.history = val_label, History()
         self.stop_training, self.stopped_reason, self.global_step = False, None, 0
+        self.epoch, self.epochs = 0, 0  # where training is, for callbacks
         self.history_path = history_path_for(save_path) if save_path else None
 
     # -- one epoch -------------------------------------------------------------------------
 
     def train_epoch(self, loader, epoch, epochs):
         self.model.train()
+        self.epoch = epoch
         total_loss, seen, correct, predicted, step_losses = 0.0, 0, 0, 0, []
         batches = self._progress_bar(loader, epoch, epochs)
+        # Only the callbacks that watch single steps are called per step: usually none.
+        after_backward = _overriding(self.callbacks, "on_after_backward")
+        batch_end = _overriding(self.callbacks, "on_batch_end")
         for step, (inputs, targets) in enumerate(batches, start=1):
             # A diverging run overflows long before the loss is NaN; the loss check below
             # reports it once, clearly, instead of NumPy warning from deep inside.
@@ -74,6 +79,8 @@ class Trainer:
                     break
                 self.optimizer.zero_grad()
                 loss.backward()  # backpropagation
+                for callback in after_backward:  # the raw gradients, before clipping changes them
+                    callback.on_after_backward(self, self.global_step + 1)
                 if self.clip_grad_norm:
                     clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()  # update
@@ -86,6 +93,10 @@ class Trainer:
             right, made = _correct(logits, targets)
             correct, predicted = correct + right, predicted + made
             step_losses.append(value)
+            if batch_end:
+                logs = {"epoch": epoch, "batch": step, "loss": value, "inputs": inputs, "targets": targets}
+                for callback in batch_end:
+                    callback.on_batch_end(self, self.global_step, logs)
             if self.progress and step % 10 == 0:
                 batches.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
         if self.progress:
@@ -119,6 +130,7 @@ class Trainer:
         if self.history_path:
             os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
             open(self.history_path, "w").close()
+        self.epochs = epochs
         for callback in self.callbacks:
             callback.on_train_begin(self)
         self._print_header(val_loader is not None)
@@ -231,6 +243,13 @@ def predict(model, data, batch_size=512):
             outputs.append(model(inputs).data)
     model.train(was_training)
     return xp.concatenate(outputs) if outputs else xp.zeros((0,))
+
+
+def _overriding(callbacks, hook):
+    """The callbacks whose class defines ``hook`` itself rather than inheriting the empty
+    one of :class:`Callback`."""
+    empty = getattr(Callback, hook)
+    return [c for c in callbacks if getattr(type(c), hook, empty) is not empty]
 
 
 def _correct(logits, targets):
