@@ -243,23 +243,43 @@ class Tanh(Function):
         return grad * (1 - self.out * self.out)
 
 
-# Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32's resolution near 1
+# Abramowitz & Stegun 7.1.26 for erfc: |error| < 1.5e-7, below float32's resolution near 1
 _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-def _erf(x):
-    """The error function. NumPy has none; SciPy's computes in double precision and is
-    slow, so float32 arrays use a rational approximation accurate to float32 precision,
-    and float64 ones (gradient checks) SciPy's exact erf."""
+def _normal_cdf(x):
+    """Φ(x), the standard normal CDF, and exp(-x²/2), which GELU's backward reuses.
+
+    NumPy has no erf; SciPy's computes in double precision and is slow, so float32 uses a
+    rational approximation accurate to float32 precision, computed in place (the array is
+    large; every temporary costs a pass over memory). float64 (gradient checks) uses SciPy.
+    """
+    gauss = xp.square(x)
+    gauss *= -0.5
+    # exp would return subnormals below e^-87, which run many times slower; e^-80 is 0 here
+    xp.maximum(gauss, -80, out=gauss)
+    xp.exp(gauss, out=gauss)
     if x.dtype == xp.float64:
         from scipy.special import erf  # SciPy comes with scikit-learn
 
-        return erf(x)
-    a = xp.abs(x)
-    t = 1 / (1 + _ERF_P * a)
-    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
-    return xp.copysign(1 - poly * xp.exp(-a * a), x)
+        return 0.5 * (1 + erf(x / math.sqrt(2))), gauss
+    t = xp.abs(x)
+    t *= _ERF_P / math.sqrt(2)
+    t += 1
+    xp.reciprocal(t, out=t)
+    tail = t * _ERF_A[4]  # Horner's rule; tail ends as P(Z > |x|) = erfc(|x|/√2) / 2
+    for coefficient in reversed(_ERF_A[:4]):
+        tail += coefficient
+        tail *= t
+    tail *= gauss
+    tail *= 0.5
+    # Φ(x) = 1 - tail for x ≥ 0 and tail for x < 0, i.e. 0.5 + sign(x) (0.5 - tail);
+    # copysign, as np.where is several times slower on large float32 arrays
+    cdf = xp.subtract(0.5, tail, out=tail)
+    xp.copysign(cdf, x, out=cdf)
+    cdf += 0.5
+    return cdf, gauss
 
 
 class GELU(Function):
@@ -271,7 +291,7 @@ class GELU(Function):
             self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
-        self.cdf = (0.5 * (1 + _erf(x * (1 / math.sqrt(2))))).astype(x.dtype, copy=False)
+        self.cdf, self.gauss = _normal_cdf(x)
         return x * self.cdf
 
     def backward(self, grad):
@@ -279,8 +299,12 @@ class GELU(Function):
         if self.approximate == "tanh":
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
-        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        return grad * (self.cdf + x * pdf)
+        # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
+        slope = x * self.gauss
+        slope *= 1 / math.sqrt(2 * math.pi)
+        slope += self.cdf
+        slope *= grad
+        return slope
 
 
 class Softmax(Function):
