@@ -14,32 +14,17 @@ Random noise of the same size barely matters: the attack's power is in the direc
 >>> round(float(np.abs(fgsm(model, images, labels, epsilon=0.1) - images).max()), 4)
 0.1
 """
-import contextlib
 
 import numpy as np
 
 from ..nn import functional as F
 from ..tensor import Tensor
 from . import plots
-from .errors import _displayable, _eval_mode, _labels, _model_and_images, predict_proba
+from .errors import _labels, predict_proba
+from .layers import inspecting, model_and_images
 
 
 # -- the gradient with respect to the image ---------------------------------------------
-
-@contextlib.contextmanager
-def _frozen(model):
-    """Parameters stop requiring gradients for the duration: an attack needs the
-    gradient of the image only, and must not leave gradients in the weights."""
-    parameters = list(model.parameters())
-    flags = [p.requires_grad for p in parameters]
-    for p in parameters:
-        p.requires_grad = False
-    try:
-        yield model
-    finally:
-        for p, flag in zip(parameters, flags):
-            p.requires_grad = flag
-
 
 def input_gradient(model, images, labels, batch_size=256):
     """The gradient of the cross-entropy loss with respect to each image, in eval mode.
@@ -49,10 +34,10 @@ def input_gradient(model, images, labels, batch_size=256):
 
     Shape: images (N, C, H, W), labels (N,) -> (N, C, H, W) float32.
     """
-    model, images = _model_and_images(model, images)
+    model, images = model_and_images(model, images)
     labels = _labels(labels, len(images))
     gradients = []
-    with _eval_mode(model), _frozen(model):
+    with inspecting(model):
         for start in range(0, len(images), batch_size):
             x = Tensor(images[start:start + batch_size], requires_grad=True)
             loss = F.cross_entropy(model(x), labels[start:start + batch_size], reduction="sum")
@@ -77,7 +62,7 @@ def fgsm(model, images, labels, epsilon, batch_size=256):
     float32, each pixel within ``epsilon`` of the original.
     """
     _check_epsilon(epsilon)
-    _, images = _model_and_images(model, images)
+    _, images = model_and_images(model, images)
     gradient = input_gradient(model, images, labels, batch_size)
     return np.clip(images + np.float32(epsilon) * np.sign(gradient), 0, 1).astype(np.float32)
 
@@ -94,7 +79,7 @@ def pgd(model, images, labels, epsilon, steps=10, step_size=None, random_start=T
     _check_epsilon(epsilon)
     if steps < 1:
         raise ValueError(f"pgd needs at least one step, got steps={steps}")
-    _, images = _model_and_images(model, images)
+    _, images = model_and_images(model, images)
     epsilon = np.float32(epsilon)
     step_size = np.float32(2.5 * epsilon / steps if step_size is None else step_size)
     adversarial = images.copy()
@@ -134,7 +119,7 @@ def robustness_curve(model, images, labels, epsilons=(0.0, 0.05, 0.1, 0.15, 0.2,
     Returns a dict of arrays of shape (len(epsilons),): ``epsilon``, ``fgsm``, ``pgd``,
     ``noise``, and ``clean``, the accuracy on the untouched images (a float).
     """
-    _, images = _model_and_images(model, images)
+    _, images = model_and_images(model, images)
     labels = _labels(labels, len(images))
     curve = {"epsilon": np.asarray(epsilons, dtype=np.float64), "fgsm": [], "pgd": [], "noise": []}
     for epsilon in epsilons:
@@ -182,7 +167,7 @@ def transform_accuracy(model, images, labels, angles=(-30, -20, -10, 0, 10, 20, 
     Returns a dict: ``angles`` and ``rotation`` (accuracy at each angle), ``shifts``,
     ``shift_x`` and ``shift_y`` (accuracy at each horizontal / vertical shift, in pixels).
     """
-    _, images = _model_and_images(model, images)
+    _, images = model_and_images(model, images)
     labels = _labels(labels, len(images))
     return {
         "angles": np.asarray(angles, dtype=np.float64),
@@ -239,7 +224,7 @@ def plot_adversarial_example(model, image, adversarial, label, classes):
     (before, after), (p_before, p_after) = probabilities.argmax(axis=1), probabilities.max(axis=1)
     perturbation = pair[1] - pair[0]
     size = float(np.abs(perturbation).max())
-    shown = _displayable(pair)
+    shown = plots.displayable(pair)
     fig, axes = plots.figure(9, 3.4, ncols=3)
     axes[0].imshow(shown[0], cmap="gray", vmin=0, vmax=1)
     axes[0].set_title(f"original (true {classes[label]})\npredicted {classes[before]} ({p_before:.0%})")

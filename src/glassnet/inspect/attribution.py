@@ -20,8 +20,8 @@ import numpy as np
 from .. import nn
 from ..tensor import Tensor, enable_grad, no_grad
 from . import plots
-from .features import _as_images, _called, _described_layers, _inspecting, _layers_of_type, _pictures, _unwrap
-from .layers import get_layer, layer_names
+from .features import _called, _described_layers, _layers_of_type
+from .layers import as_images, get_layer, inspecting, layer_names, unwrap
 
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
 
@@ -45,7 +45,7 @@ def _targets(logits, target):
 
 def _logits(network, images, batch_size=512):
     """The network's raw scores for every image, in batches. Shape: (N, classes)."""
-    with _inspecting(network), no_grad():
+    with inspecting(network), no_grad():
         return np.concatenate([network(Tensor(images[start:start + batch_size])).data
                                for start in range(0, len(images), batch_size)])
 
@@ -60,7 +60,7 @@ def _input_gradient(network, images, target):
     Shape: images (N, C, H, W) -> (gradient (N, C, H, W), logits (N, classes), target (N,)).
     """
     inputs = Tensor(images, requires_grad=True)
-    with _inspecting(network), enable_grad():
+    with inspecting(network), enable_grad():
         logits = network(inputs)
         target = _targets(logits.data, target)
         logits.backward(np.eye(logits.shape[1], dtype=logits.dtype)[target])
@@ -77,8 +77,8 @@ def saliency(model, images, target=None):
     >>> saliency(gn.models.mlp((1, 8, 8), 10), np.ones((3, 1, 8, 8))).shape
     (3, 8, 8)
     """
-    network, _, _ = _unwrap(model)
-    gradient, _, _ = _input_gradient(network, _as_images(model, images), target)
+    network, _, _ = unwrap(model)
+    gradient, _, _ = _input_gradient(network, as_images(model, images), target)
     return np.abs(gradient).max(axis=1)
 
 
@@ -96,8 +96,8 @@ def integrated_gradients(model, images, target=None, baseline=None, steps=32):
     >>> integrated_gradients(gn.models.mlp((1, 8, 8), 10), np.ones((2, 1, 8, 8)), steps=8).shape
     (2, 1, 8, 8)
     """
-    network, _, _ = _unwrap(model)
-    images = _as_images(model, images)
+    network, _, _ = unwrap(model)
+    images = as_images(model, images)
     baseline = np.zeros_like(images) if baseline is None else np.asarray(baseline, dtype=np.float32)
     if baseline.shape not in (images.shape, images.shape[1:]):
         raise ValueError(f"integrated_gradients: baseline of shape {baseline.shape}; expected {images.shape[1:]} "
@@ -157,7 +157,7 @@ def _activation_and_gradient(network, images, layer, target):
 
     handle = get_layer(network, layer).register_forward_hook(cut)
     try:
-        with _inspecting(network), enable_grad():
+        with inspecting(network), enable_grad():
             logits = network(Tensor(images))
             target = _targets(logits.data, target)
             logits.backward(np.eye(logits.shape[1], dtype=logits.dtype)[target])
@@ -199,8 +199,8 @@ def grad_cam(model, images, target=None, layer=None):
     >>> heat.shape, bool(heat.min() >= 0 and heat.max() <= 1)
     ((2, 8, 8), True)
     """
-    network, _, name = _unwrap(model)
-    images = _as_images(model, images)
+    network, _, name = unwrap(model)
+    images = as_images(model, images)
     layer = _default_cam_layer(network, name) if layer is None else layer
     maps, gradient, _ = _activation_and_gradient(network, images, layer, target)
     if maps.ndim != 4:
@@ -243,14 +243,14 @@ def attention_maps(model, inputs):
     >>> {name: weights.shape for name, weights in maps.items()}
     {'encoder.layers.0.self_attn': (3, 4, 17, 17), 'encoder.layers.1.self_attn': (3, 4, 17, 17)}
     """
-    network, _, name = _unwrap(model)
+    network, _, name = unwrap(model)
     attentions = _layers_of_type(network, nn.MultiheadAttention)
     if not attentions:
         raise ValueError(f"attention_maps: {_called(network, name)} has no MultiheadAttention layer; "
                          f"its layers are: {_described_layers(network)}")
     inputs = np.asarray(inputs)
     if inputs.dtype.kind == "f":  # images
-        inputs = _as_images(model, inputs)
+        inputs = as_images(model, inputs)
     elif inputs.ndim == 1:  # one sequence of token ids
         inputs = inputs[None]
     found = {}
@@ -258,7 +258,7 @@ def attention_maps(model, inputs):
         module = get_layer(network, layer)
         module.forward = _recording_weights(module, layer, found)  # an instance attribute, shadowing the method
     try:
-        with _inspecting(network), no_grad():
+        with inspecting(network), no_grad():
             network(Tensor(inputs))
     finally:
         for layer in attentions:
@@ -281,8 +281,8 @@ def top_k(model, images, k=5, classes=None):
     >>> probabilities.shape, indices.shape, bool((np.diff(probabilities) <= 0).all())
     ((2, 3), (2, 3), True)
     """
-    network, _, _ = _unwrap(model)
-    logits = _logits(network, _as_images(model, images)).astype(np.float64)
+    network, _, _ = unwrap(model)
+    logits = _logits(network, as_images(model, images)).astype(np.float64)
     count = logits.shape[1]
     if not 1 <= k <= count:
         raise ValueError(f"top_k: k must be between 1 and the number of classes ({count}), got {k}")
@@ -301,7 +301,7 @@ def top_k(model, images, k=5, classes=None):
 def _grey(images):
     """(N, C, H, W) or (N, H, W) images as what ``imshow`` draws."""
     images = np.asarray(images)
-    return images if images.ndim == 3 else _pictures(images)
+    return images if images.ndim == 3 else plots.displayable(images)
 
 
 def plot_attribution(images, maps, titles=None, columns=8, alpha=0.55, title=None):

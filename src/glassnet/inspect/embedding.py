@@ -17,8 +17,8 @@ import numpy as np
 
 from ..nn import activation
 from . import plots
-from .errors import _eval_mode, _labels, _model_and_images
-from .layers import capture, get_layer
+from .errors import _labels
+from .layers import capture, get_layer, inspecting, model_and_images
 from .run import Run
 
 ACTIVATIONS = (activation.ReLU, activation.LeakyReLU, activation.Sigmoid, activation.Tanh, activation.GELU)
@@ -38,12 +38,12 @@ def activations(model, images, layers=None):
     ``layers`` are names from :func:`.layers.layer_names`, plus 'input' and 'logits';
     by default :func:`default_layers`. The model runs once, in eval mode, without a graph.
     """
-    model, images = _model_and_images(model, images)
+    model, images = model_and_images(model, images)
     layers = default_layers(model) if layers is None else list(layers)
     hidden = [name for name in layers if name not in (INPUT, LOGITS)]
     for name in hidden:
         get_layer(model, name)  # an unknown name fails here, with the list of valid ones
-    with _eval_mode(model):
+    with inspecting(model):
         logits, found = capture(model, images, hidden)
     found = {**found, INPUT: images, LOGITS: logits}
     return {name: np.asarray(found[name], dtype=np.float32).reshape(len(images), -1) for name in layers}

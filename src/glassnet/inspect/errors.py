@@ -8,51 +8,16 @@ pictures are matplotlib figures (save them with :func:`.plots.save`).
 >>> confusion(np.array([0, 1, 1]), np.array([0, 1, 0]), num_classes=2).tolist()
 [[1, 0], [1, 1]]
 """
-import contextlib
 
 import numpy as np
 
 from ..tensor import Tensor, no_grad
 from ..train import predict
 from . import plots
-from .layers import check_images
-from .run import Run
+from .layers import model_and_images
 
 
 # -- shared by the inspection tools -----------------------------------------------------
-
-def _model_and_images(model, images):
-    """``(module, images as float32 (N, C, H, W))`` for a model or a :class:`Run`.
-
-    A run knows its input shape, so its images are checked exactly; a bare module
-    only tells us that images are (N, C, H, W).
-    """
-    if isinstance(model, Run):
-        return model.model, check_images(model.metadata["model"], images, model.input_shape)
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"{type(model).__name__} takes images of shape (N, C, H, W), "
-                         f"got an array of shape {images.shape}; help: add the batch axis with images[None]")
-    return model, images
-
-
-@contextlib.contextmanager
-def _eval_mode(model):
-    """Eval mode for the duration (batch norm uses its running statistics, dropout is
-    off), then the mode the model was in."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def _displayable(images):
-    """(N, C, H, W) -> what ``imshow`` draws: (N, H, W) for one channel, (N, H, W, C) for colour."""
-    images = np.asarray(images)
-    return images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
-
 
 def _labels(labels, count):
     labels = np.asarray(labels)
@@ -70,7 +35,7 @@ def predict_proba(model, images, batch_size=512):
     Shape: images (N, C, H, W) -> (N, classes) float32, each row summing to 1.
     ``model`` is a module or a :class:`Run`.
     """
-    model, images = _model_and_images(model, images)
+    model, images = model_and_images(model, images)
     logits = predict(model, images, batch_size)  # eval mode and no_grad, batch by batch
     with no_grad():
         return Tensor(logits).softmax(axis=1).data.astype(np.float32)
@@ -189,5 +154,5 @@ def plot_mistakes(images, labels, probabilities, classes, k=16, columns=8):
         return fig
     labels = np.asarray(labels)
     titles = [f"{classes[labels[i]]} → {classes[p]} ({c:.2f})" for i, p, c in zip(indices, predicted, confidence)]
-    return plots.image_grid(_displayable(np.asarray(images)[indices]), titles, columns=columns, size=1.4,
+    return plots.image_grid(plots.displayable(np.asarray(images)[indices]), titles, columns=columns, size=1.4,
                             title="Most confident mistakes: true → predicted (confidence)")

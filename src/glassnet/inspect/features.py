@@ -6,38 +6,15 @@ image; a Conv2d holds small filters that scan it. Every function takes a model o
 saved :class:`~glassnet.inspect.run.Run` (whose metadata gives the image shape) and
 returns NumPy arrays; the ``plot_*`` functions draw those arrays as matplotlib figures.
 """
-import contextlib
 import math
 
 import numpy as np
 
 from .. import nn
 from . import plots
-from .layers import capture, check_images, get_layer, layer_names
-from .run import Run
+from .layers import as_images, capture, get_layer, inspecting, layer_names, unwrap
 
 # -- finding the network, its layers and its images ------------------------------------------
-
-
-def _unwrap(model):
-    """``(network, input shape or None, name)`` for a model or a saved Run."""
-    if isinstance(model, Run):
-        return model.model, model.input_shape, model.metadata.get("model", type(model.model).__name__)
-    return model, None, type(model).__name__
-
-
-def _as_images(model, images):
-    """``images`` as float32 (N, C, H, W): checked against the run's input shape when it
-    is known; a bare model checks its own inputs as it runs."""
-    _, shape, name = _unwrap(model)
-    if shape is not None:
-        return check_images(name, images, shape)
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4:
-        raise ValueError(f"{name} takes images of shape (N, C, H, W) or one image (C, H, W), got {images.shape}")
-    return images
 
 
 def _called(network, name):
@@ -52,30 +29,6 @@ def _described_layers(network):
 
 def _layers_of_type(network, kind):
     return [name for name, module in network.named_modules() if name and isinstance(module, kind)]
-
-
-@contextlib.contextmanager
-def _inspecting(network):
-    """Evaluation mode (no dropout, BatchNorm's running statistics) and frozen weights
-    (gradients flow to the inputs only, and no parameter's ``.grad`` is touched); both
-    restored afterwards."""
-    was_training = network.training
-    trainable = [p for p in network.parameters() if p.requires_grad]
-    network.eval()
-    for parameter in trainable:
-        parameter.requires_grad = False
-    try:
-        yield network
-    finally:
-        for parameter in trainable:
-            parameter.requires_grad = True
-        network.train(was_training)
-
-
-def _pictures(images):
-    """(N, C, H, W) images as what ``imshow`` draws: (N, H, W) grey or (N, H, W, 3) colour."""
-    images = np.asarray(images)
-    return images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
 
 
 # -- weights -----------------------------------------------------------------------------------
@@ -94,7 +47,7 @@ def first_layer_weights(model, input_shape=None):
     >>> first_layer_weights(gn.models.mlp((1, 8, 8), 10, hidden=(32,))).shape
     (32, 8, 8)
     """
-    network, run_shape, name = _unwrap(model)
+    network, run_shape, name = unwrap(model)
     weighted = [(n, m) for n, m in network.named_modules()
                 if n and isinstance(getattr(m, "weight", None), nn.Parameter)]
     if not weighted or not isinstance(weighted[0][1], nn.Linear):
@@ -126,7 +79,7 @@ def conv_filters(model, layer=None):
     >>> conv_filters(gn.models.cnn((1, 8, 8), 10)).shape
     (32, 1, 3, 3)
     """
-    network, _, name = _unwrap(model)
+    network, _, name = unwrap(model)
     convolutions = _layers_of_type(network, nn.Conv2d)
     if not convolutions:
         raise ValueError(f"conv_filters: {_called(network, name)} has no Conv2d layer; its layers are: "
@@ -204,12 +157,12 @@ def feature_maps(model, image, layers=None):
     >>> maps["0"].shape, maps["13"].shape
     ((32, 8, 8), (10,))
     """
-    network, _, name = _unwrap(model)
-    images = _as_images(model, image)
+    network, _, name = unwrap(model)
+    images = as_images(model, image)
     if len(images) != 1:
         raise ValueError(f"feature_maps: expected one image (C, H, W), got {len(images)} images {images.shape}")
     layers = _leaf_layers(network) if layers is None else list(layers)
-    with _inspecting(network):
+    with inspecting(network):
         _, found = capture(network, images, layers)
     # a layer returning several values (attention: output and weights) is shown by its first
     return {layer: np.asarray(value[0] if isinstance(value, tuple) else value)[0] for layer, value in found.items()}
@@ -219,7 +172,7 @@ def _unit_activations(network, images, layer, unit, batch_size=256):
     """The activation of ``unit`` of ``layer`` for each image; a conv channel's is its
     mean over positions, a token layer's (N, L, D) the mean over tokens. Shape: (N,)."""
     values = []
-    with _inspecting(network):
+    with inspecting(network):
         for start in range(0, len(images), batch_size):
             _, found = capture(network, images[start:start + batch_size], [layer])
             output = found[layer][0] if isinstance(found[layer], tuple) else found[layer]
@@ -249,8 +202,8 @@ def top_activating(model, images, layer, unit, k=9):
     >>> indices.shape, bool(values[0] >= values[1] >= values[2])
     ((3,), True)
     """
-    network, _, _ = _unwrap(model)
-    images = _as_images(model, images)
+    network, _, _ = unwrap(model)
+    images = as_images(model, images)
     get_layer(network, layer)  # an unknown name fails here, listing the valid ones
     values = _unit_activations(network, images, layer, unit)
     indices = np.argsort(-values, kind="stable")[:k]
@@ -300,7 +253,7 @@ def plot_feature_maps(maps, image=None, channels=8, title="Feature maps"):
     for axis in axes.flat:
         axis.axis("off")
     if image is not None:
-        axes[0, 0].imshow(_pictures(np.asarray(image).reshape(1, *np.shape(image)[-3:]))[0], cmap="gray")
+        axes[0, 0].imshow(plots.displayable(np.asarray(image).reshape(1, *np.shape(image)[-3:]))[0], cmap="gray")
         axes[0, 0].set_title("input", fontsize=8)
     for row, (name, value) in zip(axes, spatial.items()):
         for channel in range(min(channels, value.shape[0])):
@@ -323,4 +276,4 @@ def plot_top_activating(images, indices, values, labels=None, classes=None,
         if labels is not None and classes is not None:
             label = classes[label]
         titles.append(f"{value:.2f}" + (f" ({label})" if labels is not None else ""))
-    return plots.image_grid(_pictures(images), titles=titles, columns=min(len(images), 9), title=title)
+    return plots.image_grid(plots.displayable(images), titles=titles, columns=min(len(images), 9), title=title)

@@ -54,3 +54,9 @@ def image_grid(images, titles=None, columns=8, title=None, cmap="gray", symmetri
     if title:
         fig.suptitle(title)
     return fig
+
+
+def displayable(images):
+    """(N, C, H, W) images as what ``imshow`` draws: (N, H, W) grey or (N, H, W, C) colour."""
+    images = np.asarray(images)
+    return images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
