@@ -8,7 +8,7 @@ QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
 SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: demo test test-slow bench install install-test fashion-mnist clean
+.PHONY: demo test test-slow bench install install-test fashion-mnist chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,15 @@ fashion-mnist:
 		echo "note: could not install dataset-fashion-mnist; its tests will be skipped"; \
 	fi
 
-test: install-test fashion-mnist
+# Debian's Chromium, for the browser test of the HTML report (skipped without it).
+chromium:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
+		echo "note: could not install chromium; the report's browser test will be skipped"; \
+	fi
+
+test: install-test fashion-mnist chromium
 	$(BIN)/python -m pytest -q
 
 test-slow: install-test fashion-mnist

@@ -1,15 +1,25 @@
-"""The ``glassnet`` command: train and evaluate networks from the shell.
+"""The ``glassnet`` command: train, evaluate and look inside networks from the shell.
 
     glassnet train --model mlp --dataset digits --epochs 20 --save runs/mlp/model.safetensors
     glassnet evaluate --load runs/mlp/model.safetensors --dataset digits
     glassnet train --model gpt --epochs 20 --save runs/gpt/model.safetensors   # on the stdlib's source
     glassnet generate --load runs/gpt/model.safetensors --prompt "def " --tokens 300
+    glassnet train --model cnn --dataset fashion-mnist --epochs 2 --health --save runs/cnn/model.safetensors
+    glassnet inspect runs/cnn --what saliency        # PNG files in runs/cnn/inspect
+    glassnet report runs/cnn                         # runs/cnn/report.html, one self-contained page
+    glassnet compare --dataset fashion-mnist         # deep vs traditional learning, by training-set size
 """
 import argparse
+import os
 import sys
 
 from . import models, optim, random
 from .data import DataLoader, datasets, text
+from .inspect import compare as comparison
+from .inspect import plots
+from .inspect import report as reports
+from .inspect.health import HealthMonitor
+from .inspect.run import load_run
 from .nn import functional as F
 from .serialization import load, load_metadata
 from .train import TimeBudget, evaluate, fit
@@ -63,7 +73,7 @@ def train(args):
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=test_set, scheduler=scheduler,
         save_path=args.save, metadata=metadata, val_label="test", initial_eval=True,
-        progress=_progress(args), callbacks=_budget(args),
+        progress=_progress(args), callbacks=_budget(args) + _health(args, test_set),
     )
     final = history.last
     print(f"final test accuracy: {final.get('val_acc', float('nan')):.2%}" + (f"  (saved to {args.save})" if args.save else ""))
@@ -76,6 +86,13 @@ def _progress(args):
 
 def _budget(args):
     return [TimeBudget(args.time_budget * 60)] if args.time_budget else []
+
+
+def _health(args, test_set):
+    """The opt-in HealthMonitor; it writes health.json next to the checkpoint."""
+    if not args.health:
+        return []
+    return [HealthMonitor(every=args.health_every, sample=test_set.images[:256])]
 
 
 def _read_corpus(path):
@@ -160,6 +177,26 @@ def evaluate_command(args):
     return 0
 
 
+def inspect_command(args):
+    """Write the pictures of one view of a saved run as PNG files and print its numbers."""
+    run = load_run(args.run_dir)
+    view = reports.show(run, args.what, images=args.images, data_root=args.data_root, index=args.index,
+                        layer=args.layer, unit=args.unit, method=args.method, epsilon=args.epsilon)
+    out = args.out or os.path.join(run.directory, "inspect")
+    os.makedirs(out, exist_ok=True)
+    for name, figure in view.figures.items():
+        print(f"wrote {plots.save(figure, os.path.join(out, name + '.png'))}")
+    if view.text:
+        print(view.text)
+    return 0
+
+
+def report_command(args):
+    path = reports.report(args.run_dir, args.out, images=args.images, tsne=args.tsne, data_root=args.data_root)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB): open it in a browser")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="glassnet", description="Deep learning you can see through.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +224,8 @@ def build_parser():
     t.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
     t.add_argument("--train-size", type=int, default=None, help="train on a random subset of this many images")
     t.add_argument("--progress", default="auto", choices=["auto", "on", "off"], help="progress bar (auto: only in a terminal)")
+    t.add_argument("--health", action="store_true", help="record per-layer gradient norms, weights, activations and dead units (health.json next to --save)")
+    t.add_argument("--health-every", type=int, default=10, help="with --health: record gradient norms every this many steps")
     t.set_defaults(run=train)
 
     e = commands.add_parser("evaluate", help="evaluate a saved model")
@@ -205,6 +244,31 @@ def build_parser():
     g.add_argument("--top-k", type=int, default=None)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=generate_command)
+
+    i = commands.add_parser("inspect", help="draw one view inside a saved run (PNG files)")
+    i.add_argument("run_dir", metavar="RUN_DIR", help="the folder 'glassnet train --save RUN_DIR/model.safetensors' wrote")
+    i.add_argument("--what", required=True, choices=list(reports.VIEWS), help="which picture(s)")
+    i.add_argument("--out", default=None, help="folder for the PNG files (default: RUN_DIR/inspect)")
+    i.add_argument("--index", type=int, default=0, help="the test image to explain (attributions show 8 from here)")
+    i.add_argument("--layer", default=None, help="a layer name (filters, features, top, gradcam)")
+    i.add_argument("--unit", type=int, default=0, help="top: the unit (or channel) of --layer")
+    i.add_argument("--method", default="pca", choices=["pca", "tsne"], help="embedding: how to squeeze to 2-D")
+    i.add_argument("--epsilon", type=float, default=0.1, help="adversarial: the FGSM perturbation size")
+    i.add_argument("--images", type=int, default=300, help="test images for top, embedding, robustness, transforms")
+    i.add_argument("--data-root", default=None)
+    i.set_defaults(run=inspect_command)
+
+    r = commands.add_parser("report", help="write one self-contained HTML page about a saved run")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--out", default=None, help="the HTML file (default: RUN_DIR/report.html)")
+    r.add_argument("--images", type=int, default=300, help="test images for the attacks and embeddings")
+    r.add_argument("--tsne", action="store_true", help="add t-SNE embeddings (slower) to the PCA ones")
+    r.add_argument("--data-root", default=None)
+    r.set_defaults(run=report_command)
+
+    c = commands.add_parser("compare", help="deep vs traditional learning at growing training-set sizes")
+    comparison.add_compare_arguments(c)
+    c.set_defaults(run=comparison.compare_command)
     return parser
 
 
@@ -212,8 +276,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError) as error:
-        print(f"glassnet: error: {error}", file=sys.stderr)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError, FloatingPointError) as error:
+        print(f"glassnet: error: {reports.message(error)}", file=sys.stderr)
         return 1
 
 
