@@ -66,13 +66,14 @@ class Evidence:
         return any(isinstance(module, nn.Conv2d) for module in self.run.model.modules())
 
     def examples(self, index=0, count=EXAMPLES):
-        """``count`` test images from ``index`` on, their labels, and titles 'true / predicted'."""
+        """``count`` test images from ``index`` on, their labels, and one-line titles: the class when
+        the prediction is right, 'true → predicted' when it is wrong."""
         if not 0 <= index < len(self.images):
             raise ValueError(f"--index {index} is outside the test set (0 to {len(self.images) - 1})")
         chosen = slice(index, min(index + count, len(self.images)))
         predicted = errors.predict_proba(self.run, self.images[chosen]).argmax(axis=1)
-        titles = [f"#{i} true {self.classes[label]}\npredicted {self.classes[guess]}"
-                  for i, label, guess in zip(range(chosen.start, chosen.stop), self.labels[chosen], predicted)]
+        titles = [self.classes[label] if label == guess else f"{self.classes[label]} → {self.classes[guess]}"
+                  for label, guess in zip(self.labels[chosen], predicted)]
         return self.images[chosen], self.labels[chosen], titles
 
 
@@ -146,7 +147,7 @@ def _attribution_view(name, compute, title):
 
 view_saliency = _attribution_view(
     "saliency", lambda run, images, _: attribution.saliency(run, images),
-    "Saliency: |d score / d pixel| of the predicted class")
+    "Saliency: |d score / d pixel| of the predicted class (titles: true → predicted where wrong)")
 view_integrated_gradients = _attribution_view(
     "integrated-gradients", lambda run, images, _: attribution.integrated_gradients(run, images),
     "Integrated gradients (red raised the score, blue lowered it)")
