@@ -120,15 +120,16 @@ def view_features(evidence, index=0, layer=None, **_):
     return View({"feature-maps": features.plot_feature_maps(maps, image=image, title=title)})
 
 
-def _last_relu(model):
-    relus = [name for name, module in model.named_modules() if isinstance(module, nn.ReLU)]
-    if not relus:
-        raise ValueError("the model has no ReLU layer to pick units from; help: choose one with --layer")
-    return relus[-1]
+def _last_activation(model):
+    """The last non-linearity (ReLU, GELU, ...): its units are the features the classifier reads."""
+    hidden = embedding.default_layers(model)[1:-1]  # without the input and the logits
+    if not hidden:
+        raise ValueError("the model has no activation layer to pick units from; help: choose a layer with --layer")
+    return hidden[-1]
 
 
 def view_top(evidence, layer=None, unit=0, **_):
-    layer = layer or _last_relu(evidence.run.model)
+    layer = layer or _last_activation(evidence.run.model)
     indices, values = features.top_activating(evidence.run, evidence.sample, layer, unit)
     title = f"The {len(indices)} of {len(evidence.sample)} test images that excite unit {unit} of layer {layer} most"
     figure = features.plot_top_activating(evidence.sample, indices, values, evidence.sample_labels, evidence.classes,
