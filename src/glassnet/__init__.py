@@ -17,3 +17,12 @@ from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_gra
 
 cat = concatenate
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # gn.inspect on first use: it brings matplotlib and scikit-learn, which training does not need
+    if name == "inspect":
+        import importlib
+
+        return importlib.import_module(".inspect", __name__)
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
