@@ -128,3 +128,19 @@ def test_train_with_health_records_it_and_the_report_shows_it(tmp_path, capsys):
     assert "gradient-norms.png" in capsys.readouterr().out
     page = open(report(str(tmp_path), images=60)).read()
     assert 'alt="gradient-norms"' in page and 'alt="dead-units"' in page
+
+
+def test_a_vit_run_shows_where_its_class_token_attends(tmp_path, capsys):
+    run = tmp_path / "vit"
+    assert cli.main(["train", "--model", "vit", "--dataset", "digits", "--epochs", "1", "--progress", "off",
+                     "--save", str(run / "model.safetensors")]) == 0
+    assert cli.main(["inspect", str(run), "--what", "attention", "--out", str(tmp_path / "out")]) == 0
+    height, width = read_png((tmp_path / "out" / "attention.png").read_bytes()).shape[:2]
+    assert height > 200 and width > 400  # layers x heads panels
+    page = report(str(run), str(tmp_path / "vit.html"), images=60)
+    assert '<img alt="attention"' in open(page).read()
+
+
+def test_attention_of_a_model_without_it_is_a_clean_error(digits_cnn_run, tmp_path, capsys):
+    assert cli.main(["inspect", str(digits_cnn_run), "--what", "attention", "--out", str(tmp_path)]) == 1
+    assert "has no MultiheadAttention layer; its layers are: 0 (Conv2d)" in capsys.readouterr().err

@@ -165,6 +165,15 @@ def view_topk(evidence, index=0, **_):
     return View({"top-k": figure})
 
 
+def view_attention(evidence, index=0, **_):
+    """Where a ViT's class token looks, per layer and head, for one test image."""
+    images, labels, titles = evidence.examples(index, 1)
+    maps = attribution.attention_maps(evidence.run, images)
+    figure = attribution.plot_attention(maps, image=images[0],
+                                        title=f"Where the class token attends, per layer and head ({titles[0]})")
+    return View({"attention": figure})
+
+
 def view_embedding(evidence, method="pca", **_):
     points = embedding.layer_embeddings(evidence.run, evidence.sample, method=method)
     figure = embedding.plot_embeddings(points, evidence.sample_labels, evidence.classes, model=evidence.run)
@@ -226,6 +235,7 @@ VIEWS = {
     "curves": view_curves, "health": view_health, "hints": view_hints, "weights": view_weights,
     "filters": view_filters, "features": view_features, "top": view_top, "saliency": view_saliency,
     "integrated-gradients": view_integrated_gradients, "gradcam": view_gradcam, "topk": view_topk,
+    "attention": view_attention,
     "embedding": view_embedding, "confusion": view_confusion, "mistakes": view_mistakes,
     "adversarial": view_adversarial, "robustness": view_robustness, "transforms": view_transforms,
 }
@@ -332,7 +342,9 @@ def _sections(evidence, tsne):
         "A good model looks at the object, not the background." +
         (" Grad-CAM shows which regions of the last convolution's maps drove the prediction." if conv else ""),
         _attempt(view_saliency, evidence), _attempt(view_integrated_gradients, evidence),
-        _attempt(view_gradcam, evidence) if conv else "", _attempt(view_topk, evidence))
+        _attempt(view_gradcam, evidence) if conv else "",
+        _attempt(view_attention, evidence) if evidence.run.metadata.get("model") == "vit" else "",
+        _attempt(view_topk, evidence))
     embeddings = [_attempt(view_embedding, evidence)] + ([_attempt(view_embedding, evidence, method="tsne")]
                                                          if tsne else [])
     yield _section(
