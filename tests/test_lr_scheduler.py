@@ -4,6 +4,8 @@ Each schedule gives PyTorch's learning rates (``get_last_lr()``, and the cycled 
 of OneCycleLR) at construction and after each of 30 steps, for an optimizer with two
 parameter groups of different learning rates.
 """
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,7 @@ CASES = {
     "cosine": lambda m, opt: m.CosineAnnealingLR(opt, T_max=STEPS),
     "cosine_past_T_max": lambda m, opt: m.CosineAnnealingLR(opt, T_max=10, eta_min=1e-3),
     "linear_warmup_defaults": lambda m, opt: m.LinearLR(opt),
+    "linear_warmup": lambda m, opt: m.LinearLR(opt, start_factor=0.1, total_iters=8),
     "linear_decay": lambda m, opt: m.LinearLR(opt, start_factor=1.0, end_factor=0.05, total_iters=20),
     "lambda": lambda m, opt: m.LambdaLR(opt, lambda epoch: 1 / (1 + epoch)),
     "lambda_per_group": lambda m, opt: m.LambdaLR(opt, [lambda e: 0.95**e, lambda e: 1 + e % 3]),
@@ -76,12 +79,16 @@ CASES = {
     "three_in_sequence": lambda m, opt: m.SequentialLR(
         opt, [m.LinearLR(opt, start_factor=0.5, total_iters=3), m.StepLR(opt, step_size=4), m.ExponentialLR(opt, 0.9)],
         milestones=[3, 15]),
+    "warmup_cosine_exponential": lambda m, opt: m.SequentialLR(
+        opt, [m.LinearLR(opt, start_factor=0.2, total_iters=4), m.CosineAnnealingLR(opt, T_max=10, eta_min=0.001),
+              m.ExponentialLR(opt, gamma=0.8)], milestones=[4, 18]),
 }
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_schedule_matches_pytorch(name):
-    assert_same_schedule(CASES[name])
+    lrs = assert_same_schedule(CASES[name])
+    assert len(set(lrs[:, 0])) > 1  # the schedule moves: the comparison checks something
 
 
 def test_cosine_annealing_values():
@@ -94,6 +101,21 @@ def test_warmup_then_cosine_values():
     lrs = assert_same_schedule(CASES["warmup_then_cosine"])[:, 0]
     np.testing.assert_allclose(lrs[:6], [0.01, 0.028, 0.046, 0.064, 0.082, 0.1])  # linear up to the lr ...
     assert lrs[-1] == pytest.approx(1e-4)  # ... then a cosine down to eta_min
+
+
+def test_warmup_then_cosine_follows_the_closed_form():
+    optimizer = make_optimizer("glassnet")
+    warmup = lr_scheduler.LinearLR(optimizer, start_factor=0.25, total_iters=3)
+    cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    scheduler = lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[3])
+    lrs = [scheduler.get_last_lr()[0]]
+    for _ in range(7):
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    peak = 0.1
+    expected = [peak / 4, peak / 2, peak * 3 / 4, peak, peak * (1 + math.sqrt(0.5)) / 2, peak / 2,
+                peak * (1 - math.sqrt(0.5)) / 2, 0.0]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_a_scheduler_sets_the_lr_of_epoch_0_and_records_initial_lr():
@@ -112,6 +134,11 @@ ONE_CYCLE = {
     "three_phase": (dict(optimizer="SGD", momentum=0.9),
                     dict(max_lr=0.4, total_steps=STEPS, three_phase=True, pct_start=0.25, base_momentum=0.8,
                          max_momentum=0.9, div_factor=10.0, final_div_factor=100.0)),
+    "sgd_linear_three_phase": (dict(optimizer="SGD", momentum=0.9),
+                               dict(max_lr=[0.1, 0.05], total_steps=STEPS, anneal_strategy="linear", three_phase=True,
+                                    div_factor=10.0)),
+    "adam_custom_betas_three_phase": (dict(optimizer="Adam", betas=(0.9, 0.99)),
+                                      dict(max_lr=[0.1, 0.05], total_steps=STEPS, three_phase=True, pct_start=0.25)),
     "rmsprop_no_momentum_cycle": (dict(optimizer="RMSprop"), dict(max_lr=0.1, total_steps=STEPS, cycle_momentum=False)),
 }
 
@@ -133,13 +160,28 @@ def test_one_cycle_shape():
     assert beta1[0] == 0.95 and beta1[peak] == 0.85 and beta1[-1] == pytest.approx(0.95)  # the other way
 
 
-def test_one_cycle_refuses_to_step_past_the_end():
+def test_one_cycle_leaves_beta2_alone():
+    optimizer = make_optimizer("glassnet", "Adam", betas=(0.9, 0.99))
+    scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
+    for _ in range(5):
+        scheduler.step()
+    assert [group["betas"][1] for group in optimizer.param_groups] == [0.99, 0.99]
+
+
+def test_one_cycle_refuses_to_step_past_the_end_as_pytorch_does():
     optimizer = make_optimizer("glassnet")
     scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=4)
     for _ in range(4):
         scheduler.step()
     with pytest.raises(ValueError, match="tried to step 5 times, but the cycle has total_steps=4"):
         scheduler.step()
+    theirs = make_optimizer("torch")
+    their_scheduler = torch.optim.lr_scheduler.OneCycleLR(theirs, max_lr=0.1, total_steps=4)
+    theirs.step()
+    for _ in range(4):
+        their_scheduler.step()
+    with pytest.raises(ValueError):
+        their_scheduler.step()
 
 
 # -- ReduceLROnPlateau -----------------------------------------------------------------------
@@ -153,6 +195,8 @@ PLATEAU = {
     "abs_threshold": dict(patience=1, threshold=0.02, threshold_mode="abs"),
     "min_lr_per_group": dict(patience=0, factor=0.5, min_lr=[1e-2, 1e-3]),
     "max_mode": dict(mode="max", patience=1, factor=0.3),
+    "rel_threshold": dict(patience=1, factor=0.5, threshold=0.1),
+    "max_mode_abs_threshold": dict(mode="max", patience=2, factor=0.5, threshold=0.02, threshold_mode="abs"),
 }
 
 
@@ -160,7 +204,8 @@ PLATEAU = {
 def test_reduce_on_plateau_matches_pytorch(name):
     options = PLATEAU[name]
     metrics = [-x for x in LOSSES] if options.get("mode") == "max" else LOSSES
-    assert_same_schedule(lambda m, opt: m.ReduceLROnPlateau(opt, **options), metrics=metrics)
+    lrs = assert_same_schedule(lambda m, opt: m.ReduceLROnPlateau(opt, **options), metrics=metrics)
+    assert len(set(lrs[:, 0])) > 1, "the schedule never reduced the learning rate: the test checks nothing"
 
 
 def test_reduce_on_plateau_waits_patience_epochs():
@@ -168,6 +213,14 @@ def test_reduce_on_plateau_waits_patience_epochs():
                       steps=6, metrics=[1.0, 0.5, 0.6, 0.5, 0.7, 0.4])
     # best 0.5 at epoch 2; epochs 3, 4, 5 do not beat it, and the third is one too many
     np.testing.assert_allclose(lrs[:, 0], [0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_reduce_on_plateau_stops_at_min_lr():
+    optimizer = make_optimizer("glassnet")
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5, min_lr=0.03)
+    for _ in range(10):
+        scheduler.step(1.0)
+    assert scheduler.get_last_lr() == [0.03, 0.01]  # the second group started below min_lr
 
 
 # -- saving and resuming ---------------------------------------------------------------------

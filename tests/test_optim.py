@@ -81,7 +81,9 @@ CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9)),
     ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5)),
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, weight_decay=0.1)),
     ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1)),
+    ("SGD", dict(lr=1e-3, momentum=0.8, weight_decay=0.1, maximize=True)),  # maximize climbs: a small lr
     ("SGD", dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.01, maximize=True)),
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
@@ -90,9 +92,11 @@ CASES = [
     ("Adam", dict(lr=0.01, maximize=True)),
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, maximize=True)),
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, weight_decay=0.1, maximize=True)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, maximize=True)),
 ]
@@ -109,6 +113,17 @@ def test_defaults_are_pytorchs(name):
     ours = build("glassnet", name, make_parameters("glassnet", weights), {})
     theirs = build("torch", name, make_parameters("torch", weights), {})
     assert ours.defaults == {key: theirs.defaults[key] for key in ours.defaults}
+
+
+def test_the_headline_defaults():
+    params = make_parameters("glassnet", initial_weights())
+    assert optim.SGD(params).defaults["lr"] == 1e-3
+    adam = optim.Adam(params).defaults
+    assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 0.0)
+    adamw = optim.AdamW(params).defaults
+    assert (adamw["lr"], adamw["betas"], adamw["eps"], adamw["weight_decay"]) == (1e-3, (0.9, 0.999), 1e-8, 1e-2)
+    rmsprop = optim.RMSprop(params).defaults
+    assert (rmsprop["lr"], rmsprop["alpha"], rmsprop["eps"]) == (1e-2, 0.99, 1e-8)
 
 
 def test_param_groups_carry_their_own_hyperparameters():
@@ -128,12 +143,70 @@ def test_adam_param_groups_with_different_lrs():
     assert_same_trajectory("Adam", dict(lr=0.01), groups=groups)
 
 
+@pytest.mark.parametrize("name, options", [("Adam", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, centered=True))])
+def test_each_param_group_follows_its_own_lr(name, options):
+    def groups(params):
+        return [{"params": params[:2]}, {"params": params[2:], "lr": options["lr"] / 10}]
+
+    _, optimizer = assert_same_trajectory(name, options, groups=groups)
+    assert [g["lr"] for g in optimizer.param_groups] == [options["lr"], options["lr"] / 10]
+
+
+SCALAR_CASES = [
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+]
+
+
+def scalar_run(framework, name, options, params, steps, optimizer=None):
+    """Step a list of 0-d parameters along the double well; returns the optimizer."""
+    optimizer = optimizer or build(framework, name, params, options)
+    for step in steps:
+        for p, w, noise in zip(params, values(framework, params), NOISE[step]):
+            g = np.asarray(gradient(w, noise.ravel()[0]), dtype=np.float32)
+            p.grad = g if framework == "glassnet" else torch.from_numpy(g)
+        optimizer.step()
+    return optimizer
+
+
+@pytest.mark.parametrize("name, options", SCALAR_CASES, ids=[n for n, _ in SCALAR_CASES])
+def test_a_0d_parameter_follows_pytorchs_trajectory_and_resumes_from_its_state(name, options):
+    """A learnable scalar (a temperature, say) is a 0-d array. PyTorch saves its state, and
+    the step counts, as 0-d tensors: loaded into glassnet they continue the same run."""
+    weights = [np.array(1.5, dtype=np.float32), np.array(-0.3, dtype=np.float32)]
+    ours, theirs = make_parameters("glassnet", weights), make_parameters("torch", weights)
+    our_optimizer = scalar_run("glassnet", name, options, ours, range(10))
+    their_optimizer = scalar_run("torch", name, options, theirs, range(10))
+    for mine, expected in zip(values("glassnet", ours), values("torch", theirs)):
+        assert mine.shape == () and mine.dtype == np.float32
+        np.testing.assert_allclose(mine, expected, rtol=RTOL, atol=ATOL)
+    for state in our_optimizer.state.values():
+        assert all(v.shape == () for v in state.values() if isinstance(v, np.ndarray))
+
+    saved = their_optimizer.state_dict()
+    as_numpy = {
+        "state": {i: {k: v.numpy().copy() for k, v in s.items()} for i, s in saved["state"].items()},
+        "param_groups": saved["param_groups"],
+    }
+    resumed = make_parameters("glassnet", values("torch", theirs))
+    resumed_optimizer = build("glassnet", name, resumed, options)
+    resumed_optimizer.load_state_dict(as_numpy)
+    scalar_run("glassnet", name, options, resumed, range(10, 20), resumed_optimizer)
+    scalar_run("torch", name, options, theirs, range(10, 20), their_optimizer)
+    for mine, expected in zip(values("glassnet", resumed), values("torch", theirs)):
+        np.testing.assert_allclose(mine, expected, rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("name, options", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                           ("AdamW", dict(lr=0.01)),  # even the decoupled weight decay
                                            ("RMSprop", dict(lr=0.01, centered=True))])
 def test_a_parameter_without_gradient_is_left_alone(name, options):
     params, optimizer = assert_same_trajectory(name, options, skip={1})
     np.testing.assert_array_equal(params[1].data, initial_weights()[1])
     assert params[1] not in optimizer.state  # no state is made for it either
+    assert all(p in optimizer.state for i, p in enumerate(params) if i != 1)
 
 
 def test_step_updates_the_weights_in_place_and_leaves_the_gradient_alone():
@@ -272,9 +345,13 @@ def test_loaded_state_is_a_copy():
     optimizer = optim.Adam(params, lr=0.01)
     run(optimizer, params, range(3))
     saved = optimizer.state_dict()
-    other = optim.Adam(make_parameters("glassnet", initial_weights()), lr=0.01)
+    other_params = make_parameters("glassnet", initial_weights())
+    other = optim.Adam(other_params, lr=0.01)
     other.load_state_dict(saved)
-    saved["state"][0]["exp_avg"][...] = 0
+    exp_avg = saved["state"][0]["exp_avg"].copy()
+    run(other, other_params, range(3, 4))  # stepping the loaded optimizer leaves the save be
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], exp_avg)
+    saved["state"][0]["exp_avg"][...] = 0  # and changing the save leaves the optimizer be
     assert other.state_dict()["state"][0]["exp_avg"].any()
 
 
@@ -352,9 +429,13 @@ BAD = [
     ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
     ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), "Nesterov momentum requires a momentum"),
     ("Adam", dict(lr=float("nan")), "Invalid learning rate: nan"),
+    ("Adam", dict(lr=-1e-3), "Invalid learning rate: -0.001"),
     ("Adam", dict(eps=-1e-8), "Invalid epsilon value: -1e-08"),
     ("Adam", dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
     ("Adam", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+    ("Adam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    ("Adam", dict(betas=(-0.1, 0.999)), "Invalid beta parameter at index 0: -0.1"),
+    ("AdamW", dict(betas=(0.9, 1.5)), "Invalid beta parameter at index 1: 1.5"),
     ("AdamW", dict(weight_decay=-0.01), "Invalid weight_decay value: -0.01"),
     ("RMSprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
     ("RMSprop", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
@@ -363,11 +444,13 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("name, options, message", BAD, ids=[m for _, _, m in BAD])
+@pytest.mark.parametrize("name, options, message", BAD, ids=[f"{n}-{m}" for n, _, m in BAD])
 def test_bad_hyperparameters_raise_value_error(name, options, message):
     params = make_parameters("glassnet", initial_weights())
     with pytest.raises(ValueError, match=message):
         build("glassnet", name, params, options)
+    with pytest.raises(ValueError, match=message):  # a group's own options are checked too
+        build("glassnet", name, params, {}, groups=lambda ps: [{"params": ps, **options}])
     with pytest.raises(ValueError):  # PyTorch refuses them too
         build("torch", name, make_parameters("torch", initial_weights()), options)
 
@@ -402,6 +485,7 @@ def gradients_for_clipping(framework, with_none=True):
 @pytest.mark.parametrize("max_norm", [0.5, 1e4])  # clipped, and left as it is
 def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
     ours, theirs = gradients_for_clipping("glassnet"), gradients_for_clipping("torch")
+    before = [None if p.grad is None else p.grad.copy() for p in ours]
     total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert isinstance(total, float)
@@ -413,6 +497,10 @@ def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
     if max_norm < total:  # the gradients together now have length max_norm
         joint = np.concatenate([p.grad.ravel() for p in ours if p.grad is not None])
         assert np.linalg.norm(joint, ord=norm_type) == pytest.approx(max_norm, rel=1e-5)
+    else:  # within the limit: the gradients are left exactly as they were
+        for p, original in zip(ours, before):
+            if p.grad is not None:
+                np.testing.assert_array_equal(p.grad, original)
 
 
 def test_clip_grad_norm_takes_one_parameter_and_ignores_missing_gradients():
@@ -432,12 +520,14 @@ def test_clip_grad_norm_refuses_a_nonfinite_norm_when_asked():
     assert np.isnan(w.grad).all()
 
 
-def test_clip_grad_value_matches_pytorch():
+@pytest.mark.parametrize("clip_value", [0.5, 1.5, 100.0])  # the last clips nothing
+def test_clip_grad_value_matches_pytorch(clip_value):
     ours, theirs = gradients_for_clipping("glassnet"), gradients_for_clipping("torch")
-    clip_grad_value_(ours, 1.5)
-    torch.nn.utils.clip_grad_value_(theirs, 1.5)
+    largest = max(np.abs(p.grad).max() for p in ours if p.grad is not None)
+    assert clip_grad_value_(ours, clip_value) is None
+    torch.nn.utils.clip_grad_value_(theirs, clip_value)
     assert ours[1].grad is None
-    assert max(np.abs(p.grad).max() for p in ours if p.grad is not None) == 1.5
+    assert max(np.abs(p.grad).max() for p in ours if p.grad is not None) == min(clip_value, largest)
     for p, q in zip(ours, theirs):
         if p.grad is not None:
             np.testing.assert_array_equal(p.grad, q.grad.numpy())
