@@ -99,6 +99,14 @@ CASES = [
     ("RMSprop", dict(lr=0.01, weight_decay=0.1, maximize=True)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4)),
+    ("Adadelta", dict(lr=2.0, rho=0.95, weight_decay=0.1)),
+    ("Adadelta", dict(lr=1.0, weight_decay=0.01, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5)),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.01, eps=1e-6, initial_accumulator_value=0.1, maximize=True)),
 ]
 
 
@@ -107,7 +115,7 @@ def test_trajectory_matches_pytorch(name, options):
     assert_same_trajectory(name, options)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad"])
 def test_defaults_are_pytorchs(name):
     weights = initial_weights()
     ours = build("glassnet", name, make_parameters("glassnet", weights), {})
@@ -157,6 +165,8 @@ SCALAR_CASES = [
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+    ("Adadelta", dict(lr=1.0, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.2)),
 ]
 
 
@@ -298,6 +308,8 @@ RESUMABLE = [
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
+    ("Adadelta", dict(lr=1.0, rho=0.8)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.1)),
 ]
 
 
@@ -382,6 +394,30 @@ def test_state_dict_has_pytorchs_layout_and_values():
             np.testing.assert_allclose(state[key], expected["state"][index][key].numpy(), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("name, options, keys", [
+    ("Adadelta", dict(lr=1.0), {"step", "square_avg", "acc_delta"}),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.3), {"step", "sum"}),
+])
+def test_adadelta_and_adagrad_state_as_pytorchs(name, options, keys):
+    """The same state names and values; Adagrad, as PyTorch's, makes its state when built."""
+    weights = initial_weights()
+    ours, theirs = make_parameters("glassnet", weights), make_parameters("torch", weights)
+    our_optimizer, their_optimizer = build("glassnet", name, ours, options), build("torch", name, theirs, options)
+    assert list(our_optimizer.state_dict()["state"]) == list(their_optimizer.state_dict()["state"])
+    for step in range(3):
+        set_gradients("glassnet", ours, step)
+        set_gradients("torch", theirs, step)
+        our_optimizer.step()
+        their_optimizer.step()
+    mine, expected = our_optimizer.state_dict()["state"], their_optimizer.state_dict()["state"]
+    assert list(mine) == list(expected) == [0, 1, 2]
+    for index, state in mine.items():
+        assert set(state) == set(expected[index]) == keys
+        assert state["step"] == expected[index]["step"].item() == 3
+        for key in keys - {"step"}:
+            np.testing.assert_allclose(state[key], expected[index][key].numpy(), rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("name, options", RESUMABLE, ids=[n for n, _ in RESUMABLE])
 def test_a_pytorch_run_resumes_in_glassnet(name, options):
     theirs = make_parameters("torch", initial_weights())
@@ -441,6 +477,14 @@ BAD = [
     ("RMSprop", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
     ("RMSprop", dict(momentum=-1), "Invalid momentum value: -1"),
     ("RMSprop", dict(lr=-0.01), "Invalid learning rate: -0.01"),
+    ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("Adadelta", dict(rho=-0.1), "Invalid rho value: -0.1"),
+    ("Adadelta", dict(eps=-1e-6), "Invalid epsilon value: -1e-06"),
+    ("Adadelta", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
+    ("Adagrad", dict(lr_decay=-0.1), "Invalid lr_decay value: -0.1"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "Invalid initial_accumulator_value value: -1.0"),
+    ("Adagrad", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
+    ("Adagrad", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
 ]
 
 
