@@ -34,7 +34,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
 
     def weighted_sum():
         with no_grad():
-            return sum(float((out.data.astype(np.float64) * w).sum()) for out, w in zip(_as_tuple(fn(*inputs)), weights))
+            return sum(float((out._data.astype(np.float64) * w).sum()) for out, w in zip(_as_tuple(fn(*inputs)), weights))
 
     for i in checked:
         inputs[i].grad = None
@@ -44,15 +44,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
 
     for i in checked:
         x = inputs[i]
-        received = x.grad if x.grad is not None else np.zeros_like(x.data)
-        expected = np.zeros_like(x.data)
+        received = x.grad._data if x.grad is not None else np.zeros_like(x._data)
+        expected = np.zeros_like(x._data)
         for index in np.ndindex(x.shape):
-            original = x.data[index]
-            x.data[index] = original + eps
+            original = x._data[index]
+            x._data[index] = original + eps
             plus = weighted_sum()
-            x.data[index] = original - eps
+            x._data[index] = original - eps
             minus = weighted_sum()
-            x.data[index] = original
+            x._data[index] = original
             expected[index] = (plus - minus) / (2 * eps)
         if not np.allclose(received, expected, atol=atol, rtol=rtol):
             worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(received - expected)), x.shape))
@@ -72,7 +72,7 @@ def _to_float64(x):
     # float64 tensors are used as they are, so a layer converted with .double() can
     # have its own parameters checked in place
     if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != np.float64:
-        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+        return Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad)
     return x
 
 

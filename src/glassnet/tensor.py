@@ -7,7 +7,9 @@ walks the graph from the output back to the leaves in reverse topological order,
 calling each op's local ``backward`` rule and summing the gradients that meet at a node.
 """
 import contextlib
+import numbers
 import threading
+import weakref
 
 from .backend import xp
 
@@ -49,6 +51,25 @@ def no_grad():
 
 def enable_grad():
     return _GradMode(True)
+
+
+def inference_mode(mode=True):
+    """PyTorch's faster ``no_grad`` for inference; here it is ``no_grad`` itself."""
+    return _GradMode(not mode)
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off: at once when called (``gn.set_grad_enabled(False)``),
+    or for a block when used as a context, as in PyTorch."""
+
+    def __init__(self, mode):
+        super().__init__(bool(mode))
+        self.__enter__()  # takes effect now; leaving a ``with`` block restores the old mode
+
+    def __enter__(self):
+        if not self.previous:  # the call already switched; a ``with`` must not switch twice
+            super().__enter__()
+        return self
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -114,58 +135,298 @@ def unbroadcast(grad, shape):
 
 
 class Function:
-    """One differentiable op: ``forward`` computes the output array from input arrays;
-    ``backward`` turns the gradient of the output into gradients of the inputs.
+    """One differentiable op: ``forward`` computes the output array(s) from the input
+    arrays; ``backward`` turns the gradient of each output into gradients of the inputs.
 
-    A subclass saves what its backward needs on ``self`` during forward. Its backward
-    must not change ``grad`` in place (other ops may hold it); it returns one gradient
-    per tensor input (``None`` where ``self.needs_input_grad`` says
-    that input needs none, so work is skipped).
+    The contract, checked by the engine:
+
+    - ``apply(*inputs, **options)`` takes tensors, and also ``None`` and constants (numbers,
+      arrays) for inputs that carry no gradient; ``forward`` receives tensors' arrays and
+      the rest as given. ``self.needs_input_grad`` (one flag per input) is set before
+      ``forward`` runs, so an op saves only what its backward will use.
+    - ``forward`` returns one array, or a tuple of arrays for an op with several outputs
+      (max's values and indices, an LSTM's h and c); ``backward`` then receives one
+      gradient per output (zeros for an output nothing used).
+    - ``backward`` returns exactly one gradient per input, ``None`` for inputs that need
+      none, each of its input's shape. It must not change ``grad`` in place.
+
+    A subclass saves what its backward needs on ``self``; arrays it saves that belong to an
+    input or output tensor are watched, so changing such a tensor in place before
+    ``backward`` raises instead of giving a wrong gradient.
     """
+
+    freed = False
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
 
-    def backward(self, grad):
+    def backward(self, *grads):
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *inputs, **options):
         fn = cls()
-        out = fn.forward(*(t.data for t in inputs), **options)
-        requires_grad = is_grad_enabled() and any(t.requires_grad for t in inputs)
+        record = is_grad_enabled()
+        fn.needs_input_grad = tuple(record and isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        record = record and any(fn.needs_input_grad)
+        out = fn.forward(*(t._data if isinstance(t, Tensor) else t for t in inputs), **options)
+        several = isinstance(out, tuple)
+        outputs = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in (out if several else (out,)))
+        tensors = [t for t in inputs if isinstance(t, Tensor)]
+        _share_versions_of_views(outputs, tensors)
         if anomaly_enabled():
             fn.layer = current_layer()
-            _check_finite(out, f"{fn.describe()} produced NaN/Inf in its forward pass")
-        result = Tensor(out, requires_grad=requires_grad)
-        if requires_grad:
+            for o in outputs:
+                _check_finite(o._data, f"{fn.describe()} produced NaN/Inf in its forward pass")
+        if record:
+            fn.saved = _saved_versions(fn, tensors + list(outputs))
             fn.parents = inputs
-            fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
-            result._ctx = fn
-        return result
+            fn.outputs = tuple((o.shape, o.dtype) for o in outputs)
+            for i, o in enumerate(outputs):
+                if o.requires_grad:
+                    o._ctx, o._index = fn, i
+        return outputs if several else outputs[0]
 
     def describe(self):
         layer = getattr(self, "layer", "")
         return f"op {type(self).__name__}" + (f" (in layer {layer})" if layer else "")
 
+    # -- the graph, as PyTorch's grad_fn shows it ------------------------------------------
 
-def _topological_order(root):
-    """Nodes that ``root`` depends on, each after all of its inputs. Iterative, so a
-    chain of any length works without hitting Python's recursion limit."""
+    def name(self):
+        return f"{type(self).__name__}Backward"
+
+    def __repr__(self):
+        return f"<{self.name()} object>"
+
+    @property
+    def next_functions(self):
+        """For each input, the node its gradient goes to next: ``(fn, output index)``, an
+        ``AccumulateGrad`` for a leaf that requires grad, or ``(None, 0)``."""
+        if self.freed:
+            return self.edges
+        nodes = []
+        for t in getattr(self, "parents", ()):
+            if not isinstance(t, Tensor) or not t.requires_grad:
+                nodes.append((None, 0))
+            elif t._ctx is None:
+                nodes.append((AccumulateGrad(t), 0))
+            else:
+                nodes.append((t._ctx, t._index))
+        return tuple(nodes)
+
+    def register_hook(self, index, hook):
+        """Call ``hook(grad)`` with the gradient of output ``index`` (``Tensor.register_hook``)."""
+        self.__dict__.setdefault("output_hooks", {}).setdefault(index, []).append(hook)
+
+    def _free(self):
+        # after backward the saved arrays are dropped (their memory returns at once), and a
+        # second backward through this op raises instead of reusing stale activations
+        hooks, edges = self.__dict__.get("output_hooks"), self.next_functions
+        self.__dict__.clear()
+        self.freed, self.parents, self.outputs, self.edges = True, (), (), edges
+        if hooks:
+            self.output_hooks = hooks
+
+
+class AccumulateGrad:
+    """The graph node of a leaf: where its gradient is summed into ``.grad``."""
+
+    def __init__(self, variable):
+        self.variable, self.next_functions = variable, ()
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad object>"
+
+
+# -- in-place safety: version counters ---------------------------------------------------------
+# Every tensor carries a version, bumped by each in-place change. Tensors that share memory
+# (a view and its base, x and x.detach()) share one counter, as in PyTorch.
+
+
+def _root(array):
+    while isinstance(array.base, xp.ndarray):
+        array = array.base
+    return array
+
+
+def _share_versions_of_views(outputs, inputs):
+    for o in outputs:
+        if o._data.base is not None and inputs:
+            root = _root(o._data)
+            for t in inputs:
+                if _root(t._data) is root:
+                    o._version = t._version
+                    break
+
+
+def _saved_versions(fn, tensors):
+    """(tensor's version counter, its version now, shape) for each array ``fn`` saved that
+    belongs to an input or output tensor."""
+    owners = {id(_root(t._data)): t for t in tensors}
+    saved = []
+    for value in fn.__dict__.values():
+        for array in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(array, xp.ndarray):
+                owner = owners.get(id(_root(array)))
+                if owner is not None:
+                    saved.append((owner._version, owner._version[0], owner.shape))
+    return saved
+
+
+def _check_versions(fn):
+    for counter, version, shape in fn.saved:
+        if counter[0] != version:
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an in-place "
+                f"operation: {fn.describe()} saved a tensor of shape {shape} at version {version}, and it "
+                f"is now at version {counter[0]}; help: use an out-of-place operation (x = x + y, not "
+                "x += y), or .clone() the tensor before changing it"
+            )
+
+
+# -- backpropagation ---------------------------------------------------------------------------
+
+
+def _topological_order(fns):
+    """The ops that ``fns`` depend on, each after all the ops that made its inputs.
+    Iterative, so a chain of any length works without hitting Python's recursion limit."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(fn, False) for fn in fns]
     while stack:
-        node, inputs_done = stack.pop()
+        fn, inputs_done = stack.pop()
         if inputs_done:
-            order.append(node)
+            order.append(fn)
             continue
-        if id(node) in visited:
+        if id(fn) in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node._ctx is not None:
-            stack.extend((p, False) for p in node._ctx.parents if p.requires_grad and id(p) not in visited)
+        visited.add(id(fn))
+        stack.append((fn, True))
+        stack.extend((p._ctx, False) for p in fn.parents if isinstance(p, Tensor) and p._ctx is not None)
     return order
+
+
+def run_backward(tensors, grads, retain_graph=False, capture=None):
+    """Send ``grads`` (arrays, one per tensor) back through the graph behind ``tensors``.
+
+    Every op is visited once, after all ops that used its outputs, and its local
+    ``backward`` turns its outputs' summed gradients into its inputs'. Leaves sum theirs
+    into ``.grad``. With ``capture`` (a dict keyed by ``id(tensor)``), the gradients of
+    those tensors are stored there instead and no ``.grad`` changes (``autograd.grad``).
+    """
+    pending = {}  # id(fn) -> the summed gradient of each of its outputs so far
+    leaves = _Leaves(capture, grads)
+    for t, g in zip(tensors, grads):
+        if t._ctx is None:
+            leaves.add(t, g)
+        else:
+            _add_output_grad(pending, t._ctx, t._index, g)
+    check = anomaly_enabled()
+    for fn in reversed(_topological_order({id(t._ctx): t._ctx for t in tensors if t._ctx is not None}.values())):
+        output_grads = pending.pop(id(fn), None)
+        if output_grads is None:
+            continue
+        _check_versions(fn)
+        output_grads = _output_hooks(fn, output_grads, capture)
+        if output_grads is not None:
+            input_grads = fn.backward(*output_grads)
+            input_grads = input_grads if isinstance(input_grads, tuple) else (input_grads,)
+            if len(input_grads) != len(fn.parents):
+                raise TypeError(
+                    f"{fn.describe()}: backward returned {len(input_grads)} gradients for "
+                    f"{len(fn.parents)} inputs; it must return one per input (None where there is none)"
+                )
+            for parent, grad, needs in zip(fn.parents, input_grads, fn.needs_input_grad):
+                if grad is None or not needs:
+                    continue
+                grad = _checked_grad(fn, parent, grad, check)
+                if parent._ctx is None:
+                    leaves.add(parent, grad)
+                else:
+                    _add_output_grad(pending, parent._ctx, parent._index, grad)
+        if not retain_graph:
+            fn._free()
+    leaves.deliver()
+
+
+def _add_output_grad(pending, fn, index, grad):
+    grads = pending.get(id(fn))
+    if fn.freed:
+        raise RuntimeError(
+            f"trying to backward through the graph a second time ({fn.describe()} was already "
+            "freed by an earlier backward); help: call backward(retain_graph=True) the first time "
+            "if you need to, and recompute the forward pass after changing the weights"
+        )
+    if grads is None:
+        grads = pending[id(fn)] = [None] * len(fn.outputs)
+    grads[index] = grad if grads[index] is None else grads[index] + grad
+
+
+def _checked_grad(fn, parent, grad, check):
+    if grad.shape != parent.shape:
+        raise ValueError(
+            f"{fn.describe()}: backward returned a gradient of shape {grad.shape} for an input of shape {parent.shape}"
+        )
+    if grad.dtype != parent.dtype:
+        grad = grad.astype(parent.dtype)
+    if check:
+        _check_finite(grad, f"{fn.describe()} produced NaN/Inf in its backward pass")
+    return grad
+
+
+def _output_hooks(fn, grads, capture):
+    """The outputs' gradients after hooks, retain_grad and capture; None if none flowed."""
+    if all(g is None for g in grads):
+        return None
+    for index, hooks in fn.__dict__.get("output_hooks", {}).items():
+        if grads[index] is not None:
+            for hook in hooks:
+                grads[index] = _call_hook(hook, grads[index])
+    if capture:
+        for index, g in enumerate(grads):
+            key = (id(fn), index)
+            if key in capture and g is not None:
+                capture[key] = g if capture[key] is None else capture[key] + g
+    return tuple(xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, fn.outputs))
+
+
+def _call_hook(hook, grad):
+    result = hook(Tensor._wrap(grad, False))
+    return grad if result is None else _as_array(result)
+
+
+class _Leaves:
+    """The gradients of leaves, summed during the walk and delivered at its end: added
+    into ``.grad`` (each leaf owning its buffer, as ops may pass an incoming gradient
+    through to several inputs), or captured for ``autograd.grad``."""
+
+    def __init__(self, capture, root_grads):
+        self.capture, self.grads = capture, {}
+        self.handed_out = {id(g) for g in root_grads}  # the caller's arrays: never adopt them
+
+    def add(self, leaf, grad):
+        key = id(leaf)
+        if self.capture is not None and key not in self.capture:
+            return
+        summed = self.grads.get(key)
+        self.grads[key] = (leaf, grad if summed is None else summed[1] + grad)
+
+    def deliver(self):
+        for key, (leaf, grad) in self.grads.items():
+            for hook in leaf._hooks or ():
+                grad = _call_hook(hook, grad)
+            if self.capture is not None:
+                self.capture[key] = grad
+            elif leaf._grad is not None:
+                leaf._grad._data += grad
+            else:
+                if grad.dtype != leaf.dtype or not grad.flags.owndata or id(grad) in self.handed_out:
+                    grad = xp.array(grad, dtype=leaf.dtype, copy=True)
+                self.handed_out.add(id(grad))
+                leaf._grad = Tensor._wrap(grad, False)
 
 
 # -- the tensor -------------------------------------------------------------------------
@@ -173,11 +434,13 @@ def _topological_order(root):
 
 def _as_array(data, dtype=None):
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, xp.generic):  # a NumPy scalar (ops on 0-d arrays return them) keeps its dtype
         data = xp.asarray(data)
     if isinstance(data, xp.ndarray):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [_as_array(d) for d in data]  # a list of tensors, as gn.tensor([t1, t2]) in PyTorch
     array = xp.asarray(data, dtype=dtype)
     if dtype is None and array.dtype == xp.float64:
         array = array.astype(xp.float32)  # Python floats become float32, as in PyTorch
@@ -192,134 +455,189 @@ class Tensor:
     >>> loss = (x * x).sum()
     >>> loss.backward()
     >>> x.grad
-    array([[2., 4.],
-           [6., 8.]], dtype=float32)
+    tensor([[2., 4.],
+            [6., 8.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_index", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        self._data = _as_array(data, dtypes.as_dtype(dtype))
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
-                "help: create it from floats, e.g. gn.tensor(x, dtype='float32', requires_grad=True)"
+                f"only floating-point tensors can require gradients, got dtype {self._data.dtype}; "
+                "help: create it from floats, e.g. gn.tensor(x, dtype=gn.float32, requires_grad=True)"
             )
-        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self._ctx = None
+        self._grad = self._ctx = self._hooks = None
+        self._index, self._version = 0, [0]
+
+    @classmethod
+    def _wrap(cls, array, requires_grad):
+        """A tensor around an array an op just made (no checks, no copy)."""
+        t = object.__new__(Tensor)
+        t._data = array if isinstance(array, xp.ndarray) else xp.asarray(array)  # 0-d math gives NumPy scalars
+        t.requires_grad = requires_grad
+        t._grad = t._ctx = t._hooks = None
+        t._index, t._version = 0, [0]
+        return t
 
     # -- backpropagation ---------------------------------------------------------------
 
-    def backward(self, grad=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor with respect to every leaf tensor that
         requires one, adding it to each leaf's ``.grad``.
 
-        ``grad`` is the gradient flowing in from above; it may be omitted for a
-        single-element tensor (a loss), where it is 1.
+        ``gradient`` is the gradient flowing in from above; it may be omitted for a
+        single-element tensor (a loss), where it is 1. The graph is freed afterwards
+        unless ``retain_graph=True``.
         """
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): glassnet's backward rules compute on arrays, so "
+                "gradients of gradients are not available"
+            )
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() called on a tensor that does not require grad: no input of the "
                 "computation had requires_grad=True (or it ran under gn.no_grad())"
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without an argument needs a single-element tensor (a loss), "
-                    f"got shape {self.shape}; help: reduce it with .sum() or .mean(), or pass "
-                    "the upstream gradient"
-                )
-            grad = xp.ones_like(self.data)
-        else:
-            grad = _as_array(grad, self.data.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(): gradient of shape {grad.shape} for a tensor of shape {self.shape}")
+        grad = _initial_grad(self, gradient, "backward()")
+        if inputs is not None:  # only these leaves receive gradients
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            captured = autograd.grad([self], inputs, [grad], retain_graph=retain_graph, allow_unused=True)
+            for leaf, g in zip(inputs, captured):
+                if g is not None:
+                    leaf.grad = g if leaf.grad is None else leaf.grad + g
+            return
+        run_backward([self], [grad], retain_graph=bool(retain_graph))
 
-        grads = {id(self): grad}
-        handed_out = {id(grad)}  # arrays already given to someone; a leaf must not share them
-        check = anomaly_enabled()
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            fn = node._ctx
-            if fn is None:  # a leaf: accumulate, in its own dtype, into a buffer it owns
-                if node.grad is not None:
-                    node.grad += g
-                    continue
-                # Ops return fresh arrays or pass their incoming gradient through (Add) or
-                # a view of it (Reshape); only the latter two need a copy, as the leaf's
-                # .grad may later be changed in place (clipping, accumulation).
-                if g.dtype != node.data.dtype or not g.flags.owndata or id(g) in handed_out:
-                    g = xp.array(g, dtype=node.data.dtype, copy=True)
-                node.grad = g
-                handed_out.add(id(g))
-                continue
-            input_grads = fn.backward(g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, parent_grad in zip(fn.parents, input_grads):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                if check:
-                    _check_finite(parent_grad, f"{fn.describe()} produced NaN/Inf in its backward pass")
-                key = id(parent)
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+    @property
+    def grad(self):
+        """The gradient that backward left here (a tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            value = value if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype)
+            if value.shape != self.shape:
+                raise ValueError(f"assigned grad of shape {value.shape} to a tensor of shape {self.shape}")
+        self._grad = value
+
+    @property
+    def data(self):
+        """The same values as a tensor outside the graph: changing it changes this tensor's
+        values without autograd's knowledge (PyTorch's ``.data``; ``detach()`` is safer)."""
+        return self._data  # TEMPORARY
+
+    @data.setter
+    def data(self, value):
+        value = _as_array(value)
+        if value.shape != self.shape and self.requires_grad:
+            raise ValueError(f".data: cannot replace values of shape {self.shape} with shape {value.shape}")
+        self._data = value
+
+    @property
+    def grad_fn(self):
+        """The op that made this tensor (None for a leaf): its ``name()`` and
+        ``next_functions`` walk the graph backwards, as in PyTorch."""
+        return self._ctx
+
+    @property
+    def _version_number(self):
+        return self._version[0]
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; a returned
+        tensor replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._ctx is None:
+            self._hooks = (self._hooks or []) + [hook]
+        else:
+            self._ctx.register_hook(self._index, hook)
+        return _RemovableHandle(self, hook)
+
+    def retain_grad(self):
+        """Keep this (non-leaf) tensor's gradient in ``.grad`` after backward."""
+        if self._ctx is not None:
+            me = weakref.ref(self)
+
+            def keep(grad):
+                t = me()
+                if t is not None:
+                    t._grad = Tensor._wrap(grad._data.copy(), False) if t._grad is None else t._grad + grad
+
+            self._ctx.register_hook(self._index, keep)
 
     def detach(self):
-        """The same values, cut from the graph."""
-        return Tensor(self.data)
+        """The same values (the same memory), cut from the graph."""
+        t = Tensor._wrap(self._data, False)
+        t._version = self._version
+        return t
 
-    def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
-        self.requires_grad = requires_grad
+    def detach_(self):
+        self._ctx, self.requires_grad = None, False
         return self
 
-    def zero_grad(self):
-        self.grad = None
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) on a tensor computed by an op; help: use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     # -- plain-array views ----------------------------------------------------------------
 
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self):
         return self._ctx is None
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def numpy(self):
         """The values as a NumPy array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def __bool__(self):  # as in PyTorch: only a single element has a truth value
-        return bool(self.data)
+        return bool(self._data)
+
+    def __float__(self):
+        return float(self._data)
+
+    def __int__(self):
+        return int(self._data)
+
+    def __index__(self):
+        return self._data.__index__()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def astype(self, dtype):
         return ops.Cast.apply(self, dtype=xp.dtype(dtype))
@@ -331,10 +649,14 @@ class Tensor:
         return self.astype(xp.float64)
 
     def __repr__(self):
-        body = xp.array2string(self.data, separator=", ", prefix="tensor(")
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        dtype = "" if self.dtype == xp.float32 else f", dtype={self.dtype}"
-        return f"tensor({body}{dtype}{grad})"
+        grad = ""
+        if self._ctx is not None:
+            grad = f", grad_fn=<{self._ctx.name()}>"
+        elif self.requires_grad:
+            grad = ", requires_grad=True"
+        default = self.dtype in (xp.float32, xp.int64, xp.bool_) and self._data.size != 0
+        dtype = "" if default else f", dtype=glassnet.{self.dtype}"
+        return f"tensor({_format(self._data)}{dtype}{grad})"
 
     # -- arithmetic -----------------------------------------------------------------------
 
@@ -344,54 +666,173 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float, bool, xp.number)) and self.dtype.kind == "f":
-            return Tensor(xp.asarray(other, dtype=self.dtype))
+            return Tensor._wrap(xp.asarray(other, dtype=self.dtype), False)
         return Tensor(other)
 
     def __add__(self, other):
-        return ops.Add.apply(self, self._operand(other))
+        return _arithmetic(ops.Add, self, other)
 
     def __radd__(self, other):
-        return ops.Add.apply(self._operand(other), self)
+        return _arithmetic(ops.Add, other, self)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, self._operand(other))
+        return _arithmetic(ops.Sub, self, other)
 
     def __rsub__(self, other):
-        return ops.Sub.apply(self._operand(other), self)
+        return _arithmetic(ops.Sub, other, self)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._operand(other))
+        return _arithmetic(ops.Mul, self, other)
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._operand(other), self)
+        return _arithmetic(ops.Mul, other, self)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, self._operand(other))
+        return _arithmetic(ops.Div, self, other)
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(self._operand(other), self)
+        return _arithmetic(ops.Div, other, self)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, (int, float, xp.number)):  # a NumPy scalar becomes a Python one: no promotion
-            return ops.PowScalar.apply(self, exponent=exponent.item() if isinstance(exponent, xp.number) else exponent)
-        return ops.Pow.apply(self, self._operand(exponent))
+        if isinstance(exponent, (int, float, xp.number)) and not isinstance(exponent, bool):
+            dtype = dtypes.result_type(self, exponent)
+            base = self if dtype == self.dtype else ops.Cast.apply(self, dtype=dtype)
+            # a NumPy scalar becomes a Python one: no promotion
+            return ops.PowScalar.apply(base, exponent=exponent.item() if isinstance(exponent, xp.number) else exponent)
+        return _arithmetic(ops.Pow, self, exponent)
 
     def __rpow__(self, base):
-        return ops.Pow.apply(self._operand(base), self)
+        return _arithmetic(ops.Pow, base, self)
 
     def __neg__(self):
         return ops.Neg.apply(self)
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(self, self._operand(other))
+        return _arithmetic(ops.MatMul, self, other)
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(self._operand(other), self)
+        return _arithmetic(ops.MatMul, other, self)
+
+    # in-place arithmetic changes the tensor itself (``w -= lr * w.grad`` updates w)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def add_(self, other, *, alpha=1):
+        return self._update(lambda old: old + (other if alpha == 1 else other * alpha), "add_")
+
+    def sub_(self, other, *, alpha=1):
+        return self._update(lambda old: old - (other if alpha == 1 else other * alpha), "sub_")
+
+    def mul_(self, other):
+        return self._update(lambda old: old * other, "mul_")
+
+    def div_(self, other):
+        return self._update(lambda old: old / other, "div_")
+
+    def fill_(self, value):
+        return self._update(lambda old: Tensor._wrap(xp.full(self.shape, _as_array(value), self.dtype), False), "fill_")
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        src = src if src.dtype == self.dtype else ops.Cast.apply(src, dtype=self.dtype)
+        return self._update(lambda old: src + Tensor._wrap(xp.zeros(self.shape, self.dtype), False), "copy_")
+
+    def masked_fill_(self, mask, value):
+        return self._update(lambda old: old.masked_fill(mask, value), "masked_fill_")
+
+    def clamp_(self, min=None, max=None):
+        return self._update(lambda old: old.clamp(min, max), "clamp_")
+
+    clip_ = clamp_
+
+    def masked_fill(self, mask, value):
+        """Where ``mask`` is true, ``value``; elsewhere this tensor's values."""
+        mask = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+        if mask.dtype != bool:
+            raise TypeError(f"masked_fill: the mask must be a bool tensor, got dtype {mask.dtype}")
+        return ops.where(mask, value, self)
+
+    def relu_(self):
+        return self._update(lambda old: old.relu(), "relu_")
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        generator = generator or random.generator()
+        return self.copy_(generator.uniform(a, b, self.shape))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        generator = generator or random.generator()
+        return self.copy_(generator.normal(mean, std, self.shape))
+
+    def __setitem__(self, index, value):
+        """``x[i] = v``, ``x[mask] = v``: in place, and differentiable like PyTorch's."""
+        index = _plain_index(index)
+        value = value if isinstance(value, Tensor) else Tensor._wrap(_as_array(value, self.dtype), False)
+        if not (is_grad_enabled() and (self.requires_grad or value.requires_grad)):
+            self._data[index] = value._data  # nothing to record: write straight into the array
+            self._version[0] += 1
+            return
+        self._update(lambda old: ops.SetItem.apply(old, value, index=index), "item assignment")
+
+    def clone(self):
+        """A copy in new memory that stays in the graph (gradients flow back through it)."""
+        return ops.Clone.apply(self)
+
+    def _update(self, compute, name):
+        """Change this tensor in place to ``compute(old)``, the out-of-place result.
+
+        Under autograd the old value becomes a node of its own, the new value's op takes
+        its place as this tensor's ``grad_fn``, and the version counter moves on, so an op
+        that saved the old values raises at backward instead of using the new ones.
+        """
+        if self.requires_grad and self._ctx is None and is_grad_enabled():
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad (a weight) cannot be changed in place while "
+                "autograd records; help: do the update under `with gn.no_grad():`, as optimizers do"
+            )
+        old = Tensor._wrap(self._data, self.requires_grad)
+        old._ctx, old._index, old._version = self._ctx, self._index, self._version
+        new = compute(old)
+        new = new if isinstance(new, Tensor) else Tensor(new)
+        if new.shape != self.shape:
+            raise RuntimeError(
+                f"{name}: the result has shape {new.shape}, which does not fit the tensor of shape "
+                f"{self.shape} changed in place (only the other operand may broadcast)"
+            )
+        if dtypes.category(new.dtype) > dtypes.category(self.dtype):
+            raise RuntimeError(
+                f"{name}: the result type {new.dtype} can't be cast to the tensor's type {self.dtype}; "
+                f"help: convert first, e.g. x = x.to({new.dtype.name!r}), or use an out-of-place op"
+            )
+        if not self._data.flags.writeable:
+            raise RuntimeError(f"{name}: this tensor is a read-only view (e.g. from expand); help: .clone() it first")
+        self._data[...] = new._data
+        self._version[0] += 1
+        if new.requires_grad:
+            self._ctx, self._index, self.requires_grad = new._ctx, new._index, True
+        elif is_grad_enabled() and self.requires_grad:  # new values that depend on nothing learned
+            self._ctx, self.requires_grad = None, False
+        return self
 
     # comparisons give boolean tensors and carry no gradient
     def _compare(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(ufunc(self.data, other))
+        if isinstance(other, Tensor):
+            other = other._data
+        elif not isinstance(other, (xp.ndarray, numbers.Number, xp.generic, list, tuple)):
+            return NotImplemented  # e.g. pytest.approx, which compares itself
+        return Tensor._wrap(ufunc(self._data, other), False)
 
     def __lt__(self, other):
         return self._compare(other, xp.less)
@@ -454,7 +895,7 @@ class Tensor:
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
         axis = _axis(axis, dim)
-        count = self.data.size // max(ops.Sum.reduced_size(self.shape, axis), 1) if self.data.size else 0
+        count = self._data.size // max(ops.Sum.reduced_size(self.shape, axis), 1) if self._data.size else 0
         return self.sum(axis, keepdims or keepdim) * (1.0 / max(count, 1))
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
@@ -465,10 +906,10 @@ class Tensor:
         return -((-self).max(axis, keepdims, dim=dim, keepdim=keepdim))
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        return Tensor(xp.argmax(self.data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
+        return Tensor(xp.argmax(self._data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        return Tensor(xp.argmin(self.data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
+        return Tensor(xp.argmin(self._data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
 
     # -- shape ------------------------------------------------------------------------------
 
@@ -523,6 +964,40 @@ class Tensor:
         return ops.GetItem.apply(self, index=_plain_index(index))
 
 
+def _format(array):
+    """Values printed as PyTorch prints them: whole numbers as ``2.``, others with four
+    decimals, and in scientific notation when their magnitudes are far apart."""
+    if array.dtype.kind != "f" or array.size == 0:
+        return xp.array2string(array, separator=", ", prefix="tensor(")
+    finite = xp.abs(array[xp.isfinite(array)])
+    if finite.size == 0 or (finite == xp.round(finite)).all() and finite.max() < 1e8:
+        style = {"float_kind": lambda v: f"{v:.0f}." if xp.isfinite(v) else str(v)}
+    elif finite.max() >= 1e8 or finite[finite > 0].size and finite.max() / finite[finite > 0].min() >= 1000:
+        style = {"float_kind": lambda v: f"{v:.4e}"}
+    else:
+        style = {"float_kind": lambda v: f"{v:.4f}"}
+    return xp.array2string(array, separator=", ", prefix="tensor(", formatter=style)
+
+
+def _arithmetic(op, a, b):
+    """``op(a, b)`` on operands cast to their common type by PyTorch's promotion rules
+    (``gn.result_type``); true division of integers gives float32, as in PyTorch."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype and (a.dtype.kind == "f" or op is not ops.Div):
+        return op.apply(a, b)  # the common case, without the promotion table
+    dtype = dtypes.result_type(a, b)
+    if op is ops.Div and dtype.kind != "f":
+        dtype = dtypes.float32
+    return op.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+
+
+def _as_operand(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else ops.Cast.apply(x, dtype=dtype)
+    if isinstance(x, (list, tuple)):
+        x = _as_array(x)
+    return Tensor._wrap(xp.asarray(x, dtype=dtype), False)
+
+
 def _axis(axis, dim, default=None):
     """Accept NumPy's ``axis`` or PyTorch's ``dim``."""
     if dim is not None:
@@ -535,10 +1010,40 @@ def _axis(axis, dim, default=None):
 def _plain_index(index):
     """Indices may hold tensors (as ``x[labels]``); ops see their arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def _initial_grad(t, gradient, who):
+    if gradient is None:
+        if t._data.size != 1:
+            raise RuntimeError(
+                f"{who} without a gradient needs a single-element tensor (a loss), got shape {t.shape}; "
+                "help: reduce it with .sum() or .mean(), or pass the upstream gradient"
+            )
+        return xp.ones_like(t._data)
+    grad = _as_array(gradient, t._data.dtype)
+    if grad.shape != t.shape:
+        raise ValueError(f"{who}: gradient of shape {grad.shape} for a tensor of shape {t.shape}")
+    return grad
+
+
+class _RemovableHandle:
+    def __init__(self, tensor, hook):
+        self.tensor, self.hook = weakref.ref(tensor), hook
+
+    def remove(self):
+        t = self.tensor()
+        if t is None:
+            return
+        if t._ctx is None:
+            t._hooks = [h for h in t._hooks or () if h is not self.hook]
+        else:
+            hooks = t._ctx.__dict__.get("output_hooks", {}).get(t._index, [])
+            if self.hook in hooks:
+                hooks.remove(self.hook)
 
 
 def tensor(data, requires_grad=False, dtype=None):
@@ -554,4 +1059,4 @@ def tensor(data, requires_grad=False, dtype=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-from . import ops  # noqa: E402  (ops build on Function and Tensor above)
+from . import autograd, dtypes, ops, random  # noqa: E402  (they build on Function and Tensor above)

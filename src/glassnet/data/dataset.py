@@ -51,7 +51,7 @@ class TensorDataset(Dataset):
     """Examples cut from arrays along their first dimension: example ``i`` is
     ``(arrays[0][i], arrays[1][i], ...)``.
 
-    Accepts NumPy arrays or glassnet Tensors (their ``.data`` is used, not copied).
+    Accepts NumPy arrays or glassnet Tensors (their arrays are used, not copied).
     Floats are stored as float32 and integers as int64 (see :func:`standard_dtype`).
 
     Shape:

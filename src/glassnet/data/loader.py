@@ -19,7 +19,7 @@ def default_collate(items):
 
     >>> import numpy as np
     >>> x, y = default_collate([(np.zeros(3), 1), (np.ones(3), 0)])
-    >>> x.shape, y.data.tolist()
+    >>> x.shape, y.tolist()
     ((2, 3), [1, 0])
     """
     first = items[0]

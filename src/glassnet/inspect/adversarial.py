@@ -42,7 +42,7 @@ def input_gradient(model, images, labels, batch_size=256):
             x = Tensor(images[start:start + batch_size], requires_grad=True)
             loss = F.cross_entropy(model(x), labels[start:start + batch_size], reduction="sum")
             loss.backward()
-            gradients.append(x.grad)
+            gradients.append(x.grad.numpy())
     return np.concatenate(gradients) if gradients else np.zeros_like(images)
 
 

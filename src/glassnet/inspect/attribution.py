@@ -46,7 +46,7 @@ def _targets(logits, target):
 def _logits(network, images, batch_size=512):
     """The network's raw scores for every image, in batches. Shape: (N, classes)."""
     with inspecting(network), no_grad():
-        return np.concatenate([network(Tensor(images[start:start + batch_size])).data
+        return np.concatenate([network(Tensor(images[start:start + batch_size])).numpy()
                                for start in range(0, len(images), batch_size)])
 
 
@@ -62,9 +62,9 @@ def _input_gradient(network, images, target):
     inputs = Tensor(images, requires_grad=True)
     with inspecting(network), enable_grad():
         logits = network(inputs)
-        target = _targets(logits.data, target)
+        target = _targets(logits.numpy(), target)
         logits.backward(np.eye(logits.shape[1], dtype=logits.dtype)[target])
-    return inputs.grad, logits.data, target
+    return inputs.grad.numpy(), logits.numpy(), target
 
 
 def saliency(model, images, target=None):
@@ -152,20 +152,20 @@ def _activation_and_gradient(network, images, layer, target):
         if not isinstance(output, Tensor):
             raise ValueError(f"grad_cam: layer {layer!r} ({type(module).__name__}) returns a {type(output).__name__}, "
                              f"not one tensor of maps")
-        found["maps"] = Tensor(output.data, requires_grad=True)
+        found["maps"] = Tensor(output.numpy(), requires_grad=True)
         return found["maps"]
 
     handle = get_layer(network, layer).register_forward_hook(cut)
     try:
         with inspecting(network), enable_grad():
             logits = network(Tensor(images))
-            target = _targets(logits.data, target)
+            target = _targets(logits.numpy(), target)
             logits.backward(np.eye(logits.shape[1], dtype=logits.dtype)[target])
     finally:
         handle.remove()
     maps = found["maps"]
-    gradient = maps.grad if maps.grad is not None else np.zeros_like(maps.data)
-    return maps.data, gradient, target
+    gradient = maps.grad.numpy() if maps.grad is not None else np.zeros_like(maps.numpy())
+    return maps.numpy(), gradient, target
 
 
 def _interpolation(size_out, size_in):
@@ -224,7 +224,7 @@ def _recording_weights(attention, name, found):
     def forward_with_weights(query, key, value, **options):
         options.update(need_weights=True, average_attn_weights=False)
         output, weights = forward(query, key, value, **options)
-        found[name] = weights.data
+        found[name] = weights.numpy()
         return output, None  # what the caller, which asked for no weights, expects
 
     return forward_with_weights

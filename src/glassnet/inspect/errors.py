@@ -38,7 +38,7 @@ def predict_proba(model, images, batch_size=512):
     model, images = model_and_images(model, images)
     logits = predict(model, images, batch_size)  # eval mode and no_grad, batch by batch
     with no_grad():
-        return Tensor(logits).softmax(axis=1).data.astype(np.float32)
+        return Tensor(logits).softmax(axis=1).numpy().astype(np.float32)
 
 
 def confusion(labels, predictions, num_classes):

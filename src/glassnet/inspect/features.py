@@ -66,7 +66,7 @@ def first_layer_weights(model, input_shape=None):
     if math.prod(shape) != layer.in_features:
         raise ValueError(f"first_layer_weights: layer {layer_name!r} takes {layer.in_features} inputs, but images "
                          f"of shape {shape} have {math.prod(shape)} pixels")
-    weights = layer.weight.data.reshape(layer.out_features, *shape)
+    weights = layer.weight.numpy().reshape(layer.out_features, *shape)
     return weights[:, 0].copy() if shape[0] == 1 else weights.copy()
 
 
@@ -90,7 +90,7 @@ def conv_filters(model, layer=None):
     if not isinstance(module, nn.Conv2d):
         raise ValueError(f"conv_filters: layer {layer!r} of {name} is a {type(module).__name__}, not a Conv2d; "
                          f"its Conv2d layers are: {', '.join(convolutions)}")
-    return module.weight.data.copy()
+    return module.weight.numpy().copy()
 
 
 def _edge_kernels(height, width, orientations=8):

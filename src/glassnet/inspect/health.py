@@ -121,7 +121,7 @@ class HealthMonitor(Callback):
         if not (record_norms or histogram):
             return
         # A parameter without a gradient got none from this loss: a gradient of zero.
-        grads = {name: _flat(p.grad for p in module.parameters(recurse=False) if p.grad is not None)
+        grads = {name: _flat(p.grad.numpy() for p in module.parameters(recurse=False) if p.grad is not None)
                  for name, module in self._layers.items()}
         if record_norms:
             record = self.health["gradient_norms"]
@@ -131,16 +131,16 @@ class HealthMonitor(Callback):
                 record["norm"][name].append(_number(xp.linalg.norm(values)))
         if histogram:
             self._gradient_histograms[trainer.epoch] = {
-                name: _histogram(_flat(p.grad for p in _weights(module) if p.grad is not None), self.bins)
+                name: _histogram(_flat(p.grad.numpy() for p in _weights(module) if p.grad is not None), self.bins)
                 for name, module in self._layers.items()}
 
     def on_batch_end(self, trainer, step, logs):
         if self.sample is None:
             inputs = logs["inputs"]
-            self.sample = np.array(getattr(inputs, "data", inputs)[: self.sample_size])  # a copy
+            self.sample = np.array(inputs.numpy() if hasattr(inputs, "numpy") else inputs[: self.sample_size])  # a copy
 
     def on_epoch_end(self, trainer, epoch, logs):
-        weights = {name: _flat(p.data for p in _weights(module)) for name, module in self._layers.items()}
+        weights = {name: _flat(p.numpy() for p in _weights(module)) for name, module in self._layers.items()}
         record = self.health["weights"]
         record["epoch"].append(epoch)
         for name, values in weights.items():

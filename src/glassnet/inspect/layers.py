@@ -53,8 +53,8 @@ def capture(model, inputs, names, grad=False):
         for handle in handles:
             handle.remove()
     if not grad:
-        output = output.data
-        found = {name: value.data if isinstance(value, Tensor) else value for name, value in found.items()}
+        output = output.numpy()
+        found = {name: value.numpy() if isinstance(value, Tensor) else value for name, value in found.items()}
     return output, found
 
 

@@ -44,7 +44,7 @@ class GPT(nn.Module):
         with no_grad():
             for _ in range(count):
                 window = xp.asarray(tokens[-self.context:], dtype=xp.int64)[None]
-                logits = self(Tensor(window)).data[0, -1].astype(xp.float64) / temperature
+                logits = self(Tensor(window)).numpy()[0, -1].astype(xp.float64) / temperature
                 if top_k:
                     logits[logits < xp.sort(logits)[-top_k]] = -xp.inf
                 probs = xp.exp(logits - logits.max())

@@ -37,7 +37,7 @@ def _calculate_fan_in_and_fan_out(tensor):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor._data[...] = values
     return tensor
 
 

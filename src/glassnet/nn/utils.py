@@ -11,7 +11,7 @@ from ..backend import xp
 def _grads(parameters):
     """The gradient arrays of ``parameters`` (one parameter, or an iterable of them) that have one."""
     parameters = [parameters] if hasattr(parameters, "grad") else parameters
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p.grad._data for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -29,8 +29,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     >>> w.grad = np.array([3.0, 4.0], dtype=np.float32)
     >>> clip_grad_norm_([w], max_norm=1.0)
     5.0
-    >>> w.grad.round(4)
-    array([0.6, 0.8], dtype=float32)
+    >>> w.grad
+    tensor([0.6000, 0.8000])
     """
     grads = _grads(parameters)
     if not grads:
@@ -62,7 +62,7 @@ def clip_grad_value_(parameters, clip_value):
     >>> w.grad = np.array([-2.0, 0.5, 3.0], dtype=np.float32)
     >>> clip_grad_value_(w, 1.0)
     >>> w.grad
-    array([-1. ,  0.5,  1. ], dtype=float32)
+    tensor([-1.0000,  0.5000,  1.0000])
     """
     clip_value = float(clip_value)
     for g in _grads(parameters):

@@ -24,7 +24,7 @@ class Adam(Optimizer):
     >>> w = Parameter(np.array([1.0, -1.0], dtype=np.float32))
     >>> w.grad = np.array([0.5, 50.0], dtype=np.float32)
     >>> Adam([w], lr=0.1).step()  # the first step moves every weight by lr
-    >>> w.data.round(4)
+    >>> w.numpy().round(4)
     array([ 0.9, -1.1], dtype=float32)
     """
 

@@ -1,9 +1,10 @@
 """``Optimizer``: the base of every optimizer — parameter groups, per-parameter state,
 ``zero_grad``, ``step`` and a ``state_dict`` that is plain data.
 
-An optimizer only ever touches two things of a parameter: ``.data``, the array it
-changes in place (so every layer holding the parameter sees the new value), and
-``.grad``, the gradient that the last ``backward()`` left there (``None``: skip it).
+An optimizer only ever touches two things of a parameter: its values, which it
+changes in place (so every layer holding the parameter sees the new value, and the
+parameter's version moves on), and ``.grad``, the gradient that the last ``backward()``
+left there (``None``: skip it).
 """
 from ..backend import xp
 from ..tensor import enable_grad
@@ -78,11 +79,11 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.fill(0)
+                    p.grad.zero_()
 
     def gradients(self):
         """The gradient arrays of every parameter that has one, in group order."""
-        return [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        return [p.grad._data for group in self.param_groups for p in group["params"] if p.grad is not None]
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, in place. ``closure``, if given,
@@ -94,7 +95,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self.update(p.data, p.grad, self.state.setdefault(p, {}), group)
+                    self.update(p._data, p.grad._data, self.state.setdefault(p, {}), group)
+                    p._version[0] += 1  # a graph that saved the old values must not backward now
         return loss
 
     def update(self, param, grad, state, group):
@@ -157,9 +159,9 @@ def _restore(value, param, name, index):
         return value
     if name == "step":  # a number that went through an array (PyTorch saves it as a 0-d tensor)
         return value.item()
-    if value.shape != param.data.shape:
+    if value.shape != param.shape:
         raise ValueError(
             f"state '{name}' of parameter {index} has shape {tuple(value.shape)} but the parameter has shape "
-            f"{param.data.shape}; help: build the optimizer on the same model as the one that was saved"
+            f"{param.shape}; help: build the optimizer on the same model as the one that was saved"
         )
-    return xp.array(value, dtype=param.data.dtype, copy=True)
+    return xp.array(value, dtype=param.dtype, copy=True)

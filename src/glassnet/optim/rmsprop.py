@@ -21,7 +21,7 @@ class RMSprop(Optimizer):
     >>> w = Parameter(np.array([1.0, 1.0], dtype=np.float32))
     >>> w.grad = np.array([0.5, -50.0], dtype=np.float32)
     >>> RMSprop([w], lr=0.01, alpha=0.75).step()  # v = g² / 4: a first step of 2 lr
-    >>> w.data
+    >>> w.numpy()
     array([0.98, 1.02], dtype=float32)
     """
 

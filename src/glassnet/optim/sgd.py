@@ -20,7 +20,7 @@ class SGD(Optimizer):
     >>> w = Parameter(np.array([1.0, 2.0], dtype=np.float32))
     >>> w.grad = np.array([0.5, -0.5], dtype=np.float32)
     >>> SGD([w], lr=0.1).step()
-    >>> w.data
+    >>> w.numpy()
     array([0.95, 2.05], dtype=float32)
     """
 

@@ -235,12 +235,12 @@ def predict(model, data, batch_size=512):
     outputs = []
     with no_grad():
         if isinstance(data, (np.ndarray, Tensor)):
-            array = data.data if isinstance(data, Tensor) else data
+            array = data.numpy() if isinstance(data, Tensor) else data
             batches = (Tensor(array[i:i + batch_size]) for i in range(0, len(array), batch_size))
         else:
             batches = (batch[0] for batch in _as_loader(data, batch_size))
         for inputs in batches:
-            outputs.append(model(inputs).data)
+            outputs.append(model(inputs).numpy())
     model.train(was_training)
     return xp.concatenate(outputs) if outputs else xp.zeros((0,))
 
@@ -255,10 +255,10 @@ def _overriding(callbacks, hook):
 def _correct(logits, targets):
     """(right predictions, predictions made) for class scores on the last axis, e.g.
     (N, C) against (N,) labels or a language model's (N, T, V) against (N, T) tokens."""
-    targets = targets.data if isinstance(targets, Tensor) else targets
+    targets = targets.numpy() if isinstance(targets, Tensor) else targets
     if logits.ndim != targets.ndim + 1 or targets.dtype.kind not in "iu":
         return 0, 0
-    return int((logits.data.argmax(axis=-1) == targets).sum()), targets.size
+    return int((logits.numpy().argmax(axis=-1) == targets).sum()), targets.size
 
 
 def _prefixed(metrics, prefix):
