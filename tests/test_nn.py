@@ -436,6 +436,156 @@ def test_double_converts_parameters_for_gradcheck():
     assert layer.float().weight.dtype == np.float32
 
 
+# -- PyTorch's Module API: traversal, conversion, gradients, loading ------------------------------
+
+
+def _nested(m):
+    """A shared (tied) layer, a None sub-module and buffers at two depths."""
+    shared = m.Linear(3, 3)
+    net = m.Sequential(shared, m.Sequential(m.BatchNorm1d(3), m.Tanh(), shared), m.BatchNorm1d(3))
+    net.gone = m.Tanh()
+    net.gone = None  # stays registered, as None
+    return net
+
+
+def test_module_traversal_matches_pytorch():
+    mine, theirs = _nested(nn), _nested(torch.nn)
+
+    def names(pairs):
+        return [name for name, _ in pairs]
+
+    def kinds(modules):
+        return [type(module).__name__ for module in modules]
+
+    assert names(mine.named_children()) == names(theirs.named_children()) == ["0", "1", "2"]
+    assert kinds(mine.children()) == kinds(theirs.children())
+    assert names(mine.named_modules()) == names(theirs.named_modules())
+    assert names(mine.named_modules(prefix="net", remove_duplicate=False)) == names(theirs.named_modules(prefix="net", remove_duplicate=False))
+    assert kinds(mine.modules()) == kinds(theirs.modules())
+    for options in [{}, dict(recurse=False), dict(prefix="p"), dict(remove_duplicate=False)]:
+        assert names(mine.named_buffers(**options)) == names(theirs.named_buffers(**options)), options
+        assert names(mine.named_parameters(**options)) == names(theirs.named_parameters(**options)), options
+    assert len(list(mine.buffers())) == len(list(theirs.buffers())) == 6
+    assert list(mine[1].buffers(recurse=False)) == []
+
+
+def test_apply_visits_children_before_parents_as_pytorch():
+    mine, theirs = _nested(nn), _nested(torch.nn)
+    seen_mine, seen_theirs = [], []
+    assert mine.apply(lambda module: seen_mine.append(type(module).__name__)) is mine
+    theirs.apply(lambda module: seen_theirs.append(type(module).__name__))
+    assert seen_mine == seen_theirs  # the shared Linear twice, the outer Sequential last
+
+    def zero_linear_biases(module):
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    net = _make_net(nn).apply(zero_linear_biases)
+    assert not net.head.bias.numpy().any() and not net.encoder[0].bias.numpy().any()
+
+
+@pytest.mark.parametrize("to", [
+    lambda model: model.to(np.float64),
+    lambda model: model.to(gn.float64) if hasattr(gn, "float64") else model.to(np.dtype("float64")),
+    lambda model: model.to(dtype=np.float64),
+    lambda model: model.to("cpu", np.float64),
+    lambda model: model.to(device="cpu", dtype=np.float64, non_blocking=True),
+    lambda model: model.to(gn.tensor(np.zeros(2))),  # a float64 tensor: its dtype
+    lambda model: model.double(),
+], ids=["dtype", "gn_dtype", "dtype_keyword", "device_and_dtype", "keywords", "tensor", "double"])
+def test_to_converts_floating_tensors_in_place_and_keeps_integer_buffers(to):
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    model(gn.tensor(_input((4, 3)))).sum().backward()
+    weight = model[0].weight
+    assert to(model) is model and model[0].weight is weight  # the same objects: an optimizer keeps working
+    assert weight.dtype == weight.grad.dtype == model[1].running_mean.dtype == np.float64
+    assert model[1].num_batches_tracked.dtype == np.int64  # as PyTorch: only floating tensors convert
+    assert model(gn.tensor(_input((4, 3)).astype(np.float64))).dtype == np.float64
+    assert model.float()[0].weight.dtype == np.float32
+
+
+@pytest.mark.parametrize("device", ["cpu", "cpu:0", torch.device("cpu")], ids=["cpu", "cpu0", "device_object"])
+def test_to_cpu_and_cpu_change_nothing(device):
+    model = _make_net(nn)
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    assert model.to(device) is model and model.cpu() is model
+    assert all(value.dtype == np.float32 for value in model.state_dict().values())
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+@pytest.mark.parametrize("call", [
+    lambda model: model.to("cuda"),
+    lambda model: model.to("cuda:1", np.float64),
+    lambda model: model.to(torch.device("cuda")),
+    lambda model: model.to(0),
+    lambda model: model.to(device="mps"),
+    lambda model: model.cuda(),
+], ids=["cuda", "cuda1_dtype", "device_object", "index", "mps", "cuda_method"])
+def test_a_gpu_device_raises_saying_glassnet_has_none_and_to_use_cpu(call):
+    model = nn.Linear(2, 2)
+    with pytest.raises(RuntimeError, match=r"Linear.*glassnet has no GPU backend.*use 'cpu'"):
+        call(model)
+    assert model.weight.dtype == np.float32  # nothing changed on the way
+
+
+def test_to_refuses_integer_dtypes_and_unknown_devices_as_pytorch():
+    with pytest.raises(TypeError, match="only accepts floating-point dtypes, got int64"):
+        nn.Linear(2, 2).to(np.int64)
+    with pytest.raises(TypeError, match="floating point"):
+        torch.nn.Linear(2, 2).to(torch.int64)
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        nn.Linear(2, 2).to("gpu")
+
+
+def test_type_converts_every_tensor_integer_buffers_too_as_pytorch():
+    mine, theirs = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    assert mine.type(np.float64) is mine
+    theirs.type(torch.float64)
+    assert {n: str(b.dtype) for n, b in mine.named_buffers()} == {
+        n: str(b.dtype).removeprefix("torch.") for n, b in theirs.named_buffers()
+    }
+    assert mine.num_batches_tracked.dtype == mine.weight.dtype == np.float64
+
+
+def test_requires_grad_freezes_and_unfreezes_every_parameter():
+    model = _make_net(nn)
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.encoder.requires_grad_()
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["encoder.0.weight", "encoder.0.bias", "encoder.2.weight"]
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad_sets_gradients_to_none_or_to_zeros_as_pytorch(set_to_none):
+    data = _input((3, 6))
+    mine, theirs = _make_net(nn), _make_net(torch.nn)
+    mine(gn.tensor(data)).sum().backward()
+    theirs(torch.tensor(data)).sum().backward()
+    mine.zero_grad(set_to_none=set_to_none)
+    theirs.zero_grad(set_to_none=set_to_none)
+    for p, q in zip(mine.parameters(), theirs.parameters()):
+        assert (p.grad is None) == (q.grad is None) == set_to_none
+        if not set_to_none:
+            assert p.grad.shape == p.shape and not p.grad.numpy().any() and not p.grad.requires_grad
+
+
+def test_load_state_dict_returns_pytorchs_named_tuple():
+    torch.manual_seed(0)
+    mine, theirs = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    result = mine.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    expected = theirs.load_state_dict(theirs.state_dict())
+    assert repr(result) == repr(expected) == "<All keys matched successfully>"
+    assert result.missing_keys == [] and result.unexpected_keys == [] and tuple(result) == ([], [])
+
+    partial = {"weight": np.ones((2, 2), np.float32), "extra": np.zeros(1, np.float32)}
+    result = mine.load_state_dict(partial, strict=False)
+    expected = theirs.load_state_dict({k: torch.from_numpy(v) for k, v in partial.items()}, strict=False)
+    assert result == tuple(expected) == (["bias"], ["extra"])
+    assert (result.missing_keys, result.unexpected_keys) == (expected.missing_keys, expected.unexpected_keys)
+    assert repr(result) == repr(expected) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])"
+
+
 def test_summary_rows_and_totals():
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 10))
     model[4].requires_grad_(False)

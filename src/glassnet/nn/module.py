@@ -5,7 +5,7 @@ but not learned, like BatchNorm's running mean) and sub-modules, all found by as
 them as attributes — exactly as in PyTorch, so ``state_dict()`` keys match PyTorch's
 (``0.weight``, ``0.bias``) and weights move between the two as plain arrays.
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from ..backend import xp
 from ..tensor import Tensor, anomaly_enabled, entering_layer
@@ -22,6 +22,77 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns, as PyTorch's: the keys the model has but the
+    state dict lacks, and the keys the state dict has but the model lacks."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+# Device types PyTorch code names; glassnet computes with NumPy, so only "cpu" exists here.
+_DEVICE_TYPES = {"cpu", "cuda", "mps", "xpu", "hip", "xla", "meta", "hpu", "mtia", "ipu", "vulkan"}
+
+
+def _device_type(device):
+    """The type of ``device``: a string such as "cuda:0", an index (PyTorch's shorthand for
+    that CUDA device) or an object with a ``type`` (a ``torch.device``)."""
+    if isinstance(device, int) and not isinstance(device, bool):
+        return "cuda"
+    kind = device if isinstance(device, str) else getattr(device, "type", None)
+    if not isinstance(kind, str) or kind.split(":")[0] not in _DEVICE_TYPES:
+        raise ValueError(f"unknown device {device!r}; glassnet computes on 'cpu'")
+    return kind.split(":")[0]
+
+
+def _require_cpu(who, device):
+    if device is not None and _device_type(device) != "cpu":
+        raise RuntimeError(
+            f"{who}: cannot move to device {str(device)!r}: glassnet has no GPU backend (it computes with "
+            "NumPy on the CPU); help: use 'cpu' instead, e.g. .to('cpu'), or remove the call"
+        )
+
+
+def _is_device(value):
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return True
+    return isinstance(getattr(value, "type", None), str)  # a dtype's .type is a class, a device's a name
+
+
+def _parse_to(args, kwargs):
+    """(device, dtype) from PyTorch's forms of ``to``: ``to(dtype)``, ``to(device)``,
+    ``to(device, dtype)``, ``to(tensor)`` and the keywords ``device=``, ``dtype=``,
+    ``non_blocking=`` (ignored: every copy here is synchronous)."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = "cpu", arg.dtype
+        elif isinstance(arg, bool):
+            continue  # non_blocking, given by position
+        elif _is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    return device, None if dtype is None else xp.dtype(dtype)
+
+
+def _convert(tensor, dtype):
+    """Change ``tensor``'s dtype in place, keeping the object (an optimizer may hold it),
+    and its gradient's with it, as PyTorch does."""
+    tensor._data = tensor._data.astype(dtype, copy=False)
+    if tensor.grad is not None:
+        tensor.grad._data = tensor.grad._data.astype(dtype, copy=False)
 
 
 class _HookHandle:
@@ -48,6 +119,13 @@ class Module:
     >>> [name for name, _ in TwoLayer().named_parameters()]
     ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
+
+    def __new__(cls, *args, **kwargs):
+        # the arguments it is built with (those of the outermost __init__), so that
+        # glassnet.save(model, path) can store the architecture beside the weights
+        module = super().__new__(cls)
+        object.__setattr__(module, "_init_args", (args, kwargs))
+        return module
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -137,7 +215,12 @@ class Module:
     # -- traversal ---------------------------------------------------------------------------
 
     def named_children(self):
-        yield from self._modules.items()
+        """The direct sub-modules with their attribute names (each once, skipping None)."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self):
         for _, module in self.named_children():
@@ -161,28 +244,32 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix="", recurse=True):
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) of every entry of ``registry`` (``"_parameters"`` or
+        ``"_buffers"``) in this module and, with ``recurse``, in every module inside it;
+        a tensor shared by two modules (tied weights) is listed once unless ``remove_duplicate=False``."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
         for module_name, module in modules:
-            for name, parameter in module._parameters.items():
-                if parameter is None or id(parameter) in seen:
+            for name, tensor in getattr(module, registry).items():
+                if tensor is None or id(tensor) in seen:
                     continue
-                seen.add(id(parameter))
-                yield (f"{module_name}.{name}" if module_name else name), parameter
+                if remove_duplicate:
+                    seen.add(id(tensor))
+                yield (f"{module_name}.{name}" if module_name else name), tensor
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, parameter in self.named_parameters(recurse=recurse):
             yield parameter
 
-    def named_buffers(self, prefix=""):
-        for module_name, module in self.named_modules(prefix):
-            for name, buffer in module._buffers.items():
-                if buffer is not None:
-                    yield (f"{module_name}.{name}" if module_name else name), buffer
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self):
-        for _, buffer in self.named_buffers():
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     # -- state -------------------------------------------------------------------------------
@@ -196,13 +283,18 @@ class Module:
             entries = list(module._parameters.items()) + [(n, b) for n, b in module._buffers.items() if n not in skip]
             for name, value in entries:
                 if value is not None:
-                    state[f"{module_name}.{name}" if module_name else name] = value.data
+                    state[f"{module_name}.{name}" if module_name else name] = value._data
         return state
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into this module's parameters and buffers, in place (so an
         optimizer holding the parameters keeps working). Every missing or unexpected
-        key and every shape mismatch is reported together in one error."""
+        key and every shape mismatch is reported together in one error.
+
+        Returns, as PyTorch, a named tuple ``(missing_keys, unexpected_keys)``: with
+        ``strict=False`` the keys that did not match (what did match is loaded); with
+        ``strict=True`` either both are empty or nothing is loaded and an error is raised.
+        A shape mismatch raises in both modes."""
         own = {}
         for module_name, module in self.named_modules(remove_duplicate=False):
             skip = module.__dict__.get("_non_persistent", set())
@@ -210,7 +302,7 @@ class Module:
             for name, value in entries:
                 if value is not None:
                     own[f"{module_name}.{name}" if module_name else name] = value
-        given = {name: xp.asarray(value.data if isinstance(value, Tensor) else value) for name, value in state_dict.items()}
+        given = {name: xp.asarray(value._data if isinstance(value, Tensor) else value) for name, value in state_dict.items()}
         missing = [k for k in own if k not in given]
         unexpected = [k for k in given if k not in own]
         mismatched = [
@@ -231,8 +323,8 @@ class Module:
             )
         for name, target in own.items():
             if name in given:
-                target.data[...] = given[name]
-        return missing, unexpected
+                target._data[...] = given[name]
+        return _IncompatibleKeys(missing, unexpected)
 
     # -- modes and gradients -------------------------------------------------------------------
 
@@ -246,34 +338,90 @@ class Module:
         """Evaluation mode: dropout is off, batch norm uses its running statistics."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget the gradients of every parameter (before the next backward)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of every parameter (before the next backward): set them to
+        ``None`` or, with ``set_to_none=False``, fill them with zeros (then detached)."""
         for parameter in self.parameters():
-            parameter.grad = None
+            grad = parameter.grad
+            if grad is None:
+                continue
+            if set_to_none:
+                parameter.grad = None
+            else:
+                grad.detach_()
+                grad.zero_()
 
     def requires_grad_(self, requires_grad=True):
         for parameter in self.parameters():
             parameter.requires_grad = requires_grad
         return self
 
-    def to(self, dtype):
-        """Convert every parameter and floating buffer to ``dtype`` (e.g. float64 for a
-        gradient check)."""
-        for tensor in list(self.parameters()) + list(self.buffers()):
-            if tensor.dtype.kind == "f":
-                tensor.data = tensor.data.astype(dtype)
-                tensor.grad = None
-        return self
+    def to(self, *args, **kwargs):
+        """Convert every floating-point parameter and buffer (and their gradients) to a
+        dtype, in place; returns the module. PyTorch's forms: ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(tensor)`` (its dtype), and ``device=``, ``dtype=``,
+        ``non_blocking=`` keywords. Integer buffers (counters, indices) keep their dtype.
+
+        glassnet computes on the CPU only: ``"cpu"`` (or a device whose ``type`` is
+        ``"cpu"``) changes nothing, and any other device (``"cuda"``, ``"mps"``) raises.
+
+        >>> import glassnet as gn
+        >>> layer = gn.nn.Linear(2, 2).to("cpu").to(gn.nn.Linear(1, 1).weight.double())
+        >>> layer.weight.dtype
+        dtype('float64')
+        """
+        device, dtype = _parse_to(args, kwargs)
+        _require_cpu(f"{type(self).__name__}.to()", device)
+        if dtype is None:
+            return self
+        if dtype.kind != "f":
+            raise TypeError(
+                f"{type(self).__name__}.to() only accepts floating-point dtypes, got {dtype}; "
+                "help: use .type(dtype) to convert every parameter and buffer, whatever its dtype"
+            )
+        return self._convert_tensors(dtype, floating_only=True)
+
+    def type(self, dst_type):
+        """Convert every parameter and buffer, integer ones included, to ``dst_type``."""
+        return self._convert_tensors(xp.dtype(dst_type), floating_only=False)
 
     def float(self):
+        """Floating-point parameters and buffers to float32."""
         return self.to(xp.float32)
 
     def double(self):
+        """Floating-point parameters and buffers to float64 (e.g. for a gradient check)."""
         return self.to(xp.float64)
 
+    def cpu(self):
+        """Returns the module as it is: glassnet's tensors always live on the CPU."""
+        return self
+
+    def cuda(self, device=None):
+        """Always raises: glassnet has no GPU backend."""
+        _require_cpu(f"{type(self).__name__}.cuda()", "cuda" if device is None else device)
+
+    def _convert_tensors(self, dtype, floating_only):
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            if tensor.dtype.kind == "f" or not floating_only:
+                _convert(tensor, dtype)
+        return self
+
     def apply(self, fn):
-        for module in self.modules():
-            fn(module)
+        """Call ``fn(module)`` on every sub-module, children before parents, and on this
+        module last (as PyTorch, e.g. to initialize weights); returns the module.
+
+        >>> import glassnet as gn
+        >>> def init_linear(module):
+        ...     if isinstance(module, gn.nn.Linear):
+        ...         gn.nn.init.zeros_(module.bias)
+        >>> net = gn.nn.Sequential(gn.nn.Linear(2, 3), gn.nn.ReLU()).apply(init_linear)
+        >>> net[0].bias.numpy()
+        array([0., 0., 0.], dtype=float32)
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
         return self
 
     # -- display -------------------------------------------------------------------------------
