@@ -1,0 +1,63 @@
+"""The differentiable operations: every ``Function`` of glassnet, each a forward and its
+local backward side by side.
+
+Every backward receives ``grad``, the gradient of the final output with respect to this
+op's output, and returns the gradient with respect to each input (the chain rule, one
+link at a time). Ops with broadcasting inputs send gradients through ``unbroadcast``.
+
+Where each op lives:
+
+===============  =======================================================================
+``elementwise``  Add, Sub, Mul, Div, Pow, PowScalar, Neg, Cast, Exp, Log, Sqrt, Abs, Clip,
+                 ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Where (and ``where``)
+``reduce``       Sum, Max, Softmax, LogSoftmax
+``movement``     Reshape, Transpose, GetItem, Concatenate (and ``concatenate``, ``stack``)
+``matmul``       MatMul, Linear
+``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies)
+``pool``         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+``norm``         BatchNorm, LayerNorm
+``embedding``    Embedding
+``loss``         CrossEntropy, NLLLoss, BCEWithLogits
+``attention``    Attention (and ``attention_reference``, the same from tensor ops)
+``recurrent``    RNN, LSTM, GRU: one layer, one direction, a whole sequence each
+===============  =======================================================================
+
+Naming: an op class is named for what it computes, in CamelCase with no suffix (``Add``,
+``MatMul``, ``Conv2d``, ``LSTM``). The op behind a layer shares the layer's name:
+``ops.Conv2d`` is the differentiable convolution, ``nn.Conv2d`` the layer that owns its
+weights. Code outside ``ops`` always writes the prefix (``from .. import ops``, then
+``ops.Conv2d.apply(...)``) and never imports op classes bare, so the two never meet in
+one namespace.
+
+The ops are the lowest layer above ``tensor``: they import nothing from ``glassnet.nn``.
+Argument checks and PyTorch's signatures are in ``glassnet.nn.functional``, whose
+functions check, then call ``ops.X.apply``; ``Tensor``'s methods call the ops directly.
+"""
+from .attention import Attention, attention_reference
+from .conv import Conv2d
+from .elementwise import (
+    GELU, Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Mul, Neg, Pow, PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh,
+    Where, where,
+)
+from .embedding import Embedding
+from .loss import BCEWithLogits, CrossEntropy, NLLLoss
+from .matmul import Linear, MatMul
+from .movement import Concatenate, GetItem, Reshape, Transpose, concatenate, stack
+from .norm import BatchNorm, LayerNorm
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN
+from .reduce import LogSoftmax, Max, Softmax, Sum
+
+__all__ = [
+    # elementwise
+    "Add", "Sub", "Mul", "Div", "Pow", "PowScalar", "Neg", "Cast", "Exp", "Log", "Sqrt", "Abs", "Clip",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Where", "where",
+    # reduce
+    "Sum", "Max", "Softmax", "LogSoftmax",
+    # movement
+    "Reshape", "Transpose", "GetItem", "Concatenate", "concatenate", "stack",
+    # matmul, conv, pool, norm, embedding
+    "MatMul", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
+    # loss, attention, recurrent
+    "CrossEntropy", "NLLLoss", "BCEWithLogits", "Attention", "attention_reference", "RNN", "LSTM", "GRU",
+]

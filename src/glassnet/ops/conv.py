@@ -1,0 +1,108 @@
+"""Convolution as one matrix product (im2col): every receptive field of the input is
+unfolded into a column, and the filters, flattened into rows, multiply all columns at
+once. Its backward is two more matrix products and the adjoint of the unfolding
+(col2im), which adds each column back onto the pixels it came from.
+
+The layer ``nn.Conv2d`` and the functional form ``nn.functional.conv2d`` check the
+arguments and call ``Conv2d`` here with them in normal form (pairs, explicit padding).
+"""
+from ..backend import xp
+from ..tensor import Function
+
+# -- geometry ------------------------------------------------------------------------------
+
+
+def output_size(size, kernel, stride, pad_before, pad_after, dilation):
+    """How many positions a window of ``kernel`` (spread by ``dilation``) takes along an
+    axis of ``size`` pixels padded by ``pad_before`` and ``pad_after``, moving by ``stride``."""
+    span = dilation * (kernel - 1) + 1
+    return (size + pad_before + pad_after - span) // stride + 1
+
+
+# -- im2col and its adjoint ---------------------------------------------------------------
+#
+# The arrays inside are batch-last, (C, H, W, N) in memory. Then every slice taken below
+# (one kernel offset across all windows) is made of runs of at least N adjacent numbers,
+# which NumPy copies and adds at full speed; in (N, C, H, W) order the runs would be a
+# few pixels of one image row. The op hands its result on as an (N, C, H, W) view of
+# batch-last memory (a transpose, no copy): the shape and values are as always, and the
+# next convolution, pooling or batch norm reads it in the fast order without copying.
+
+
+def im2col(x, kernel_size, stride, padding, dilation):
+    """Unfold every receptive field into a column: (N, C, H, W) -> (C * kh * kw, out_h * out_w * N).
+
+    Row (c, i, j), column (y, x, n) holds x_padded[n, c, y * sh + i * dh, x * sw + j * dw].
+    Rows are ordered as a weight (out, C, kh, kw) flattens, so that
+    weight.reshape(out, -1) @ columns is the convolution, for every image at once.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    (top, bottom), (left, right) = padding
+    n, c, h, w = x.shape
+    x_padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)  # batch-last
+    x_padded[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)  # a plain copy if x is batch-last already
+    out_h, out_w = (output_size(size, k, s, 0, 0, d) for size, k, s, d in zip(x_padded.shape[1:3], kernel_size, stride, dilation))
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    windows = xp.lib.stride_tricks.sliding_window_view(x_padded, span, axis=(1, 2))  # a view, no copy
+    windows = windows[:, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, :, ::dh, ::dw]  # (C, out_h, out_w, N, kh, kw)
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, -1)  # the copy that makes the columns
+
+
+def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
+    """The adjoint of :func:`im2col`: add every column entry back onto the input pixel it
+    was read from (a pixel in several windows collects several). One slice-add per kernel
+    offset (i, j), each moving all windows of all images at once."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (dh, dw), ((top, bottom), (left, right)) = kernel_size, stride, dilation, padding
+    out_h, out_w = output_size(h, kh, sh, top, bottom, dh), output_size(w, kw, sw, left, right, dw)
+    columns = columns.reshape(c, kh, kw, out_h, out_w, n)
+    grad = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=columns.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
+            grad[:, rows, cols, :] += columns[:, i, j]
+    return grad[:, top:top + h, left:left + w, :].transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
+
+
+# -- the op --------------------------------------------------------------------------------
+
+
+class Conv2d(Function):
+    """out[n, o] = bias[o] + sum over c, i, j of weight[o, c, i, j] * x_padded[n, c, y*s + i*d, x*s + j*d],
+    as one matrix product of the filters with the im2col columns of all images.
+
+    With G groups, the C input channels and O filters split into G blocks; block g of
+    the filters sees only block g of the channels (G = C: depthwise), a batch of G products.
+    """
+
+    def forward(self, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+        out_channels, kernel_size = weight.shape[0], weight.shape[2:]
+        columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
+        columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
+        filters = weight.reshape(groups, out_channels // groups, -1)  # (G, O/G, C/G*kh*kw)
+        out_h = output_size(x.shape[2], kernel_size[0], stride[0], *padding[0], dilation[0])
+        out = xp.matmul(filters, columns).reshape(out_channels, out_h, -1, x.shape[0])  # (O, out_h, out_w, N)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1, 1)
+        self.columns, self.filters, self.x_shape, self.weight_shape = columns, filters, x.shape, weight.shape
+        self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
+        return out.transpose(3, 0, 1, 2)  # (N, O, out_h, out_w), batch-last memory
+
+    def backward(self, grad):
+        x_needs, weight_needs = self.needs_input_grad[:2]
+        groups, group_out = self.filters.shape[:2]
+        # (G, O/G, L*N): no copy when grad is batch-last; a copy when it is not, or when it is
+        # a broadcast view (as from sum()), which matmul could not hand to BLAS
+        grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, group_out, -1)
+        grad_x = grad_weight = grad_bias = None
+        if weight_needs:  # every window's gradient times that window, summed over windows and images
+            grad_weight = xp.matmul(grad_t, self.columns.swapaxes(-1, -2)).reshape(self.weight_shape)
+        if x_needs:  # each column's gradient, then back onto the pixels it came from
+            grad_columns = xp.matmul(self.filters.swapaxes(-1, -2), grad_t)  # (G, C/G*kh*kw, L*N)
+            grad_x = col2im(grad_columns, self.x_shape, *self.geometry)
+        if not self.has_bias:
+            return grad_x, grad_weight
+        if self.needs_input_grad[2]:
+            grad_bias = grad_t.sum(axis=-1).reshape(-1)
+        return grad_x, grad_weight, grad_bias

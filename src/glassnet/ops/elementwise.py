@@ -1,0 +1,299 @@
+"""Elementwise ops: each output element depends on the matching element of each input.
+
+The binary ones broadcast their inputs as NumPy does; their backward sums the gradient
+back to each input's shape (``unbroadcast``).
+"""
+import math
+
+from ..backend import xp
+from ..tensor import Function, Tensor, unbroadcast
+
+# -- binary (broadcasting) -----------------------------------------------------------------
+
+
+def _check_broadcast(op, a, b):
+    try:
+        return xp.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+            "(trailing dimensions must be equal or 1)"
+        ) from None
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        if a.shape != b.shape:
+            _check_broadcast("add", a, b)
+        return a + b
+
+    def backward(self, grad):
+        return unbroadcast(grad, self.a_shape), unbroadcast(grad, self.b_shape)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        if a.shape != b.shape:
+            _check_broadcast("sub", a, b)
+        return a - b
+
+    def backward(self, grad):
+        return unbroadcast(grad, self.a_shape), unbroadcast(-grad, self.b_shape)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        if a.shape != b.shape:
+            _check_broadcast("mul", a, b)
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        a_needs, b_needs = self.needs_input_grad
+        grad_a = unbroadcast(grad * self.b, self.a.shape) if a_needs else None
+        grad_b = unbroadcast(grad * self.a, self.b.shape) if b_needs else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    def forward(self, a, b):
+        if a.shape != b.shape:
+            _check_broadcast("div", a, b)
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        a_needs, b_needs = self.needs_input_grad
+        grad_a = unbroadcast(grad / self.b, self.a.shape) if a_needs else None
+        grad_b = unbroadcast(-grad * self.a / (self.b * self.b), self.b.shape) if b_needs else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """``a ** b`` with both a tensor: d/da = b a^(b-1), d/db = a^b log(a)."""
+
+    def forward(self, a, b):
+        if a.shape != b.shape:
+            _check_broadcast("pow", a, b)
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, grad):
+        a_needs, b_needs = self.needs_input_grad
+        grad_a = unbroadcast(grad * self.b * self.a ** (self.b - 1), self.a.shape) if a_needs else None
+        grad_b = unbroadcast(grad * self.out * xp.log(self.a), self.b.shape) if b_needs else None
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    """``x ** c`` for a constant ``c``: d/dx = c x^(c-1)."""
+
+    def forward(self, x, exponent):
+        self.x, self.exponent = x, exponent
+        return x**exponent
+
+    def backward(self, grad):
+        return grad * (self.exponent * self.x ** (self.exponent - 1))
+
+
+# -- unary ---------------------------------------------------------------------------------
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.dtype)
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.out = xp.exp(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return xp.log(x)
+
+    def backward(self, grad):
+        return grad / self.x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.out = xp.sqrt(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
+        return xp.abs(x)
+
+    def backward(self, grad):
+        return grad * xp.sign(self.x)
+
+
+class Clip(Function):
+    """Values below ``low`` or above ``high`` are cut off; they pass no gradient."""
+
+    def forward(self, x, low=None, high=None):
+        self.inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            self.inside &= x >= low
+        if high is not None:
+            self.inside &= x <= high
+        return xp.clip(x, low, high)
+
+    def backward(self, grad):
+        return grad * self.inside
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.out = xp.maximum(x, 0)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope=0.01):
+        self.positive, self.slope = x > 0, negative_slope
+        return xp.where(self.positive, x, x * negative_slope)
+
+    def backward(self, grad):
+        return xp.where(self.positive, grad, grad * self.slope)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # exp of a negative number only, so large |x| cannot overflow
+        e = xp.exp(-xp.abs(x))
+        self.out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = xp.tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 - self.out * self.out)
+
+
+# Abramowitz & Stegun 7.1.26 for erfc: |error| < 1.5e-7, below float32's resolution near 1
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _normal_cdf(x):
+    """Φ(x), the standard normal CDF, and exp(-x²/2), which GELU's backward reuses.
+
+    NumPy has no erf; SciPy's computes in double precision and is slow, so float32 uses a
+    rational approximation accurate to float32 precision, computed in place (the array is
+    large; every temporary costs a pass over memory). float64 (gradient checks) uses SciPy.
+    """
+    gauss = xp.square(x)
+    gauss *= -0.5
+    # exp would return subnormals below e^-87, which run many times slower; e^-80 is 0 here
+    xp.maximum(gauss, -80, out=gauss)
+    xp.exp(gauss, out=gauss)
+    if x.dtype == xp.float64:
+        from scipy.special import erf  # SciPy comes with scikit-learn
+
+        return 0.5 * (1 + erf(x / math.sqrt(2))), gauss
+    t = xp.abs(x)
+    t *= _ERF_P / math.sqrt(2)
+    t += 1
+    xp.reciprocal(t, out=t)
+    tail = t * _ERF_A[4]  # Horner's rule; tail ends as P(Z > |x|) = erfc(|x|/√2) / 2
+    for coefficient in reversed(_ERF_A[:4]):
+        tail += coefficient
+        tail *= t
+    tail *= gauss
+    tail *= 0.5
+    # Φ(x) = 1 - tail for x ≥ 0 and tail for x < 0, i.e. 0.5 + sign(x) (0.5 - tail);
+    # copysign, as np.where is several times slower on large float32 arrays
+    cdf = xp.subtract(0.5, tail, out=tail)
+    xp.copysign(cdf, x, out=cdf)
+    cdf += 0.5
+    return cdf, gauss
+
+
+class GELU(Function):
+    """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh formula."""
+
+    def forward(self, x, approximate="none"):
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+            self.t = xp.tanh(self.inner)
+            return 0.5 * x * (1 + self.t)
+        self.cdf, self.gauss = _normal_cdf(x)
+        return x * self.cdf
+
+    def backward(self, grad):
+        x = self.x
+        if self.approximate == "tanh":
+            d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
+        # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
+        slope = x * self.gauss
+        slope *= 1 / math.sqrt(2 * math.pi)
+        slope += self.cdf
+        slope *= grad
+        return slope
+
+
+# -- selection -----------------------------------------------------------------------------
+
+
+class Where(Function):
+    """``where(condition, a, b)``: the gradient flows to ``a`` where condition holds, else to ``b``."""
+
+    def forward(self, a, b, condition):
+        self.condition, self.a_shape, self.b_shape = condition, a.shape, b.shape
+        return xp.where(condition, a, b)
+
+    def backward(self, grad):
+        zero = xp.zeros((), dtype=grad.dtype)
+        return (
+            unbroadcast(xp.where(self.condition, grad, zero), self.a_shape),
+            unbroadcast(xp.where(self.condition, zero, grad), self.b_shape),
+        )
+
+
+def where(condition, a, b):
+    condition = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    if not isinstance(a, Tensor):
+        a = b._operand(a) if isinstance(b, Tensor) else Tensor(a)
+    if not isinstance(b, Tensor):
+        b = a._operand(b)
+    return Where.apply(a, b, condition=condition)

@@ -1,0 +1,129 @@
+"""Losses fused into one op each, because the fused backward is both simpler and much
+cheaper than the chain of small ones: ``CrossEntropy`` (log-softmax + negative
+log-likelihood), ``NLLLoss`` and ``BCEWithLogits`` (sigmoid + binary cross-entropy).
+
+Targets arrive as arrays; ``q``, the per-class weight of each row's log-probabilities,
+covers class indices (with class weights, ``ignore_index`` and label smoothing) and class
+probabilities alike. ``nn.functional`` checks the arguments and brings PyTorch's
+(N, C, d1, ...) layout to rows first.
+"""
+from ..backend import xp
+from ..tensor import Function
+
+# -- target weights and reduction ----------------------------------------------------------
+
+
+def _class_targets(name, logits, target, ignore_index):
+    """Check integer class targets against (N, C) scores; PyTorch's (N, C, d1, ...) layout
+    is handled by the callers moving C last."""
+    if target.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name}: targets must be integer class indices, got dtype {target.dtype}; "
+            "help: convert them with labels.astype('int64')"
+        )
+    if target.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"{name}: targets of shape {target.shape} do not match scores of shape {logits.shape} "
+            f"(expected targets of shape {logits.shape[:-1]}: one class index per row)"
+        )
+    classes = logits.shape[-1]
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= classes))
+    if bad.any():
+        raise ValueError(
+            f"{name}: target contains class {int(target[bad][0])}, but the scores have {classes} "
+            f"classes (valid targets are 0..{classes - 1})"
+        )
+    return valid
+
+
+def _target_distribution(name, logits, target, weight, ignore_index, label_smoothing):
+    """The per-row weights q[i, c] of -sum_c q[i, c] log p[i, c], and the divisor that
+    ``reduction='mean'`` uses (PyTorch's: the summed weights of the counted rows)."""
+    n, classes = logits.shape
+    w = xp.ones(classes, dtype=logits.dtype) if weight is None else weight.astype(logits.dtype, copy=False)
+    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities (shape checked by the caller)
+        q = (target * (1 - label_smoothing) + label_smoothing / classes) * w
+        return q.astype(logits.dtype, copy=False), n
+    valid = _class_targets(name, logits, target, ignore_index)  # float labels of shape (N,) raise here
+    safe_target = xp.where(valid, target, 0)
+    row_weight = w[safe_target] * valid
+    q = xp.zeros((n, classes), dtype=logits.dtype)
+    if label_smoothing:
+        q += (label_smoothing / classes) * w * valid[:, None]
+    q[xp.arange(n), safe_target] += (1 - label_smoothing) * row_weight
+    return q, row_weight.sum()
+
+
+def _reduce(loss, reduction, divisor):
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    return total / divisor if reduction == "mean" else total
+
+
+def _scale(grad, reduction, divisor, dtype):
+    if reduction == "none":
+        return grad[:, None]
+    if reduction == "mean":
+        return grad * xp.asarray(1 / divisor, dtype=dtype)
+    return grad
+
+
+# -- the ops -------------------------------------------------------------------------------
+
+
+class CrossEntropy(Function):
+    """-sum_c q[c] log softmax(x)[c], fused: the gradient is softmax(x) sum(q) - q."""
+
+    def forward(self, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        self.q, self.divisor = _target_distribution("cross_entropy", logits, target, weight, ignore_index, label_smoothing)
+        self.log_probs, self.reduction = log_probs, reduction
+        loss = -(self.q * log_probs).sum(axis=1)
+        return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=logits.dtype)
+
+    def backward(self, grad):
+        probs = xp.exp(self.log_probs)
+        grad_logits = probs * self.q.sum(axis=1, keepdims=True) - self.q
+        return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype)
+
+
+class NLLLoss(Function):
+    """-sum_c q[c] log_probs[c] for log-probabilities that are already computed."""
+
+    def forward(self, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+        self.q, self.divisor = _target_distribution("nll_loss", log_probs, target, weight, ignore_index, 0.0)
+        self.reduction = reduction
+        # classes with q = 0 are left out, so a log-probability of -inf there (log of a
+        # probability that underflowed to 0) gives no 0 * -inf = NaN, as in PyTorch
+        loss = -(self.q * xp.where(self.q != 0, log_probs, 0)).sum(axis=1)
+        return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=log_probs.dtype)
+
+    def backward(self, grad):
+        return -self.q * _scale(grad, self.reduction, self.divisor, self.q.dtype)
+
+
+class BCEWithLogits(Function):
+    """-[p y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid and p the positive-class
+    weight, written as (1 - y) x + (1 + (p - 1) y) softplus(-x) to stay finite."""
+
+    def forward(self, x, y, weight=None, pos_weight=None, reduction="mean"):
+        pos = 1 if pos_weight is None else pos_weight
+        self.log_weight = 1 + (pos - 1) * y
+        softplus_neg_x = xp.logaddexp(0, -x)
+        loss = (1 - y) * x + self.log_weight * softplus_neg_x
+        if weight is not None:
+            loss = loss * weight
+        self.x, self.y, self.pos, self.weight, self.reduction = x, y, pos, weight, reduction
+        return xp.asarray(_reduce(loss, reduction, loss.size), dtype=x.dtype)
+
+    def backward(self, grad):
+        sig = xp.exp(-xp.logaddexp(0, -self.x))  # 1 / (1 + e^-x) without overflow for large -x
+        grad_x = sig * self.log_weight - self.pos * self.y
+        if self.weight is not None:
+            grad_x = grad_x * self.weight
+        if self.reduction == "mean":
+            grad = grad * xp.asarray(1 / self.x.size, dtype=grad.dtype)
+        return (grad * grad_x).astype(self.x.dtype, copy=False), None

@@ -1,0 +1,76 @@
+"""Ops that move elements without computing new ones: reshape, transpose, indexing and
+concatenation. Each backward puts the gradient back where its element came from.
+"""
+from ..backend import xp
+from ..tensor import Function, Tensor
+
+# -- shape and indexing --------------------------------------------------------------------
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        self.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+
+    def backward(self, grad):
+        return grad.reshape(self.shape)
+
+
+class Transpose(Function):
+    def forward(self, x, axes):
+        if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: {axes} is not a permutation of the {x.ndim} axes of shape {x.shape}")
+        self.axes = tuple(a % x.ndim for a in axes)  # argsort in backward needs them non-negative
+        return x.transpose(self.axes)
+
+    def backward(self, grad):
+        return grad.transpose(xp.argsort(self.axes))
+
+
+class GetItem(Function):
+    """Indexing and slicing; the gradient lands back in the selected positions."""
+
+    def forward(self, x, index):
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        return x[index]
+
+    def backward(self, grad):
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        index = self.index if isinstance(self.index, tuple) else (self.index,)
+        if any(isinstance(i, (xp.ndarray, list)) for i in index):
+            xp.add.at(full, self.index, grad)  # fancy indices may repeat: accumulate
+        else:
+            full[self.index] = grad
+        return full
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        shapes = [a.shape for a in arrays]
+        if len({a.ndim for a in arrays}) != 1 or len({s[:axis % len(s)] + s[axis % len(s) + 1:] for s in shapes}) != 1:
+            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+        self.axis = axis
+        self.splits = xp.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return xp.concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        return tuple(xp.split(grad, self.splits, axis=self.axis))
+
+
+# -- functions over several tensors --------------------------------------------------------
+
+
+def concatenate(tensors, axis=0, *, dim=None):
+    """Join tensors along an existing axis (``torch.cat``)."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    return Concatenate.apply(*tensors, axis=axis if dim is None else dim)
+
+
+def stack(tensors, axis=0, *, dim=None):
+    """Join tensors along a new axis: each gains an axis of size 1, then they are concatenated."""
+    axis = axis if dim is None else dim
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)

@@ -1,0 +1,154 @@
+"""Pooling ops: max and average pooling over windows, and adaptive average pooling.
+
+Max and average pooling walk the kernel offsets: for an offset (i, j), the pixel at that
+place in every window is one strided slice of the input, so a k x k pooling is k * k
+whole-array operations (and its backward as many slice-adds), never a loop over pixels.
+The layers and functional forms in ``nn`` check the arguments and compute the output
+size; the ops here receive them in normal form (pairs, ``out_size``).
+"""
+from ..backend import xp
+from ..tensor import Function
+
+# -- windows -------------------------------------------------------------------------------
+
+
+def _padded(x, padding, kernel_size, stride, dilation, out_size, value):
+    """``x`` padded with ``value``: ``padding`` pixels on the top and left, and on the bottom
+    and right as many as the windows reach (with ceil_mode the last window may hang over
+    the padding). The result keeps x's memory layout (batch-last after a convolution, see conv.py)."""
+    (top, left), (n, c, h, w) = padding, x.shape
+    bottom, right = (
+        max((out - 1) * s + d * (k - 1) + 1 - size - p, 0)  # pixels the windows cover, past the image
+        for size, k, s, p, d, out in zip((h, w), kernel_size, stride, padding, dilation, out_size)
+    )
+    if top == bottom == left == right == 0:
+        return x
+    padded = xp.full_like(x, value, shape=(n, c, top + h + bottom, left + w + right))
+    padded[:, :, top:top + h, left:left + w] = x
+    return padded
+
+
+def _offset_slices(kernel_size, stride, dilation, out_size):
+    """For each kernel offset (i, j): its index i * kw + j and the slices that pick that
+    offset's pixel from every window of the padded input."""
+    (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = kernel_size, stride, dilation, out_size
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
+            yield i * kw + j, (slice(None), slice(None), rows, cols)
+
+
+def _disjoint(kernel_size, stride, dilation):
+    """Whether no two windows share a pixel (the window's span fits in one stride)."""
+    return all(d * (k - 1) + 1 <= s for k, s, d in zip(kernel_size, stride, dilation))
+
+
+def _crop(grad_padded, padding, shape):
+    """The gradient of the image itself: the padding's part is dropped."""
+    h, w = shape[2:]
+    return grad_padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+# -- max pooling ---------------------------------------------------------------------------
+
+
+class MaxPool2d(Function):
+    """out = the largest pixel of each window; the gradient goes to that pixel alone (the
+    first one, when several tie, as in PyTorch: after a ReLU whole windows are often 0).
+
+    The forward is a running maximum over the kernel offsets. The backward walks the
+    offsets in the same order and gives each window's gradient to the first offset whose
+    pixel equals the maximum (cheaper than tracking the argmax during the forward, which
+    inference would pay for too).
+    """
+
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size):
+        x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
+        out = None
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            if out is None:  # order "K": keep the input's memory layout (see conv.py)
+                out = x_padded[window].copy(order="K")
+            else:
+                xp.maximum(out, x_padded[window], out=out)
+        self.x_padded, self.out, self.x_shape = x_padded, out, x.shape
+        self.geometry = (kernel_size, stride, padding, dilation, out_size)
+        return out
+
+    def backward(self, grad):
+        kernel_size, stride, padding, dilation, out_size = self.geometry
+        grad_padded = xp.zeros_like(self.x_padded, dtype=grad.dtype)
+        disjoint, found = _disjoint(kernel_size, stride, dilation), None
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            at_max = self.x_padded[window] == self.out
+            if found is None:
+                found = at_max
+            else:  # True > False: the maximum is here, and no earlier offset had it
+                at_max = at_max > found
+                found |= at_max
+            if disjoint:  # every pixel in one window at most: write, no need to add
+                xp.multiply(grad, at_max, out=grad_padded[window])
+            else:
+                grad_padded[window] += grad * at_max
+        return _crop(grad_padded, padding, self.x_shape)
+
+
+# -- average pooling -----------------------------------------------------------------------
+
+
+class AvgPool2d(Function):
+    """out = the sum of each window divided by ``divisor`` (a number, or one per output
+    position); each pixel of a window receives gradient / divisor."""
+
+    def forward(self, x, kernel_size, stride, padding, dilation, out_size, divisor):
+        x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, 0)
+        out = None
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            if out is None:  # order "K": keep the input's memory layout (see conv.py)
+                out = x_padded[window].copy(order="K")
+            else:
+                out += x_padded[window]
+        self.divisor = xp.asarray(divisor, dtype=x.dtype)
+        self.x, self.padded_shape = x, x_padded.shape
+        self.geometry = (kernel_size, stride, padding, dilation, out_size)
+        out /= self.divisor
+        return out
+
+    def backward(self, grad):
+        kernel_size, stride, padding, dilation, out_size = self.geometry
+        share = grad / self.divisor
+        grad_padded = xp.zeros_like(self.x, dtype=grad.dtype, shape=self.padded_shape)
+        disjoint = _disjoint(kernel_size, stride, dilation)
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
+            if disjoint:  # every pixel in one window at most: write, no need to add
+                grad_padded[window] = share
+            else:
+                grad_padded[window] += share
+        return _crop(grad_padded, padding, self.x.shape)
+
+
+# -- adaptive average pooling --------------------------------------------------------------
+
+
+def _averaging_matrix(size, out, dtype):
+    """(out, size): row i averages pixels floor(i size / out) .. ceil((i + 1) size / out) - 1,
+    PyTorch's adaptive windows (they may overlap by a pixel when out does not divide size)."""
+    rows = xp.arange(out)
+    start, end = (rows * size) // out, -((-(rows + 1) * size) // out)
+    pixels = xp.arange(size)
+    inside = (pixels[None, :] >= start[:, None]) & (pixels[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2d(Function):
+    """Windows sized so the output is ``out_size`` whatever the input size. Each window is
+    a rectangle of rows times columns, so the pooling is two small matrix products:
+    out = A_rows @ x @ A_cols^T, and its backward A_rows^T @ grad @ A_cols."""
+
+    def forward(self, x, out_size):
+        self.rows = _averaging_matrix(x.shape[2], out_size[0], x.dtype)
+        self.cols = _averaging_matrix(x.shape[3], out_size[1], x.dtype)
+        return xp.matmul(xp.matmul(self.rows, x), self.cols.T)
+
+    def backward(self, grad):
+        return xp.matmul(xp.matmul(self.rows.T, grad), self.cols)
