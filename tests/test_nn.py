@@ -156,6 +156,20 @@ def test_linear_unflattened_images_say_add_flatten():
         layer(gn.tensor(np.zeros((32, 1, 28, 28), np.float32)))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_linear_rejects_integer_input_naming_layer_and_both_dtypes(dtype):
+    data = np.arange(8).reshape(2, 4).astype(dtype)
+    with pytest.raises(RuntimeError):  # PyTorch refuses it too
+        torch.nn.Linear(4, 3)(torch.from_numpy(data))
+    expected = np.dtype(dtype).name
+    for layer, weights in [(nn.Linear(4, 3), "float32"), (nn.Linear(4, 3).double(), "float64")]:
+        with pytest.raises(TypeError, match=rf"Linear\(in_features=4, out_features=3, bias=True\): expected a "
+                                            rf"floating-point input of dtype {weights} .*got dtype {expected}"):
+            layer(gn.tensor(data))
+        with pytest.raises(TypeError, match=rf"got dtype {expected}"):
+            layer(data)  # a NumPy array too
+
+
 def test_functional_linear_shape_mismatch():
     with pytest.raises(ValueError, match=r"linear.*\(2, 5\).*\(3, 4\)"):
         F.linear(gn.tensor(np.zeros((2, 5), np.float32)), gn.tensor(np.zeros((3, 4), np.float32)))

@@ -28,10 +28,13 @@ def last_dim(module, input, expected):
     )
 
 
-def floating(module, input):
+def floating(module, input, expected=None):
+    """``input`` must hold floating-point numbers; ``expected`` is the dtype the layer
+    computes in (its weights'), named in the error when given."""
     dtype = getattr(input, "dtype", None)
     if dtype is not None and xp.dtype(dtype).kind != "f":
+        wanted = f" of dtype {expected} (as its weights)" if expected is not None else ""
         raise TypeError(
-            f"{_layer(module)}: expected a floating-point input, got dtype {dtype}; "
-            "help: convert it with .astype('float32')"
+            f"{_layer(module)}: expected a floating-point input{wanted}, got dtype {dtype}; "
+            f"help: convert it with .astype('{expected or 'float32'}')"
         )

@@ -20,7 +20,8 @@ class Linear(Module):
         out_features: size of each output sample (number of neurons).
         bias: whether to learn an additive bias.
 
-    Shape: input (*, in_features) -> output (*, out_features).
+    Shape: input (*, in_features) -> output (*, out_features). The input is floating-point
+    (integers raise a TypeError, as in PyTorch).
     Parameters: ``weight`` (out_features, in_features), ``bias`` (out_features,), both
     initialized uniformly in ±1/sqrt(in_features), as in PyTorch.
 
@@ -48,6 +49,7 @@ class Linear(Module):
 
     def forward(self, input):
         checks.last_dim(self, input, self.in_features)
+        checks.floating(self, input, self.weight.dtype)  # integers would silently compute in float64
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
