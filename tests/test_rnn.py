@@ -175,6 +175,22 @@ def test_parameter_names_shapes_and_state_dict_keys_are_pytorchs(kind, kwargs):
     assert repr(mine) == repr(theirs)
 
 
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_flatten_parameters_is_a_harmless_no_op(kind, load_torch_weights):
+    """PyTorch code calls it before forward (for cuDNN); here it changes nothing."""
+    theirs, mine = KINDS[kind](torch.nn, num_layers=2), KINDS[kind](rnn, num_layers=2)
+    load_torch_weights(mine, theirs)
+    before = [p for p in mine.parameters()]
+    values = [p.numpy().copy() for p in before]
+    assert mine.flatten_parameters() is None and theirs.flatten_parameters() is None
+    assert all(p is q for p, q in zip(mine.parameters(), before))
+    for p, value in zip(mine.parameters(), values):
+        np.testing.assert_array_equal(p.numpy(), value)
+    data = np.random.default_rng(0).standard_normal((STEPS, BATCH, IN)).astype(np.float32)
+    np.testing.assert_allclose(mine(gn.tensor(data))[0].numpy(), theirs(torch.from_numpy(data))[0].detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", CELLS)
 def test_cell_parameter_names_and_repr_are_pytorchs(kind):
     for bias in (True, False):

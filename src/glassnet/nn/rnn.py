@@ -316,6 +316,14 @@ class RNNBase(Module):
         for parameter in self.parameters():
             init.uniform_(parameter, -bound, bound)
 
+    def flatten_parameters(self):
+        """Does nothing, and exists so that PyTorch code calling it runs unchanged.
+
+        In PyTorch it copies the weights into the one contiguous block that cuDNN's fused
+        kernels need on the GPU. glassnet has no GPU backend: each layer's weights are used
+        where they are, so there is nothing to flatten.
+        """
+
     def _layer_weights(self, layer, suffix):
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
         return [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
