@@ -99,7 +99,7 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best, self.best_epoch = value, epoch
         metadata = dict(self.metadata or {}, epoch=epoch, logs=logs)
-        save(trainer.model, self.path, optimizer=trainer.optimizer, metadata=metadata)
+        save(trainer.model.state_dict(), self.path, optimizer=trainer.optimizer, metadata=metadata)
 
 
 class ReduceLROnPlateau(Callback):

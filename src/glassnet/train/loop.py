@@ -154,7 +154,7 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_epoch_end(self, epoch, record)
             if self.save_path:
-                save(self.model, self.save_path, optimizer=self.optimizer, metadata=dict(self.metadata or {}, epoch=epoch))
+                save(self.model.state_dict(), self.save_path, optimizer=self.optimizer, metadata=dict(self.metadata or {}, epoch=epoch))
             if self.stop_training:
                 break
         for callback in self.callbacks:
