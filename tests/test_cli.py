@@ -95,3 +95,80 @@ def test_empty_text_file_is_a_clear_error(tmp_path, capsys):
     empty.write_text("  \n")
     assert cli.main(["train", *TINY_GPT, "--text", str(empty)]) == 1
     assert "is empty" in capsys.readouterr().err
+
+
+def run_cli(argv, capsys):
+    """The exit code of ``glassnet argv``, its stdout and its stderr (an exception other
+    than SystemExit, i.e. a traceback, fails the test)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(code, err, expected):
+    assert code not in (0, None)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("glassnet: error: "), err
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_negative_epochs_is_an_error_before_anything_runs(capsys):
+    code, out, err = run_cli(["train", "--epochs", "-1"], capsys)
+    assert code == 2 and out == ""
+    assert_one_error_line(code, err, "argument --epochs: must be at least 0, got -1")
+
+
+@pytest.mark.parametrize("where", ["folder", "under a file"])
+def test_unwritable_save_path_is_refused_before_training(where, tmp_path, capsys):
+    if where == "folder":
+        save, expected = tmp_path, "is a folder"
+    else:
+        (tmp_path / "notes.txt").write_text("a file")
+        save, expected = tmp_path / "notes.txt" / "run" / "model.safetensors", "notes.txt is a file, not a folder"
+    code, out, err = run_cli(["train", "--epochs", "1", "--save", str(save), "--progress", "off"], capsys)
+    assert code == 1 and out == ""  # not even the 'training ...' line: nothing ran
+    assert_one_error_line(code, err, expected)
+
+
+def test_every_error_is_one_line(tmp_path, capsys):
+    import pickle
+
+    model = gn.models.mlp((1, 8, 8), 10)
+    from_python = tmp_path / "from_python.safetensors"
+    gn.save(model.state_dict(), from_python)  # no metadata of 'glassnet train'
+    image_model = tmp_path / "mlp.safetensors"
+    gn.save(model.state_dict(), image_model, metadata={"model": "mlp", "input_shape": [1, 8, 8], "num_classes": 10})
+    pickled = tmp_path / "model.pth"
+    pickled.write_bytes(pickle.dumps({"weight": [1.0]}))
+    bad = {
+        (): ("the following arguments are required: command", 2),
+        ("train", "--epochs", "-1"): ("must be at least 0", 2),
+        ("train", "--epochs", "ten"): ("'ten' is not a whole number", 2),
+        ("train", "--batch-size", "0"): ("--batch-size: must be at least 1", 2),
+        ("train", "--model", "resnet1000"): ("invalid choice: 'resnet1000'", 2),
+        ("evaluate",): ("the following arguments are required: --load", 2),
+        ("generate", "--load", str(image_model), "--tokens", "-5"): ("--tokens: must be at least 0", 2),
+        ("evaluate", "--load", str(tmp_path / "absent.safetensors")): ("no checkpoint at", 1),
+        ("evaluate", "--load", str(from_python)): ("does not say which model it holds", 1),
+        ("evaluate", "--load", str(pickled)): ("is a pickle file; glassnet never unpickles", 1),
+        ("evaluate", "--load", str(tmp_path)): ("is a folder, not a checkpoint file", 1),
+        ("generate", "--load", str(image_model)): ("does not hold a gpt model (it holds 'mlp')", 1),
+        ("generate", "--load", str(from_python)): ("does not hold a gpt model", 1),
+        ("train", "--model", "lenet5", "--epochs", "1"): ("lenet5: images need at least 12x12 pixels", 1),
+    }
+    for argv, (expected, expected_code) in bad.items():
+        code, _, err = run_cli(list(argv), capsys)
+        assert code == expected_code, (argv, code, err)
+        assert_one_error_line(code, err, expected)
+
+
+def test_an_error_in_the_console_script_is_one_line_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "glassnet.cli", "train", "--save", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"glassnet: error: --save {tmp_path} is a folder; give a file in it, "
+                                          f"e.g. {tmp_path / 'model.safetensors'}"]

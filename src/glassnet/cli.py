@@ -30,7 +30,7 @@ OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmspr
 
 def load_dataset(name, split, root=None):
     if name not in DATASETS:
-        raise SystemExit(f"glassnet: unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if name == "digits":
         return DATASETS[name](split)
     return DATASETS[name](split, root=root)
@@ -42,7 +42,23 @@ def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
     return OPTIMIZERS[name](parameters, lr=lr, weight_decay=weight_decay)
 
 
+def check_save_path(path):
+    """Refuse a --save path that cannot be written before training, not after an epoch."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise ValueError(f"--save {path} is a folder; give a file in it, e.g. {os.path.join(path, 'model.safetensors')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):  # save creates the missing folders: the first one that exists must be a folder
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"--save {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--save {path}: cannot write in {folder}")
+
+
 def train(args):
+    check_save_path(args.save)
     random.seed(args.seed)
     if args.model in models.TEXT_MODELS:
         return train_text(args)
@@ -135,7 +151,8 @@ def train_text(args):
 def _load_gpt(path):
     metadata = load_metadata(path)
     if metadata.get("model") != "gpt":
-        raise SystemExit(f"glassnet: {path} does not hold a gpt model (it holds {metadata.get('model')!r})")
+        holds = f"it holds {metadata['model']!r}" if "model" in metadata else "it was not saved by 'glassnet train --model gpt'"
+        raise ValueError(f"{path} does not hold a gpt model ({holds})")
     tokenizer = text.CharTokenizer(metadata["chars"])
     model = models.gpt(tokenizer.vocab_size, **metadata["options"])
     load(path, model)
@@ -162,12 +179,12 @@ def evaluate_command(args):
               f"next-character accuracy {result['acc']:.2%}")
         return 0
     if "model" not in metadata:
-        raise SystemExit(f"glassnet: {args.load} does not say which model it holds (it was not saved by 'glassnet train')")
+        raise ValueError(f"{args.load} does not say which model it holds (it was not saved by 'glassnet train')")
     dataset_name = args.dataset or metadata.get("dataset")
     test_set = load_dataset(dataset_name, args.split, args.data_root)
     if list(test_set.images.shape[1:]) != list(metadata["input_shape"]):
-        raise SystemExit(
-            f"glassnet: the model in {args.load} takes inputs of shape {tuple(metadata['input_shape'])}, "
+        raise ValueError(
+            f"the model in {args.load} takes inputs of shape {tuple(metadata['input_shape'])}, "
             f"but {dataset_name} images are {tuple(test_set.images.shape[1:])}"
         )
     model = models.build(metadata["model"], tuple(metadata["input_shape"]), metadata["num_classes"])
@@ -197,23 +214,48 @@ def report_command(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints the usage too; an error is one line here, as every other
+        report_error(f"{message} (see '{self.prog} --help')")
+        self.exit(2)
+
+
+def report_error(message):
+    """The one way the command reports an error: one line on stderr, no traceback."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    print(f"glassnet: error: {' '.join(lines)}", file=sys.stderr)
+
+
+def count(minimum):
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="glassnet", description="Deep learning you can see through.")
+    parser = _Parser(prog="glassnet", description="Deep learning you can see through.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     t = commands.add_parser("train", help="train a model and print a per-epoch table")
     t.add_argument("--text", default=None, help="gpt: a text file to learn (default: the stdlib's .py files)")
-    t.add_argument("--context", type=int, default=128, help="gpt: characters of context")
-    t.add_argument("--dim", type=int, default=128, help="gpt: embedding width")
-    t.add_argument("--depth", type=int, default=4, help="gpt: transformer blocks")
-    t.add_argument("--heads", type=int, default=4, help="gpt: attention heads")
-    t.add_argument("--steps-per-epoch", type=int, default=200, help="gpt: batches of random windows per epoch")
-    t.add_argument("--val-batches", type=int, default=20, help="gpt: validation batches of consecutive windows")
+    t.add_argument("--context", type=count(1), default=128, help="gpt: characters of context")
+    t.add_argument("--dim", type=count(1), default=128, help="gpt: embedding width")
+    t.add_argument("--depth", type=count(1), default=4, help="gpt: transformer blocks")
+    t.add_argument("--heads", type=count(1), default=4, help="gpt: attention heads")
+    t.add_argument("--steps-per-epoch", type=count(1), default=200, help="gpt: batches of random windows per epoch")
+    t.add_argument("--val-batches", type=count(1), default=20, help="gpt: validation batches of consecutive windows")
     t.add_argument("--time-budget", type=float, default=None, help="stop after the epoch that passes this many minutes")
     t.add_argument("--model", default="mlp", choices=models.available())
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--epochs", type=count(0), default=10, help="0: only evaluate the untrained network")
+    t.add_argument("--batch-size", type=count(1), default=64)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     t.add_argument("--momentum", type=float, default=0.9, help="for sgd")
@@ -222,10 +264,10 @@ def build_parser():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", default=None, help="checkpoint path (.safetensors); the history goes next to it")
     t.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
-    t.add_argument("--train-size", type=int, default=None, help="train on a random subset of this many images")
+    t.add_argument("--train-size", type=count(1), default=None, help="train on a random subset of this many images")
     t.add_argument("--progress", default="auto", choices=["auto", "on", "off"], help="progress bar (auto: only in a terminal)")
     t.add_argument("--health", action="store_true", help="record per-layer gradient norms, weights, activations and dead units (health.json next to --save)")
-    t.add_argument("--health-every", type=int, default=10, help="with --health: record gradient norms every this many steps")
+    t.add_argument("--health-every", type=count(1), default=10, help="with --health: record gradient norms every this many steps")
     t.set_defaults(run=train)
 
     e = commands.add_parser("evaluate", help="evaluate a saved model")
@@ -239,9 +281,9 @@ def build_parser():
     g = commands.add_parser("generate", help="sample text from a trained gpt")
     g.add_argument("--load", required=True, help="checkpoint saved by 'glassnet train --model gpt --save'")
     g.add_argument("--prompt", default="def ")
-    g.add_argument("--tokens", type=int, default=300, help="characters to generate")
+    g.add_argument("--tokens", type=count(0), default=300, help="characters to generate")
     g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--top-k", type=count(1), default=None)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=generate_command)
 
@@ -276,8 +318,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError, FloatingPointError) as error:
-        print(f"glassnet: error: {reports.message(error)}", file=sys.stderr)
+    except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError) as error:
+        report_error(reports.message(error))
         return 1
 
 
