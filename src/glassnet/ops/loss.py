@@ -87,7 +87,7 @@ class CrossEntropy(Function):
     def backward(self, grad):
         probs = xp.exp(self.log_probs)
         grad_logits = probs * self.q.sum(axis=1, keepdims=True) - self.q
-        return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype)
+        return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype), None  # no gradient for targets
 
 
 class NLLLoss(Function):
@@ -102,7 +102,7 @@ class NLLLoss(Function):
         return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=log_probs.dtype)
 
     def backward(self, grad):
-        return -self.q * _scale(grad, self.reduction, self.divisor, self.q.dtype)
+        return -self.q * _scale(grad, self.reduction, self.divisor, self.q.dtype), None
 
 
 class BCEWithLogits(Function):
