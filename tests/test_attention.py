@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import glassnet as gn
-from glassnet.nn.attention import AttentionFunction, MultiheadAttention, attention_reference, scaled_dot_product_attention
+from glassnet import ops
+from glassnet.nn.attention import MultiheadAttention
+from glassnet.nn.functional import scaled_dot_product_attention
 
 E, H, N, L, S = 8, 2, 2, 3, 4  # embed_dim, heads, batch, query length, key length
 
@@ -175,9 +177,9 @@ def test_fused_attention_equals_composition(masked, dropout_p):
         q, k, v = (gn.tensor(a, requires_grad=True) for a in (q_data, k_data, v_data))
         gn.seed(7)  # the same dropout mask for both
         if fused:
-            out = AttentionFunction.apply(q, k, v, mask=mask, scale=0.3, dropout_p=dropout_p)
+            out = ops.Attention.apply(q, k, v, mask=mask, scale=0.3, dropout_p=dropout_p)
         else:
-            out, _ = attention_reference(q, k, v, mask=mask, scale=0.3, dropout_p=dropout_p)
+            out, _ = ops.attention_reference(q, k, v, mask=mask, scale=0.3, dropout_p=dropout_p)
         out.backward(upstream)
         results.append([out.numpy(), q.grad, k.grad, v.grad])
     for what, fused_value, composed_value in zip(["output", "query", "key", "value"], *results):

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet import nn
-from glassnet.nn.conv import Conv2d, col2im, conv2d, im2col
+from glassnet.nn.conv import Conv2d
+from glassnet.nn.functional import conv2d
+from glassnet.ops.conv import col2im, im2col
 
 TF = torch.nn.functional
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import glassnet as gn
-from glassnet.nn.sparse import Embedding, embedding
+from glassnet.nn.functional import embedding
+from glassnet.nn.sparse import Embedding
 
 # (name, constructor arguments, indices): repeated indices must accumulate
 CASES = [

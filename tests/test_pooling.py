@@ -8,14 +8,8 @@ import torch
 
 import glassnet as gn
 from glassnet import nn
-from glassnet.nn.pooling import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    MaxPool2d,
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    max_pool2d,
-)
+from glassnet.nn.functional import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 TF = torch.nn.functional
 

@@ -5,9 +5,10 @@ position's key, and takes the average of their values weighted by how well they 
     output  = weights @ value                                (N, heads, L, d)
 
 All heads and positions are computed at once by batched matrix products over
-(N, heads, L, d) arrays. The core above exists twice: composed from tensor ops
-(:func:`attention_reference`, readable, and used when the weights are returned) and
-fused into one op (:class:`AttentionFunction`, used otherwise); a test checks they agree.
+(N, heads, L, d) arrays. The core above exists twice, in ``glassnet/ops/attention.py``:
+composed from tensor ops (``ops.attention_reference``, readable, and used when the weights
+are returned) and fused into one op (``ops.Attention``, used otherwise); a test checks
+they agree. The functional form ``scaled_dot_product_attention`` is in ``functional``.
 
 Masks are additive here: 0 where attention is allowed, -inf where it is not; they are
 constants (a float mask receives no gradient, unlike in PyTorch). A query
@@ -16,175 +17,15 @@ PyTorch's ``scaled_dot_product_attention``.
 """
 import math
 
-from .. import random
-from ..backend import xp
-from ..ops import where
-from ..tensor import Function, Tensor, unbroadcast
+from .. import ops
+from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .functional import _additive_mask, _causal_mask
 from .linear import Linear
 from .module import Module, Parameter
 
-# -- the attention core ------------------------------------------------------------------
-
-
-def _dropout_keep(shape, p, generator):
-    """The kept entries, drawn as :func:`glassnet.nn.functional.dropout` draws them, so
-    that the fused and the composed attention drop the same weights for the same seed."""
-    return (generator or random.generator()).random(shape, dtype=xp.float32) >= p
-
-
-def attention_reference(query, key, value, mask=None, scale=None, dropout_p=0.0, generator=None):
-    """The attention core composed from tensor ops; returns ``(output, weights)``, the
-    weights after dropout and part of the graph (gradients flow through both).
-
-    Shape: query (..., L, E), key (..., S, E), value (..., S, Ev), ``mask`` an additive
-    array broadcastable to (..., L, S) -> output (..., L, Ev), weights (..., L, S).
-    """
-    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query * scale) @ key.transpose(-2, -1)
-    if mask is not None:
-        scores = scores + Tensor(mask)
-    # a query masked from every key would be softmax(-inf, ..., -inf) = NaN: give it no weights
-    attends_nowhere = xp.isneginf(scores.data).all(axis=-1, keepdims=True)
-    if attends_nowhere.any():
-        scores = where(attends_nowhere, 0.0, scores)
-    weights = scores.softmax(dim=-1)
-    if attends_nowhere.any():
-        weights = where(attends_nowhere, 0.0, weights)
-    if dropout_p > 0:
-        weights = F.dropout(weights, dropout_p, generator=generator)
-    return weights @ value, weights
-
-
-class AttentionFunction(Function):
-    """softmax(q k^T * scale + mask) v, with dropout on the weights, as one op.
-
-    Fused so that the (N, heads, L, S) scores are masked and normalized in place, in one
-    array where the composed ops make about five, and the softmax backward takes its row
-    sums from the smaller output (see ``backward``): about a fifth faster, forward and
-    backward, at the sizes of a small GPT. ``mask`` is an additive array (no gradient).
-    """
-
-    def forward(self, query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
-        self.shapes = (query.shape, key.shape, value.shape)
-        self.query_scaled, self.key, self.value, self.scale = query * scale, key, value, scale
-        scores = self.query_scaled @ xp.swapaxes(key, -1, -2)
-        if mask is not None:
-            scores += mask
-        # softmax in place; rows that may attend nowhere (max -inf) end up all zero
-        row_max = scores.max(axis=-1, keepdims=True)
-        row_max[xp.isneginf(row_max)] = 0
-        scores -= row_max
-        weights = xp.exp(scores, out=scores)
-        total = weights.sum(axis=-1, keepdims=True)
-        total[total == 0] = 1
-        weights /= total
-        self.weights, self.keep = weights, None
-        if dropout_p > 0:
-            self.keep = _dropout_keep(weights.shape, dropout_p, generator)
-            self.keep_scale = xp.asarray(0.0 if dropout_p == 1 else 1 / (1 - dropout_p), dtype=weights.dtype)
-            weights = weights * self.keep * self.keep_scale
-        self.dropped = weights
-        self.out = weights @ value
-        return self.out
-
-    def backward(self, grad):
-        query_shape, key_shape, value_shape = self.shapes
-        q_needs, k_needs, v_needs = self.needs_input_grad
-        grad_value = unbroadcast(xp.swapaxes(self.dropped, -1, -2) @ grad, value_shape) if v_needs else None
-        if not (q_needs or k_needs):
-            return None, None, grad_value
-        grad_weights = grad @ xp.swapaxes(self.value, -1, -2)
-        if self.keep is not None:
-            grad_weights *= self.keep * self.keep_scale
-        # softmax backward, w * (g - sum(g * w)) along each row; that row sum equals
-        # sum(grad * out) over the (shorter) head axis, as out = dropped weights @ value
-        grad_weights -= (grad * self.out).sum(axis=-1, keepdims=True)
-        grad_scores = grad_weights
-        grad_scores *= self.weights
-        grad_query = unbroadcast(grad_scores @ self.key * self.scale, query_shape) if q_needs else None
-        grad_key = unbroadcast(xp.swapaxes(grad_scores, -1, -2) @ self.query_scaled, key_shape) if k_needs else None
-        return grad_query, grad_key, grad_value
-
-
-# -- masks -----------------------------------------------------------------------------------
-
-
-def _additive_mask(who, name, mask, dtype, true_means):
-    """A bool or float mask as an additive array of ``dtype``: a bool entry becomes -inf
-    where attention is blocked (``true_means`` says whether True blocks or allows), a float
-    mask is added to the scores as it is."""
-    mask = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
-    if mask.dtype == bool:
-        blocked = mask if true_means == "blocked" else ~mask
-        return xp.where(blocked, -xp.inf, 0).astype(dtype)
-    if mask.dtype.kind != "f":
-        raise TypeError(
-            f"{who}: {name} must be bool (True where attention is {true_means}) or float (added to the "
-            f"scores), got dtype {mask.dtype}; help: convert it with .astype(bool)"
-        )
-    return mask.astype(dtype, copy=False)
-
-
-def _causal_mask(length, source_length, dtype):
-    """-inf above the diagonal: position i may attend to positions 0..i only."""
-    return xp.triu(xp.full((length, source_length), -xp.inf, dtype=dtype), k=1)
-
-
-# -- functional form -------------------------------------------------------------------------
-
-
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    """softmax(query @ key^T * scale + mask) @ value, with PyTorch's arguments.
-
-    ``attn_mask`` is bool (True where attention IS allowed, PyTorch's convention for this
-    function) or float (added to the scores), broadcastable to (..., L, S); ``is_causal``
-    lets position i see positions 0..i only (top-left aligned when L != S). ``dropout_p``
-    drops attention weights whenever it is positive (pass 0.0 in evaluation).
-    ``scale`` defaults to 1/sqrt(E).
-
-    Shape: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
-
-    >>> import glassnet as gn
-    >>> import numpy as np
-    >>> from glassnet.nn.attention import scaled_dot_product_attention
-    >>> q = gn.tensor(np.ones((2, 4, 5, 8), dtype="float32"))
-    >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
-    (2, 4, 5, 8)
-    """
-    who = "scaled_dot_product_attention"
-    query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
-    if min(query.ndim, key.ndim, value.ndim) < 2 or query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(
-            f"{who}: expected query (..., L, E), key (..., S, E) and value (..., S, Ev), got "
-            f"query {query.shape}, key {key.shape}, value {value.shape}"
-        )
-    if not 0 <= dropout_p <= 1:
-        raise ValueError(f"{who}: dropout_p must be between 0 and 1, got {dropout_p}")
-    length, source_length = query.shape[-2], key.shape[-2]
-    scores_shape = _broadcast(who, query.shape[:-2], key.shape[:-2]) + (length, source_length)
-    mask = None
-    if is_causal:
-        if attn_mask is not None:
-            raise ValueError(f"{who}: give either attn_mask or is_causal=True, not both")
-        mask = _causal_mask(length, source_length, query.dtype)
-    elif attn_mask is not None:
-        mask = _additive_mask(who, "attn_mask", attn_mask, query.dtype, true_means="allowed")
-        if _broadcast(who, mask.shape, scores_shape, "attn_mask") != scores_shape:
-            raise ValueError(f"{who}: attn_mask of shape {mask.shape} does not broadcast to the scores' shape {scores_shape}")
-    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return AttentionFunction.apply(query, key, value, mask=mask, scale=scale, dropout_p=dropout_p)
-
-
-def _broadcast(who, a, b, what="the batch dimensions of query and key"):
-    try:
-        return xp.broadcast_shapes(tuple(a), tuple(b))
-    except ValueError:
-        raise ValueError(f"{who}: {what}: shapes {tuple(a)} and {tuple(b)} do not broadcast together") from None
-
-
-# -- the layer -------------------------------------------------------------------------------
+# -- the layer -----------------------------------------------------------------------------
 
 
 class MultiheadAttention(Module):
@@ -274,9 +115,9 @@ class MultiheadAttention(Module):
         dropout_p = self.dropout if self.training else 0.0
         scale = 1 / math.sqrt(self.head_dim)
         if need_weights:
-            heads, weights = attention_reference(q, k, v, mask, scale, dropout_p)
+            heads, weights = ops.attention_reference(q, k, v, mask, scale, dropout_p)
         else:
-            heads, weights = AttentionFunction.apply(q, k, v, mask=mask, scale=scale, dropout_p=dropout_p), None
+            heads, weights = ops.Attention.apply(q, k, v, mask=mask, scale=scale, dropout_p=dropout_p), None
         output = self.out_proj(heads.transpose(1, 2).reshape(batch, length, self.embed_dim))
 
         if not batched:

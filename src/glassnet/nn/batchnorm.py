@@ -4,117 +4,14 @@ rescale it (``weight``) and shift it (``bias``).
 In training the mean and variance come from the batch itself, and running averages of
 them are kept (buffers ``running_mean``, ``running_var``); in evaluation those running
 averages are used instead, so a prediction does not depend on the rest of the batch.
+The layers call ``functional.batch_norm``, which runs the fused op ``ops.BatchNorm``.
 """
 from ..backend import xp
-from ..tensor import Function, Tensor
 from . import checks, init
-from .conv import _as_tensor, _plural, check_images
+from .functional import _as_tensor, _plural, batch_norm, check_images
 from .module import Module, Parameter
 
-# -- the op -----------------------------------------------------------------------------
-
-
-class BatchNormFunction(Function):
-    """out = (x - mean) / sqrt(var + eps) * weight + bias, per channel (axis 1), the mean
-    and variance taken over every other axis.
-
-    Forward and backward are fused: with x_hat the standardized input and every mean
-    taken per channel, the training-mode gradient is
-    grad_x = weight / std * (grad - mean(grad) - x_hat * mean(grad * x_hat)),
-    the two subtracted terms because the batch's mean and variance depend on every x.
-    """
-
-    def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
-        axes = (0,) + tuple(range(2, x.ndim))
-        per_channel = (1, -1) + (1,) * (x.ndim - 2)  # reshapes a (C,) array to broadcast over x
-        count = x.size // x.shape[1]
-        if training:
-            mean = x.mean(axis=axes)
-            x_hat = x - mean.reshape(per_channel)
-            var = xp.square(x_hat).mean(axis=axes)  # biased: the batch is the whole population here
-            if running_mean is not None:  # running averages, in place; the variance unbiased, as in PyTorch
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-                running_var *= 1 - momentum
-                running_var += (momentum * count / (count - 1)) * var
-        else:
-            x_hat, var = x - running_mean.reshape(per_channel), running_var
-        inv_std = 1 / xp.sqrt(var + eps)
-        x_hat *= inv_std.reshape(per_channel)
-        self.x_hat, self.inv_std, self.weight = x_hat, inv_std, weight
-        self.axes, self.per_channel, self.count, self.training = axes, per_channel, count, training
-        if weight is None:
-            return x_hat.copy(order="K")  # x_hat is kept for backward; "K" keeps the memory layout (see conv.py)
-        out = x_hat * weight.reshape(per_channel)
-        out += bias.reshape(per_channel)
-        return out
-
-    def backward(self, grad):
-        axes, per_channel = self.axes, self.per_channel
-        grad_bias = grad.sum(axis=axes)
-        grad_weight = (grad * self.x_hat).sum(axis=axes)
-        scale = self.inv_std if self.weight is None else self.inv_std * self.weight
-        grad_x = None
-        if self.needs_input_grad[0] and self.training:  # the formula above, in place to spare temporaries
-            grad_x = self.x_hat * (-grad_weight / self.count).reshape(per_channel)
-            grad_x += grad
-            grad_x -= (grad_bias / self.count).reshape(per_channel)
-            grad_x *= scale.reshape(per_channel)
-        elif self.needs_input_grad[0]:  # fixed statistics: a plain per-channel scaling
-            grad_x = grad * scale.reshape(per_channel)
-        if self.weight is None:
-            return grad_x
-        return grad_x, grad_weight, grad_bias
-
-
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Batch normalization over axis 1 (channels), with PyTorch's arguments.
-
-    With ``training=True`` the batch's statistics are used and, when ``running_mean``
-    and ``running_var`` (arrays or tensors of shape (C,)) are given, they are updated in
-    place: r = (1 - momentum) r + momentum * batch statistic (the variance unbiased).
-    Otherwise the running statistics are used.
-
-    Shape: (N, C) or (N, C, *) -> the same.
-
-    >>> import glassnet as gn
-    >>> x = gn.tensor([[1.0, 10.0], [3.0, 30.0]])  # 2 examples, 2 features
-    >>> gn.nn.functional.batch_norm(x, None, None, training=True).numpy().round(4).tolist()
-    [[-1.0, -1.0], [1.0, 1.0]]
-    """
-    input = _as_tensor(input)
-    running_mean, running_var = _array(running_mean), _array(running_var)
-    if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input (N, C, *) with at least 2 dimensions, got shape {input.shape}")
-    channels = input.shape[1]
-    for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if value is not None and tuple(value.shape) != (channels,):
-            raise ValueError(
-                f"batch_norm: {argument} of shape {tuple(value.shape)} for an input of shape {input.shape}; "
-                f"it must be ({channels},), one per channel"
-            )
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    if not training and running_mean is None:
-        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
-    if training and input.numel() // channels <= 1:
-        raise ValueError(
-            f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}; "
-            "help: use a batch of more than one example (or call .eval() to use the running statistics)"
-        )
-    options = {"running_mean": running_mean, "running_var": running_var, "training": training, "momentum": momentum, "eps": eps}
-    if weight is None and bias is None:
-        return BatchNormFunction.apply(input, **options)
-    weight = _as_tensor(xp.ones(channels, dtype=input.dtype) if weight is None else weight)
-    bias = _as_tensor(xp.zeros(channels, dtype=input.dtype) if bias is None else bias)
-    return BatchNormFunction.apply(input, weight, bias, **options)
-
-
-def _array(x):
-    return x.data if isinstance(x, Tensor) else x
-
-
-# -- the layers ---------------------------------------------------------------------------------
+# -- the layers ----------------------------------------------------------------------------
 
 
 class _BatchNorm(Module):
@@ -238,4 +135,3 @@ class BatchNorm2d(_BatchNorm):
 
     def _check_input(self, shape):
         check_images(self, shape, self.num_features, "num_features")
-

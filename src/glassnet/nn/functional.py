@@ -1,51 +1,21 @@
-"""Neural-network operations in functional form, with PyTorch's names and arguments.
+"""Neural-network operations in functional form, with PyTorch's names and arguments: the
+one place of the functional forms (the layers call these, or share their checks).
 
-Most are compositions of tensor ops. Three are fused into a single op each, because
-the fused backward is both simpler and much cheaper than the chain of small ones:
-``linear`` (x W^T + b), ``cross_entropy`` (log-softmax + negative log-likelihood) and
-``binary_cross_entropy_with_logits``. ``tests/test_functional.py`` checks each fused
-op against its composition.
+Each function checks its arguments, with errors that name it and the shapes involved, and
+then composes tensor ops or calls one op of :mod:`glassnet.ops`, where every forward and
+backward is (``linear`` calls ``ops.Linear``, ``cross_entropy`` ``ops.CrossEntropy``,
+``conv2d`` ``ops.Conv2d``, ...). Those ops receive their options in normal form, so the
+checks and the normalization of arguments live here, beside the functions.
 """
+import math
+import numbers
 import warnings
 
-from .. import random
+from .. import ops, random
 from ..backend import xp
-from ..ops import GELU as _GELU
-from ..ops import LeakyReLU as _LeakyReLU
-from ..tensor import Function, Tensor
+from ..tensor import Tensor
 
-# -- layers ------------------------------------------------------------------------------
-
-
-class Linear(Function):
-    """y = x W^T + b, for x of shape (*, in_features) and W of shape (out, in).
-
-    Leading axes are flattened into rows first: one 2-D matrix product reaches BLAS,
-    where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower.
-    """
-
-    def forward(self, x, weight, bias=None):
-        if x.shape[-1] != weight.shape[1]:
-            raise ValueError(
-                f"linear: input of shape {x.shape} has {x.shape[-1]} features in its last dimension, "
-                f"but the weight {weight.shape} expects {weight.shape[1]}"
-            )
-        self.x_rows, self.x_shape = x.reshape(-1, x.shape[-1]), x.shape
-        self.weight, self.has_bias = weight, bias is not None
-        out = self.x_rows @ weight.T
-        if bias is not None:
-            out += bias
-        return out.reshape(x.shape[:-1] + (weight.shape[0],))
-
-    def backward(self, grad):
-        x_needs, w_needs = self.needs_input_grad[:2]
-        grad_rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = (grad_rows @ self.weight).reshape(self.x_shape) if x_needs else None
-        grad_w = grad_rows.T @ self.x_rows if w_needs else None
-        if not self.has_bias:
-            return grad_x, grad_w
-        grad_b = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b
+# -- layers --------------------------------------------------------------------------------
 
 
 def linear(input, weight, bias=None):
@@ -56,8 +26,8 @@ def linear(input, weight, bias=None):
     """
     input = _as_tensor(input)
     if bias is None:
-        return Linear.apply(input, weight)
-    return Linear.apply(input, weight, bias)
+        return ops.Linear.apply(input, weight)
+    return ops.Linear.apply(input, weight, bias)
 
 
 def flatten(input, start_dim=1, end_dim=-1):
@@ -78,6 +48,34 @@ def dropout(input, p=0.5, training=True, generator=None):
     return input * Tensor(keep * scale)
 
 
+def dropout2d(input, p=0.5, training=True, generator=None):
+    """Zero whole channels: each (example, channel) pair is dropped with probability ``p``
+    and the kept ones are scaled by 1/(1-p). Neighbouring pixels of a feature map are
+    strongly correlated, so dropping single pixels would barely regularize a CNN.
+
+    Shape: (N, C, H, W) (or (N, C, L)) -> the same.
+
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> ones = gn.tensor(np.ones((1, 4, 2, 2), "float32"))
+    >>> out = gn.nn.functional.dropout2d(ones, 0.5, generator=np.random.default_rng(1))
+    >>> out.numpy()[0, :, 0, 0].tolist()  # one value per channel, the whole map alike
+    [0.0, 2.0, 2.0, 2.0]
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: p must be between 0 and 1, got {p}")
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape {input.shape}")
+    if not training or p == 0:
+        return input
+    generator = generator or random.generator()
+    keep = generator.random(input.shape[:2], dtype=xp.float32) >= p
+    scale = xp.asarray(0.0 if p == 1 else 1 / (1 - p), dtype=input.dtype)
+    mask = (keep * scale).reshape(input.shape[:2] + (1,) * (input.ndim - 2))  # broadcast over each map
+    return input * Tensor(mask)
+
+
 # -- activations ---------------------------------------------------------------------------
 
 
@@ -86,7 +84,7 @@ def relu(input):
 
 
 def leaky_relu(input, negative_slope=0.01):
-    return _LeakyReLU.apply(_as_tensor(input), negative_slope=negative_slope)
+    return ops.LeakyReLU.apply(_as_tensor(input), negative_slope=negative_slope)
 
 
 def sigmoid(input):
@@ -100,7 +98,7 @@ def tanh(input):
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return _GELU.apply(_as_tensor(input), approximate=approximate)
+    return ops.GELU.apply(_as_tensor(input), approximate=approximate)
 
 
 def softmax(input, dim=-1):
@@ -111,7 +109,7 @@ def log_softmax(input, dim=-1):
     return _as_tensor(input).log_softmax(dim=dim)
 
 
-# -- losses ------------------------------------------------------------------------------------
+# -- losses --------------------------------------------------------------------------------
 
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -120,95 +118,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _class_targets(name, logits, target, ignore_index):
-    """Check integer class targets against (N, C) scores; PyTorch's (N, C, d1, ...) layout
-    is handled by the callers moving C last."""
-    if target.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name}: targets must be integer class indices, got dtype {target.dtype}; "
-            "help: convert them with labels.astype('int64')"
-        )
-    if target.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"{name}: targets of shape {target.shape} do not match scores of shape {logits.shape} "
-            f"(expected targets of shape {logits.shape[:-1]}: one class index per row)"
-        )
-    classes = logits.shape[-1]
-    valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= classes))
-    if bad.any():
-        raise ValueError(
-            f"{name}: target contains class {int(target[bad][0])}, but the scores have {classes} "
-            f"classes (valid targets are 0..{classes - 1})"
-        )
-    return valid
-
-
-def _target_distribution(name, logits, target, weight, ignore_index, label_smoothing):
-    """The per-row weights q[i, c] of -sum_c q[i, c] log p[i, c], and the divisor that
-    ``reduction='mean'`` uses (PyTorch's: the summed weights of the counted rows)."""
-    n, classes = logits.shape
-    w = xp.ones(classes, dtype=logits.dtype) if weight is None else weight.astype(logits.dtype, copy=False)
-    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities (shape checked by the caller)
-        q = (target * (1 - label_smoothing) + label_smoothing / classes) * w
-        return q.astype(logits.dtype, copy=False), n
-    valid = _class_targets(name, logits, target, ignore_index)  # float labels of shape (N,) raise here
-    safe_target = xp.where(valid, target, 0)
-    row_weight = w[safe_target] * valid
-    q = xp.zeros((n, classes), dtype=logits.dtype)
-    if label_smoothing:
-        q += (label_smoothing / classes) * w * valid[:, None]
-    q[xp.arange(n), safe_target] += (1 - label_smoothing) * row_weight
-    return q, row_weight.sum()
-
-
-def _reduce(loss, reduction, divisor):
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    return total / divisor if reduction == "mean" else total
-
-
-class CrossEntropy(Function):
-    """-sum_c q[c] log softmax(x)[c], fused: the gradient is softmax(x) sum(q) - q."""
-
-    def forward(self, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        self.q, self.divisor = _target_distribution("cross_entropy", logits, target, weight, ignore_index, label_smoothing)
-        self.log_probs, self.reduction = log_probs, reduction
-        loss = -(self.q * log_probs).sum(axis=1)
-        return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=logits.dtype)
-
-    def backward(self, grad):
-        probs = xp.exp(self.log_probs)
-        grad_logits = probs * self.q.sum(axis=1, keepdims=True) - self.q
-        return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype)
-
-
-class NLLLoss(Function):
-    """-sum_c q[c] log_probs[c] for log-probabilities that are already computed."""
-
-    def forward(self, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
-        self.q, self.divisor = _target_distribution("nll_loss", log_probs, target, weight, ignore_index, 0.0)
-        self.reduction = reduction
-        # classes with q = 0 are left out, so a log-probability of -inf there (log of a
-        # probability that underflowed to 0) gives no 0 * -inf = NaN, as in PyTorch
-        loss = -(self.q * xp.where(self.q != 0, log_probs, 0)).sum(axis=1)
-        return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=log_probs.dtype)
-
-    def backward(self, grad):
-        return -self.q * _scale(grad, self.reduction, self.divisor, self.q.dtype)
-
-
-def _scale(grad, reduction, divisor, dtype):
-    if reduction == "none":
-        return grad[:, None]
-    if reduction == "mean":
-        return grad * xp.asarray(1 / divisor, dtype=dtype)
-    return grad
 
 
 def _looks_like_probabilities(x):
@@ -245,7 +154,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             stacklevel=2,
         )
     rows, target, restore = _rows_and_targets("cross_entropy", input, target)
-    loss = CrossEntropy.apply(
+    loss = ops.CrossEntropy.apply(
         rows, Tensor(target), **_weight_option(weight), ignore_index=ignore_index,
         reduction=reduction, label_smoothing=label_smoothing,
     )
@@ -258,7 +167,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     _check_reduction(reduction)
     input, target = _as_tensor(input), _as_array(target)
     rows, target, restore = _rows_and_targets("nll_loss", input, target)
-    loss = NLLLoss.apply(rows, Tensor(target), **_weight_option(weight), ignore_index=ignore_index, reduction=reduction)
+    loss = ops.NLLLoss.apply(rows, Tensor(target), **_weight_option(weight), ignore_index=ignore_index, reduction=reduction)
     return loss.reshape(restore) if reduction == "none" and restore is not None else loss
 
 
@@ -306,30 +215,6 @@ def mse_loss(input, target, reduction="mean"):
     return squared if reduction == "none" else squared.mean() if reduction == "mean" else squared.sum()
 
 
-class BCEWithLogits(Function):
-    """-[p y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid and p the positive-class
-    weight, written as (1 - y) x + (1 + (p - 1) y) softplus(-x) to stay finite."""
-
-    def forward(self, x, y, weight=None, pos_weight=None, reduction="mean"):
-        pos = 1 if pos_weight is None else pos_weight
-        self.log_weight = 1 + (pos - 1) * y
-        softplus_neg_x = xp.logaddexp(0, -x)
-        loss = (1 - y) * x + self.log_weight * softplus_neg_x
-        if weight is not None:
-            loss = loss * weight
-        self.x, self.y, self.pos, self.weight, self.reduction = x, y, pos, weight, reduction
-        return xp.asarray(_reduce(loss, reduction, loss.size), dtype=x.dtype)
-
-    def backward(self, grad):
-        sig = xp.exp(-xp.logaddexp(0, -self.x))  # 1 / (1 + e^-x) without overflow for large -x
-        grad_x = sig * self.log_weight - self.pos * self.y
-        if self.weight is not None:
-            grad_x = grad_x * self.weight
-        if self.reduction == "mean":
-            grad = grad * xp.asarray(1 / self.x.size, dtype=grad.dtype)
-        return (grad * grad_x).astype(self.x.dtype, copy=False), None
-
-
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """Binary cross-entropy on raw scores: sigmoid and log fused, stable for large |x|.
     ``input`` and ``target`` (0/1 or probabilities) have the same shape."""
@@ -345,10 +230,489 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         options["weight"] = _as_array(weight)
     if pos_weight is not None:
         options["pos_weight"] = _as_array(pos_weight)
-    return BCEWithLogits.apply(input, Tensor(target.astype(input.dtype, copy=False)), **options)
+    return ops.BCEWithLogits.apply(input, Tensor(target.astype(input.dtype, copy=False)), **options)
 
 
-# -- helpers ------------------------------------------------------------------------------------
+# -- input checks shared by the image functions and layers (conv, pooling, batch norm) -----
+
+
+def _name(who):
+    """``who`` is a layer (named by its repr, e.g. ``Conv2d(1, 32, kernel_size=(3, 3), ...)``) or a function name."""
+    return who if isinstance(who, str) else who._label()
+
+
+def check_images(who, shape, channels=None, channels_argument="in_channels"):
+    """``shape`` must be a batch of images (N, C, H, W), with ``channels`` channels if given.
+
+    The errors name the layer and the shapes, and guess the usual causes: a single image
+    without its batch axis, flat images, channels stored last.
+    """
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(f"{_name(who)}: expected a 4-D input (N, C, H, W), got shape {shape}{_four_d_hint(shape, channels)}")
+    if channels is not None and shape[1] != channels:
+        if shape[3] == channels:
+            hint = f"; help: the channels seem to be last (N, H, W, C); move them with x.permute(0, 3, 1, 2)"
+        else:
+            hint = f"; help: if the images really have {shape[1]} channels, build the layer with {channels_argument}={shape[1]}"
+        raise ValueError(f"{_name(who)}: expected input with {_plural(channels, 'channel')}, got {shape}{hint}")
+
+
+def _four_d_hint(shape, channels):
+    if len(shape) == 3 and channels not in (None, 1) and shape[0] == channels:
+        return "; help: for a single image add a batch axis with x.unsqueeze(0)"
+    if len(shape) == 3:
+        return (
+            "; help: a batch of one-channel images (N, H, W) needs a channel axis: x.unsqueeze(1); "
+            "a single image (C, H, W) a batch axis: x.unsqueeze(0)"
+        )
+    if len(shape) == 2 and math.isqrt(shape[1]) ** 2 == shape[1]:
+        side = math.isqrt(shape[1])
+        return f"; help: the images look flattened; reshape them with x.reshape(-1, 1, {side}, {side})"
+    return ""
+
+
+def _plural(count, word):
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _pair(value, argument, who, minimum):
+    """An int or a pair of ints (height, width), each at least ``minimum``."""
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise ValueError(f"{who}: {argument} must be an int or a pair of ints (height, width), got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{who}: {argument} must be at least {minimum}, got {value!r}")
+    return pair
+
+
+def _padding(padding, kernel_size, stride, dilation, who):
+    """Padding as ((top, bottom), (left, right)). ``'same'`` keeps the size: the total
+    dilation * (k - 1) is split with the odd pixel at the bottom/right, as in PyTorch."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise ValueError(f"{who}: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(
+                f"{who}: padding='same' is not supported for strided convolutions (stride={stride}); "
+                "help: give the padding as numbers"
+            )
+        totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, tuple) and all(isinstance(p, tuple) for p in padding):
+        return padding  # already ((top, bottom), (left, right))
+    ph, pw = _pair(padding, "padding", who, 0)
+    return ((ph, ph), (pw, pw))
+
+
+# -- convolution ---------------------------------------------------------------------------
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (strictly, cross-correlation, as in every deep-learning library)
+    of a batch of images with a bank of filters.
+
+    Args:
+        input: images (N, C, H, W).
+        weight: filters (O, C / groups, kh, kw).
+        bias: (O,) or None.
+        stride, padding, dilation: an int or a pair (height, width); padding may also be
+            ``'valid'`` (none) or ``'same'`` (output as large as the input, stride 1 only).
+        groups: split channels and filters into this many independent blocks.
+
+    Shape: (N, C, H, W) -> (N, O, out_h, out_w), out = (H + 2 padding - dilation (k - 1) - 1) // stride + 1.
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
+    >>> gn.nn.functional.conv2d(image, gn.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])).tolist()
+    [[[[-4.0, -4.0], [-4.0, -4.0]]]]
+    """
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    bias = None if bias is None else _as_tensor(bias)
+    options = _conv_options("conv2d", input, weight, bias, stride, padding, dilation, groups)
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return ops.Conv2d.apply(*tensors, **options)
+
+
+def _conv_options(who, input, weight, bias, stride, padding, dilation, groups):
+    """Check the arguments of a convolution against each other; return the op's options."""
+    name = _name(who)
+    if weight.ndim != 4:
+        raise ValueError(f"{name}: weight must be 4-D (out_channels, in_channels / groups, kh, kw), got shape {weight.shape}")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    out_channels, group_channels, kh, kw = weight.shape
+    if out_channels % groups:
+        raise ValueError(f"{name}: the {out_channels} filters of weight {weight.shape} cannot be split into groups={groups}")
+    check_images(who, input.shape, group_channels * groups)
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{name}: bias must have shape ({out_channels},), one per filter, got {bias.shape}")
+    for tensor in (weight, bias):
+        if tensor is not None and tensor.dtype != input.dtype:
+            raise TypeError(
+                f"{name}: input of dtype {input.dtype} with parameters of dtype {tensor.dtype}; help: convert "
+                "the input (x.float()) or the layer (.double()) so that they match"
+            )
+    stride, dilation = _pair(stride, "stride", name, 1), _pair(dilation, "dilation", name, 1)
+    padding = _padding(padding, (kh, kw), stride, dilation, name)
+    h, w = input.shape[2:]
+    spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    padded = (h + sum(padding[0]), w + sum(padding[1]))
+    if padded[0] < spans[0] or padded[1] < spans[1]:
+        raise ValueError(
+            f"{name}: the kernel ({kh}x{kw}, spanning {spans[0]}x{spans[1]} pixels with dilation {dilation}) is larger than "
+            f"the padded input ({padded[0]}x{padded[1]}: input {input.shape} with padding {padding}); help: use a smaller "
+            "kernel or more padding, or feed larger images (earlier pooling may have shrunk them)"
+        )
+    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+# -- pooling -------------------------------------------------------------------------------
+
+
+def _pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's rule: floor (or ceil) of the window count; with ceil_mode, a last window
+    that would start in the right padding is dropped."""
+    span = dilation * (kernel - 1) + 1
+    out = (size + 2 * padding - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_arguments(name, kernel_size, stride, padding, dilation):
+    """Check a pooling's hyperparameters; return them as pairs (height, width)."""
+    kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel_size if stride is None or stride == () else _pair(stride, "stride", name, 1)
+    padding, dilation = _pair(padding, "padding", name, 0), _pair(dilation, "dilation", name, 1)
+    if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
+        raise ValueError(
+            f"{name}: padding must be at most half the kernel size, got padding={padding} for kernel_size={kernel_size}; "
+            "help: more padding would make windows of padding alone"
+        )
+    return kernel_size, stride, padding, dilation
+
+
+def _pool_options(who, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check a pooling's hyperparameters and the input shape; return the op's options."""
+    name = _name(who)
+    kernel_size, stride, padding, dilation = _pool_arguments(name, kernel_size, stride, padding, dilation)
+    check_images(who, shape)
+    out_size = tuple(
+        _pool_output_size(size, k, s, p, d, ceil_mode)
+        for size, k, s, p, d in zip(shape[2:], kernel_size, stride, padding, dilation)
+    )
+    if min(out_size) < 1:
+        raise ValueError(
+            f"{name}: the input {tuple(shape)} is too small for a {kernel_size[0]}x{kernel_size[1]} window "
+            f"(dilation {dilation}, padding {padding}): the output would be {out_size[0]}x{out_size[1]}; "
+            "help: pool less (a smaller kernel, fewer pooling layers) or feed larger images"
+        )
+    return {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation, "out_size": out_size}
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maximum of each ``kernel_size`` window, moving by ``stride`` (default: the
+    kernel size, so windows tile the image). Padding counts as -infinity.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), out = (H + 2 padding - dilation (k - 1) - 1) // stride + 1
+    (rounded up with ``ceil_mode=True``).
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> gn.nn.functional.max_pool2d(image, 2).tolist()
+    [[[[4.0, 5.0]]]]
+    """
+    input = _as_tensor(input)
+    options = _pool_options("max_pool2d", input.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return ops.MaxPool2d.apply(input, **options)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """The mean of each ``kernel_size`` window, moving by ``stride`` (default: the kernel
+    size). Padding adds zeros; ``count_include_pad`` says whether they count in the mean.
+
+    Shape: (N, C, H, W) -> (N, C, out_h, out_w), out = (H + 2 padding - k) // stride + 1
+    (rounded up with ``ceil_mode=True``).
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> gn.nn.functional.avg_pool2d(image, 2).tolist()
+    [[[[2.5, 1.75]]]]
+    """
+    input = _as_tensor(input)
+    options = _avg_options("avg_pool2d", input.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return ops.AvgPool2d.apply(input, **options)
+
+
+def _avg_divisor(shape, options, count_include_pad, divisor_override):
+    """PyTorch's divisor: the window's pixels inside the padded image (or, without
+    ``count_include_pad``, inside the image itself); a window hanging past the padding
+    (ceil_mode) counts only the part within."""
+    if divisor_override is not None:
+        return divisor_override
+    counts = []
+    for size, k, s, p, out in zip(shape[2:], options["kernel_size"], options["stride"], options["padding"], options["out_size"]):
+        start = xp.arange(out) * s - p
+        end = xp.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+        counts.append(end - start)
+    divisor = counts[0][:, None] * counts[1][None, :]
+    return divisor.flat[0] if (divisor == divisor.flat[0]).all() else divisor
+
+
+def _check_divisor(name, divisor_override):
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override < 1):
+        raise ValueError(f"{name}: divisor_override must be a positive int, got {divisor_override!r}")
+
+
+def _avg_options(who, shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    _check_divisor(_name(who), divisor_override)
+    options = _pool_options(who, shape, kernel_size, stride, padding, 1, ceil_mode)
+    options["divisor"] = _avg_divisor(shape, options, count_include_pad, divisor_override)
+    return options
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed ``output_size`` (an int, or a pair whose None entries
+    keep the input's size); ``output_size=1`` is global average pooling.
+
+    Shape: (N, C, H, W) -> (N, C, *output_size).
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> gn.nn.functional.adaptive_avg_pool2d(image, (1, 2)).tolist()
+    [[[[2.5, 1.75]]]]
+    """
+    input = _as_tensor(input)
+    return ops.AdaptiveAvgPool2d.apply(input, out_size=_adaptive_size("adaptive_avg_pool2d", input.shape, output_size))
+
+
+def _adaptive_size(who, shape, output_size):
+    sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != 2 or not all(s is None or (isinstance(s, int) and s >= 1) for s in sizes):
+        raise ValueError(
+            f"{_name(who)}: output_size must be a positive int or a pair of them (None keeps a side), got {output_size!r}"
+        )
+    check_images(who, shape)
+    return tuple(shape[2 + axis] if s is None else s for axis, s in enumerate(sizes))
+
+
+# -- normalization -------------------------------------------------------------------------
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization over axis 1 (channels), with PyTorch's arguments.
+
+    With ``training=True`` the batch's statistics are used and, when ``running_mean``
+    and ``running_var`` (arrays or tensors of shape (C,)) are given, they are updated in
+    place: r = (1 - momentum) r + momentum * batch statistic (the variance unbiased).
+    Otherwise the running statistics are used.
+
+    Shape: (N, C) or (N, C, *) -> the same.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([[1.0, 10.0], [3.0, 30.0]])  # 2 examples, 2 features
+    >>> gn.nn.functional.batch_norm(x, None, None, training=True).numpy().round(4).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    """
+    input = _as_tensor(input)
+    running_mean, running_var = _array(running_mean), _array(running_var)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, *) with at least 2 dimensions, got shape {input.shape}")
+    channels = input.shape[1]
+    for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != (channels,):
+            raise ValueError(
+                f"batch_norm: {argument} of shape {tuple(value.shape)} for an input of shape {input.shape}; "
+                f"it must be ({channels},), one per channel"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    if training and input.numel() // channels <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}; "
+            "help: use a batch of more than one example (or call .eval() to use the running statistics)"
+        )
+    options = {"running_mean": running_mean, "running_var": running_var, "training": training, "momentum": momentum, "eps": eps}
+    if weight is None and bias is None:
+        return ops.BatchNorm.apply(input, **options)
+    weight = _as_tensor(xp.ones(channels, dtype=input.dtype) if weight is None else weight)
+    bias = _as_tensor(xp.zeros(channels, dtype=input.dtype) if bias is None else bias)
+    return ops.BatchNorm.apply(input, weight, bias, **options)
+
+
+def _array(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing ``normalized_shape`` dimensions, then scale by
+    ``weight`` and shift by ``bias`` (both of shape ``normalized_shape``, optional).
+
+    Shape: input (*, *normalized_shape) -> the same shape.
+
+    >>> import glassnet as gn
+    >>> from glassnet.nn.functional import layer_norm
+    >>> layer_norm(gn.tensor([[1.0, 2.0, 3.0]]), (3,))
+    tensor([[-1.2247356,  0.       ,  1.2247356]])
+    """
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    normalized_shape = _as_shape(normalized_shape)
+    _check_normalized_shape("layer_norm", input.shape, normalized_shape)
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and tuple(param.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} of shape {tuple(param.shape)} for normalized_shape {normalized_shape}")
+    affine = [t for t in (weight, bias) if t is not None]
+    return ops.LayerNorm.apply(
+        input, *affine, normalized_ndim=len(normalized_shape), eps=eps,
+        has_weight=weight is not None, has_bias=bias is not None,
+    )
+
+
+def _as_shape(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(n) for n in normalized_shape)
+
+
+def _check_normalized_shape(who, shape, normalized_shape):
+    k = len(normalized_shape)
+    if tuple(shape[len(shape) - k:]) != normalized_shape or len(shape) < k:
+        raise ValueError(
+            f"{who}: expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
+            f"(the last {k} dimension{'s' if k > 1 else ''} normalized), got {tuple(shape)}; "
+            f"help: build the layer with normalized_shape={tuple(shape[len(shape) - k:]) if len(shape) >= k else tuple(shape)} "
+            "or reshape the input"
+        )
+
+
+# -- embedding -----------------------------------------------------------------------------
+
+
+def embedding(input, weight, padding_idx=None):
+    """The rows of ``weight`` at the integer positions in ``input``.
+
+    Shape: input (*) of integers, weight (num_embeddings, embedding_dim)
+    -> (*, embedding_dim).
+
+    >>> import glassnet as gn
+    >>> from glassnet.nn.functional import embedding
+    >>> embedding(gn.tensor([2, 0]), gn.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]))
+    tensor([[2., 2.],
+            [0., 0.]])
+    """
+    indices = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    _check_indices("embedding", indices, weight.shape[0])
+    padding_idx = _padding_row("embedding", padding_idx, weight.shape[0])
+    return ops.Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+
+
+def _check_indices(who, indices, size):
+    if indices.dtype.kind not in "iu":
+        raise TypeError(
+            f"{who}: indices must be integers, got dtype {indices.dtype}; "
+            "help: convert them with .astype('int64')"
+        )
+    if indices.size == 0:
+        return
+    low, high = int(indices.min()), int(indices.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"{who}: index {bad} is out of range for an embedding table of {size} rows "
+            f"(valid indices are 0..{size - 1}); help: build the layer with num_embeddings "
+            "at least the vocabulary size"
+        )
+
+
+def _padding_row(who, padding_idx, size):
+    if padding_idx is None:
+        return None
+    if not -size <= padding_idx < size:
+        raise ValueError(f"{who}: padding_idx {padding_idx} must be within the {size} rows (-{size}..{size - 1})")
+    return padding_idx % size
+
+
+# -- attention -----------------------------------------------------------------------------
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(query @ key^T * scale + mask) @ value, with PyTorch's arguments.
+
+    ``attn_mask`` is bool (True where attention IS allowed, PyTorch's convention for this
+    function) or float (added to the scores), broadcastable to (..., L, S); ``is_causal``
+    lets position i see positions 0..i only (top-left aligned when L != S). ``dropout_p``
+    drops attention weights whenever it is positive (pass 0.0 in evaluation).
+    ``scale`` defaults to 1/sqrt(E).
+
+    Shape: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
+
+    >>> import glassnet as gn
+    >>> import numpy as np
+    >>> from glassnet.nn.functional import scaled_dot_product_attention
+    >>> q = gn.tensor(np.ones((2, 4, 5, 8), dtype="float32"))
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
+    (2, 4, 5, 8)
+    """
+    who = "scaled_dot_product_attention"
+    query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
+    if min(query.ndim, key.ndim, value.ndim) < 2 or query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"{who}: expected query (..., L, E), key (..., S, E) and value (..., S, Ev), got "
+            f"query {query.shape}, key {key.shape}, value {value.shape}"
+        )
+    if not 0 <= dropout_p <= 1:
+        raise ValueError(f"{who}: dropout_p must be between 0 and 1, got {dropout_p}")
+    length, source_length = query.shape[-2], key.shape[-2]
+    scores_shape = _broadcast(who, query.shape[:-2], key.shape[:-2]) + (length, source_length)
+    mask = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"{who}: give either attn_mask or is_causal=True, not both")
+        mask = _causal_mask(length, source_length, query.dtype)
+    elif attn_mask is not None:
+        mask = _additive_mask(who, "attn_mask", attn_mask, query.dtype, true_means="allowed")
+        if _broadcast(who, mask.shape, scores_shape, "attn_mask") != scores_shape:
+            raise ValueError(f"{who}: attn_mask of shape {mask.shape} does not broadcast to the scores' shape {scores_shape}")
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    return ops.Attention.apply(query, key, value, mask=mask, scale=scale, dropout_p=dropout_p)
+
+
+def _broadcast(who, a, b, what="the batch dimensions of query and key"):
+    try:
+        return xp.broadcast_shapes(tuple(a), tuple(b))
+    except ValueError:
+        raise ValueError(f"{who}: {what}: shapes {tuple(a)} and {tuple(b)} do not broadcast together") from None
+
+
+def _additive_mask(who, name, mask, dtype, true_means):
+    """A bool or float mask as an additive array of ``dtype``: a bool entry becomes -inf
+    where attention is blocked (``true_means`` says whether True blocks or allows), a float
+    mask is added to the scores as it is."""
+    mask = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    if mask.dtype == bool:
+        blocked = mask if true_means == "blocked" else ~mask
+        return xp.where(blocked, -xp.inf, 0).astype(dtype)
+    if mask.dtype.kind != "f":
+        raise TypeError(
+            f"{who}: {name} must be bool (True where attention is {true_means}) or float (added to the "
+            f"scores), got dtype {mask.dtype}; help: convert it with .astype(bool)"
+        )
+    return mask.astype(dtype, copy=False)
+
+
+def _causal_mask(length, source_length, dtype):
+    """-inf above the diagonal: position i may attend to positions 0..i only."""
+    return xp.triu(xp.full((length, source_length), -xp.inf, dtype=dtype), k=1)
+
+
+# -- helpers -------------------------------------------------------------------------------
 
 
 def _as_tensor(x):
@@ -357,14 +721,3 @@ def _as_tensor(x):
 
 def _as_array(x):
     return x.data if isinstance(x, Tensor) else xp.asarray(x)
-
-
-# -- the functional forms of the layer families, each defined beside its layer ----------------
-# (imported last: those files build on the ops above)
-from .attention import scaled_dot_product_attention  # noqa: E402
-from .batchnorm import batch_norm  # noqa: E402
-from .conv import conv2d  # noqa: E402
-from .dropout import dropout2d  # noqa: E402
-from .normalization import layer_norm  # noqa: E402
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
-from .sparse import embedding  # noqa: E402

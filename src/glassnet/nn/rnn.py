@@ -7,8 +7,8 @@ the same results. ``RNNCell``, ``LSTMCell`` and ``GRUCell`` compute a single ste
 
 Speed comes from two things. The input half of every gate, x_t W_ih^T, does not depend
 on the hidden state, so it is computed for all steps at once, as one matrix product.
-And each layer (one direction) runs the whole sequence as one fused op, ``RNNLayer``,
-``LSTMLayer`` or ``GRULayer``: its forward loops over time doing one product
+And each layer (one direction) runs the whole sequence as one fused op, ``ops.RNN``,
+``ops.LSTM`` or ``ops.GRU`` (``glassnet/ops/recurrent.py``): its forward loops over time doing one product
 h W_hh^T for all gates per step and saves the gate activations; its backward loops back
 through time (backpropagation through time) next to it, then gets the weight gradients of
 all steps in one product each. Composing small ops instead would build a graph of
@@ -19,234 +19,14 @@ import math
 import numbers
 import warnings
 
+from .. import ops
 from ..backend import xp
 from ..ops import concatenate, stack
-from ..tensor import Function, Tensor
+from ..tensor import Tensor
 from . import checks
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-
-# -- the fused recurrences: one layer, one direction, a whole sequence -------------------------
-
-
-def _sigmoid(a, out=None):
-    """1 / (1 + e^-a). e^-a is capped at e^80 so that it cannot overflow float32: there
-    the result is 1.8e-35 instead of something smaller, 0 for every purpose."""
-    out = xp.negative(a, out=out)
-    xp.minimum(out, 80.0, out=out)
-    xp.exp(out, out=out)
-    out += 1
-    return xp.reciprocal(out, out=out)
-
-
-def _split(gates, count):
-    """The per-gate blocks (views) of gate columns laid out [gate 0 | gate 1 | ...]."""
-    size = gates.shape[-1] // count
-    return [gates[..., k * size:(k + 1) * size] for k in range(count)]
-
-
-def _project_inputs(x, weight_ih, bias):
-    """x_t W_ih^T + bias for every step t at once: (L, N, in) -> (L, N, gates * hidden)."""
-    steps, batch, features = x.shape
-    projected = (x.reshape(steps * batch, features) @ weight_ih.T).reshape(steps, batch, -1)
-    if bias is not None:
-        projected += bias
-    return projected
-
-
-def _in_reading_order(sequence, reverse):
-    """The reverse direction reads the sequence from its end: flip time on the way in and
-    on the way out, so that each loop below only ever runs forward."""
-    return sequence[::-1] if reverse else sequence
-
-
-def _weight_grads(fn, first, x, h_prev, d_input_gates, d_hidden_gates):
-    """Gradients of x, W_ih, W_hh, b_ih and b_hh given the gradient of every step's gate
-    pre-activations: each sums over all steps, so each is one product over (L * N) rows.
-
-    ``first`` is the index of weight_ih among the op's inputs; ``d_input_gates`` is the
-    gradient of the x W_ih^T + b_ih part, ``d_hidden_gates`` that of the h W_hh^T + b_hh
-    part (the same array for RNN and LSTM, where the two are simply added).
-    """
-    needs = fn.needs_input_grad
-    rows_x = d_input_gates.reshape(-1, d_input_gates.shape[-1])
-    rows_h = d_hidden_gates.reshape(-1, d_hidden_gates.shape[-1])
-    grad_x = None
-    if needs[0]:
-        grad_x = _in_reading_order((rows_x @ fn.weight_ih).reshape(x.shape), fn.reverse)
-    grads = [
-        rows_x.T @ x.reshape(-1, x.shape[-1]) if needs[first] else None,
-        rows_h.T @ h_prev.reshape(-1, h_prev.shape[-1]) if needs[first + 1] else None,
-    ]
-    if fn.has_bias:
-        grad_bias_ih = rows_x.sum(axis=0)
-        grad_bias_hh = grad_bias_ih if d_hidden_gates is d_input_gates else rows_h.sum(axis=0)
-        grads += [grad_bias_ih if needs[first + 2] else None, grad_bias_hh if needs[first + 3] else None]
-    return grad_x, grads
-
-
-class RNNLayer(Function):
-    """The Elman recurrence over a sequence x of shape (L, N, in), from state h0 (N, H):
-
-        h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)     (or relu)
-
-    Returns h_1 .. h_L, shape (L, N, H), in the order of x (also when ``reverse``).
-    """
-
-    def forward(self, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh", reverse=False):
-        x = xp.ascontiguousarray(_in_reading_order(x, reverse))
-        both_biases = None if bias_ih is None else bias_ih + bias_hh
-        pre = _project_inputs(x, weight_ih, both_biases)  # then += h_{t-1} W_hh^T, step by step
-        steps, batch, hidden = pre.shape
-        hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)  # hs[t] is h_{t-1}: hs[0] = h0
-        hs[0] = h0
-        for t in range(steps):
-            pre[t] += hs[t] @ weight_hh.T
-            hs[t + 1] = xp.tanh(pre[t]) if nonlinearity == "tanh" else xp.maximum(pre[t], 0)
-        self.x, self.hs, self.weight_ih, self.weight_hh = x, hs, weight_ih, weight_hh
-        self.nonlinearity, self.reverse, self.has_bias = nonlinearity, reverse, bias_ih is not None
-        return _in_reading_order(hs[1:], reverse)
-
-    def backward(self, grad):
-        grad = _in_reading_order(grad, self.reverse)
-        hs = self.hs
-        d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
-        dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1
-        for t in reversed(range(len(grad))):
-            dh = dh + grad[t]
-            h = hs[t + 1]
-            d_pre[t] = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
-            dh = d_pre[t] @ self.weight_hh
-        grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre, d_pre)
-        return (grad_x, dh, *weight_grads)
-
-
-class LSTMLayer(Function):
-    """The long short-term memory recurrence over x (L, N, in), from states h0, c0 (N, H),
-    with PyTorch's gate order i, f, g, o in the rows of the weights:
-
-        i = sigmoid(x W_ii^T + b_ii + h W_hi^T + b_hi)     input gate
-        f = sigmoid(x W_if^T + b_if + h W_hf^T + b_hf)     forget gate
-        g =    tanh(x W_ig^T + b_ig + h W_hg^T + b_hg)     candidate cell
-        o = sigmoid(x W_io^T + b_io + h W_ho^T + b_ho)     output gate
-        c' = f * c + i * g
-        h' = o * tanh(c')
-
-    Returns h_1 .. h_L in the order of x and then, as one more row, the final cell state:
-    shape (L + 1, N, H), because an op has a single output.
-    """
-
-    def forward(self, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
-        x = xp.ascontiguousarray(_in_reading_order(x, reverse))
-        both_biases = None if bias_ih is None else bias_ih + bias_hh
-        gates = _project_inputs(x, weight_ih, both_biases)  # (L, N, 4H): pre-activations, then activations
-        steps, batch, hidden = gates.shape[0], gates.shape[1], h0.shape[-1]
-        hs = xp.empty((steps + 1, batch, hidden), dtype=gates.dtype)  # hs[t] is h_{t-1}
-        cs = xp.empty_like(hs)  # cs[t] is c_{t-1}
-        tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
-        hs[0], cs[0] = h0, c0
-        for t in range(steps):
-            gates[t] += hs[t] @ weight_hh.T
-            i, f, g, o = _split(gates[t], 4)
-            # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one
-            # sigmoid over the whole block makes all four, in one pass over contiguous memory
-            g *= 2
-            _sigmoid(gates[t], out=gates[t])
-            g *= 2
-            g -= 1
-            cs[t + 1] = f * cs[t] + i * g
-            tanh_cs[t] = xp.tanh(cs[t + 1])
-            hs[t + 1] = o * tanh_cs[t]
-        self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
-        self.weight_ih, self.weight_hh = weight_ih, weight_hh
-        self.reverse, self.has_bias = reverse, bias_ih is not None
-        return xp.concatenate([_in_reading_order(hs[1:], reverse), cs[-1:]])
-
-    def backward(self, grad):
-        grad_hs, dc = _in_reading_order(grad[:-1], self.reverse), grad[-1]
-        d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
-        dh = xp.zeros_like(dc)
-        for t in reversed(range(len(grad_hs))):
-            i, f, g, o = _split(self.gates[t], 4)
-            di, df, dg, do = _split(d_gates[t], 4)
-            tanh_c = self.tanh_cs[t]
-            dh = dh + grad_hs[t]
-            # h = o tanh(c): to o, and to c (joining the gradient c received from step t + 1)
-            do[...] = dh * tanh_c * o * (1 - o)
-            dc = dc + dh * o * (1 - tanh_c * tanh_c)
-            # c = f c_prev + i g: to each gate through its activation, and on to c_prev
-            di[...] = dc * g * i * (1 - i)
-            df[...] = dc * self.cs[t] * f * (1 - f)
-            dg[...] = dc * i * (1 - g * g)
-            dc = dc * f
-            dh = d_gates[t] @ self.weight_hh
-        grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
-        return (grad_x, dh, dc, *weight_grads)
-
-
-class GRULayer(Function):
-    """The gated recurrent unit over x (L, N, in), from state h0 (N, H), with PyTorch's gate
-    order r, z, n in the rows of the weights:
-
-        r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)     reset gate
-        z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)     update gate
-        n =    tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))   candidate state
-        h' = (1 - z) * n + z * h
-
-    b_hn sits inside the reset gate's product, so here the two biases do not merge.
-    Returns h_1 .. h_L, shape (L, N, H), in the order of x.
-    """
-
-    def forward(self, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
-        x = xp.ascontiguousarray(_in_reading_order(x, reverse))
-        x_gates = _project_inputs(x, weight_ih, bias_ih)  # (L, N, 3H)
-        steps, batch, hidden = x_gates.shape[0], x_gates.shape[1], h0.shape[-1]
-        hs = xp.empty((steps + 1, batch, hidden), dtype=x_gates.dtype)  # hs[t] is h_{t-1}
-        gates = xp.empty_like(x_gates)  # r, z, n of every step
-        h_candidates = xp.empty_like(hs[1:])  # h W_hn^T + b_hn, which r multiplies
-        hs[0] = h0
-        for t in range(steps):
-            h_gates = hs[t] @ weight_hh.T
-            if bias_hh is not None:
-                h_gates += bias_hh
-            x_rz, x_n = x_gates[t, :, :2 * hidden], x_gates[t, :, 2 * hidden:]
-            h_rz, h_n = h_gates[:, :2 * hidden], h_gates[:, 2 * hidden:]
-            r, z, n = _split(gates[t], 3)
-            _sigmoid(x_rz + h_rz, out=gates[t, :, :2 * hidden])  # r and z in one pass
-            xp.tanh(x_n + r * h_n, out=n)
-            hs[t + 1] = n + z * (hs[t] - n)
-            h_candidates[t] = h_n
-        self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
-        self.weight_ih, self.weight_hh = weight_ih, weight_hh
-        self.reverse, self.has_bias = reverse, bias_ih is not None
-        return _in_reading_order(hs[1:], reverse)
-
-    def backward(self, grad):
-        grad = _in_reading_order(grad, self.reverse)
-        d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
-        d_h_gates = xp.empty_like(self.gates)  # gradient of h W_hh^T + b_hh, per gate
-        dh = xp.zeros_like(self.hs[0])
-        for t in reversed(range(len(grad))):
-            r, z, n = _split(self.gates[t], 3)
-            dx_r, dx_z, dx_n = _split(d_x_gates[t], 3)
-            dh_r, dh_z, dh_n = _split(d_h_gates[t], 3)
-            h_prev = self.hs[t]
-            dh = dh + grad[t]
-            # h' = n + z (h - n): to n, to z, and straight on to h
-            d_n = dh * (1 - z) * (1 - n * n)
-            dx_z[...] = dh * (h_prev - n) * z * (1 - z)
-            # n = tanh(x_n + r * h_n): to x_n, to h_n through r, and to r
-            dx_n[...] = d_n
-            dh_n[...] = d_n * r
-            dx_r[...] = d_n * self.h_candidates[t] * r * (1 - r)
-            # x and h enter r and z as a plain sum, so both parts get the same gradient there
-            dh_r[...] = dx_r
-            dh_z[...] = dx_z
-            dh = dh * z + d_h_gates[t] @ self.weight_hh
-        grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, d_h_gates)
-        return (grad_x, dh, *weight_grads)
-
 
 # -- the layers ------------------------------------------------------------------------------------
 
@@ -468,7 +248,7 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def _run_layer(self, x, state, weights, reverse):
-        output = RNNLayer.apply(x, state, *weights, nonlinearity=self.nonlinearity, reverse=reverse)
+        output = ops.RNN.apply(x, state, *weights, nonlinearity=self.nonlinearity, reverse=reverse)
         return output, _last_step(output, reverse)
 
     def extra_repr(self):
@@ -515,7 +295,7 @@ class LSTM(RNNBase):
 
     def _run_layer(self, x, state, weights, reverse):
         h0, c0 = state
-        packed = LSTMLayer.apply(x, h0, c0, *weights, reverse=reverse)  # h_1 .. h_L, then c_n
+        packed = ops.LSTM.apply(x, h0, c0, *weights, reverse=reverse)  # h_1 .. h_L, then c_n
         output = packed[:-1]
         return output, (_last_step(output, reverse), packed[-1])
 
@@ -542,7 +322,7 @@ class GRU(RNNBase):
     gates = 3
 
     def _run_layer(self, x, state, weights, reverse):
-        output = GRULayer.apply(x, state, *weights, reverse=reverse)
+        output = ops.GRU.apply(x, state, *weights, reverse=reverse)
         return output, _last_step(output, reverse)
 
 
@@ -636,7 +416,7 @@ class RNNCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, batched = self._one_step(input)
         h = self._state(hx, "hx", x.shape[1], batched, x.dtype)
-        h_next = RNNLayer.apply(x, h, *self._weights(), nonlinearity=self.nonlinearity)[0]
+        h_next = ops.RNN.apply(x, h, *self._weights(), nonlinearity=self.nonlinearity)[0]
         return self._state_out(h_next, batched)
 
     def extra_repr(self):
@@ -666,7 +446,7 @@ class LSTMCell(RNNCellBase):
             raise ValueError(f"{self._label()}: expected hx to be a pair (h, c), got {type(hx).__name__}")
         h = self._state(hx[0], "h", x.shape[1], batched, x.dtype)
         c = self._state(hx[1], "c", x.shape[1], batched, x.dtype)
-        packed = LSTMLayer.apply(x, h, c, *self._weights())  # rows: h', c'
+        packed = ops.LSTM.apply(x, h, c, *self._weights())  # rows: h', c'
         return self._state_out(packed[0], batched), self._state_out(packed[1], batched)
 
 
@@ -686,5 +466,5 @@ class GRUCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, batched = self._one_step(input)
         h = self._state(hx, "hx", x.shape[1], batched, x.dtype)
-        h_next = GRULayer.apply(x, h, *self._weights())[0]
+        h_next = ops.GRU.apply(x, h, *self._weights())[0]
         return self._state_out(h_next, batched)
