@@ -11,7 +11,8 @@ Where each op lives:
 ``elementwise``  Add, Sub, Mul, Div, Pow, PowScalar, Neg, Cast, Exp, Log, Sqrt, Abs, Clip,
                  ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Where (and ``where``)
 ``reduce``       Sum, Max, Softmax, LogSoftmax
-``movement``     Reshape, Transpose, GetItem, Concatenate (and ``concatenate``, ``stack``)
+``movement``     Reshape, Transpose, GetItem, Expand, Repeat, Contiguous, Concatenate (and
+                 ``concatenate``, ``stack``)
 ``matmul``       MatMul, Linear
 ``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies)
 ``pool``         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
@@ -42,7 +43,7 @@ from .elementwise import (
 from .embedding import Embedding
 from .loss import BCEWithLogits, CrossEntropy, NLLLoss
 from .matmul import Linear, MatMul
-from .movement import Concatenate, GetItem, Reshape, Transpose, concatenate, stack
+from .movement import Concatenate, Contiguous, Expand, GetItem, Repeat, Reshape, Transpose, concatenate, stack
 from .norm import BatchNorm, LayerNorm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
@@ -55,7 +56,7 @@ __all__ = [
     # reduce
     "Sum", "Max", "Softmax", "LogSoftmax",
     # movement
-    "Reshape", "Transpose", "GetItem", "Concatenate", "concatenate", "stack",
+    "Reshape", "Transpose", "GetItem", "Expand", "Repeat", "Contiguous", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
     "MatMul", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent

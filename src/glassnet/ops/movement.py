@@ -2,7 +2,7 @@
 concatenation. Each backward puts the gradient back where its element came from.
 """
 from ..backend import xp
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, unbroadcast
 
 # -- shape and indexing --------------------------------------------------------------------
 
@@ -45,6 +45,55 @@ class GetItem(Function):
         else:
             full[self.index] = grad
         return full
+
+
+class Expand(Function):
+    """A broadcast view (PyTorch's ``expand``): size-1 axes repeated without copying, new
+    axes in front. Each element was used once per copy, so backward sums over the copies."""
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        try:
+            return xp.broadcast_to(x, shape)  # read-only, as writing would change every copy at once
+        except ValueError:
+            raise RuntimeError(
+                f"expand: cannot expand shape {x.shape} to {shape}; only axes of size 1 can grow "
+                "(help: use repeat to copy axes of other sizes)"
+            ) from None
+
+    def backward(self, grad):
+        return unbroadcast(grad, self.shape)
+
+
+class Repeat(Function):
+    """The tensor tiled ``repeats[i]`` times along axis i (PyTorch's ``repeat``, NumPy's
+    ``tile``); extra leading repeats add axes. Backward sums the gradient of every tile."""
+
+    def forward(self, x, repeats):
+        if len(repeats) < x.ndim:
+            raise RuntimeError(
+                f"repeat: the number of repeats ({len(repeats)}) can't be smaller than the number of "
+                f"dimensions of the tensor ({x.ndim})"
+            )
+        self.shape = x.shape
+        self.padded = (1,) * (len(repeats) - x.ndim) + x.shape
+        self.repeats = repeats
+        return xp.tile(x.reshape(self.padded), repeats)
+
+    def backward(self, grad):
+        # axis i of the output is (repeat, size): split it so, and sum over the repeats
+        split = tuple(n for r, s in zip(self.repeats, self.padded) for n in (r, s))
+        return grad.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(self.shape)
+
+
+class Contiguous(Function):
+    """A copy laid out in C order (after a transpose, say); the gradient passes through."""
+
+    def forward(self, x):
+        return xp.ascontiguousarray(x)
+
+    def backward(self, grad):
+        return grad
 
 
 class Concatenate(Function):
