@@ -13,7 +13,18 @@ from .nn.summary import summary
 from .ops import concatenate, stack, where
 from .random import seed
 from .serialization import load, save
-from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad, tensor
+from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .creation import (  # noqa: F401 (PyTorch's creation functions, at the top level as there)
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype, is_floating_point,
+    is_tensor, linspace, manual_seed, normal, numel, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+    randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .dtypes import (  # noqa: F401, A004 (PyTorch's names: float, int and bool are dtypes here, as in torch)
+    bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long, result_type, short,
+    uint8,
+)
+from .size import Size
+from .device import accelerator, backends, cuda, device  # last: gn.device is the class, not its module
 
 cat = concatenate
 __version__ = "0.1.0"

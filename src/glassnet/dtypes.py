@@ -25,16 +25,25 @@ _BY_NAME = {
     "double": float64, "int8": int8, "int16": int16, "short": int16, "int32": int32, "int": int32,
     "int64": int64, "long": int64, "uint8": uint8, "bool": bool,
 }
+# the legacy type names PyTorch's ``Tensor.type()`` gives and takes ("torch.FloatTensor")
+_TENSOR_TYPES = {
+    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", int64: "LongTensor",
+    int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool: "BoolTensor",
+}
+_BY_NAME.update({name: dtype for dtype, name in _TENSOR_TYPES.items()})
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating point
 _DEFAULT = {0: bool, 1: int64, 2: float32}  # what a Python bool, int or float becomes
 
 
 def as_dtype(dtype):
-    """A dtype from PyTorch's names (``"long"``, ``"float"``), NumPy's, or a dtype object."""
+    """A dtype from PyTorch's names (``"long"``, ``"float"``, ``"torch.FloatTensor"``), NumPy's,
+    or a dtype object."""
     if dtype is None:
         return None
-    if isinstance(dtype, str) and dtype.removeprefix("torch.") in _BY_NAME:
-        return _BY_NAME[dtype.removeprefix("torch.")]
+    if isinstance(dtype, str):
+        name = dtype.removeprefix("torch.").removeprefix("glassnet.")
+        if name in _BY_NAME:
+            return _BY_NAME[name]
     try:
         dtype = xp.dtype(dtype)
     except TypeError:
@@ -42,6 +51,11 @@ def as_dtype(dtype):
     if dtype.kind not in _CATEGORY:
         raise TypeError(f"dtype {dtype} is not supported; glassnet has {sorted(set(_BY_NAME))}")
     return dtype
+
+
+def tensor_type_name(dtype):
+    """PyTorch's legacy name of a tensor type: ``"FloatTensor"`` for float32."""
+    return _TENSOR_TYPES[dtype]
 
 
 def category(dtype):

@@ -12,6 +12,10 @@ import threading
 import weakref
 
 from .backend import xp
+from .device import CPU, as_device
+from .device import device as _Device
+from .size import Size
+from .size import sizes as _sizes
 
 # -- modes ------------------------------------------------------------------------------
 
@@ -642,12 +646,6 @@ class Tensor:
     def astype(self, dtype):
         return ops.Cast.apply(self, dtype=xp.dtype(dtype))
 
-    def float(self):
-        return self.astype(xp.float32)
-
-    def double(self):
-        return self.astype(xp.float64)
-
     def __repr__(self):
         grad = ""
         if self._ctx is not None:
@@ -657,6 +655,194 @@ class Tensor:
         default = self.dtype in (xp.float32, xp.int64, xp.bool_) and self._data.size != 0
         dtype = "" if default else f", dtype=glassnet.{self.dtype}"
         return f"tensor({_format(self._data)}{dtype}{grad})"
+
+    # -- PyTorch's tensor attributes and conversions ----------------------------------------
+
+    @property
+    def device(self):
+        """Where the values live: always ``device(type='cpu')`` (glassnet computes with NumPy)."""
+        return CPU
+
+    is_cuda = False
+    is_cpu = True
+
+    def get_device(self):
+        return -1  # PyTorch's answer for a tensor on the CPU
+
+    def size(self, dim=None):
+        """The shape as a ``gn.Size`` (a tuple), or the length of axis ``dim``.
+
+        >>> import glassnet as gn
+        >>> x = gn.zeros(2, 3)
+        >>> x.size(), x.size(-1)
+        (glassnet.Size([2, 3]), 3)
+        """
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def nelement(self):
+        return self._data.size
+
+    def element_size(self):
+        """Bytes per element (4 for float32)."""
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def data_ptr(self):
+        """The address of the first element: equal for tensors that share memory from the start."""
+        return self._data.__array_interface__["data"][0]
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def expand(self, *sizes):
+        """A view with size-1 axes repeated (without copying) and new axes in front; -1 keeps
+        an axis's size. Gradients sum over the copies.
+
+        >>> import glassnet as gn
+        >>> gn.tensor([[1.0], [2.0]]).expand(2, 3)
+        tensor([[1., 1., 1.],
+                [2., 2., 2.]])
+        """
+        shape = _sizes(sizes, "expand", keep=True)
+        new = len(shape) - self.ndim
+        if new < 0:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to the number "
+                f"of dimensions in the tensor ({self.ndim})"
+            )
+        if -1 in shape[:new]:
+            raise RuntimeError(f"expand: -1 is not allowed for a new leading dimension, got {shape}")
+        shape = shape[:new] + tuple(n if k == -1 else k for k, n in zip(shape[new:], self.shape))
+        return ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes):
+        """The tensor tiled: ``repeat(2, 1)`` stacks two copies along axis 0 (a copy, unlike
+        ``expand``); more sizes than axes add leading axes.
+
+        >>> import glassnet as gn
+        >>> gn.tensor([1, 2]).repeat(2)
+        tensor([1, 2, 1, 2])
+        """
+        return ops.Repeat.apply(self, repeats=_sizes(sizes, "repeat"))
+
+    def contiguous(self):
+        """This tensor if its memory is in C order, else a C-ordered copy (in the graph)."""
+        return self if self._data.flags.c_contiguous else ops.Contiguous.apply(self)
+
+    def narrow(self, dim, start, length):
+        """``length`` elements of axis ``dim`` from ``start``: a view, as ``x[:, start:start + length]``."""
+        size = self.shape[dim]
+        start, length = int(start), int(length)
+        start = start + size if start < 0 else start
+        if not 0 <= start <= size or length < 0 or start + length > size:
+            raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
+        index = (slice(None),) * (dim % self.ndim) + (slice(start, start + length),)
+        return ops.GetItem.apply(self, index=index)
+
+    def type(self, dtype=None, non_blocking=False):
+        """Without ``dtype``, the type's name (``'glassnet.FloatTensor'``); with one
+        (a dtype or a name such as ``'torch.LongTensor'``), the tensor converted to it."""
+        if dtype is None:
+            return "glassnet." + dtypes.tensor_type_name(self.dtype)
+        return self.to(dtype=dtypes.as_dtype(dtype))
+
+    def float(self):
+        """As float32 (this tensor itself if it already is): float conversions stay differentiable."""
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        """As int64; an integer result does not require grad."""
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def char(self):
+        return self.to(dtypes.int8)
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def bool(self):
+        return self.to(dtypes.bool)
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+        """Convert to a dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other_tensor)`` (its dtype). Returns this tensor itself when nothing changes
+        (unless ``copy=True``). The only device is "cpu"; any other raises.
+
+        >>> import glassnet as gn
+        >>> x = gn.tensor([1.5, 2.5])
+        >>> x.to("cpu") is x, x.to(gn.int64)
+        (True, tensor([1, 2]))
+        """
+        flags = []
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (bool, xp.bool_)):
+                flags.append(arg)  # to(dtype, non_blocking, copy) by position
+            elif isinstance(arg, (str, _Device, int)):
+                device = arg
+            else:
+                dtype = arg
+        copy = copy or (len(flags) > 1 and flags[1])
+        as_device(device, ".to()")
+        dtype = self.dtype if dtype is None else dtypes.as_dtype(dtype)
+        if dtype == self.dtype and not copy:
+            return self
+        return ops.Cast.apply(self, dtype=dtype)  # a copy; to an integer dtype it leaves the graph
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises: glassnet has no GPU backend (``.to("cpu")`` and ``.cpu()`` work)."""
+        as_device("cuda" if device is None or isinstance(device, int) else device, ".cuda()")
+        raise RuntimeError(f".cuda(): {device!r} is not a CUDA device")  # as PyTorch, for .cuda("cpu")
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new tensor from ``data``, with this tensor's dtype unless ``dtype`` is given."""
+        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.zeros(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.ones(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.empty(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
     # -- arithmetic -----------------------------------------------------------------------
 
@@ -676,10 +862,10 @@ class Tensor:
         return _arithmetic(ops.Add, other, self)
 
     def __sub__(self, other):
-        return _arithmetic(ops.Sub, self, other)
+        return _arithmetic(ops.Sub, *_no_bool_subtraction(self, other))
 
     def __rsub__(self, other):
-        return _arithmetic(ops.Sub, other, self)
+        return _arithmetic(ops.Sub, *_no_bool_subtraction(other, self))
 
     def __mul__(self, other):
         return _arithmetic(ops.Mul, self, other)
@@ -699,9 +885,13 @@ class Tensor:
             base = self if dtype == self.dtype else ops.Cast.apply(self, dtype=dtype)
             # a NumPy scalar becomes a Python one: no promotion
             return ops.PowScalar.apply(base, exponent=exponent.item() if isinstance(exponent, xp.number) else exponent)
+        if self.dtype == xp.bool_:
+            return _bool_power(self, exponent)
         return _arithmetic(ops.Pow, self, exponent)
 
     def __rpow__(self, base):
+        if self.dtype == xp.bool_:
+            return _bool_power(base, self)
         return _arithmetic(ops.Pow, base, self)
 
     def __neg__(self):
@@ -990,6 +1180,32 @@ def _arithmetic(op, a, b):
     return op.apply(_as_operand(a, dtype), _as_operand(b, dtype))
 
 
+def _no_bool_subtraction(a, b):
+    """PyTorch's rule: ``-`` refuses bools (a mask minus a mask is ambiguous)."""
+    bools = sum(isinstance(x, (bool, xp.bool_)) or getattr(x, "dtype", None) == xp.bool_ for x in (a, b))
+    if bools == 2:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported; "
+            "help: use the `^` or logical_xor() operator instead"
+        )
+    if bools:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported; help: to invert a mask, "
+            "use the `~` or logical_not() operator; to compute with it, convert it first, e.g. mask.float()"
+        )
+    return a, b
+
+
+def _bool_power(base, exponent):
+    """A bool tensor as base or exponent: numbers promote it (``mask ** 2`` is int64); with
+    bools only, PyTorch computes ``mask ** True`` and ``mask ** False`` and refuses the rest."""
+    if dtypes.result_type(base, exponent) != xp.bool_:
+        return _arithmetic(ops.Pow, base, exponent)
+    if isinstance(base, Tensor) and isinstance(exponent, (bool, xp.bool_)):
+        return Tensor._wrap(base._data | (not exponent), False)
+    raise NotImplementedError('"pow" is not implemented for bool tensors; help: convert first, e.g. mask.int()')
+
+
 def _as_operand(x, dtype):
     if isinstance(x, Tensor):
         return x if x.dtype == dtype else ops.Cast.apply(x, dtype=dtype)
@@ -1046,17 +1262,5 @@ class _RemovableHandle:
                 hooks.remove(self.hook)
 
 
-def tensor(data, requires_grad=False, dtype=None):
-    """Make a tensor from an array, a number or nested lists.
-
-    Python floats become float32 (as in PyTorch); a NumPy array keeps its dtype, so a
-    float64 array stays float64.
-
-    >>> import glassnet as gn
-    >>> gn.tensor([1.0, 2.0]).dtype
-    dtype('float32')
-    """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
 from . import autograd, dtypes, ops, random  # noqa: E402  (they build on Function and Tensor above)
+from . import creation  # noqa: E402  (new_zeros and the like)
