@@ -1,7 +1,8 @@
-"""Specification of the transformer encoder: TransformerEncoderLayer and TransformerEncoder
-against PyTorch (outputs and the gradients of the input and every parameter, with the
-same state_dict keys) and against calculus; what the masks promise (no position sees the
-future, padding is invisible); and the positional embeddings."""
+"""Specification of the transformer: TransformerEncoderLayer, TransformerEncoder,
+TransformerDecoderLayer, TransformerDecoder and Transformer against PyTorch (outputs and
+the gradients of the inputs and every parameter, with the same state_dict keys) and
+against calculus; what the masks promise (no position sees the future, padding is
+invisible); and the positional embeddings."""
 import numpy as np
 import pytest
 import torch
@@ -9,11 +10,17 @@ import torch
 import glassnet as gn
 from glassnet.nn.normalization import LayerNorm
 from glassnet.nn.transformer import (
-    LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer, causal_mask,
-    generate_square_subsequent_mask,
+    LearnedPositionalEmbedding, SinusoidalPositionalEncoding, Transformer, TransformerDecoder, TransformerDecoderLayer,
+    TransformerEncoder, TransformerEncoderLayer, causal_mask, generate_square_subsequent_mask,
 )
 
 D, HEADS, FF, N, S = 8, 2, 16, 2, 5  # d_model, nhead, dim_feedforward, batch, sequence length
+
+# PyTorch's advice about its own fast paths, which these tests do not take
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
+    pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask and attn_mask is deprecated"),
+]
 
 
 def _masks(kind, mask_name="mask"):
@@ -133,6 +140,244 @@ def test_encoder_gradcheck_through_two_layers():
     x = gn.tensor(np.random.default_rng(0).standard_normal((1, 3, 4)), requires_grad=True)
     params = list(encoder.parameters())
     assert gn.gradcheck(lambda x, *params: encoder(x, mask=generate_square_subsequent_mask(3), is_causal=True), [x, *params])
+
+
+# -- the decoder and the whole Transformer -------------------------------------------------------------
+
+T = 4  # target length; the source (memory) has length S
+
+
+def _decoder_masks(kind, batched=True):
+    """Keyword arguments for a decoder (or a Transformer, whose extra src_* masks come with
+    ``kind="full"``): causal target masks, padding, and a memory mask that leaves every
+    query some key."""
+    tgt_padding = np.zeros((N, T), dtype=bool)
+    tgt_padding[1, -1] = True
+    memory_padding = np.zeros((N, S), dtype=bool)
+    memory_padding[0, -2:] = True
+    memory_mask = np.zeros((T, S), dtype=bool)
+    memory_mask[0, 1:3] = True
+    causal = generate_square_subsequent_mask(T).numpy()
+    return {
+        "none": {},
+        "causal": dict(tgt_mask=causal, tgt_is_causal=True),
+        "float_causal_and_padding": dict(tgt_mask=causal, tgt_key_padding_mask=tgt_padding,
+                                         memory_key_padding_mask=memory_padding),
+        "bool_masks": dict(tgt_mask=causal == -np.inf, memory_mask=memory_mask, memory_key_padding_mask=memory_padding),
+        "unbatched": dict(tgt_mask=causal, memory_mask=memory_mask),
+    }[kind]
+
+
+def _compare_two_inputs(mine, theirs, arrays, options):
+    """Outputs, and the gradients of both inputs and every parameter, in eval mode (no dropout)."""
+    mine.eval(), theirs.eval()
+    ours = [gn.tensor(a, requires_grad=True) for a in arrays]
+    their_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    torch_options = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in options.items()}
+    out, expected = mine(*ours, **options), theirs(*their_inputs, **torch_options)
+    assert out.shape == tuple(expected.shape) and out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg="output")
+
+    upstream = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    for i, (x, tx) in enumerate(zip(ours, their_inputs)):
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=f"input {i}")
+    their_params = dict(theirs.named_parameters())
+    assert [n for n, _ in mine.named_parameters()] == list(their_params)
+    for name, parameter in mine.named_parameters():
+        np.testing.assert_allclose(parameter.grad.numpy(), their_params[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def _sequences(batch_first, batched=True, source=S, target=T):
+    rng = np.random.default_rng(0)
+    shape = (lambda length: (N, length, D) if batch_first else (length, N, D)) if batched else (lambda length: (length, D))
+    return [rng.standard_normal(shape(length)).astype(np.float32) for length in (source, target)]
+
+
+DECODER_LAYER_CASES = [
+    ("post_norm", dict(), "none"),
+    ("post_norm_causal", dict(), "causal"),
+    ("post_norm_batch_first", dict(batch_first=True), "float_causal_and_padding"),
+    ("pre_norm", dict(norm_first=True), "bool_masks"),
+    ("pre_norm_batch_first_gelu", dict(norm_first=True, batch_first=True, activation="gelu"), "float_causal_and_padding"),
+    ("callable_activation_no_bias", dict(activation="tanh", bias=False, layer_norm_eps=0.1), "bool_masks"),
+    ("unbatched", dict(batch_first=True), "unbatched"),
+]
+
+
+@pytest.mark.parametrize("name, options, masks", DECODER_LAYER_CASES, ids=[case[0] for case in DECODER_LAYER_CASES])
+def test_decoder_layer_matches_pytorch(name, options, masks, load_torch_weights):
+    torch.manual_seed(0)
+    theirs = _build(torch.nn.TransformerDecoderLayer, options)
+    _randomize(theirs)
+    mine = load_torch_weights(_build(TransformerDecoderLayer, options), theirs)
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    memory, tgt = _sequences(options.get("batch_first", False), batched=masks != "unbatched")
+    _compare_two_inputs(mine, theirs, [tgt, memory], _decoder_masks(masks))
+
+
+@pytest.mark.parametrize("norm", [True, False], ids=["final_norm", "no_norm"])
+def test_decoder_with_two_layers_matches_pytorch(norm, load_torch_weights):
+    torch.manual_seed(0)
+    their_layer = torch.nn.TransformerDecoderLayer(D, HEADS, FF, batch_first=True, norm_first=norm)
+    theirs = torch.nn.TransformerDecoder(their_layer, 2, norm=torch.nn.LayerNorm(D) if norm else None)
+    _randomize(theirs)
+    my_layer = TransformerDecoderLayer(D, HEADS, FF, batch_first=True, norm_first=norm)
+    mine = load_torch_weights(TransformerDecoder(my_layer, 2, norm=LayerNorm(D) if norm else None), theirs)
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    memory, tgt = _sequences(batch_first=True)
+    _compare_two_inputs(mine, theirs, [tgt, memory], _decoder_masks("float_causal_and_padding"))
+
+
+def _transformer(library, **options):
+    options = dict(options)
+    if options.get("activation") == "tanh":
+        options["activation"] = lambda x: x.tanh()
+    return library.Transformer(d_model=D, nhead=HEADS, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=FF,
+                               **options)
+
+
+def _transformer_masks(kind):
+    masks = _decoder_masks("float_causal_and_padding" if kind == "full" else kind)
+    if kind == "full":
+        src_padding = np.zeros((N, S), dtype=bool)
+        src_padding[0, -2:] = True
+        masks.update(src_key_padding_mask=src_padding, src_mask=np.triu(np.ones((S, S), bool), k=2))
+    return masks
+
+
+TRANSFORMER_CASES = [
+    ("post_norm", dict(), "full"),
+    ("post_norm_batch_first", dict(batch_first=True), "full"),
+    ("pre_norm", dict(norm_first=True), "full"),
+    ("pre_norm_batch_first", dict(norm_first=True, batch_first=True), "full"),
+    ("bool_masks_gelu", dict(batch_first=True, activation="gelu"), "bool_masks"),
+    ("no_masks_no_bias", dict(bias=False, layer_norm_eps=1e-3), "none"),
+    ("callable_activation", dict(activation="tanh", norm_first=True), "causal"),
+    ("unbatched", dict(), "unbatched"),
+]
+
+
+@pytest.mark.parametrize("name, options, masks", TRANSFORMER_CASES, ids=[case[0] for case in TRANSFORMER_CASES])
+def test_transformer_matches_pytorch(name, options, masks, load_torch_weights):
+    torch.manual_seed(0)
+    theirs = _transformer(torch.nn, **options)
+    _randomize(theirs)
+    mine = _transformer(gn.nn, **options)
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    load_torch_weights(mine, theirs)
+    src, tgt = _sequences(options.get("batch_first", False), batched=masks != "unbatched")
+    _compare_two_inputs(mine, theirs, [src, tgt], _transformer_masks(masks))
+
+
+def test_transformer_state_dict_is_pytorchs_key_for_key_and_shape_for_shape():
+    options = dict(d_model=16, nhead=4, num_encoder_layers=2, num_decoder_layers=3, dim_feedforward=24)
+    mine, theirs = gn.nn.Transformer(**options), torch.nn.Transformer(**options)
+    assert {k: v.shape for k, v in mine.state_dict().items()} == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in mine.named_children()] == ["encoder", "decoder"]
+    assert [n for n, _ in mine.decoder.layers[0].named_children()] == [n for n, _ in theirs.decoder.layers[0].named_children()]
+
+
+def test_transformer_signatures_are_pytorchs():
+    import inspect
+
+    def parameters(function, drop=("device", "dtype")):
+        return [name for name in inspect.signature(function).parameters if name not in drop]
+
+    for mine, theirs in [(Transformer, torch.nn.Transformer), (TransformerDecoderLayer, torch.nn.TransformerDecoderLayer),
+                         (TransformerDecoder, torch.nn.TransformerDecoder), (TransformerEncoder, torch.nn.TransformerEncoder)]:
+        assert parameters(mine.__init__) == parameters(theirs.__init__), mine.__name__
+        assert parameters(mine.forward) == parameters(theirs.forward), mine.__name__
+
+
+def test_transformer_matrices_start_xavier_uniform_and_follow_the_seed():
+    gn.seed(0)
+    model = Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=64)
+    for name, parameter in model.named_parameters():
+        values = parameter.numpy()
+        if values.ndim > 1:
+            bound = np.sqrt(6 / sum(values.shape))
+            assert np.abs(values).max() <= bound and values.std() == pytest.approx(bound / np.sqrt(3), rel=0.15), name
+    gn.seed(0)
+    again = Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=64)
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_transformer_takes_a_custom_encoder_and_decoder(load_torch_weights):
+    torch.manual_seed(0)
+
+    def build(m):
+        encoder = m.TransformerEncoder(m.TransformerEncoderLayer(D, HEADS, FF, norm_first=True), 1)
+        decoder = m.TransformerDecoder(m.TransformerDecoderLayer(D, HEADS, FF), 3, norm=m.LayerNorm(D))
+        return m.Transformer(d_model=D, nhead=HEADS, custom_encoder=encoder, custom_decoder=decoder)
+
+    theirs, mine = build(torch.nn), build(gn.nn)
+    assert mine.encoder.num_layers == 1 and mine.encoder.norm is None and mine.decoder.num_layers == 3
+    _randomize(theirs)
+    load_torch_weights(mine, theirs)
+    src, tgt = _sequences(batch_first=False)
+    _compare_two_inputs(mine, theirs, [src, tgt], _transformer_masks("causal"))
+
+
+def test_square_subsequent_mask_is_a_static_method_as_in_pytorch():
+    for size in (1, 4):
+        expected = torch.nn.Transformer.generate_square_subsequent_mask(size).numpy()
+        np.testing.assert_array_equal(Transformer.generate_square_subsequent_mask(size).numpy(), expected)
+    model = Transformer(d_model=D, nhead=HEADS, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=FF)
+    assert model.generate_square_subsequent_mask(3, device="cpu").dtype == np.float32
+    assert Transformer.generate_square_subsequent_mask(3, dtype=np.float64).dtype == np.float64
+    with pytest.raises(RuntimeError, match="no GPU backend"):
+        Transformer.generate_square_subsequent_mask(3, device="cuda")
+
+
+def test_the_target_sees_no_future_position_through_the_whole_transformer():
+    gn.seed(0)
+    model = Transformer(d_model=D, nhead=HEADS, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=FF,
+                        batch_first=True).eval()
+    src, tgt = _sequences(batch_first=True)
+    changed = tgt.copy()
+    changed[:, 2] += 1.0
+    mask = model.generate_square_subsequent_mask(T)
+    before = model(gn.tensor(src), gn.tensor(tgt), tgt_mask=mask).numpy()
+    after = model(gn.tensor(src), gn.tensor(changed), tgt_mask=mask).numpy()
+    np.testing.assert_array_equal(before[:, :2], after[:, :2])
+    assert not np.allclose(before[:, 2:], after[:, 2:])
+
+
+def test_decoder_layer_gradcheck():
+    gn.seed(0)
+    layer = TransformerDecoderLayer(4, 2, dim_feedforward=6, norm_first=True, activation="gelu").double().eval()
+    rng = np.random.default_rng(3)
+    tgt = gn.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    memory = gn.tensor(rng.standard_normal((5, 2, 4)), requires_grad=True)
+    padding = np.array([[False, False, False, True, True], [False] * 5])
+    params = list(layer.parameters())
+    assert gn.gradcheck(
+        lambda tgt, memory, *params: layer(tgt, memory, tgt_mask=generate_square_subsequent_mask(3),
+                                           memory_key_padding_mask=padding),
+        [tgt, memory, *params],
+    )
+
+
+def test_transformer_errors_name_the_module_and_the_shapes():
+    model = Transformer(d_model=D, nhead=HEADS, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=FF,
+                        batch_first=True)
+    with pytest.raises(RuntimeError, match=r"batch number of src and tgt must be equal.*\(2, 5, 8\).*\(3, 4, 8\)"):
+        model(gn.tensor(np.zeros((2, 5, D), np.float32)), gn.tensor(np.zeros((3, 4, D), np.float32)))
+    with pytest.raises(RuntimeError, match=r"feature number of src and tgt must be equal to d_model=8"):
+        model(gn.tensor(np.zeros((2, 5, D), np.float32)), gn.tensor(np.zeros((2, 4, 6), np.float32)))
+    layer = TransformerDecoderLayer(D, HEADS, FF)
+    with pytest.raises(ValueError, match=r"TransformerDecoderLayer\(d_model=8, nhead=2.*memory of shape \(S, N, 8\)"):
+        layer(gn.tensor(np.zeros((4, 2, D), np.float32)), gn.tensor(np.zeros((5, 2, 3), np.float32)))
+    with pytest.raises(ValueError, match="both be batched or both unbatched"):
+        layer(gn.tensor(np.zeros((4, 2, D), np.float32)), gn.tensor(np.zeros((5, D), np.float32)))
+    with pytest.raises(ValueError, match="activation should be 'relu', 'gelu' or a callable, not 'swish'"):
+        TransformerDecoderLayer(D, HEADS, activation="swish")
+    with pytest.raises(ValueError, match="TransformerDecoder: num_layers must be positive"):
+        TransformerDecoder(layer, 0)
 
 
 # -- structure ----------------------------------------------------------------------------------------
