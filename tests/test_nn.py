@@ -500,7 +500,7 @@ def test_apply_visits_children_before_parents_as_pytorch():
 
 @pytest.mark.parametrize("to", [
     lambda model: model.to(np.float64),
-    lambda model: model.to(gn.float64) if hasattr(gn, "float64") else model.to(np.dtype("float64")),
+    lambda model: model.to(gn.float64),
     lambda model: model.to(dtype=np.float64),
     lambda model: model.to("cpu", np.float64),
     lambda model: model.to(device="cpu", dtype=np.float64, non_blocking=True),
@@ -518,7 +518,8 @@ def test_to_converts_floating_tensors_in_place_and_keeps_integer_buffers(to):
     assert model.float()[0].weight.dtype == np.float32
 
 
-@pytest.mark.parametrize("device", ["cpu", "cpu:0", torch.device("cpu")], ids=["cpu", "cpu0", "device_object"])
+@pytest.mark.parametrize("device", ["cpu", "cpu:0", gn.device("cpu"), torch.device("cpu")],
+                         ids=["cpu", "cpu0", "gn_device", "torch_device"])
 def test_to_cpu_and_cpu_change_nothing(device):
     model = _make_net(nn)
     before = {name: value.copy() for name, value in model.state_dict().items()}
@@ -532,13 +533,14 @@ def test_to_cpu_and_cpu_change_nothing(device):
     lambda model: model.to("cuda"),
     lambda model: model.to("cuda:1", np.float64),
     lambda model: model.to(torch.device("cuda")),
+    lambda model: model.to(gn.device("cuda", 0)),
     lambda model: model.to(0),
     lambda model: model.to(device="mps"),
     lambda model: model.cuda(),
-], ids=["cuda", "cuda1_dtype", "device_object", "index", "mps", "cuda_method"])
+], ids=["cuda", "cuda1_dtype", "torch_device", "gn_device", "index", "mps", "cuda_method"])
 def test_a_gpu_device_raises_saying_glassnet_has_none_and_to_use_cpu(call):
     model = nn.Linear(2, 2)
-    with pytest.raises(RuntimeError, match=r"Linear.*glassnet has no GPU backend.*use 'cpu'"):
+    with pytest.raises(RuntimeError, match=r"Linear.*not available: glassnet runs on the CPU.*no GPU backend.*use device=\"cpu\""):
         call(model)
     assert model.weight.dtype == np.float32  # nothing changed on the way
 
@@ -548,8 +550,10 @@ def test_to_refuses_integer_dtypes_and_unknown_devices_as_pytorch():
         nn.Linear(2, 2).to(np.int64)
     with pytest.raises(TypeError, match="floating point"):
         torch.nn.Linear(2, 2).to(torch.int64)
-    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+    with pytest.raises(RuntimeError, match="device type at start of device string: gpu"):
         nn.Linear(2, 2).to("gpu")
+    with pytest.raises(RuntimeError, match="device type at start of device string: gpu"):
+        torch.nn.Linear(2, 2).to("gpu")
 
 
 def test_type_converts_every_tensor_integer_buffers_too_as_pytorch():

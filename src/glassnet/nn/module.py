@@ -7,7 +7,9 @@ them as attributes — exactly as in PyTorch, so ``state_dict()`` keys match PyT
 """
 from collections import OrderedDict, namedtuple
 
+from .. import dtypes
 from ..backend import xp
+from ..device import as_device
 from ..tensor import Tensor, anomaly_enabled, entering_layer
 
 
@@ -38,33 +40,17 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-# Device types PyTorch code names; glassnet computes with NumPy, so only "cpu" exists here.
-_DEVICE_TYPES = {"cpu", "cuda", "mps", "xpu", "hip", "xla", "meta", "hpu", "mtia", "ipu", "vulkan"}
-
-
-def _device_type(device):
-    """The type of ``device``: a string such as "cuda:0", an index (PyTorch's shorthand for
-    that CUDA device) or an object with a ``type`` (a ``torch.device``)."""
-    if isinstance(device, int) and not isinstance(device, bool):
-        return "cuda"
-    kind = device if isinstance(device, str) else getattr(device, "type", None)
-    if not isinstance(kind, str) or kind.split(":")[0] not in _DEVICE_TYPES:
-        raise ValueError(f"unknown device {device!r}; glassnet computes on 'cpu'")
-    return kind.split(":")[0]
-
-
 def _require_cpu(who, device):
-    if device is not None and _device_type(device) != "cpu":
-        raise RuntimeError(
-            f"{who}: cannot move to device {str(device)!r}: glassnet has no GPU backend (it computes with "
-            "NumPy on the CPU); help: use 'cpu' instead, e.g. .to('cpu'), or remove the call"
-        )
+    """Nothing for the CPU, glassnet's only device; for any other, an error that says so
+    and what to use instead."""
+    if device is not None:
+        as_device(device, who)
 
 
 def _is_device(value):
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return True
-    return isinstance(getattr(value, "type", None), str)  # a dtype's .type is a class, a device's a name
+    return isinstance(getattr(value, "type", None), str)  # a device's .type is a name, a dtype's a class
 
 
 def _parse_to(args, kwargs):
@@ -84,7 +70,7 @@ def _parse_to(args, kwargs):
             device = arg
         else:
             dtype = arg
-    return device, None if dtype is None else xp.dtype(dtype)
+    return device, dtypes.as_dtype(dtype)
 
 
 def _convert(tensor, dtype):
@@ -383,7 +369,7 @@ class Module:
 
     def type(self, dst_type):
         """Convert every parameter and buffer, integer ones included, to ``dst_type``."""
-        return self._convert_tensors(xp.dtype(dst_type), floating_only=False)
+        return self._convert_tensors(dtypes.as_dtype(dst_type), floating_only=False)
 
     def float(self):
         """Floating-point parameters and buffers to float32."""
@@ -400,6 +386,7 @@ class Module:
     def cuda(self, device=None):
         """Always raises: glassnet has no GPU backend."""
         _require_cpu(f"{type(self).__name__}.cuda()", "cuda" if device is None else device)
+        raise RuntimeError(f"{type(self).__name__}.cuda(): {device!r} is not a CUDA device")  # as PyTorch, for .cuda("cpu")
 
     def _convert_tensors(self, dtype, floating_only):
         for tensor in list(self.parameters()) + list(self.buffers()):
