@@ -43,7 +43,9 @@ from .elementwise import (
 from .embedding import Embedding
 from .loss import BCEWithLogits, CrossEntropy, NLLLoss
 from .matmul import Linear, MatMul
-from .movement import Concatenate, Contiguous, Expand, GetItem, Repeat, Reshape, Transpose, concatenate, stack
+from .movement import (
+    Clone, Concatenate, Contiguous, Expand, GetItem, Repeat, Reshape, SetItem, Transpose, concatenate, stack,
+)
 from .norm import BatchNorm, LayerNorm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
@@ -56,7 +58,7 @@ __all__ = [
     # reduce
     "Sum", "Max", "Softmax", "LogSoftmax",
     # movement
-    "Reshape", "Transpose", "GetItem", "Expand", "Repeat", "Contiguous", "Concatenate", "concatenate", "stack",
+    "Reshape", "Transpose", "GetItem", "SetItem", "Clone", "Expand", "Repeat", "Contiguous", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
     "MatMul", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent

@@ -47,6 +47,35 @@ class GetItem(Function):
         return full
 
 
+class SetItem(Function):
+    """``x[index] = value`` as a new array (``Tensor.__setitem__`` then writes it in place):
+    the overwritten positions pass no gradient to ``x``; ``value`` gets theirs."""
+
+    def forward(self, x, value, index):
+        self.index, self.value_shape = index, value.shape
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, grad):
+        grad_x = None
+        if self.needs_input_grad[0]:
+            grad_x = grad.copy()
+            grad_x[self.index] = 0
+        grad_value = unbroadcast(grad[self.index], self.value_shape) if self.needs_input_grad[1] else None
+        return grad_x, grad_value
+
+
+class Clone(Function):
+    """A copy in fresh memory; the gradient passes through unchanged."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
 class Expand(Function):
     """A broadcast view (PyTorch's ``expand``): size-1 axes repeated without copying, new
     axes in front. Each element was used once per copy, so backward sums over the copies."""
