@@ -6,7 +6,7 @@
 >>> x.grad
 array([2., 4., 6.], dtype=float32)
 """
-from . import data, models, nn, optim, random, serialization, train
+from . import data, models, nn, optim, random, serialization, train, utils
 from .data import datasets
 from .gradcheck import GradcheckError, gradcheck
 from .nn.summary import summary

@@ -8,9 +8,18 @@ A dataset that keeps its examples in arrays can also give a whole batch at once:
 NumPy fancy-index each. :class:`~glassnet.data.DataLoader` uses it when it exists,
 which is what makes an epoch over 60,000 images take milliseconds, not seconds.
 """
+import math
+import warnings
+
 import numpy as np
 
 from ..random import spawn
+from ..tensor import Tensor
+
+
+def as_array(value):
+    """The NumPy array of a Tensor (itself, not a copy); anything else as it is."""
+    return value._data if isinstance(value, Tensor) else value
 
 
 def standard_dtype(array):
@@ -67,8 +76,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array, e.g. TensorDataset(inputs, targets)")
-        arrays = [getattr(a, "data", a) for a in arrays]  # a Tensor gives its array
-        arrays = [standard_dtype(a) for a in arrays]
+        arrays = [standard_dtype(as_array(a)) for a in arrays]
         for i, a in enumerate(arrays):
             if a.ndim == 0:
                 raise ValueError(f"TensorDataset: array {i} is a scalar; every array needs a first (example) dimension")
@@ -132,30 +140,46 @@ class Subset(Dataset):
         return f"Subset({len(self)} of {self.dataset!r})"
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset, lengths, generator=None, *, seed=None):
     """Split ``dataset`` into non-overlapping random :class:`Subset` s of the given sizes.
 
-    ``lengths`` are counts that add up to ``len(dataset)``, or fractions that add up
-    to 1 (the remainder of rounding goes to the first subsets). The same ``seed`` gives
-    the same split; without one, it follows ``glassnet.seed``.
+    ``lengths`` are counts that add up to ``len(dataset)``, or fractions that add up to 1:
+    as in PyTorch, each fraction gives ``floor(fraction * len(dataset))`` examples and
+    the few left over go one each to the first subsets, in turn.
+
+    The order comes from ``generator`` (a NumPy Generator, e.g. ``gn.manual_seed(0)``'s),
+    else from ``seed``, else from glassnet's generator (so it follows ``glassnet.seed``).
+    The split sizes are PyTorch's; which examples land where is not, as the random
+    streams differ.
 
     >>> import numpy as np
-    >>> train, val = random_split(TensorDataset(np.arange(10)), [8, 2], seed=0)
+    >>> train, val = random_split(TensorDataset(np.arange(10)), [0.8, 0.2], generator=np.random.default_rng(0))
     >>> len(train), len(val)
     (8, 2)
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-6:
-        counts = [int(n * x) for x in lengths]
-        for i in range(n - sum(counts)):
-            counts[i % len(counts)] += 1
-        lengths = counts
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        lengths = _counts_from_fractions(lengths, n)
     if any(not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) or sum(lengths) != n:
         raise ValueError(
             f"random_split: lengths {lengths} must be non-negative counts adding up to the dataset's "
             f"{n} examples, or fractions adding up to 1"
         )
-    order = spawn(seed).permutation(n)
+    order = (generator if generator is not None else spawn(seed)).permutation(n)
     ends = np.cumsum([int(x) for x in lengths])
     return [Subset(dataset, order[end - length : end]) for end, length in zip(ends, lengths)]
+
+
+def _counts_from_fractions(fractions, n):
+    counts = []
+    for i, fraction in enumerate(fractions):
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {fraction}")
+        counts.append(math.floor(n * fraction))
+    for i in range(n - sum(counts)):  # the remainder, round-robin from the first subset
+        counts[i % len(counts)] += 1
+    for i, count in enumerate(counts):
+        if count == 0:
+            warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.", stacklevel=3)
+    return counts
