@@ -225,14 +225,14 @@ def test_step_updates_the_weights_in_place_and_leaves_the_gradient_alone():
                           ("AdamW", dict(lr=0.1, amsgrad=True)), ("Adam", dict(weight_decay=0.1)),
                           ("RMSprop", dict(centered=True, momentum=0.9, weight_decay=0.1))]:
         params = make_parameters("glassnet", initial_weights())
-        arrays = [p.data for p in params]
+        arrays = [p.numpy() for p in params]
         optimizer = build("glassnet", name, params, options)
         for step in range(3):
             set_gradients("glassnet", params, step)
-            grads = [p.grad.copy() for p in params]
+            grads = [p.grad.numpy().copy() for p in params]
             optimizer.step()
             for p, array, grad in zip(params, arrays, grads):
-                assert p.data is array and p.data.dtype == np.float32
+                assert p.numpy() is array and p.dtype == np.float32
                 np.testing.assert_array_equal(p.grad, grad, err_msg=f"{name} wrote into .grad")
         for state in optimizer.state.values():
             assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
@@ -245,7 +245,7 @@ def test_zero_grad_sets_gradients_to_none_or_to_zeros():
     assert len(optimizer.gradients()) == len(params)
     grad = params[0].grad
     optimizer.zero_grad(set_to_none=False)
-    assert params[0].grad is grad and not grad.any()  # zeroed in place
+    assert params[0].grad is grad and not grad.numpy().any()  # zeroed in place
     optimizer.zero_grad()
     assert all(p.grad is None for p in params) and optimizer.gradients() == []
 
@@ -338,7 +338,7 @@ def test_state_dict_resumes_the_same_trajectory(name, options):
     first = make_parameters("glassnet", initial_weights())
     first_optimizer = build("glassnet", name, first, options)
     run(first_optimizer, first, range(10))
-    weights_at_10 = [p.data.copy() for p in first]
+    weights_at_10 = [p.numpy().copy() for p in first]
     saved = first_optimizer.state_dict()
     assert is_plain_data(saved)
     run(first_optimizer, first, range(10, 12))  # the saved state is a snapshot: later steps leave it be
@@ -529,7 +529,7 @@ def gradients_for_clipping(framework, with_none=True):
 @pytest.mark.parametrize("max_norm", [0.5, 1e4])  # clipped, and left as it is
 def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
     ours, theirs = gradients_for_clipping("glassnet"), gradients_for_clipping("torch")
-    before = [None if p.grad is None else p.grad.copy() for p in ours]
+    before = [None if p.grad is None else p.grad.numpy().copy() for p in ours]
     total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert isinstance(total, float)
@@ -539,7 +539,7 @@ def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
         if p.grad is not None:
             np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=RTOL, atol=ATOL)
     if max_norm < total:  # the gradients together now have length max_norm
-        joint = np.concatenate([p.grad.ravel() for p in ours if p.grad is not None])
+        joint = np.concatenate([p.grad.numpy().ravel() for p in ours if p.grad is not None])
         assert np.linalg.norm(joint, ord=norm_type) == pytest.approx(max_norm, rel=1e-5)
     else:  # within the limit: the gradients are left exactly as they were
         for p, original in zip(ours, before):

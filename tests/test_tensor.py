@@ -36,13 +36,14 @@ def test_python_ints_become_int64_and_cannot_require_grad():
 def test_views_of_the_values():
     x = gn.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     assert x.shape == (2, 2) and x.ndim == 2 and x.numel() == 4 and len(x) == 2
-    assert isinstance(x.data, np.ndarray) and x.numpy() is x.data
+    assert isinstance(x.numpy(), np.ndarray) and x.numpy() is x.numpy()
     assert x.grad is None and x.is_leaf
     assert gn.tensor([[7.0]]).item() == 7.0 and isinstance(gn.tensor(7.0).item(), float)
     assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
-    np.testing.assert_array_equal(np.asarray(x), x.data)
+    np.testing.assert_array_equal(np.asarray(x), x.numpy())
     assert repr(gn.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
-    assert repr(gn.tensor([1, 2])) == "tensor([1, 2], dtype=int64)"
+    assert repr(gn.tensor([1, 2])) == "tensor([1, 2])"  # int64 is the default integer type, as in PyTorch
+    assert repr(gn.tensor([1, 2], dtype=gn.int32)) == "tensor([1, 2], dtype=glassnet.int32)"
 
 
 def test_detach_shares_values_but_cuts_the_graph():
@@ -131,8 +132,8 @@ def test_gradients_accumulate_across_backward_calls_until_zeroed():
     (x * 3).sum().backward()
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad, [5.0, 7.0])  # 3 + 2x
-    x.zero_grad()
-    assert x.grad is None
+    x.grad.zero_()  # PyTorch's way to clear it in place
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
 
 
 def test_the_grad_buffer_is_owned_by_the_leaf():

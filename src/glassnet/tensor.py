@@ -1161,11 +1161,17 @@ def _format(array):
         return xp.array2string(array, separator=", ", prefix="tensor(")
     finite = xp.abs(array[xp.isfinite(array)])
     if finite.size == 0 or (finite == xp.round(finite)).all() and finite.max() < 1e8:
-        style = {"float_kind": lambda v: f"{v:.0f}." if xp.isfinite(v) else str(v)}
+        number = lambda v: f"{v:.0f}."  # noqa: E731
     elif finite.max() >= 1e8 or finite[finite > 0].size and finite.max() / finite[finite > 0].min() >= 1000:
-        style = {"float_kind": lambda v: f"{v:.4e}"}
+        number = lambda v: f"{v:.4e}"  # noqa: E731
     else:
-        style = {"float_kind": lambda v: f"{v:.4f}"}
+        number = lambda v: f"{v:.4f}"  # noqa: E731
+    text = lambda v: number(v) if xp.isfinite(v) else str(v)  # noqa: E731
+    # every entry as wide as the widest, which is the smallest or the largest value (or inf/nan)
+    finite_values = array[xp.isfinite(array)]
+    extremes = (finite_values.min(), finite_values.max()) if finite_values.size else ()
+    width = max(len(text(v)) for v in (*extremes, *array[~xp.isfinite(array)][:1]))
+    style = {"float_kind": lambda v: text(v).rjust(width)}
     return xp.array2string(array, separator=", ", prefix="tensor(", formatter=style)
 
 
