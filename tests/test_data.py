@@ -208,7 +208,7 @@ def test_tensor_dataset_needs_at_least_one_array_and_no_scalars():
 def test_tensor_dataset_takes_tensors_without_copying_float32_data():
     features = Tensor(np.ones((3, 2), dtype=np.float32))
     ds = TensorDataset(features, Tensor(np.array([0, 1, 1])))
-    assert ds.arrays[0] is features.data
+    assert ds.arrays[0] is features.numpy()
     assert ds.arrays[1].dtype == np.int64
 
 

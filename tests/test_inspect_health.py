@@ -60,12 +60,12 @@ class Recorder(gn.train.Callback):
         assert all(g is not None for g in grads), "on_after_backward ran before every parameter had a gradient"
         first = next(trainer.model.parameters())
         norm = math.sqrt(sum(float((g ** 2).sum()) for g in grads))
-        self.after_backward.append((step, trainer.epoch, norm, first.data.copy()))
+        self.after_backward.append((step, trainer.epoch, norm, first.numpy().copy()))
 
     def on_batch_end(self, trainer, step, logs):
         first = next(trainer.model.parameters())
         size = len(logs["targets"])
-        self.batch_end.append((step, logs["epoch"], logs["batch"], logs["loss"], size, first.data.copy()))
+        self.batch_end.append((step, logs["epoch"], logs["batch"], logs["loss"], size, first.numpy().copy()))
 
 
 def test_step_hooks_fire_once_per_step_with_raw_gradients_then_after_the_update(digits):
@@ -137,7 +137,7 @@ def test_monitor_records_every_layer(monitored, digits):
         assert record["norm"][name][0] == pytest.approx(first_norms[name], rel=1e-6)  # the raw gradient of step 1
     modules = dict(model.named_modules())
     for name in with_parameters:
-        weight = modules[name].weight.data.astype(np.float64)
+        weight = modules[name].weight.numpy().astype(np.float64)
         assert health["weights"]["epoch"] == [1, 2, 3, 4]
         assert health["weights"]["norm"][name][-1] == pytest.approx(np.linalg.norm(weight), rel=1e-9)
         assert health["weights"]["mean"][name][-1] == pytest.approx(weight.mean(), rel=1e-9, abs=1e-12)
@@ -156,7 +156,7 @@ def test_histograms_at_the_first_middle_and_last_epochs(monitored):
     modules = dict(model.named_modules())
     for entry in histograms:
         for name in monitor.health["layers"]:
-            size = modules[name].weight.data.size
+            size = modules[name].weight.numel()
             for kind in ("weights", "gradients"):
                 assert len(entry[kind][name]["counts"]) == 20 and len(entry[kind][name]["edges"]) == 21
                 assert sum(entry[kind][name]["counts"]) == size

@@ -41,7 +41,7 @@ def make_parameters(framework, weights):
 
 
 def values(framework, params):
-    return [p.data if framework == "glassnet" else p.detach().numpy() for p in params]
+    return [p.numpy() if framework == "glassnet" else p.detach().numpy() for p in params]
 
 
 def set_gradients(framework, params, step, skip=()):

@@ -534,7 +534,7 @@ class Tensor:
     def data(self):
         """The same values as a tensor outside the graph: changing it changes this tensor's
         values without autograd's knowledge (PyTorch's ``.data``; ``detach()`` is safer)."""
-        return self._data  # TEMPORARY
+        return Tensor._wrap(self._data, False)
 
     @data.setter
     def data(self, value):

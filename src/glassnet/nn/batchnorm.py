@@ -47,9 +47,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -67,9 +67,9 @@ class _BatchNorm(Module):
         self._check_input(input.shape)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
             if self.momentum is None:  # a cumulative average of every batch so far
-                momentum = 1 / int(self.num_batches_tracked.data)
+                momentum = 1 / int(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         tracked = not self.training or self.track_running_stats
         return batch_norm(

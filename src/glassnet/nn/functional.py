@@ -146,7 +146,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     input, target = _as_tensor(input), _as_array(target)
-    if _looks_like_probabilities(input.data):
+    if _looks_like_probabilities(input._data):
         warnings.warn(
             "cross_entropy received values that look like probabilities (each row in [0, 1], "
             "summing to 1). It expects raw scores (logits) and applies log-softmax itself; "
@@ -205,7 +205,7 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(reduction)
     input, target = _as_tensor(input), _as_tensor(target)
     if not target.requires_grad and target.dtype != input.dtype:  # float64 labels must not promote a float32 loss
-        target = Tensor(target.data.astype(input.dtype))
+        target = Tensor(target._data.astype(input.dtype))
     if input.shape != target.shape:
         raise ValueError(
             f"mse_loss: input of shape {input.shape} and target of shape {target.shape} differ; "
@@ -548,7 +548,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -607,7 +607,7 @@ def embedding(input, weight, padding_idx=None):
     tensor([[2., 2.],
             [0., 0.]])
     """
-    indices = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    indices = input._data if isinstance(input, Tensor) else xp.asarray(input)
     _check_indices("embedding", indices, weight.shape[0])
     padding_idx = _padding_row("embedding", padding_idx, weight.shape[0])
     return ops.Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
@@ -695,7 +695,7 @@ def _additive_mask(who, name, mask, dtype, true_means):
     """A bool or float mask as an additive array of ``dtype``: a bool entry becomes -inf
     where attention is blocked (``true_means`` says whether True blocks or allows), a float
     mask is added to the scores as it is."""
-    mask = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    mask = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
     if mask.dtype == bool:
         blocked = mask if true_means == "blocked" else ~mask
         return xp.where(blocked, -xp.inf, 0).astype(dtype)
@@ -720,4 +720,4 @@ def _as_tensor(x):
 
 
 def _as_array(x):
-    return x.data if isinstance(x, Tensor) else xp.asarray(x)
+    return x._data if isinstance(x, Tensor) else xp.asarray(x)

@@ -43,10 +43,10 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input):
-        indices = input.data if isinstance(input, Tensor) else xp.asarray(input)
+        indices = input._data if isinstance(input, Tensor) else xp.asarray(input)
         _check_indices(self._label(), indices, self.num_embeddings)
         return ops.Embedding.apply(self.weight, indices=indices, padding_idx=self.padding_idx)
 

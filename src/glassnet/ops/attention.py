@@ -36,7 +36,7 @@ def attention_reference(query, key, value, mask=None, scale=None, dropout_p=0.0,
     if mask is not None:
         scores = scores + Tensor(mask)
     # a query masked from every key would be softmax(-inf, ..., -inf) = NaN: give it no weights
-    attends_nowhere = xp.isneginf(scores.data).all(axis=-1, keepdims=True)
+    attends_nowhere = xp.isneginf(scores._data).all(axis=-1, keepdims=True)
     if attends_nowhere.any():
         scores = where(attends_nowhere, 0.0, scores)
     weights = scores.softmax(dim=-1)

@@ -291,7 +291,7 @@ class Where(Function):
 
 
 def where(condition, a, b):
-    condition = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    condition = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if not isinstance(a, Tensor):
         a = b._operand(a) if isinstance(b, Tensor) else Tensor(a)
     if not isinstance(b, Tensor):
