@@ -8,12 +8,12 @@ the same results. ``RNNCell``, ``LSTMCell`` and ``GRUCell`` compute a single ste
 Speed comes from two things. The input half of every gate, x_t W_ih^T, does not depend
 on the hidden state, so it is computed for all steps at once, as one matrix product.
 And each layer (one direction) runs the whole sequence as one fused op, ``ops.RNN``,
-``ops.LSTM`` or ``ops.GRU`` (``glassnet/ops/recurrent.py``): its forward loops over time doing one product
-h W_hh^T for all gates per step and saves the gate activations; its backward loops back
-through time (backpropagation through time) next to it, then gets the weight gradients of
-all steps in one product each. Composing small ops instead would build a graph of
-hundreds of nodes per sequence. ``tests/test_rnn.py`` checks each against finite
-differences and against PyTorch.
+``ops.LSTM`` or ``ops.GRU`` (in ``glassnet/ops/recurrent.py``): its forward loops over
+time doing one product h W_hh^T for all gates per step and saves the gate activations;
+its backward loops back through time (backpropagation through time) next to it, then
+gets the weight gradients of all steps in one product each. Composing small ops instead
+would build a graph of hundreds of nodes per sequence. ``tests/test_rnn.py`` checks each
+against finite differences and against PyTorch.
 """
 import math
 import numbers
