@@ -78,7 +78,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     if dtype is None and plain and array.dtype.kind in "iu":
         array = array.astype(dtypes.int64, copy=False)  # Python ints: int64 on every platform
     if not plain and xp.may_share_memory(array, _as_array(data)):
-        array = array.copy()
+        array = array.copy(order="K")  # keeps the memory layout (batch-last views stay so)
     return _make(array, None, device, requires_grad, "tensor()")
 
 

@@ -560,7 +560,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     >>> import glassnet as gn
     >>> from glassnet.nn.functional import layer_norm
     >>> layer_norm(gn.tensor([[1.0, 2.0, 3.0]]), (3,))
-    tensor([[-1.2247356,  0.       ,  1.2247356]])
+    tensor([[-1.2247,  0.0000,  1.2247]])
     """
     input = input if isinstance(input, Tensor) else Tensor(input)
     normalized_shape = _as_shape(normalized_shape)
