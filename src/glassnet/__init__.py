@@ -4,16 +4,18 @@
 >>> x = gn.tensor([1.0, 2.0, 3.0], requires_grad=True)
 >>> (x ** 2).sum().backward()
 >>> x.grad
-array([2., 4., 6.], dtype=float32)
+tensor([2., 4., 6.])
 """
 from . import data, models, nn, optim, random, serialization, train, utils
 from .data import datasets
 from .gradcheck import GradcheckError, gradcheck
 from .nn.summary import summary
-from .ops import concatenate, stack, where
+from . import return_types
+from .functions import *  # noqa: F403, A004 (PyTorch's math as functions: gn.sin, gn.max, gn.einsum, gn.cat...)
 from .random import seed
 from .serialization import load, save
-from .tensor import Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from . import autograd
+from .tensor import Tensor, detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (  # noqa: F401 (PyTorch's creation functions, at the top level as there)
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype, is_floating_point,
     is_tensor, linspace, manual_seed, normal, numel, ones, ones_like, rand, rand_like, randint, randint_like, randn,

@@ -185,6 +185,10 @@ class Function:
         if record:
             fn.saved = _saved_versions(fn, tensors + list(outputs))
             fn.parents = inputs
+            # where each input came from, fixed now: an in-place op may later give the
+            # same tensor object a new grad_fn, but this op used the value from before
+            fn.sources = tuple((t._ctx, t._index) if isinstance(t, Tensor) and t._ctx is not None else None
+                               for t in inputs)
             fn.outputs = tuple((o.shape, o.dtype) for o in outputs)
             for i, o in enumerate(outputs):
                 if o.requires_grad:
@@ -210,13 +214,13 @@ class Function:
         if self.freed:
             return self.edges
         nodes = []
-        for t in getattr(self, "parents", ()):
-            if not isinstance(t, Tensor) or not t.requires_grad:
-                nodes.append((None, 0))
-            elif t._ctx is None:
+        for t, source in zip(getattr(self, "parents", ()), getattr(self, "sources", ())):
+            if source is not None:
+                nodes.append(source)
+            elif isinstance(t, Tensor) and t.requires_grad:
                 nodes.append((AccumulateGrad(t), 0))
             else:
-                nodes.append((t._ctx, t._index))
+                nodes.append((None, 0))
         return tuple(nodes)
 
     def register_hook(self, index, hook):
@@ -228,7 +232,7 @@ class Function:
         # second backward through this op raises instead of reusing stale activations
         hooks, edges = self.__dict__.get("output_hooks"), self.next_functions
         self.__dict__.clear()
-        self.freed, self.parents, self.outputs, self.edges = True, (), (), edges
+        self.freed, self.parents, self.sources, self.outputs, self.edges = True, (), (), (), edges
         if hooks:
             self.output_hooks = hooks
 
@@ -309,7 +313,7 @@ def _topological_order(fns):
             continue
         visited.add(id(fn))
         stack.append((fn, True))
-        stack.extend((p._ctx, False) for p in fn.parents if isinstance(p, Tensor) and p._ctx is not None)
+        stack.extend((source[0], False) for source in fn.sources if source is not None)
     return order
 
 
@@ -343,14 +347,14 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     f"{fn.describe()}: backward returned {len(input_grads)} gradients for "
                     f"{len(fn.parents)} inputs; it must return one per input (None where there is none)"
                 )
-            for parent, grad, needs in zip(fn.parents, input_grads, fn.needs_input_grad):
+            for parent, source, grad, needs in zip(fn.parents, fn.sources, input_grads, fn.needs_input_grad):
                 if grad is None or not needs:
                     continue
                 grad = _checked_grad(fn, parent, grad, check)
-                if parent._ctx is None:
+                if source is None:
                     leaves.add(parent, grad)
                 else:
-                    _add_output_grad(pending, parent._ctx, parent._index, grad)
+                    _add_output_grad(pending, *source, grad)
         if not retain_graph:
             fn._free()
     leaves.deliver()
@@ -1044,21 +1048,151 @@ class Tensor:
 
     __hash__ = object.__hash__  # tensors are hashed by identity, as in PyTorch
 
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def isnan(self):
+        return Tensor._wrap(xp.isnan(self._data), False)
+
+    def isinf(self):
+        return Tensor._wrap(xp.isinf(self._data), False)
+
+    def isfinite(self):
+        return Tensor._wrap(xp.isfinite(self._data), False)
+
+    def equal(self, other):
+        """True if ``other`` has this shape and the same values (a Python bool)."""
+        return self.shape == other.shape and bool((self._data == _as_array(other)).all())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True if all values are close: |self - other| <= atol + rtol |other|, broadcasting."""
+        return bool(xp.allclose(self._data, _as_array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
     # -- elementwise functions --------------------------------------------------------------
+    # (integer and bool tensors compute float functions in float32, as in PyTorch)
 
     def exp(self):
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(_floating(self))
 
     def log(self):
-        return ops.Log.apply(self)
+        return ops.Log.apply(_floating(self))
+
+    def log1p(self):
+        return ops.Log1p.apply(_floating(self))
 
     def sqrt(self):
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(_floating(self))
+
+    def rsqrt(self):
+        return ops.Rsqrt.apply(_floating(self))
+
+    def sin(self):
+        return ops.Sin.apply(_floating(self))
+
+    def cos(self):
+        return ops.Cos.apply(_floating(self))
+
+    def erf(self):
+        return ops.Erf.apply(_floating(self))
 
     def abs(self):
         return ops.Abs.apply(self)
 
+    def sign(self):
+        """-1, 0 or 1; its gradient is zero, as in PyTorch."""
+        return ops.Sign.apply(self)
+
+    def floor(self):
+        return ops.Floor.apply(self)
+
+    def ceil(self):
+        return ops.Ceil.apply(self)
+
+    def round(self):
+        return ops.Round.apply(self)
+
+    def trunc(self):
+        return ops.Trunc.apply(self)
+
+    def neg(self):
+        return -self
+
+    negative = neg
+
+    def square(self):
+        return self**2
+
+    def pow(self, exponent):
+        return self**exponent
+
+    def add(self, other, *, alpha=1):
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    subtract = sub
+
+    def mul(self, other):
+        return self * other
+
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``; ``rounding_mode="floor"`` or ``"trunc"`` rounds the quotient down or
+        toward zero (integers then stay integers, and floats pass a zero gradient)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("floor", "trunc"):
+            raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+        dtype = dtypes.result_type(self, other)
+        if dtype.kind == "f":
+            return (ops.Floor if rounding_mode == "floor" else ops.Trunc).apply(self / other)
+        a, b = _as_operand(self, dtype)._data, _as_operand(other, dtype)._data
+        if (b == 0).any():
+            raise ZeroDivisionError("div: integer division by zero")
+        quotient = a // b
+        if rounding_mode == "trunc":  # // rounds down: move negative inexact quotients up by one
+            quotient = quotient + ((quotient < 0) & (quotient * b != a))
+        return Tensor._wrap(quotient, False)
+
+    divide = true_divide = div
+
+    def __floordiv__(self, other):
+        return self.div(other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return _as_operand(other, dtypes.result_type(other, self)).div(self, rounding_mode="floor")
+
+    def maximum(self, other):
+        """The larger of the two, elementwise (ties share the gradient)."""
+        return _arithmetic(ops.Maximum, self, other)
+
+    def minimum(self, other):
+        return _arithmetic(ops.Minimum, self, other)
+
     def clip(self, min=None, max=None):
+        """Values cut off below ``min`` and above ``max`` (numbers, or tensors that broadcast)."""
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            low = self if min is None else self.maximum(min)
+            return low if max is None else low.minimum(max)
         return ops.Clip.apply(self, low=min, high=max)
 
     clamp = clip
@@ -1067,39 +1201,114 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(_floating(self))
 
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(_floating(self))
 
-    def softmax(self, axis=-1, dim=None):
-        return ops.Softmax.apply(self, axis=_axis(axis, dim, -1))
+    def softmax(self, axis=-1, dim=None, *, dtype=None):
+        return ops.Softmax.apply(_floating(self, dtype), axis=_axis(axis, dim, -1))
 
-    def log_softmax(self, axis=-1, dim=None):
-        return ops.LogSoftmax.apply(self, axis=_axis(axis, dim, -1))
+    def log_softmax(self, axis=-1, dim=None, *, dtype=None):
+        return ops.LogSoftmax.apply(_floating(self, dtype), axis=_axis(axis, dim, -1))
 
     # -- reductions -------------------------------------------------------------------------
 
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        return ops.Sum.apply(self, axis=_axis(axis, dim), keepdims=keepdims or keepdim)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False, dtype=None):
+        """The sum over ``dim`` (an int, a tuple, or None for all); integer and bool tensors
+        sum to int64, as in PyTorch; ``dtype=`` converts first."""
+        return ops.Sum.apply(_accumulating(self, dtype), axis=_axis(axis, dim), keepdims=keepdims or keepdim)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        axis = _axis(axis, dim)
-        count = self._data.size // max(ops.Sum.reduced_size(self.shape, axis), 1) if self._data.size else 0
-        return self.sum(axis, keepdims or keepdim) * (1.0 / max(count, 1))
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False, dtype=None):
+        x, axis = self if dtype is None else self.to(dtype), _axis(axis, dim)
+        return x.sum(axis, keepdims or keepdim) * (1.0 / max(_count(x, axis), 1))
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        """The largest values along ``axis`` (``argmax`` gives their indices)."""
-        return ops.Max.apply(self, axis=_axis(axis, dim), keepdims=keepdims or keepdim)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        """The variance over ``dim``: the summed squared deviations divided by N - correction;
+        ``correction`` is 1 by default (unbiased), 0 with ``unbiased=False``, as in PyTorch."""
+        if isinstance(dim, bool):  # var(unbiased), PyTorch's older form
+            dim, unbiased = None, dim
+        if unbiased is not None and correction is not None:
+            raise TypeError("var: give correction= or unbiased=, not both")
+        correction = correction if correction is not None else 1 if unbiased is None else int(unbiased)
+        x, axis = _floating(self), _axis(axis, dim)
+        deviation = x - x.mean(axis, keepdims=True)
+        freedom = _count(x, axis) - correction
+        with xp.errstate(invalid="ignore"):  # N <= correction: inf or nan, as in PyTorch
+            return (deviation * deviation).sum(axis, keepdim or keepdims) * (1.0 / freedom if freedom > 0 else xp.inf)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
-        return -((-self).max(axis, keepdims, dim=dim, keepdim=keepdim))
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        """The standard deviation: ``var(...).sqrt()``, unbiased by default."""
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims).sqrt()
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """The product over one dim (or all); differentiable also where elements are 0."""
+        return ops.Prod.apply(_accumulating(self, dtype), axis=dim, keepdims=keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The vector p-norm over ``dim`` (all elements by default): p = 2 ("fro"), 1, any
+        p > 0, inf (the largest |x|), -inf (the smallest), 0 (how many are non-zero)."""
+        p = 2 if p in ("fro", None) else p
+        if isinstance(p, str):
+            raise NotImplementedError(f"norm: p={p!r} is not supported (only vector norms and 'fro')")
+        x, axis = _floating(self, dtype), _axis(None, dim)
+        if p == xp.inf:
+            return x.abs().amax(axis, keepdim)
+        if p == -xp.inf:
+            return x.abs().amin(axis, keepdim)
+        if p == 0:
+            return (x != 0).sum(axis, keepdim).to(x.dtype)
+        return ops.Norm.apply(x, p=p, axis=axis, keepdims=keepdim)
+
+    def logsumexp(self, dim=None, keepdim=False):
+        """log(sum(exp(x))) over ``dim``, without overflow."""
+        return ops.LogSumExp.apply(_floating(self), axis=_axis(None, dim), keepdims=keepdim)
+
+    def cumsum(self, dim, *, dtype=None):
+        """Running sums along ``dim`` (integers accumulate in int64, as in PyTorch)."""
+        return ops.CumSum.apply(_accumulating(self, dtype), axis=dim)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """``max()``: the largest value (the gradient split between ties). ``max(dim)``: the
+        named tuple ``(values, indices)`` of each slice's largest value and its index (the
+        gradient goes to that index). ``max(other)``: the elementwise ``maximum``.
+
+        >>> import glassnet as gn
+        >>> values, indices = gn.tensor([[1.0, 5.0], [7.0, 0.0]]).max(1)
+        >>> values, indices
+        (tensor([5., 7.]), tensor([1, 0]))
+        """
+        return _extreme(self, ops.Max, ops.MaxWithIndices, return_types.max, _axis(axis, dim), keepdim or keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """``min()``, ``min(dim)`` (values, indices) and ``min(other)``, as ``max``."""
+        return _extreme(self, ops.Min, ops.MinWithIndices, return_types.min, _axis(axis, dim), keepdim or keepdims)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """The largest values over ``dim`` (an int, a tuple, or all dims); values only, the
+        gradient split evenly between ties."""
+        return ops.Max.apply(self, axis=_dims(axis, dim), keepdims=keepdim or keepdims)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return ops.Min.apply(self, axis=_dims(axis, dim), keepdims=keepdim or keepdims)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
         return Tensor(xp.argmax(self._data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
         return Tensor(xp.argmin(self._data, axis=_axis(axis, dim), keepdims=keepdims or keepdim))
+
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """The named tuple ``(values, indices)`` sorted along ``dim``; always stable here."""
+        return return_types.sort(*ops.Sort.apply(self, axis=dim, descending=descending))
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return Tensor._wrap(ops.stable_argsort(self._data, dim, descending), False)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The named tuple ``(values, indices)`` of the ``k`` largest (``largest=False``:
+        smallest) values along ``dim``, in order."""
+        return return_types.topk(*ops.TopK.apply(self, k=int(k), axis=dim, largest=largest))
 
     # -- shape ------------------------------------------------------------------------------
 
@@ -1138,17 +1347,80 @@ class Tensor:
     def T(self):
         return self.transpose()
 
-    def unsqueeze(self, axis):
+    def unsqueeze(self, axis=None, *, dim=None):
+        axis = _axis(axis, dim)
         axis = axis if axis >= 0 else axis + self.ndim + 1
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis=None, *, dim=None):
+        """Without a dim, drop every axis of size 1; with a dim (or a tuple of dims), drop
+        those of them that have size 1."""
+        axis = _axis(axis, dim)
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        if self.shape[axis] != 1:
-            return self
-        axis = axis % self.ndim
-        return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
+        axes = {a % max(self.ndim, 1) for a in (axis if isinstance(axis, tuple) else (axis,))}
+        axes = {a for a in axes if a < self.ndim and self.shape[a] == 1}
+        return self.reshape(tuple(n for a, n in enumerate(self.shape) if a not in axes)) if axes else self
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: of ``split_size`` elements each (the last may be smaller), or
+        of the sizes in a list. A tuple of views, each in the graph."""
+        length = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sizes = tuple(int(n) for n in split_size_or_sections)
+        else:
+            size = int(split_size_or_sections)
+            if size <= 0 and length:
+                raise RuntimeError(f"split: split_size must be positive, got {size}")
+            sizes = (size,) * (length // size) + ((length % size,) if length % size else ()) if length else (0,)
+        return ops.Split.apply(self, sizes=sizes, axis=dim)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces along ``dim``, of equal size but the last (as PyTorch)."""
+        if chunks <= 0:
+            raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim`` (which they lose), as a tuple."""
+        return ops.Unbind.apply(self, axis=dim)
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two axes (on and below ``diagonal``); zeros above."""
+        return ops.where(xp.tri(*self._matrix_shape("tril"), k=diagonal, dtype=bool), self, 0)
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two axes (on and above ``diagonal``); zeros below."""
+        return ops.where(~xp.tri(*self._matrix_shape("triu"), k=diagonal - 1, dtype=bool), self, 0)
+
+    def _matrix_shape(self, op):
+        if self.ndim < 2:
+            raise RuntimeError(f"{op}: the input must have at least 2 dimensions, got shape {self.shape}")
+        return self.shape[-2:]
+
+    def gather(self, dim, index):
+        """``out[i][j] = self[i][index[i][j]]`` for dim 1 (likewise for any dim); the
+        gradient is added back into the gathered positions."""
+        return ops.Gather.apply(self, index=_as_array(index), axis=dim)
+
+    def where(self, condition, other):
+        """``gn.where(condition, self, other)``."""
+        return ops.where(condition, self, other)
+
+    def matmul(self, other):
+        return self @ other
+
+    def mm(self, other):
+        """The product of two matrices (2-D tensors only; ``matmul`` broadcasts)."""
+        _check_dims("mm", 2, self, other)
+        return self @ other
+
+    def bmm(self, other):
+        """Batched matrix products: (b, n, m) @ (b, m, p) -> (b, n, p), 3-D tensors only."""
+        _check_dims("bmm", 3, self, other)
+        if self.shape[0] != other.shape[0]:
+            raise RuntimeError(f"bmm: the batch sizes differ: shapes {self.shape} and {other.shape}")
+        return self @ other
 
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_plain_index(index))
@@ -1229,6 +1501,52 @@ def _axis(axis, dim, default=None):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+# -- helpers of the math methods ---------------------------------------------------------------
+
+
+def _dims(axis, dim):
+    """``_axis``, where an empty tuple of dims means all of them (``amax(dim=())``)."""
+    axis = _axis(axis, dim)
+    return None if axis == () else axis
+
+
+def _floating(t, dtype=None):
+    """``t`` as ``dtype`` if given; else integers and bools as float32 (PyTorch computes
+    float functions of them so), floats unchanged."""
+    if dtype is not None:
+        return t.to(dtype)
+    return t if t.dtype.kind in "fc" else ops.Cast.apply(t, dtype=dtypes.float32)
+
+
+def _accumulating(t, dtype=None):
+    """``t`` as ``dtype`` if given; else integers and bools as int64, which PyTorch's sums
+    and products accumulate in."""
+    if dtype is not None:
+        return t.to(dtype)
+    return t if t.dtype.kind in "fc" or t.dtype == xp.int64 else ops.Cast.apply(t, dtype=dtypes.int64)
+
+
+def _count(t, axis):
+    """How many elements each result of a reduction over ``axis`` summarizes."""
+    return t._data.size // max(ops.Sum.reduced_size(t.shape, axis), 1) if t._data.size else 0
+
+
+def _extreme(t, over_all, along_dim, named, dim, keepdim):
+    """max or min: of all values, along a dim (values and indices), or of two tensors."""
+    if isinstance(dim, Tensor):
+        return _arithmetic(ops.Maximum if over_all is ops.Max else ops.Minimum, t, dim)
+    if dim is None:
+        return over_all.apply(t)
+    return named(*along_dim.apply(t, axis=dim, keepdims=keepdim))
+
+
+def _check_dims(op, ndim, *tensors):
+    for t in tensors:
+        if not isinstance(t, Tensor) or t.ndim != ndim:
+            shape = t.shape if isinstance(t, Tensor) else type(t).__name__
+            raise RuntimeError(f"{op}: expects {ndim}-D tensors, got {shape}; help: matmul (@) broadcasts any shapes")
+
+
 def _plain_index(index):
     """Indices may hold tensors (as ``x[labels]``); ops see their arrays."""
     if isinstance(index, Tensor):
@@ -1270,3 +1588,4 @@ class _RemovableHandle:
 
 from . import autograd, dtypes, ops, random  # noqa: E402  (they build on Function and Tensor above)
 from . import creation  # noqa: E402  (new_zeros and the like)
+from . import return_types  # noqa: E402  (max(dim), sort and topk give named tuples)

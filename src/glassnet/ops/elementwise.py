@@ -47,13 +47,17 @@ class Mul(Function):
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("mul", a, b)
-        self.a, self.b = a, b
+        # each gradient needs only the other factor: save just that (so x.mul_(3) can
+        # change x in place without invalidating this op)
+        a_needs, b_needs = self.needs_input_grad
+        self.a, self.b = (a if b_needs else None), (b if a_needs else None)
+        self.a_shape, self.b_shape = a.shape, b.shape
         return a * b
 
     def backward(self, grad):
         a_needs, b_needs = self.needs_input_grad
-        grad_a = unbroadcast(grad * self.b, self.a.shape) if a_needs else None
-        grad_b = unbroadcast(grad * self.a, self.b.shape) if b_needs else None
+        grad_a = unbroadcast(grad * self.b, self.a_shape) if a_needs else None
+        grad_b = unbroadcast(grad * self.a, self.b_shape) if b_needs else None
         return grad_a, grad_b
 
 
@@ -61,12 +65,13 @@ class Div(Function):
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("div", a, b)
-        self.a, self.b = a, b
+        self.a, self.b = (a if self.needs_input_grad[1] else None), b  # a only for b's gradient
+        self.a_shape = a.shape
         return a / b
 
     def backward(self, grad):
         a_needs, b_needs = self.needs_input_grad
-        grad_a = unbroadcast(grad / self.b, self.a.shape) if a_needs else None
+        grad_a = unbroadcast(grad / self.b, self.a_shape) if a_needs else None
         grad_b = unbroadcast(-grad * self.a / (self.b * self.b), self.b.shape) if b_needs else None
         return grad_a, grad_b
 
@@ -97,6 +102,33 @@ class PowScalar(Function):
 
     def backward(self, grad):
         return grad * (self.exponent * self.x ** (self.exponent - 1))
+
+
+class Maximum(Function):
+    """The larger of two tensors, elementwise; at a tie each gets half the gradient (as PyTorch)."""
+
+    op, wins, pick = "maximum", staticmethod(xp.greater), staticmethod(xp.maximum)
+
+    def forward(self, a, b):
+        if a.shape != b.shape:
+            _check_broadcast(self.op, a, b)
+        self.a_shape, self.b_shape = a.shape, b.shape
+        if any(self.needs_input_grad):  # a's share of the gradient: 1 where it wins, 1/2 at ties
+            one = xp.ones((), xp.result_type(a, b))
+            self.share = xp.where(self.wins(a, b), one, xp.where(a == b, one / 2, 0 * one))
+        return self.pick(a, b)
+
+    def backward(self, grad):
+        a_needs, b_needs = self.needs_input_grad
+        grad_a = unbroadcast(grad * self.share, self.a_shape) if a_needs else None
+        grad_b = unbroadcast(grad * (1 - self.share), self.b_shape) if b_needs else None
+        return grad_a, grad_b
+
+
+class Minimum(Maximum):
+    """The smaller of two tensors, elementwise; ties split the gradient."""
+
+    op, wins, pick = "minimum", staticmethod(xp.less), staticmethod(xp.minimum)
 
 
 # -- unary ---------------------------------------------------------------------------------
@@ -153,6 +185,82 @@ class Abs(Function):
 
     def backward(self, grad):
         return grad * xp.sign(self.x)
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.x = x
+        return xp.sin(x)
+
+    def backward(self, grad):
+        return grad * xp.cos(self.x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.x = x
+        return xp.cos(x)
+
+    def backward(self, grad):
+        return grad * -xp.sin(self.x)
+
+
+class Log1p(Function):
+    """log(1 + x), accurate for small x."""
+
+    def forward(self, x):
+        self.x = x
+        return xp.log1p(x)
+
+    def backward(self, grad):
+        return grad / (1 + self.x)
+
+
+class Rsqrt(Function):
+    """1 / sqrt(x): d/dx = -out³ / 2."""
+
+    def forward(self, x):
+        self.out = 1 / xp.sqrt(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (-0.5 * self.out**3)
+
+
+class Step(Function):
+    """A piecewise-constant function (sign, floor, ceil, round, trunc): its gradient is
+    zero wherever it is defined, as PyTorch's."""
+
+    compute, keeps_integers = None, True
+
+    def forward(self, x):
+        self.shape = x.shape
+        if self.keeps_integers and x.dtype.kind in "iub":
+            return x.copy()  # integers are already whole
+        return type(self).compute(x)
+
+    def backward(self, grad):
+        return xp.zeros(self.shape, grad.dtype)
+
+
+class Sign(Step):
+    compute, keeps_integers = xp.sign, False
+
+
+class Floor(Step):
+    compute = xp.floor
+
+
+class Ceil(Step):
+    compute = xp.ceil
+
+
+class Round(Step):
+    compute = xp.round  # halves to even, as PyTorch
+
+
+class Trunc(Step):
+    compute = xp.trunc
 
 
 class Clip(Function):
@@ -270,6 +378,24 @@ class GELU(Function):
         slope += self.cdf
         slope *= grad
         return slope
+
+
+class Erf(Function):
+    """The error function, erf(x) = 2 Φ(x √2) - 1, from ``_normal_cdf``; near 0 (where
+    that difference would lose digits) its Taylor series. d/dx = 2/√π exp(-x²)."""
+
+    def forward(self, x):
+        cdf, self.gauss = _normal_cdf(x * math.sqrt(2))  # gauss = exp(-x²)
+        out = 2 * cdf - 1
+        if x.dtype != xp.float64:
+            small = xp.abs(x) < 0.5
+            x2 = xp.square(x)
+            series = x * (1 - x2 * (1 / 3 - x2 * (1 / 10 - x2 * (1 / 42 - x2 * (1 / 216 - x2 / 1320)))))
+            out = xp.where(small, series * (2 / math.sqrt(math.pi)), out).astype(x.dtype, copy=False)
+        return out
+
+    def backward(self, grad):
+        return grad * (2 / math.sqrt(math.pi)) * self.gauss
 
 
 # -- selection -----------------------------------------------------------------------------
