@@ -24,10 +24,7 @@ def linear(input, weight, bias=None):
     Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,)
     -> (*, out_features).
     """
-    input = _as_tensor(input)
-    if bias is None:
-        return ops.Linear.apply(input, weight)
-    return ops.Linear.apply(input, weight, bias)
+    return ops.Linear.apply(_as_tensor(input), weight, bias)  # bias may be None: no gradient for it
 
 
 def flatten(input, start_dim=1, end_dim=-1):
@@ -593,6 +590,30 @@ def _check_normalized_shape(who, shape, normalized_shape):
 
 
 # -- embedding -----------------------------------------------------------------------------
+
+
+def one_hot(tensor, num_classes=-1):
+    """Each integer class label as a row of zeros with a 1 at the label (int64, no gradient).
+
+    Shape: tensor (*) of integers -> (*, num_classes); ``num_classes=-1`` takes the largest
+    label + 1.
+
+    >>> import glassnet as gn
+    >>> gn.nn.functional.one_hot(gn.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    labels = _as_array(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: the labels must be an integer tensor, got dtype {labels.dtype}")
+    if num_classes == -1:
+        if labels.size == 0:
+            raise RuntimeError("one_hot: cannot infer the number of classes from an empty tensor; help: pass num_classes")
+        num_classes = int(labels.max()) + 1
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        raise RuntimeError(f"one_hot: class {bad} is out of range for num_classes={num_classes} (valid: 0..{num_classes - 1})")
+    return Tensor(xp.arange(num_classes) == labels[..., None], dtype=xp.int64)
 
 
 def embedding(input, weight, padding_idx=None):

@@ -46,25 +46,87 @@ class Linear(Function):
     where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower.
     """
 
-    def forward(self, x, weight, bias=None):
+    def forward(self, x, weight, bias):
         if x.shape[-1] != weight.shape[1]:
             raise ValueError(
                 f"linear: input of shape {x.shape} has {x.shape[-1]} features in its last dimension, "
                 f"but the weight {weight.shape} expects {weight.shape[1]}"
             )
         self.x_rows, self.x_shape = x.reshape(-1, x.shape[-1]), x.shape
-        self.weight, self.has_bias = weight, bias is not None
+        self.weight = weight
         out = self.x_rows @ weight.T
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
-        x_needs, w_needs = self.needs_input_grad[:2]
+        x_needs, w_needs, b_needs = self.needs_input_grad  # b_needs is False when bias is None
         grad_rows = grad.reshape(-1, grad.shape[-1])
         grad_x = (grad_rows @ self.weight).reshape(self.x_shape) if x_needs else None
         grad_w = grad_rows.T @ self.x_rows if w_needs else None
-        if not self.has_bias:
-            return grad_x, grad_w
-        grad_b = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
+        grad_b = grad_rows.sum(axis=0) if b_needs else None
         return grad_x, grad_w, grad_b
+
+
+class Einsum(Function):
+    """NumPy's ``einsum`` over any operands. The gradient of each operand is an einsum too:
+    the output's gradient contracted with the other operands, back to the operand's
+    subscripts; letters only that operand had (summed away) are broadcast back, and a
+    repeated letter (a diagonal, as in ``"ii->i"``) is written back onto the diagonal."""
+
+    def forward(self, *arrays, equation):
+        self.subscripts, self.output = _parse_einsum(equation, [a.shape for a in arrays])
+        self.arrays = arrays
+        return xp.asarray(xp.einsum(",".join(self.subscripts) + "->" + self.output, *arrays))
+
+    def backward(self, grad):
+        grads = []
+        for i, (letters, array) in enumerate(zip(self.subscripts, self.arrays)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(self.arrays)) if j != i]
+            known = set(self.output).union(*(self.subscripts[j] for j in others))
+            unique = "".join(dict.fromkeys(letters))  # each letter once, in order
+            target = "".join(c for c in unique if c in known)
+            terms = ",".join([self.output] + [self.subscripts[j] for j in others])
+            g = xp.einsum(f"{terms}->{target}", grad, *(self.arrays[j] for j in others))
+            # letters summed away by this operand alone: the same gradient all along them
+            size = dict(zip(letters, array.shape))
+            g = g.reshape([g.shape[target.index(c)] if c in known else 1 for c in unique])
+            g = xp.broadcast_to(g, [max(n, size[c]) for n, c in zip(g.shape, unique)])
+            # a letter of size 1 here, broadcast against a longer one elsewhere: sum it back
+            shrink = tuple(k for k, c in enumerate(unique) if size[c] == 1 and g.shape[k] != 1)
+            g = g.sum(axis=shrink, keepdims=True) if shrink else g
+            if len(unique) < len(letters):  # a repeated letter: the gradient goes on the diagonal
+                full = xp.zeros(array.shape, g.dtype)
+                xp.einsum(f"{letters}->{unique}", full)[...] = g
+                g = full
+            grads.append(xp.ascontiguousarray(g))
+        return tuple(grads)
+
+
+def _parse_einsum(equation, shapes):
+    """The subscripts of each operand and of the output, with every ``...`` spelled out as
+    letters of its own and an implicit output (no ``->``) made explicit, NumPy's rule."""
+    equation = equation.replace(" ", "")
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operands, but {len(shapes)} were given")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in equation]
+    ellipsis_ndim = max((len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t), default=0)
+    broadcast = "".join(spare[:ellipsis_ndim])
+    subscripts = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            term = term.replace("...", broadcast[ellipsis_ndim - (len(shape) - len(term.replace("...", ""))):])
+        if len(term) != len(shape):
+            raise ValueError(f"einsum: subscripts {term!r} do not fit an operand of shape {shape}")
+        subscripts.append(term)
+    if arrow:
+        output = output.replace("...", broadcast)
+    else:
+        counts = "".join(terms).replace("...", "")
+        output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    return subscripts, output
