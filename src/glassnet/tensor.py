@@ -1347,6 +1347,12 @@ class Tensor:
     def T(self):
         return self.transpose()
 
+    def t(self):
+        """The transpose of a matrix (PyTorch's ``t``); 0-D and 1-D tensors come back as they are."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with at most 2 dimensions, got shape {self.shape}; help: use transpose(dim0, dim1)")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
     def unsqueeze(self, axis=None, *, dim=None):
         axis = _axis(axis, dim)
         axis = axis if axis >= 0 else axis + self.ndim + 1

@@ -268,7 +268,7 @@ def test_word_language_model(model_type):
 
 def test_square_subsequent_mask():
     sz = 4
-    mask = torch.triu(torch.ones(sz, sz)) == 1
-    mask = mask.transpose(0, 1).float().masked_fill(mask == 0, float('-inf')).masked_fill(mask == 1, float(0.0))
+    mask = (torch.triu(torch.ones(sz, sz)) == 1).transpose(0, 1)
+    mask = mask.float().masked_fill(mask == 0, float('-inf')).masked_fill(mask == 1, float(0.0))
     expected = nn.Transformer.generate_square_subsequent_mask(sz)
     assert (mask.numpy() == expected.numpy()).all()
