@@ -163,7 +163,8 @@ class Exp(Function):
 class Log(Function):
     def forward(self, x):
         self.x = x
-        return xp.log(x)
+        with xp.errstate(divide="ignore"):  # log(0) = -inf, silently, as in PyTorch (causal masks use it)
+            return xp.log(x)
 
     def backward(self, grad):
         return grad / self.x
