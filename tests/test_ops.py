@@ -53,6 +53,18 @@ OPS = [
     ("pow_tensor_broadcast", lambda a, b: a**b, lambda a, b: a**b, [(2, 3), (3,)], "positive"),
     ("pow_scalar_tensor", lambda a: 2.0**a, lambda a: 2.0**a, [(2, 3)], "any"),
     ("neg", lambda a: -a, lambda a: -a, [(2, 3)], "any"),
+    ("neg_method", lambda a: a.neg(), lambda a: a.neg(), [(2, 3)], "any"),
+    ("square", lambda a: a.square(), lambda a: a.square(), [(2, 3)], "any"),
+    ("pow_method", lambda a: a.pow(3), lambda a: a.pow(3), [(2, 3)], "any"),
+    ("pow_functional_tensors", lambda a, b: gn.pow(a, b), lambda a, b: torch.pow(a, b), [(2, 3), (3,)], "positive"),
+    ("pow_functional_number_base", lambda a: gn.pow(2.0, a), lambda a: torch.pow(2.0, a), [(2, 3)], "any"),
+    ("add_alpha", lambda a, b: a.add(b, alpha=0.5), lambda a, b: a.add(b, alpha=0.5), [(2, 3), (3,)], "any"),
+    ("add_functional_alpha", lambda a, b: gn.add(a, b, alpha=-2), lambda a, b: torch.add(a, b, alpha=-2), [(2, 3), (2, 3)], "any"),
+    ("sub_alpha", lambda a, b: a.sub(b, alpha=3), lambda a, b: a.sub(b, alpha=3), [(2, 3), (2, 1)], "any"),
+    ("mul_method", lambda a, b: a.mul(b), lambda a, b: a.mul(b), [(2, 3), (3,)], "any"),
+    ("div_method", lambda a, b: a.div(b), lambda a, b: a.div(b), [(2, 3), (3,)], "positive"),
+    ("div_floor", lambda a: (a * 3).div(0.7, rounding_mode="floor") + a, lambda a: (a * 3).div(0.7, rounding_mode="floor") + a, [(2, 3)], "any"),
+    ("div_trunc", lambda a, b: gn.div(a * 4, b, rounding_mode="trunc") * a, lambda a, b: torch.div(a * 4, b, rounding_mode="trunc") * a, [(2, 3), (2, 3)], "positive"),
     ("astype_float64", lambda a: a.double() * 2, lambda a: a.double() * 2, [(2, 3)], "any"),
     ("astype_float32", lambda a: a.astype("float64").float(), lambda a: a.double().float(), [(2, 3)], "any"),
     # matrix products: 1-D, 2-D, batched, broadcast batch dims
@@ -76,14 +88,50 @@ OPS = [
     ("mean_axis", lambda a: a.mean(axis=0), lambda a: a.mean(dim=0), [(2, 3, 4)], "any"),
     ("mean_tuple_keepdims", lambda a: a.mean((1, 2), keepdims=True), lambda a: a.mean((1, 2), keepdim=True), [(2, 3, 4)], "any"),
     ("mean_dim", lambda a: a.mean(dim=-1), lambda a: a.mean(dim=-1), [(2, 3, 4)], "any"),
-    # glassnet's max(axis) returns the values only, like torch.amax (argmax gives the indices);
-    # random inputs have no ties, where the two agree (ties: see test_max_splits_ties_evenly)
+    ("sum_dtype", lambda a: gn.sum(a, 1, dtype=gn.float64), lambda a: torch.sum(a, 1, dtype=torch.float64), [(2, 3)], "any"),
+    ("mean_dtype", lambda a: a.mean(dtype=gn.float64), lambda a: a.mean(dtype=torch.float64), [(2, 3)], "any"),
+    ("sum_functional", lambda a: gn.sum(a), lambda a: torch.sum(a), [(2, 3)], "any"),
+    ("mean_functional_dim", lambda a: gn.mean(a, dim=(0, 2), keepdim=True), lambda a: torch.mean(a, dim=(0, 2), keepdim=True), [(2, 3, 4)], "any"),
+    ("var_all", lambda a: a.var(), lambda a: a.var(), [(3, 4)], "any"),
+    ("var_dim_biased", lambda a: a.var(1, unbiased=False), lambda a: a.var(1, unbiased=False), [(3, 4)], "any"),
+    ("var_correction_keepdim", lambda a: gn.var(a, dim=(0, 2), correction=2, keepdim=True), lambda a: torch.var(a, dim=(0, 2), correction=2, keepdim=True), [(2, 3, 4)], "any"),
+    ("std_all", lambda a: a.std(), lambda a: a.std(), [(3, 4)], "any"),
+    ("std_dim", lambda a: gn.std(a, dim=0, keepdim=True), lambda a: torch.std(a, dim=0, keepdim=True), [(3, 4)], "any"),
+    ("std_correction0", lambda a: a.std(-1, correction=0), lambda a: a.std(-1, correction=0), [(3, 4)], "any"),
+    ("prod_all", lambda a: a.prod(), lambda a: a.prod(), [(2, 3)], "any"),
+    ("prod_dim", lambda a: gn.prod(a, 1), lambda a: torch.prod(a, 1), [(3, 4)], "any"),
+    ("prod_dim_keepdim", lambda a: a.prod(dim=-2, keepdim=True), lambda a: a.prod(dim=-2, keepdim=True), [(2, 3, 4)], "any"),
+    ("norm_all", lambda a: a.norm(), lambda a: a.norm(), [(3, 4)], "any"),
+    ("norm_fro_dims", lambda a: gn.norm(a, p="fro", dim=(1, 2)), lambda a: torch.norm(a, p="fro", dim=(1, 2)), [(2, 3, 4)], "any"),
+    ("norm_p1_dim", lambda a: a.norm(p=1, dim=1), lambda a: a.norm(p=1, dim=1), [(3, 4)], "away"),
+    ("norm_p3_keepdim", lambda a: a.norm(3, dim=0, keepdim=True), lambda a: a.norm(3, dim=0, keepdim=True), [(3, 4)], "away"),
+    ("norm_inf", lambda a: a.norm(float("inf"), dim=1), lambda a: a.norm(float("inf"), dim=1), [(3, 4)], "away"),
+    ("logsumexp", lambda a: a.logsumexp(1), lambda a: a.logsumexp(1), [(3, 4)], "any"),
+    ("logsumexp_dims_keepdim", lambda a: gn.logsumexp(a, dim=(0, 2), keepdim=True), lambda a: torch.logsumexp(a, dim=(0, 2), keepdim=True), [(2, 3, 4)], "any"),
+    ("cumsum", lambda a: a.cumsum(0), lambda a: a.cumsum(0), [(3, 4)], "any"),
+    ("cumsum_last", lambda a: gn.cumsum(a, dim=-1), lambda a: torch.cumsum(a, dim=-1), [(2, 3, 4)], "any"),
+    # max()/min() of everything split ties evenly (see test_amax_splits_ties_evenly); amax/amin
+    # are values only; max(dim) is PyTorch's (values, indices), the gradient at the index
     ("max_all", lambda a: a.max(), lambda a: a.max(), [(3, 4)], "any"),
-    ("max_axis", lambda a: a.max(axis=1), lambda a: a.amax(dim=1), [(3, 4)], "any"),
-    ("max_dim_keepdim", lambda a: a.max(dim=0, keepdim=True), lambda a: a.amax(dim=0, keepdim=True), [(3, 4)], "any"),
-    ("max_tuple", lambda a: a.max(axis=(0, 2)), lambda a: a.amax(dim=(0, 2)), [(2, 3, 4)], "any"),
+    ("max_dim_values", lambda a: a.max(1).values, lambda a: a.max(1).values, [(3, 4)], "any"),
+    ("max_dim_keepdim_first", lambda a: a.max(dim=0, keepdim=True)[0], lambda a: a.max(dim=0, keepdim=True)[0], [(3, 4)], "any"),
+    ("max_functional_dim", lambda a: gn.max(a, -1).values, lambda a: torch.max(a, -1).values, [(2, 3, 4)], "any"),
+    ("max_two_tensors", lambda a, b: gn.max(a, b), lambda a, b: torch.max(a, b), [(3, 4), (4,)], "any"),
+    ("amax_axis", lambda a: a.amax(axis=1), lambda a: a.amax(dim=1), [(3, 4)], "any"),
+    ("amax_dim_keepdim", lambda a: a.amax(dim=0, keepdim=True), lambda a: a.amax(dim=0, keepdim=True), [(3, 4)], "any"),
+    ("amax_tuple", lambda a: gn.amax(a, (0, 2)), lambda a: torch.amax(a, (0, 2)), [(2, 3, 4)], "any"),
     ("min_all", lambda a: a.min(), lambda a: a.min(), [(3, 4)], "any"),
-    ("min_axis_keepdims", lambda a: a.min(axis=-1, keepdims=True), lambda a: a.amin(dim=-1, keepdim=True), [(3, 4)], "any"),
+    ("min_dim_values", lambda a: a.min(dim=-1, keepdim=True).values, lambda a: a.min(dim=-1, keepdim=True).values, [(3, 4)], "any"),
+    ("min_functional_dim", lambda a: gn.min(a, 0)[0], lambda a: torch.min(a, 0)[0], [(3, 4)], "any"),
+    ("amin_axis_keepdims", lambda a: a.amin(axis=-1, keepdims=True), lambda a: a.amin(dim=-1, keepdim=True), [(3, 4)], "any"),
+    ("amin_all", lambda a: gn.amin(a), lambda a: torch.amin(a), [(3, 4)], "any"),
+    ("maximum", lambda a, b: gn.maximum(a, b), lambda a, b: torch.maximum(a, b), [(3, 4), (3, 1)], "any"),
+    ("maximum_method", lambda a, b: a.maximum(b), lambda a, b: a.maximum(b), [(3, 4), (3, 4)], "any"),
+    ("minimum", lambda a, b: gn.minimum(a, b), lambda a, b: torch.minimum(a, b), [(4,), (3, 4)], "any"),
+    ("topk", lambda a: a.topk(2).values, lambda a: a.topk(2).values, [(3, 4)], "any"),
+    ("topk_smallest_dim0", lambda a: gn.topk(a, 2, dim=0, largest=False)[0], lambda a: torch.topk(a, 2, dim=0, largest=False)[0], [(3, 4)], "any"),
+    ("sort", lambda a: a.sort().values, lambda a: a.sort().values, [(3, 4)], "any"),
+    ("sort_descending_dim0", lambda a: gn.sort(a, dim=0, descending=True)[0], lambda a: torch.sort(a, dim=0, descending=True)[0], [(3, 4)], "any"),
     # shapes
     ("reshape", lambda a: a.reshape(4, 6), lambda a: a.reshape(4, 6), [(2, 3, 4)], "any"),
     ("reshape_tuple_infer", lambda a: a.reshape((-1, 4)), lambda a: a.reshape((-1, 4)), [(2, 3, 4)], "any"),
@@ -119,6 +167,27 @@ OPS = [
     ("tensor_index", lambda a: a[gn.tensor([2, 0, 2])], lambda a: a[[2, 0, 2]], [(3, 4)], "any"),
     # elementwise functions
     ("exp", lambda a: a.exp(), lambda a: a.exp(), [(2, 3)], "any"),
+    ("exp_functional", gn.exp, torch.exp, [(2, 3)], "any"),
+    ("log_functional", gn.log, torch.log, [(2, 3)], "positive"),
+    ("log1p", lambda a: a.log1p(), lambda a: a.log1p(), [(2, 3)], "positive"),
+    ("log1p_small", lambda a: gn.log1p(a * 1e-4), lambda a: torch.log1p(a * 1e-4), [(2, 3)], "any"),
+    ("sqrt_functional", gn.sqrt, torch.sqrt, [(2, 3)], "positive"),
+    ("rsqrt", lambda a: a.rsqrt(), lambda a: a.rsqrt(), [(2, 3)], "positive"),
+    ("rsqrt_functional", gn.rsqrt, torch.rsqrt, [(2, 3)], "positive"),
+    ("sin", lambda a: a.sin(), lambda a: a.sin(), [(2, 3)], "any"),
+    ("sin_functional", gn.sin, torch.sin, [(2, 3)], "any"),
+    ("cos", lambda a: a.cos(), lambda a: a.cos(), [(2, 3)], "any"),
+    ("cos_functional", gn.cos, torch.cos, [(2, 3)], "any"),
+    ("erf", lambda a: a.erf(), lambda a: a.erf(), [(3, 4)], "any"),
+    ("erf_wide", lambda a: gn.erf(a * 3), lambda a: torch.erf(a * 3), [(3, 4)], "any"),
+    ("erf_small", lambda a: gn.erf(a * 1e-3), lambda a: torch.erf(a * 1e-3), [(3, 4)], "any"),
+    ("abs_functional", gn.abs, torch.abs, [(2, 3)], "away"),
+    ("sign", lambda a: a.sign() * a, lambda a: a.sign() * a, [(2, 3)], "away"),
+    ("sign_functional", lambda a: gn.sign(a) + a, lambda a: torch.sign(a) + a, [(2, 3)], "away"),
+    ("clamp_functional", lambda a: gn.clamp(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5), [(3, 4)], "away"),
+    ("clip_functional_max", lambda a: gn.clip(a, max=0.5), lambda a: torch.clip(a, max=0.5), [(3, 4)], "away"),
+    ("clamp_tensor_bounds", lambda a, lo, hi: a.clamp(lo, hi + 1.5), lambda a, lo, hi: a.clamp(lo, hi + 1.5), [(3, 4), (4,), (3, 1)], "any"),
+    ("clamp_tensor_min", lambda a, lo: gn.clamp(a, min=lo), lambda a, lo: torch.clamp(a, min=lo), [(3, 4), (3, 4)], "any"),
     ("log", lambda a: a.log(), lambda a: a.log(), [(2, 3)], "positive"),
     ("sqrt", lambda a: a.sqrt(), lambda a: a.sqrt(), [(2, 3)], "positive"),
     ("abs", lambda a: a.abs(), lambda a: a.abs(), [(2, 3)], "away"),
@@ -131,6 +200,12 @@ OPS = [
     ("leaky_relu_slope", lambda a: F.leaky_relu(a, 0.2), lambda a: TF.leaky_relu(a, 0.2), [(3, 4)], "away"),
     ("sigmoid", lambda a: a.sigmoid(), lambda a: a.sigmoid(), [(3, 4)], "any"),
     ("tanh", lambda a: a.tanh(), lambda a: a.tanh(), [(3, 4)], "any"),
+    ("relu_top_level", gn.relu, torch.relu, [(3, 4)], "away"),
+    ("sigmoid_top_level", gn.sigmoid, torch.sigmoid, [(3, 4)], "any"),
+    ("tanh_top_level", gn.tanh, torch.tanh, [(3, 4)], "any"),
+    ("softmax_top_level", lambda a: gn.softmax(a, 0), lambda a: torch.softmax(a, 0), [(3, 4)], "any"),
+    ("softmax_dtype", lambda a: a.softmax(-1, dtype=gn.float64), lambda a: a.softmax(-1, dtype=torch.float64), [(3, 4)], "any"),
+    ("log_softmax_top_level", lambda a: gn.log_softmax(a, dim=1), lambda a: torch.log_softmax(a, dim=1), [(3, 4)], "any"),
     ("gelu", F.gelu, lambda a: TF.gelu(a), [(3, 4)], "any"),
     ("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh"), [(3, 4)], "any"),
     ("softmax", lambda a: a.softmax(), lambda a: a.softmax(-1), [(3, 4)], "any"),
@@ -146,6 +221,47 @@ OPS = [
     ("where", lambda a, b: gn.where(a > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [(3, 4), (3, 4)], "any"),
     ("where_broadcast", lambda a, b: gn.where(b > 0, a, b), lambda a, b: torch.where(b > 0, a, b), [(3, 4), (4,)], "any"),
     ("where_scalar", lambda a: gn.where(a > 0, a, 0.0), lambda a: torch.where(a > 0, a, 0.0), [(3, 4)], "any"),
+    ("where_method", lambda a, b: a.where(a > 0, b), lambda a, b: a.where(a > 0, b), [(3, 4), (3, 4)], "any"),
+    ("concat", lambda a, b: gn.concat([a, b], dim=1), lambda a, b: torch.concat([a, b], dim=1), [(2, 3), (2, 1)], "any"),
+    ("split_size", lambda a: a.split(2)[0] * 2 + a.split(2)[1], lambda a: a.split(2)[0] * 2 + a.split(2)[1], [(4, 3)], "any"),
+    ("split_uneven_unused", lambda a: a.split(2)[-1], lambda a: a.split(2)[-1], [(5, 3)], "any"),
+    ("split_sections_dim", lambda a: gn.split(a, [1, 3], dim=1)[1], lambda a: torch.split(a, [1, 3], dim=1)[1], [(2, 4)], "any"),
+    ("chunk", lambda a: a.chunk(3, 1)[-1] * a.chunk(3, 1)[0][:, :1], lambda a: a.chunk(3, 1)[-1] * a.chunk(3, 1)[0][:, :1], [(2, 5)], "any"),
+    ("chunk_functional", lambda a: gn.chunk(a, 2)[1], lambda a: torch.chunk(a, 2)[1], [(4, 3)], "any"),
+    ("unbind", lambda a: a.unbind(1)[0] * a.unbind(1)[2], lambda a: a.unbind(1)[0] * a.unbind(1)[2], [(2, 3)], "any"),
+    ("unbind_stack", lambda a: gn.stack(gn.unbind(a)[::-1], dim=1), lambda a: torch.stack(torch.unbind(a)[::-1], dim=1), [(3, 2, 2)], "any"),
+    ("gather", lambda a: a.gather(1, gn.tensor([[0, 0, 2], [1, 3, 1], [2, 2, 2]])), lambda a: a.gather(1, torch.tensor([[0, 0, 2], [1, 3, 1], [2, 2, 2]])), [(3, 4)], "any"),
+    ("gather_dim0_smaller", lambda a: gn.gather(a, 0, gn.tensor([[2, 0], [2, 2]])), lambda a: torch.gather(a, 0, torch.tensor([[2, 0], [2, 2]])), [(3, 4)], "any"),
+    ("tril", lambda a: a.tril(), lambda a: a.tril(), [(3, 4)], "any"),
+    ("tril_negative_batched", lambda a: gn.tril(a, diagonal=-1), lambda a: torch.tril(a, diagonal=-1), [(2, 4, 3)], "any"),
+    ("triu", lambda a: a.triu(1), lambda a: a.triu(1), [(4, 3)], "any"),
+    ("triu_functional", lambda a: gn.triu(a), lambda a: torch.triu(a), [(2, 3, 3)], "any"),
+    ("masked_fill_functional", lambda a: gn.masked_fill(a, a > 0, 2.0), lambda a: torch.masked_fill(a, a > 0, 2.0), [(3, 4)], "any"),
+    ("flatten_functional", lambda a: gn.flatten(a, 1), lambda a: torch.flatten(a, 1), [(2, 3, 4)], "any"),
+    ("reshape_functional", lambda a: gn.reshape(a, (4, -1)), lambda a: torch.reshape(a, (4, -1)), [(2, 3, 4)], "any"),
+    ("squeeze_functional", lambda a: gn.squeeze(a, 1), lambda a: torch.squeeze(a, 1), [(3, 1, 4)], "any"),
+    ("squeeze_dims", lambda a: a.squeeze((1, 2, 3)), lambda a: a.squeeze((1, 2, 3)), [(3, 1, 4, 1)], "any"),
+    ("unsqueeze_functional", lambda a: gn.unsqueeze(a, dim=-1), lambda a: torch.unsqueeze(a, dim=-1), [(3, 4)], "any"),
+    ("transpose_functional", lambda a: gn.transpose(a, 0, 2), lambda a: torch.transpose(a, 0, 2), [(2, 3, 4)], "any"),
+    ("permute_functional", lambda a: gn.permute(a, (1, 2, 0)), lambda a: torch.permute(a, (1, 2, 0)), [(2, 3, 4)], "any"),
+    # products
+    ("matmul_functional", lambda a, b: gn.matmul(a, b), lambda a, b: torch.matmul(a, b), [(2, 3, 4), (4, 2)], "any"),
+    ("matmul_method", lambda a, b: a.matmul(b), lambda a, b: a.matmul(b), [(3,), (3, 2)], "any"),
+    ("mm", lambda a, b: gn.mm(a, b), lambda a, b: torch.mm(a, b), [(3, 4), (4, 2)], "any"),
+    ("mm_method", lambda a, b: a.mm(b), lambda a, b: a.mm(b), [(3, 4), (4, 2)], "any"),
+    ("bmm", lambda a, b: gn.bmm(a, b), lambda a, b: torch.bmm(a, b), [(2, 3, 4), (2, 4, 5)], "any"),
+    ("einsum_matmul", lambda a, b: gn.einsum("ij,jk->ik", a, b), lambda a, b: torch.einsum("ij,jk->ik", a, b), [(3, 4), (4, 2)], "any"),
+    ("einsum_implicit_list", lambda a, b: gn.einsum("ij,jk", [a, b]), lambda a, b: torch.einsum("ij,jk", [a, b]), [(3, 4), (4, 2)], "any"),
+    ("einsum_batched", lambda a, b: gn.einsum("bij,bkj->bik", a, b), lambda a, b: torch.einsum("bij,bkj->bik", a, b), [(2, 3, 4), (2, 5, 4)], "any"),
+    ("einsum_outer", lambda a, b: gn.einsum("i,j->ij", a, b), lambda a, b: torch.einsum("i,j->ij", a, b), [(3,), (4,)], "any"),
+    ("einsum_sum_away", lambda a, b: gn.einsum("ij,k->k", a, b), lambda a, b: torch.einsum("ij,k->k", a, b), [(2, 3), (4,)], "any"),
+    ("einsum_transpose", lambda a: gn.einsum("ij->ji", a), lambda a: torch.einsum("ij->ji", a), [(2, 3)], "any"),
+    ("einsum_diagonal", lambda a: gn.einsum("ii->i", a), lambda a: torch.einsum("ii->i", a), [(3, 3)], "any"),
+    ("einsum_trace", lambda a: gn.einsum("ii", a), lambda a: torch.einsum("ii", a), [(3, 3)], "any"),
+    ("einsum_ellipsis", lambda a, b: gn.einsum("...ij,...jk->...ik", a, b), lambda a, b: torch.einsum("...ij,...jk->...ik", a, b), [(2, 3, 4), (4, 5)], "any"),
+    ("einsum_ellipsis_broadcast", lambda a, b: gn.einsum("...j,...j->...", a, b), lambda a, b: torch.einsum("...j,...j->...", a, b), [(2, 1, 3), (4, 3)], "any"),
+    ("einsum_three", lambda a, b, c: gn.einsum("ij,jk,kl->il", a, b, c), lambda a, b, c: torch.einsum("ij,jk,kl->il", a, b, c), [(2, 3), (3, 4), (4, 2)], "any"),
+    ("einsum_attention", lambda q, k: gn.einsum("bhqd,bhkd->bhqk", q, k), lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k), [(2, 2, 3, 4), (2, 2, 5, 4)], "any"),
 ]
 
 def _inputs(shapes, domain, seed=0):
@@ -173,11 +289,11 @@ def test_gradcheck(name, gn_fn, torch_fn, shapes, domain):
 # -- behaviour beyond the table ------------------------------------------------------------
 
 
-def test_max_splits_ties_evenly():
-    # A deliberate choice: the subgradient of max at a tie is split evenly between the
-    # tied elements (PyTorch's full max() does the same; its max(dim) picks one index).
+def test_amax_splits_ties_evenly():
+    # As PyTorch: amax/amin and max()/min() of a whole tensor split the gradient evenly
+    # between tied elements; max(dim) gives it all to the index it returns.
     x = gn.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
 
     y = gn.tensor([2.0, 2.0, 2.0, 1.0], requires_grad=True)
@@ -185,9 +301,27 @@ def test_max_splits_ties_evenly():
     np.testing.assert_allclose(y.grad, [1 / 3, 1 / 3, 1 / 3, 0.0])
 
 
+@pytest.mark.parametrize("gn_fn, torch_fn", [
+    (lambda t: t.amax(1), lambda t: t.amax(1)),
+    (lambda t: t.amin(0), lambda t: t.amin(0)),
+    (lambda t: t.max(), lambda t: t.max()),
+    (lambda t: t.min(), lambda t: t.min()),
+    (lambda t: t.max(1).values, lambda t: t.max(1).values),
+    (lambda t: t.min(dim=0, keepdim=True)[0], lambda t: t.min(dim=0, keepdim=True)[0]),
+    (lambda t: gn.maximum(t, t[:, ::-1]), lambda t: torch.maximum(t, t.flip(1))),
+    (lambda t: t.sort(1, descending=True).values, lambda t: t.sort(dim=1, descending=True, stable=True).values),
+    (lambda t: t.norm(float("inf"), dim=1), lambda t: t.norm(float("inf"), dim=1)),
+], ids=["amax", "amin", "max_all", "min_all", "max_dim", "min_dim", "maximum", "sort", "norm_inf"])
+def test_ties_get_pytorchs_gradients(gn_fn, torch_fn, torch_parity):
+    # (topk is left out: which of tied elements PyTorch's topk picks is unspecified)
+    ties = np.array([[1.0, 3.0, 3.0, 1.0], [2.0, 2.0, 2.0, 2.0], [0.0, -1.0, 0.0, -1.0]], np.float32)
+    torch_parity(gn_fn, torch_fn, ties)
+
+
 def test_min_and_argmax_values():
     x = gn.tensor([[1.0, -2.0, 5.0], [4.0, 0.5, -1.0]])
-    np.testing.assert_array_equal(x.min(axis=1).numpy(), [-2.0, -1.0])
+    np.testing.assert_array_equal(x.amin(axis=1).numpy(), [-2.0, -1.0])
+    np.testing.assert_array_equal(x.min(axis=1).values.numpy(), [-2.0, -1.0])
     assert x.min().item() == -2.0
     np.testing.assert_array_equal(x.argmax(axis=1).numpy(), [2, 0])
     np.testing.assert_array_equal(x.argmax(dim=0, keepdim=True).numpy(), [[1, 1, 0]])

@@ -1221,7 +1221,7 @@ class Tensor:
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False, dtype=None):
         x, axis = self if dtype is None else self.to(dtype), _axis(axis, dim)
-        return x.sum(axis, keepdims or keepdim) * (1.0 / max(_count(x, axis), 1))
+        return x.sum(axis, keepdims or keepdim) / max(_count(x, axis), 1)  # divided, as PyTorch rounds
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
         """The variance over ``dim``: the summed squared deviations divided by N - correction;
@@ -1385,7 +1385,9 @@ class Tensor:
         """At most ``chunks`` pieces along ``dim``, of equal size but the last (as PyTorch)."""
         if chunks <= 0:
             raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
-        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
+        if not self.shape[dim]:
+            return self.split([0] * chunks, dim)
+        return self.split(-(-self.shape[dim] // chunks), dim)
 
     def unbind(self, dim=0):
         """The slices along ``dim`` (which they lose), as a tuple."""

@@ -8,12 +8,16 @@ link at a time). Ops with broadcasting inputs send gradients through ``unbroadca
 Where each op lives:
 
 ===============  =======================================================================
-``elementwise``  Add, Sub, Mul, Div, Pow, PowScalar, Neg, Cast, Exp, Log, Sqrt, Abs, Clip,
-                 ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Where (and ``where``)
-``reduce``       Sum, Max, Softmax, LogSoftmax
-``movement``     Reshape, Transpose, GetItem, Expand, Repeat, Contiguous, Concatenate (and
-                 ``concatenate``, ``stack``)
-``matmul``       MatMul, Linear
+``elementwise``  Add, Sub, Mul, Div, Pow, PowScalar, Maximum, Minimum, Neg, Cast, Exp, Log,
+                 Log1p, Sqrt, Rsqrt, Abs, Sin, Cos, Erf, Clip, ReLU, LeakyReLU, Sigmoid, Tanh,
+                 GELU, Step (Sign, Floor, Ceil, Round, Trunc: zero gradient), Where (and
+                 ``where``)
+``reduce``       Sum, Max, Min, Prod, Norm, LogSumExp, CumSum, Softmax, LogSoftmax; Selection
+                 (values with their indices as a second output): MaxWithIndices,
+                 MinWithIndices, Sort, TopK
+``movement``     Reshape, Transpose, GetItem, SetItem, Clone, Expand, Repeat, Contiguous,
+                 Split, Unbind, Gather, Concatenate (and ``concatenate``, ``stack``)
+``matmul``       MatMul, Linear, Einsum
 ``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies)
 ``pool``         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 ``norm``         BatchNorm, LayerNorm
@@ -37,28 +41,35 @@ functions check, then call ``ops.X.apply``; ``Tensor``'s methods call the ops di
 from .attention import Attention, attention_reference
 from .conv import Conv2d
 from .elementwise import (
-    GELU, Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Mul, Neg, Pow, PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh,
-    Where, where,
+    GELU, Abs, Add, Cast, Ceil, Clip, Cos, Div, Erf, Exp, Floor, LeakyReLU, Log, Log1p, Maximum, Minimum, Mul, Neg,
+    Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, where,
 )
 from .embedding import Embedding
 from .loss import BCEWithLogits, CrossEntropy, NLLLoss
-from .matmul import Linear, MatMul
+from .matmul import Einsum, Linear, MatMul
 from .movement import (
-    Clone, Concatenate, Contiguous, Expand, GetItem, Repeat, Reshape, SetItem, Transpose, concatenate, stack,
+    Clone, Concatenate, Contiguous, Expand, Gather, GetItem, Repeat, Reshape, SetItem, Split, Transpose, Unbind,
+    concatenate, stack,
 )
 from .norm import BatchNorm, LayerNorm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
-from .reduce import LogSoftmax, Max, Softmax, Sum
+from .reduce import (
+    CumSum, LogSoftmax, LogSumExp, Max, MaxWithIndices, Min, MinWithIndices, Norm, Prod, Selection, Softmax, Sort, Sum,
+    TopK, stable_argsort,
+)
 
 __all__ = [
     # elementwise
-    "Add", "Sub", "Mul", "Div", "Pow", "PowScalar", "Neg", "Cast", "Exp", "Log", "Sqrt", "Abs", "Clip",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Where", "where",
+    "Add", "Sub", "Mul", "Div", "Pow", "PowScalar", "Maximum", "Minimum", "Neg", "Cast", "Exp", "Log", "Log1p",
+    "Sqrt", "Rsqrt", "Abs", "Sin", "Cos", "Erf", "Clip", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
+    "Step", "Sign", "Floor", "Ceil", "Round", "Trunc", "Where", "where",
     # reduce
-    "Sum", "Max", "Softmax", "LogSoftmax",
+    "Sum", "Max", "Min", "Prod", "Norm", "LogSumExp", "CumSum", "Softmax", "LogSoftmax",
+    "Selection", "MaxWithIndices", "MinWithIndices", "Sort", "TopK", "stable_argsort",
     # movement
-    "Reshape", "Transpose", "GetItem", "SetItem", "Clone", "Expand", "Repeat", "Contiguous", "Concatenate", "concatenate", "stack",
+    "Reshape", "Transpose", "GetItem", "SetItem", "Clone", "Expand", "Repeat", "Contiguous", "Split", "Unbind",
+    "Gather", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
     "MatMul", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent

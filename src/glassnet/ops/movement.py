@@ -138,6 +138,62 @@ class Concatenate(Function):
         return tuple(xp.split(grad, self.splits, axis=self.axis))
 
 
+class Split(Function):
+    """Consecutive pieces of ``sizes`` elements along ``axis`` (views); backward joins the
+    pieces' gradients (zeros for pieces nothing used) back together."""
+
+    def forward(self, x, sizes, axis=0):
+        if sum(sizes) != x.shape[axis] or any(n < 0 for n in sizes):
+            raise RuntimeError(
+                f"split: sizes {list(sizes)} must be non-negative and sum to {x.shape[axis]}, "
+                f"the size of dimension {axis} of shape {x.shape}"
+            )
+        self.axis = axis
+        return tuple(xp.split(x, xp.cumsum(sizes)[:-1], axis=axis))
+
+    def backward(self, *grads):
+        return xp.concatenate(grads, axis=self.axis)
+
+
+class Unbind(Function):
+    """Every slice along ``axis``, that axis removed (views); backward stacks their gradients."""
+
+    def forward(self, x, axis=0):
+        self.axis = axis % x.ndim
+        lead = (slice(None),) * self.axis
+        return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
+
+    def backward(self, *grads):
+        return xp.stack(grads, axis=self.axis)
+
+
+class Gather(Function):
+    """PyTorch's ``gather``: ``out[i][j] = x[i][index[i][j]]`` along ``axis`` (for axis 1).
+    ``index`` has ``x``'s number of dims, and no larger size than x's in the others.
+    Backward adds each gradient into the position it came from (indices may repeat)."""
+
+    def forward(self, x, index, axis):
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather: the index must be an integer tensor, got dtype {index.dtype}")
+        if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis % max(x.ndim, 1)):
+            raise RuntimeError(
+                f"gather: index of shape {index.shape} does not fit input of shape {x.shape} along dim {axis}: "
+                "it needs as many dims, and no larger size in the other dims"
+            )
+        if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
+            raise IndexError(f"gather: index out of range for dimension {axis} of size {x.shape[axis]}")
+        self.shape = x.shape
+        self.positions = list(xp.ix_(*(xp.arange(n) for n in index.shape))) if index.ndim else []
+        self.positions[axis] = index
+        self.positions = tuple(self.positions)
+        return x[self.positions]
+
+    def backward(self, grad):
+        full = xp.zeros(self.shape, grad.dtype)
+        xp.add.at(full, self.positions, grad)
+        return full
+
+
 # -- functions over several tensors --------------------------------------------------------
 
 
