@@ -77,7 +77,8 @@ class Einsum(Function):
     def forward(self, *arrays, equation):
         self.subscripts, self.output = _parse_einsum(equation, [a.shape for a in arrays])
         self.arrays = arrays
-        return xp.asarray(xp.einsum(",".join(self.subscripts) + "->" + self.output, *arrays))
+        # optimize: contractions go through BLAS (tensordot) and in a good order, not C loops
+        return xp.asarray(xp.einsum(",".join(self.subscripts) + "->" + self.output, *arrays, optimize=True))
 
     def backward(self, grad):
         grads = []
@@ -90,7 +91,7 @@ class Einsum(Function):
             unique = "".join(dict.fromkeys(letters))  # each letter once, in order
             target = "".join(c for c in unique if c in known)
             terms = ",".join([self.output] + [self.subscripts[j] for j in others])
-            g = xp.einsum(f"{terms}->{target}", grad, *(self.arrays[j] for j in others))
+            g = xp.einsum(f"{terms}->{target}", grad, *(self.arrays[j] for j in others), optimize=True)
             # letters summed away by this operand alone: the same gradient all along them
             size = dict(zip(letters, array.shape))
             g = g.reshape([g.shape[target.index(c)] if c in known else 1 for c in unique])

@@ -180,7 +180,7 @@ class Gather(Function):
                 f"gather: index of shape {index.shape} does not fit input of shape {x.shape} along dim {axis}: "
                 "it needs as many dims, and no larger size in the other dims"
             )
-        if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
+        if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
             raise IndexError(f"gather: index out of range for dimension {axis} of size {x.shape[axis]}")
         self.shape = x.shape
         self.positions = list(xp.ix_(*(xp.arange(n) for n in index.shape))) if index.ndim else []
