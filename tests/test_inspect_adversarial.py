@@ -39,7 +39,7 @@ def test_input_gradient_of_a_linear_classifier_is_the_textbook_formula():
     model = gn.nn.Sequential(gn.nn.Flatten(), gn.nn.Linear(16, 3))
     images = np.random.default_rng(0).random((5, 1, 4, 4), dtype=np.float32)
     labels = np.array([0, 1, 2, 1, 0])
-    weight, bias = model[1].weight.data, model[1].bias.data
+    weight, bias = model[1].weight.numpy(), model[1].bias.numpy()
     logits = images.reshape(5, 16) @ weight.T + bias
     softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
     softmax /= softmax.sum(axis=1, keepdims=True)
