@@ -211,8 +211,6 @@ class Function:
     def next_functions(self):
         """For each input, the node its gradient goes to next: ``(fn, output index)``, an
         ``AccumulateGrad`` for a leaf that requires grad, or ``(None, 0)``."""
-        if self.freed:
-            return self.edges
         nodes = []
         for t, source in zip(getattr(self, "parents", ()), getattr(self, "sources", ())):
             if source is not None:
@@ -230,11 +228,13 @@ class Function:
     def _free(self):
         # after backward the saved arrays are dropped (their memory returns at once), and a
         # second backward through this op raises instead of reusing stale activations
-        hooks, edges = self.__dict__.get("output_hooks"), self.next_functions
+        # the graph's shape stays readable (next_functions); of the inputs only the leaves are
+        # kept, as AccumulateGrad nodes refer to them
+        keep = {name: self.__dict__[name] for name in ("sources", "output_hooks") if name in self.__dict__}
+        leaves = tuple(t if source is None and isinstance(t, Tensor) and t.requires_grad else None
+                       for t, source in zip(self.parents, self.sources))
         self.__dict__.clear()
-        self.freed, self.parents, self.sources, self.outputs, self.edges = True, (), (), (), edges
-        if hooks:
-            self.output_hooks = hooks
+        self.__dict__.update(keep, freed=True, parents=leaves, outputs=())
 
 
 class AccumulateGrad:
@@ -553,10 +553,6 @@ class Tensor:
         ``next_functions`` walk the graph backwards, as in PyTorch."""
         return self._ctx
 
-    @property
-    def _version_number(self):
-        return self._version[0]
-
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient during backward; a returned
         tensor replaces the gradient."""
@@ -866,10 +862,10 @@ class Tensor:
         return _arithmetic(ops.Add, other, self)
 
     def __sub__(self, other):
-        return _arithmetic(ops.Sub, *_no_bool_subtraction(self, other))
+        return _arithmetic(ops.Sub, self, other)
 
     def __rsub__(self, other):
-        return _arithmetic(ops.Sub, *_no_bool_subtraction(other, self))
+        return _arithmetic(ops.Sub, other, self)
 
     def __mul__(self, other):
         return _arithmetic(ops.Mul, self, other)
@@ -1458,15 +1454,17 @@ def _format(array):
 def _arithmetic(op, a, b):
     """``op(a, b)`` on operands cast to their common type by PyTorch's promotion rules
     (``gn.result_type``); true division of integers gives float32, as in PyTorch."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype and (a.dtype.kind == "f" or op is not ops.Div):
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype and a.dtype.kind == "f":
         return op.apply(a, b)  # the common case, without the promotion table
+    if op is ops.Sub:
+        _refuse_bool_subtraction(a, b)
     dtype = dtypes.result_type(a, b)
     if op is ops.Div and dtype.kind != "f":
         dtype = dtypes.float32
     return op.apply(_as_operand(a, dtype), _as_operand(b, dtype))
 
 
-def _no_bool_subtraction(a, b):
+def _refuse_bool_subtraction(a, b):
     """PyTorch's rule: ``-`` refuses bools (a mask minus a mask is ambiguous)."""
     bools = sum(isinstance(x, (bool, xp.bool_)) or getattr(x, "dtype", None) == xp.bool_ for x in (a, b))
     if bools == 2:
@@ -1479,7 +1477,6 @@ def _no_bool_subtraction(a, b):
             "Subtraction, the `-` operator, with a bool tensor is not supported; help: to invert a mask, "
             "use the `~` or logical_not() operator; to compute with it, convert it first, e.g. mask.float()"
         )
-    return a, b
 
 
 def _bool_power(base, exponent):
