@@ -11,7 +11,6 @@ are float32 unless a dtype is given. Random tensors draw from glassnet's generat
 >>> gn.zeros(2, 3).shape, gn.arange(5).dtype, gn.arange(0, 1, 0.25).dtype
 ((2, 3), dtype('int64'), dtype('float32'))
 """
-import builtins
 import numbers
 
 from . import dtypes, random
@@ -71,7 +70,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     (dtype('float32'), dtype('int64'), dtype('bool'))
     """
     dtype = dtypes.as_dtype(dtype)
-    if dtype is None and isinstance(data, (list, tuple)) and data and builtins.all(isinstance(d, Tensor) for d in data):
+    if dtype is None and isinstance(data, (list, tuple)) and data and all(isinstance(d, Tensor) for d in data):
         dtype = dtypes.result_type(*data)  # 0-d tensors: the widest of the highest kind, as in PyTorch
     array = _as_array(data, dtype)
     plain = not isinstance(data, (Tensor, xp.ndarray, xp.generic))
@@ -80,15 +79,6 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     if not plain and xp.may_share_memory(array, _as_array(data)):
         array = array.copy(order="K")  # keeps the memory layout (batch-last views stay so)
     return _make(array, None, device, requires_grad, "tensor()")
-
-
-def _inferred_dtype(value):
-    """The dtype PyTorch gives a Python number: bool, int64 or float32."""
-    if isinstance(value, builtins.bool):
-        return dtypes.bool
-    if isinstance(value, numbers.Integral):
-        return dtypes.int64
-    return dtypes.float32
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -153,7 +143,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     (dtype('int64'), dtype('float32'))
     """
     fill_value = _number(fill_value)
-    dtype = _dtype(dtype, _inferred_dtype(fill_value))
+    dtype = _dtype(dtype, dtypes.number_dtype(fill_value))
     return _make(xp.full(sizes((size,), "full"), fill_value, dtype), None, device, requires_grad, "full()")
 
 
@@ -176,11 +166,11 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign (from {start} to {end} by {step})")
     if dtype is None:
-        dtype = dtypes.float32 if builtins.any(isinstance(v, float) for v in (start, end, step)) else dtypes.int64
+        dtype = dtypes.float32 if any(isinstance(v, float) for v in (start, end, step)) else dtypes.int64
     dtype = dtypes.as_dtype(dtype)
     # as PyTorch: the count is ceil((end - start) / step), the values start + i * step in
     # double precision, then rounded to the dtype
-    count = builtins.max(int(xp.ceil((end - start) / step)), 0)
+    count = max(int(xp.ceil((end - start) / step)), 0)
     values = start + xp.arange(count, dtype=xp.float64 if dtype.kind == "f" else xp.int64) * step
     return _make(values.astype(dtype, copy=False), None, device, requires_grad, "arange()")
 

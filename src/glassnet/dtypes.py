@@ -32,7 +32,6 @@ _TENSOR_TYPES = {
 }
 _BY_NAME.update({name: dtype for dtype, name in _TENSOR_TYPES.items()})
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating point
-_DEFAULT = {0: bool, 1: int64, 2: float32}  # what a Python bool, int or float becomes
 
 
 def as_dtype(dtype):
@@ -86,7 +85,7 @@ def result_type(*operands):
     dimensioned, zero_dim, numbers_ = [], [], []
     for x in operands:
         if isinstance(x, (numbers.Number, xp.generic)):
-            numbers_.append(_DEFAULT[_number_category(x)])
+            numbers_.append(number_dtype(x))
         elif x.ndim == 0:
             zero_dim.append(x.dtype)
         else:
@@ -100,11 +99,12 @@ def result_type(*operands):
     return result
 
 
-def _number_category(x):
+def number_dtype(x):
+    """The dtype PyTorch gives a Python number: bool, int64 or float32."""
     if isinstance(x, (builtins.bool, xp.bool_)):
-        return 0
+        return bool
     if isinstance(x, (numbers.Integral, xp.integer)):
-        return 1
+        return int64
     if isinstance(x, (numbers.Real, xp.floating)):
-        return 2
+        return float32
     raise TypeError(f"complex numbers are not supported, got {x!r}")

@@ -1,5 +1,6 @@
 """``Size``, the shape PyTorch's ``size()`` returns, and the parsing of sizes given as
 varargs or as one sequence (``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])``)."""
+import math
 import operator
 
 
@@ -17,10 +18,7 @@ class Size(tuple):
         return super().__new__(cls, (operator.index(n) for n in sizes))
 
     def numel(self):
-        total = 1
-        for n in self:
-            total *= n
-        return total
+        return math.prod(self)
 
     def __getitem__(self, index):
         item = super().__getitem__(index)
