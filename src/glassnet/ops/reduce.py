@@ -38,9 +38,7 @@ class Max(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.x, self.axis, self.keepdims = x, axis, keepdims
         self.out = self.reduce(x, axis=axis, keepdims=True)
-        if keepdims:
-            return self.out
-        return self.out.reshape(()) if axis is None else xp.squeeze(self.out, axis=axis)
+        return _dropping_kept_axes(self.out, axis, keepdims)
 
     def backward(self, grad):
         if not self.keepdims:
@@ -87,9 +85,7 @@ class Norm(Function):
             self.out = xp.abs(x).sum(axis=axis, keepdims=True)
         else:
             self.out = (xp.abs(x) ** p).sum(axis=axis, keepdims=True) ** (1 / p)
-        if keepdims:
-            return self.out
-        return self.out.reshape(()) if axis is None else xp.squeeze(self.out, axis=axis)
+        return _dropping_kept_axes(self.out, axis, keepdims)
 
     def backward(self, grad):
         x, p, out = self.x, self.p, self.out
@@ -114,9 +110,7 @@ class LogSumExp(Function):
         shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf): no shift
         with xp.errstate(divide="ignore"):  # log(0) = -inf for a slice of -infs, as PyTorch
             self.out = xp.log(xp.exp(x - shift).sum(axis=axis, keepdims=True)) + shift
-        if keepdims:
-            return self.out
-        return self.out.reshape(()) if axis is None else xp.squeeze(self.out, axis=axis)
+        return _dropping_kept_axes(self.out, axis, keepdims)
 
     def backward(self, grad):
         return grad.reshape(self.out.shape) * xp.exp(self.x - self.out)
@@ -131,6 +125,13 @@ class CumSum(Function):
 
     def backward(self, grad):
         return xp.flip(xp.cumsum(xp.flip(grad, self.axis), axis=self.axis), self.axis)
+
+
+def _dropping_kept_axes(out, axis, keepdims):
+    """A reduction computed with ``keepdims=True`` (which its backward reuses), in the shape asked for."""
+    if keepdims:
+        return out
+    return out.reshape(()) if axis is None else xp.squeeze(out, axis=axis)
 
 
 # -- values and their indices --------------------------------------------------------------
