@@ -803,19 +803,10 @@ class Tensor:
         >>> x.to("cpu") is x, x.to(gn.int64)
         (True, tensor([1, 2]))
         """
-        flags = []
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, (bool, xp.bool_)):
-                flags.append(arg)  # to(dtype, non_blocking, copy) by position
-            elif isinstance(arg, (str, _Device, int)):
-                device = arg
-            else:
-                dtype = arg
+        device, dtype, flags = to_arguments(args, device, dtype)
         copy = copy or (len(flags) > 1 and flags[1])
         as_device(device, ".to()")
-        dtype = self.dtype if dtype is None else dtypes.as_dtype(dtype)
+        dtype = self.dtype if dtype is None else dtype
         if dtype == self.dtype and not copy:
             return self
         return ops.Cast.apply(self, dtype=dtype)  # a copy; to an integer dtype it leaves the graph
@@ -1428,6 +1419,23 @@ class Tensor:
 
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_plain_index(index))
+
+
+def to_arguments(args, device=None, dtype=None):
+    """(device, dtype, flags) from PyTorch's positional forms of ``to``: ``to(dtype)``,
+    ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` (its dtype), and the bools
+    ``non_blocking, copy`` after them (``flags``)."""
+    flags = []
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, (bool, xp.bool_)):
+            flags.append(arg)
+        elif isinstance(arg, (str, _Device, int)) or isinstance(getattr(arg, "type", None), str):
+            device = arg  # also another library's device object: its .type names it
+        else:
+            dtype = arg
+    return device, dtypes.as_dtype(dtype), flags
 
 
 def _format(array):

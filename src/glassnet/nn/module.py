@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 from .. import dtypes
 from ..backend import xp
 from ..device import as_device
-from ..tensor import Tensor, anomaly_enabled, entering_layer
+from ..tensor import Tensor, anomaly_enabled, entering_layer, to_arguments
 
 
 class Parameter(Tensor):
@@ -38,39 +38,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-def _require_cpu(who, device):
-    """Nothing for the CPU, glassnet's only device; for any other, an error that says so
-    and what to use instead."""
-    if device is not None:
-        as_device(device, who)
-
-
-def _is_device(value):
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return True
-    return isinstance(getattr(value, "type", None), str)  # a device's .type is a name, a dtype's a class
-
-
-def _parse_to(args, kwargs):
-    """(device, dtype) from PyTorch's forms of ``to``: ``to(dtype)``, ``to(device)``,
-    ``to(device, dtype)``, ``to(tensor)`` and the keywords ``device=``, ``dtype=``,
-    ``non_blocking=`` (ignored: every copy here is synchronous)."""
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for arg in args:
-        if isinstance(arg, Tensor):
-            device, dtype = "cpu", arg.dtype
-        elif isinstance(arg, bool):
-            continue  # non_blocking, given by position
-        elif _is_device(arg):
-            device = arg
-        else:
-            dtype = arg
-    return device, dtypes.as_dtype(dtype)
 
 
 def _convert(tensor, dtype):
@@ -342,7 +309,7 @@ class Module:
             parameter.requires_grad = requires_grad
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
         """Convert every floating-point parameter and buffer (and their gradients) to a
         dtype, in place; returns the module. PyTorch's forms: ``to(dtype)``, ``to(device)``,
         ``to(device, dtype)``, ``to(tensor)`` (its dtype), and ``device=``, ``dtype=``,
@@ -356,8 +323,8 @@ class Module:
         >>> layer.weight.dtype
         dtype('float64')
         """
-        device, dtype = _parse_to(args, kwargs)
-        _require_cpu(f"{type(self).__name__}.to()", device)
+        device, dtype, _ = to_arguments(args, device, dtype)  # non_blocking: every copy here is synchronous
+        as_device(device, f"{type(self).__name__}.to()")
         if dtype is None:
             return self
         if dtype.kind != "f":
@@ -385,7 +352,7 @@ class Module:
 
     def cuda(self, device=None):
         """Always raises: glassnet has no GPU backend."""
-        _require_cpu(f"{type(self).__name__}.cuda()", "cuda" if device is None else device)
+        as_device("cuda" if device is None else device, f"{type(self).__name__}.cuda()")
         raise RuntimeError(f"{type(self).__name__}.cuda(): {device!r} is not a CUDA device")  # as PyTorch, for .cuda("cpu")
 
     def _convert_tensors(self, dtype, floating_only):

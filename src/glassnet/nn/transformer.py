@@ -10,6 +10,7 @@ import copy
 import math
 
 from ..backend import xp
+from ..device import as_device
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -18,7 +19,7 @@ from .container import ModuleList
 from .dropout import Dropout
 from .functional import _causal_mask
 from .linear import Linear
-from .module import Module, Parameter, _require_cpu
+from .module import Module, Parameter
 from .normalization import LayerNorm
 
 # -- masks -----------------------------------------------------------------------------------
@@ -405,7 +406,7 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
         """The causal mask for ``sz`` positions: a float (sz, sz) tensor, 0 on and below the
         diagonal, -inf above it (see :func:`generate_square_subsequent_mask`)."""
-        _require_cpu("Transformer.generate_square_subsequent_mask()", device)
+        as_device(device, "Transformer.generate_square_subsequent_mask()")
         return generate_square_subsequent_mask(sz, xp.float32 if dtype is None else dtype)
 
     def extra_repr(self):
