@@ -52,11 +52,8 @@ class Adadelta(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
 
     def update(self, param, grad, state, group):
-        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
+        grad = self.gradient_to_follow(param, grad, group)
         if not state:
             state["step"] = 0
             state["square_avg"] = xp.zeros_like(param)

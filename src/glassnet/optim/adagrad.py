@@ -60,11 +60,8 @@ class Adagrad(Optimizer):
         state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
 
     def update(self, param, grad, state, group):
-        lr, lr_decay, eps, weight_decay = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+        grad = self.gradient_to_follow(param, grad, group)
         if not state:  # a parameter added later with add_param_group
             self._init_state(param, state, group)
         state["step"] += 1

@@ -49,12 +49,9 @@ class Adam(Optimizer):
 
     def update(self, param, grad, state, group):
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
         if weight_decay != 0 and self.decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        elif weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+            param *= 1 - lr * weight_decay  # AdamW: the decay acts on the weight, not through the moments
+        grad = self.gradient_to_follow(param, grad, group, l2=not self.decoupled_weight_decay)
         if not state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(param)

@@ -99,6 +99,17 @@ class Optimizer:
                     p._version[0] += 1  # a graph that saved the old values must not backward now
         return loss
 
+    @staticmethod
+    def gradient_to_follow(param, grad, group, l2=True):
+        """The gradient an update rule follows: negated with ``maximize`` (to climb), plus the
+        L2 penalty ``weight_decay · param`` (unless ``l2=False``). A new array whenever it
+        differs, so the parameter's ``.grad`` stays as it is."""
+        if group["maximize"]:
+            grad = -grad
+        if l2 and group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * param
+        return grad
+
     def update(self, param, grad, state, group):
         """Change the array ``param`` in place, given its gradient ``grad``, its ``state``
         dict (empty at the first step) and its group's hyperparameters. ``grad`` belongs

@@ -43,12 +43,8 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid alpha value: {group['alpha']} (it must be >= 0)")
 
     def update(self, param, grad, state, group):
-        lr, alpha, eps, weight_decay, momentum = (
-            group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"])
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        grad = self.gradient_to_follow(param, grad, group)
         if not state:
             state["step"] = 0
             state["square_avg"] = xp.zeros_like(param)

@@ -40,11 +40,8 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def update(self, param, grad, state, group):
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: the parameter's .grad stays as it is
+        lr, momentum = group["lr"], group["momentum"]
+        grad = self.gradient_to_follow(param, grad, group)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
