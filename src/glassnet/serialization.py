@@ -25,8 +25,8 @@ import tempfile
 from collections import OrderedDict
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
 
 from .dtypes import as_dtype
 from .nn.module import Module
@@ -226,11 +226,9 @@ def _read(path):
         raise IsADirectoryError(f"{path} is a folder, not a checkpoint file")
     _refuse_pickle(path)
     try:
-        tensors = load_file(path)
-        with open(path, "rb") as f:
-            length = int.from_bytes(f.read(8), "little")
-            raw_metadata = json.loads(f.read(length)).get("__metadata__") or {}
-        header = json.loads(raw_metadata.get("glassnet", "{}"))
+        with safe_open(path, framework="numpy") as f:  # one read: the arrays and the metadata
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+            header = json.loads((f.metadata() or {}).get("glassnet", "{}"))
     except (SafetensorError, ValueError, OSError) as error:
         raise ValueError(f"{path} is not a readable safetensors checkpoint: {error}") from None
     return tensors, header
