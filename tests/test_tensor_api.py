@@ -540,3 +540,11 @@ def test_promotion_examples_with_values():
         gn.tensor([1.0]) - gn.tensor([True])
     with pytest.raises(RuntimeError, match="logical_xor"):
         gn.tensor([True]) - True
+
+
+def test_set_default_device_accepts_the_cpu_and_refuses_a_gpu():
+    gn.set_default_device("cpu")
+    gn.set_default_device(None)
+    assert gn.get_default_device() == gn.device("cpu")
+    with pytest.raises(RuntimeError, match="no GPU backend"):
+        gn.set_default_device("cuda")

@@ -386,3 +386,18 @@ def test_new_ops_keep_float32(name):
     assert out.dtype == np.float32
     out.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_out_writes_the_result_into_the_given_tensor_as_pytorch():
+    a = gn.tensor([[1.0, 2.0], [3.0, 4.0]])
+    out = gn.zeros(2, 2)
+    result = gn.matmul(a, a.T, out=out)
+    expected = torch.matmul(torch.tensor(a.numpy()), torch.tensor(a.numpy()).T)
+    assert result is out
+    np.testing.assert_allclose(out.numpy(), expected.numpy())
+    gn.mul(a, 2.0, out=out)
+    np.testing.assert_array_equal(out.numpy(), [[2.0, 4.0], [6.0, 8.0]])
+    with pytest.raises(RuntimeError, match=r"mul\(out=...\): out has shape \(3,\)"):
+        gn.mul(a, 2.0, out=gn.zeros(3))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        gn.mul(gn.tensor([1.0], requires_grad=True), 2.0, out=gn.zeros(1))

@@ -269,3 +269,17 @@ def test_dataloader_refuses_the_option_mixes_pytorch_refuses(options):
         torch_data.DataLoader(TorchRecords(4), **options)
     with pytest.raises(ValueError):
         DataLoader(Records(4), **options)
+
+
+def test_tensor_dataset_gives_tensors_and_its_tensors_as_pytorch():
+    features, labels = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0, 1, 0])
+    ours = TensorDataset(gn.tensor(features), gn.tensor(labels))
+    theirs = torch.utils.data.TensorDataset(torch.tensor(features), torch.tensor(labels))
+    x, y = ours[1]
+    tx, ty = theirs[1]
+    assert isinstance(x, gn.Tensor) and isinstance(y, gn.Tensor)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+    assert y.item() == ty.item()
+    assert len(ours.tensors) == len(theirs.tensors) == 2
+    np.testing.assert_array_equal(ours.tensors[0].numpy(), theirs.tensors[0].numpy())
+    assert ours.tensors[0].numpy() is ours.arrays[0]  # the same memory, not a copy

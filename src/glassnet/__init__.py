@@ -26,7 +26,7 @@ from .dtypes import (  # noqa: F401, A004 (PyTorch's names: float, int and bool 
     uint8,
 )
 from .size import Size
-from .device import accelerator, backends, cuda, device  # last: gn.device is the class, not its module
+from .device import accelerator, backends, cuda, device, get_default_device, set_default_device  # last: gn.device is the class, not its module
 
 cat = concatenate
 __version__ = "0.1.0"

@@ -74,6 +74,15 @@ class device:  # noqa: N801 (PyTorch's name)
 CPU = device("cpu")
 
 
+def set_default_device(value):
+    """PyTorch's default device for new tensors: here only the CPU can be chosen."""
+    as_device(value, "set_default_device()")
+
+
+def get_default_device():
+    return CPU
+
+
 def as_device(value, who="glassnet"):
     """``device("cpu")`` for ``None``, "cpu", "cpu:0" or a cpu device; anything else raises.
 

@@ -8,7 +8,7 @@ Inputs that are not tensors (numbers, lists, arrays) become tensors first.
 
 from . import ops
 from .backend import xp
-from .tensor import Tensor
+from .tensor import Tensor, no_grad
 
 
 def _tensor(x):
@@ -16,12 +16,26 @@ def _tensor(x):
 
 
 def _method(name):
-    def function(input, *args, **kwargs):
-        return getattr(_tensor(input), name)(*args, **kwargs)
+    def function(input, *args, out=None, **kwargs):
+        result = getattr(_tensor(input), name)(*args, **kwargs)
+        return result if out is None else _write(name, result, out)
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"``{name}(input, ...)``: ``input.{name}(...)``, as ``torch.{name}``."
     return function
+
+
+def _write(name, result, out):
+    """PyTorch's ``out=``: the result written into ``out``, which is returned."""
+    if not isinstance(result, Tensor):
+        raise TypeError(f"{name}(out=...): only single-tensor results can be written into out")
+    if result.requires_grad or out.requires_grad:
+        raise RuntimeError(f"{name}(out=...): functions with out=... arguments don't support automatic "
+                           "differentiation; help: assign the result instead (out = ...)")
+    if out.shape != result.shape:
+        raise RuntimeError(f"{name}(out=...): out has shape {out.shape}, the result has shape {result.shape}")
+    with no_grad():
+        return out.copy_(result)
 
 
 # -- elementwise ---------------------------------------------------------------------------

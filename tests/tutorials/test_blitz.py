@@ -73,16 +73,18 @@ def test_tensors():
     y2 = tensor.matmul(tensor.T)
 
     y3 = torch.rand_like(y1)
-    # torch.matmul(tensor, tensor.T, out=y3)  # glassnet: no torch.matmul(..., out=) (no out= arguments)
+    torch.matmul(tensor, tensor.T, out=y3)
     np.testing.assert_allclose(y1.numpy(), y2.numpy())  # test
+    np.testing.assert_allclose(y1.numpy(), y3.numpy())  # test
 
     # This computes the element-wise product. z1, z2, z3 will have the same value
     z1 = tensor * tensor
     z2 = tensor.mul(tensor)
 
     z3 = torch.rand_like(tensor)
-    # torch.mul(tensor, tensor, out=z3)  # glassnet: no torch.mul(..., out=) (no out= arguments)
+    torch.mul(tensor, tensor, out=z3)
     np.testing.assert_allclose(z1.numpy(), z2.numpy())  # test
+    np.testing.assert_allclose(z1.numpy(), z3.numpy())  # test
 
     # Single-element tensors
     agg = tensor.sum()

@@ -151,5 +151,5 @@ def test_mnist_example(tmp_path):
     restored.eval()
     model.eval()
     testset = _digits()[1]
-    x = torch.stack([testset[i][0] for i in range(50)])  # glassnet: TensorDataset has no .tensors yet
+    x = testset.tensors[0][:50]  # test
     np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)

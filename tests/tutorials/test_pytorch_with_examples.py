@@ -70,7 +70,7 @@ def polynomial_autograd(torch, steps=2000):
     """(b) Autograd: requires_grad, loss.backward(), update under torch.no_grad()."""
     dtype = torch.float
     device = "cpu"
-    # torch.set_default_device(device)  # glassnet: no set_default_device yet (everything is on the CPU)
+    torch.set_default_device(device)
 
     # Create Tensors to hold input and outputs.
     x = torch.linspace(-math.pi, math.pi, 2000, dtype=dtype)

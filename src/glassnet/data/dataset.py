@@ -65,12 +65,12 @@ class TensorDataset(Dataset):
 
     Shape:
         every array is ``(N, ...)`` with the same ``N``; example ``i`` is a tuple of
-        arrays shaped ``(...)``.
+        tensors shaped ``(...)``.
 
     >>> import numpy as np
     >>> ds = TensorDataset(np.zeros((5, 3)), np.arange(5))
     >>> len(ds), ds[2][0].shape, ds[2][1]
-    (5, (3,), np.int64(2))
+    (5, (3,), tensor(2))
     """
 
     def __init__(self, *arrays):
@@ -92,8 +92,14 @@ class TensorDataset(Dataset):
     def __len__(self):
         return len(self.arrays[0])
 
+    @property
+    def tensors(self):
+        """The arrays as tensors that share their memory (PyTorch's attribute)."""
+        return tuple(Tensor._wrap(a, False) for a in self.arrays)
+
     def __getitem__(self, index):
-        return tuple(a[index] for a in self.arrays)
+        """Example ``index`` as a tuple of tensors, as in PyTorch (views, not copies)."""
+        return tuple(Tensor._wrap(a[index], False) for a in self.arrays)
 
     def __getitems__(self, indices):
         """A whole batch: one fancy-index per array."""
@@ -111,7 +117,7 @@ class Subset(Dataset):
     >>> import numpy as np
     >>> evens = Subset(TensorDataset(np.arange(10)), [0, 2, 4])
     >>> len(evens), evens[1][0]
-    (3, np.int64(2))
+    (3, tensor(2))
     """
 
     def __init__(self, dataset, indices):
