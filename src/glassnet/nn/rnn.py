@@ -295,9 +295,8 @@ class LSTM(RNNBase):
 
     def _run_layer(self, x, state, weights, reverse):
         h0, c0 = state
-        packed = ops.LSTM.apply(x, h0, c0, *weights, reverse=reverse)  # h_1 .. h_L, then c_n
-        output = packed[:-1]
-        return output, (_last_step(output, reverse), packed[-1])
+        output, c_n = ops.LSTM.apply(x, h0, c0, *weights, reverse=reverse)
+        return output, (_last_step(output, reverse), c_n)
 
 
 class GRU(RNNBase):
@@ -446,8 +445,8 @@ class LSTMCell(RNNCellBase):
             raise ValueError(f"{self._label()}: expected hx to be a pair (h, c), got {type(hx).__name__}")
         h = self._state(hx[0], "h", x.shape[1], batched, x.dtype)
         c = self._state(hx[1], "c", x.shape[1], batched, x.dtype)
-        packed = ops.LSTM.apply(x, h, c, *self._weights())  # rows: h', c'
-        return self._state_out(packed[0], batched), self._state_out(packed[1], batched)
+        output, c_next = ops.LSTM.apply(x, h, c, *self._weights())  # output: the one step's h'
+        return self._state_out(output[0], batched), self._state_out(c_next, batched)
 
 
 class GRUCell(RNNCellBase):

@@ -121,8 +121,7 @@ class LSTM(Function):
         c' = f * c + i * g
         h' = o * tanh(c')
 
-    Returns h_1 .. h_L in the order of x and then, as one more row, the final cell state:
-    shape (L + 1, N, H), because an op has a single output.
+    Two outputs: h_1 .. h_L in the order of x (L, N, H), and the final cell state (N, H).
     """
 
     def forward(self, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
@@ -149,10 +148,10 @@ class LSTM(Function):
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
-        return xp.concatenate([_in_reading_order(hs[1:], reverse), cs[-1:]])
+        return _in_reading_order(hs[1:], reverse), cs[-1]
 
-    def backward(self, grad):
-        grad_hs, dc = _in_reading_order(grad[:-1], self.reverse), grad[-1]
+    def backward(self, grad_output, grad_c):
+        grad_hs, dc = _in_reading_order(grad_output, self.reverse), grad_c
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
         dh = xp.zeros_like(dc)
         for t in reversed(range(len(grad_hs))):
