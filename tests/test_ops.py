@@ -158,6 +158,9 @@ OPS = [
     ("slice", lambda a: a[:, 1:3], lambda a: a[:, 1:3], [(3, 4)], "any"),
     ("slice_step", lambda a: a[::2, 1::2], lambda a: a[::2, 1::2], [(3, 4)], "any"),
     ("slice_reversed", lambda a: a[::-1], lambda a: a.flip(0), [(3, 4)], "any"),  # torch has no negative steps
+    ("flip", lambda a: a.flip(0), lambda a: a.flip(0), [(3, 4)], "any"),
+    ("flip_dims", lambda a: gn.flip(a, (0, -1)), lambda a: torch.flip(a, (0, -1)), [(2, 3, 4)], "any"),
+    ("abs_builtin", lambda a: abs(a) * a, lambda a: abs(a) * a, [(3, 4)], "away"),
     ("ellipsis_newaxis", lambda a: a[..., None, 1], lambda a: a[..., None, 1], [(2, 3, 4)], "any"),
     ("int_array_repeated", lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[[0, 2, 0, 0]], [(3, 4)], "any"),
     ("int_list_pairs", lambda a: a[[0, 1, 1], [2, 0, 2]], lambda a: a[[0, 1, 1], [2, 0, 2]], [(3, 4)], "any"),

@@ -401,3 +401,39 @@ def test_out_writes_the_result_into_the_given_tensor_as_pytorch():
         gn.mul(a, 2.0, out=gn.zeros(3))
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         gn.mul(gn.tensor([1.0], requires_grad=True), 2.0, out=gn.zeros(1))
+
+
+@pytest.mark.parametrize("name", ["logical_not", "logical_and", "logical_or", "logical_xor",
+                                  "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor"])
+@pytest.mark.parametrize("dtype", ["bool", "int64"])
+def test_logic_and_bitwise_match_pytorch(name, dtype):
+    a, b = np.array([0, 1, 1, 3]).astype(dtype), np.array([1, 1, 0, 2]).astype(dtype)
+    unary = name.endswith("not")
+    ours = getattr(gn, name)(gn.tensor(a), *(() if unary else (gn.tensor(b),)))
+    theirs = getattr(torch, name)(torch.tensor(a), *(() if unary else (torch.tensor(b),)))
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_operators_all_any_and_abs_match_pytorch():
+    mask, other = [True, False, True, False], [True, True, False, False]
+    m, o = gn.tensor(mask), gn.tensor(other)
+    tm, to = torch.tensor(mask), torch.tensor(other)
+    for ours, theirs in [(~m, ~tm), (m & o, tm & to), (m | o, tm | to), (m ^ o, tm ^ to), (m & True, tm & True),
+                         (gn.tensor([6, 3]) & 2, torch.tensor([6, 3]) & 2)]:
+        assert ours.tolist() == theirs.tolist()
+    x = np.array([[1.0, 0.0], [2.0, 3.0]], dtype=np.float32)
+    for dim in (None, 0, 1):
+        kwargs = {} if dim is None else {"dim": dim}
+        assert gn.tensor(x).all(**kwargs).tolist() == torch.tensor(x).all(**kwargs).tolist()
+        assert gn.tensor(x).any(**kwargs).tolist() == torch.tensor(x).any(**kwargs).tolist()
+    assert abs(gn.tensor([-1.5, 2.0])).tolist() == [1.5, 2.0]
+    with pytest.raises(TypeError, match="bitwise operators take bool or integer tensors"):
+        gn.tensor([1.0]) & gn.tensor([1.0])
+
+
+def test_flip_is_a_copy_as_in_pytorch():
+    x = gn.tensor([1.0, 2.0, 3.0])
+    flipped = x.flip(0)
+    flipped[0] = 10.0
+    assert x.tolist() == [1.0, 2.0, 3.0] and flipped.tolist() == [10.0, 2.0, 1.0]

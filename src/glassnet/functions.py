@@ -72,6 +72,11 @@ def where(condition, input=None, other=None):
 eq, ne, lt, le, gt, ge = _method("eq"), _method("ne"), _method("lt"), _method("le"), _method("gt"), _method("ge")
 isnan, isinf, isfinite = _method("isnan"), _method("isinf"), _method("isfinite")
 allclose, equal = _method("allclose"), _method("equal")
+all, any = _method("all"), _method("any")  # noqa: A001
+logical_not, logical_and = _method("logical_not"), _method("logical_and")
+logical_or, logical_xor = _method("logical_or"), _method("logical_xor")
+bitwise_not, bitwise_and = _method("bitwise_not"), _method("bitwise_and")
+bitwise_or, bitwise_xor = _method("bitwise_or"), _method("bitwise_xor")
 
 # -- reductions ------------------------------------------------------------------------------
 
@@ -100,7 +105,7 @@ def einsum(equation, *operands):
 reshape, flatten = _method("reshape"), _method("flatten")
 squeeze, unsqueeze, transpose, permute = _method("squeeze"), _method("unsqueeze"), _method("transpose"), _method("permute")
 split, chunk, unbind = _method("split"), _method("chunk"), _method("unbind")
-tril, triu, gather = _method("tril"), _method("triu"), _method("gather")
+tril, triu, gather, flip = _method("tril"), _method("triu"), _method("gather"), _method("flip")
 cat = concat = concatenate = ops.concatenate
 stack = ops.stack
 
@@ -109,10 +114,12 @@ __all__ = [
     "floor", "ceil", "round", "trunc", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "clamp", "clip",
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "maximum", "minimum",
     "masked_fill", "pow", "where",
-    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "allclose", "equal",
+    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "allclose", "equal", "all", "any",
+    "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or",
+    "bitwise_xor",
     "sum", "mean", "prod", "std", "var", "norm", "logsumexp", "cumsum", "max", "min", "amax", "amin",
     "argmax", "argmin", "topk", "sort", "argsort",
     "matmul", "mm", "bmm", "einsum",
     "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "split", "chunk", "unbind",
-    "tril", "triu", "gather", "cat", "concat", "concatenate", "stack",
+    "tril", "triu", "gather", "flip", "cat", "concat", "concatenate", "stack",
 ]

@@ -1070,6 +1070,43 @@ class Tensor:
         """True if all values are close: |self - other| <= atol + rtol |other|, broadcasting."""
         return bool(xp.allclose(self._data, _as_array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
+    def all(self, dim=None, keepdim=False):
+        """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+        return Tensor._wrap(xp.all(self._data, axis=dim, keepdims=keepdim), False)
+
+    def any(self, dim=None, keepdim=False):
+        """Whether some element (along ``dim``) is non-zero: a bool tensor."""
+        return Tensor._wrap(xp.any(self._data, axis=dim, keepdims=keepdim), False)
+
+    # logic: on any dtype, bool results; bitwise (& | ^ ~): bool and integer tensors only
+    def logical_not(self):
+        return Tensor._wrap(xp.logical_not(self._data), False)
+
+    def logical_and(self, other):
+        return Tensor._wrap(xp.logical_and(self._data, _as_array(other)), False)
+
+    def logical_or(self, other):
+        return Tensor._wrap(xp.logical_or(self._data, _as_array(other)), False)
+
+    def logical_xor(self, other):
+        return Tensor._wrap(xp.logical_xor(self._data, _as_array(other)), False)
+
+    def __and__(self, other):
+        return _bitwise(xp.bitwise_and, "&", self, other)
+
+    def __or__(self, other):
+        return _bitwise(xp.bitwise_or, "|", self, other)
+
+    def __xor__(self, other):
+        return _bitwise(xp.bitwise_xor, "^", self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        return _bitwise(lambda a, _: xp.invert(a), "~", self, self)
+
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
+
     # -- elementwise functions --------------------------------------------------------------
     # (integer and bool tensors compute float functions in float32, as in PyTorch)
 
@@ -1099,6 +1136,8 @@ class Tensor:
 
     def abs(self):
         return ops.Abs.apply(self)
+
+    __abs__ = abs
 
     def sign(self):
         """-1, 0 or 1; its gradient is zero, as in PyTorch."""
@@ -1376,6 +1415,11 @@ class Tensor:
             return self.split([0] * chunks, dim)
         return self.split(-(-self.shape[dim] // chunks), dim)
 
+    def flip(self, dims):
+        """A copy with the order of the elements reversed along ``dims``; gradients flow back reversed."""
+        dims = {d % self.ndim for d in ((dims,) if isinstance(dims, int) else dims)}
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))].clone()
+
     def unbind(self, dim=0):
         """The slices along ``dim`` (which they lose), as a tuple."""
         return ops.Unbind.apply(self, axis=dim)
@@ -1470,6 +1514,15 @@ def _arithmetic(op, a, b):
     if op is ops.Div and dtype.kind != "f":
         dtype = dtypes.float32
     return op.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+
+
+def _bitwise(ufunc, symbol, a, b):
+    """``a & b`` and friends: bool and integer tensors only (no gradient), PyTorch's promotion."""
+    dtype = dtypes.result_type(a, b)
+    if dtype.kind == "f":
+        raise TypeError(f"{symbol}: bitwise operators take bool or integer tensors, got {dtype}; "
+                        "help: compare first (x > 0) to make a bool mask")
+    return Tensor._wrap(ufunc(_as_operand(a, dtype)._data, _as_operand(b, dtype)._data), False)
 
 
 def _refuse_bool_subtraction(a, b):
