@@ -32,6 +32,21 @@ def make_input(shape, domain, rng):
 
 MASK = np.array([True, False, True])
 
+
+def assign_row(a, b):
+    """Item assignment on an intermediate tensor (the same code runs on both libraries)."""
+    y = a * 1
+    y[1] = b
+    return y
+
+
+def update_in_place(a, b):
+    """In-place ops on an intermediate tensor: each takes the place of its input in the graph."""
+    y = a * 1
+    y.add_(b, alpha=2)
+    y.mul_(3.0)  # times a constant: nothing saved, so the next change in place is allowed
+    return y.masked_fill_(y > 1, 0.5) * b
+
 # (name, glassnet fn, torch fn, input shapes, domain)
 OPS = [
     # arithmetic, with broadcasting
@@ -224,6 +239,11 @@ OPS = [
     ("where", lambda a, b: gn.where(a > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [(3, 4), (3, 4)], "any"),
     ("where_broadcast", lambda a, b: gn.where(b > 0, a, b), lambda a, b: torch.where(b > 0, a, b), [(3, 4), (4,)], "any"),
     ("where_scalar", lambda a: gn.where(a > 0, a, 0.0), lambda a: torch.where(a > 0, a, 0.0), [(3, 4)], "any"),
+    # copies and in-place updates (the engine rewires the graph; the values stay differentiable)
+    ("clone", lambda a: a.clone() * a, lambda a: a.clone() * a, [(3, 4)], "any"),
+    ("setitem", assign_row, assign_row, [(3, 4), (4,)], "any"),
+    ("setitem_broadcast", assign_row, assign_row, [(3, 4), ()], "any"),
+    ("in_place_updates", update_in_place, update_in_place, [(3, 4), (4,)], "any"),
     ("where_method", lambda a, b: a.where(a > 0, b), lambda a, b: a.where(a > 0, b), [(3, 4), (3, 4)], "any"),
     ("concat", lambda a, b: gn.concat([a, b], dim=1), lambda a, b: torch.concat([a, b], dim=1), [(2, 3), (2, 1)], "any"),
     ("split_size", lambda a: a.split(2)[0] * 2 + a.split(2)[1], lambda a: a.split(2)[0] * 2 + a.split(2)[1], [(4, 3)], "any"),

@@ -170,12 +170,12 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         fn = cls()
-        record = is_grad_enabled()
-        fn.needs_input_grad = tuple(record and isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        record = record and any(fn.needs_input_grad)
-        out = fn.forward(*(t._data if isinstance(t, Tensor) else t for t in inputs), **options)
+        grad_enabled = is_grad_enabled()
+        fn.needs_input_grad = tuple([grad_enabled and isinstance(t, Tensor) and t.requires_grad for t in inputs])
+        record = True in fn.needs_input_grad
+        out = fn.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **options)
         several = isinstance(out, tuple)
-        outputs = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in (out if several else (out,)))
+        outputs = tuple([Tensor._wrap(o, record and o.dtype.kind == "f") for o in (out if several else (out,))])
         tensors = [t for t in inputs if isinstance(t, Tensor)]
         _share_versions_of_views(outputs, tensors)
         if anomaly_enabled():
@@ -183,13 +183,13 @@ class Function:
             for o in outputs:
                 _check_finite(o._data, f"{fn.describe()} produced NaN/Inf in its forward pass")
         if record:
-            fn.saved = _saved_versions(fn, tensors + list(outputs))
+            fn.saved = _saved_versions(fn, tensors, outputs)
             fn.parents = inputs
             # where each input came from, fixed now: an in-place op may later give the
             # same tensor object a new grad_fn, but this op used the value from before
-            fn.sources = tuple((t._ctx, t._index) if isinstance(t, Tensor) and t._ctx is not None else None
-                               for t in inputs)
-            fn.outputs = tuple((o.shape, o.dtype) for o in outputs)
+            fn.sources = tuple([(t._ctx, t._index) if isinstance(t, Tensor) and t._ctx is not None else None
+                                for t in inputs])
+            fn.outputs = tuple([(o._data.shape, o._data.dtype) for o in outputs])
             for i, o in enumerate(outputs):
                 if o.requires_grad:
                     o._ctx, o._index = fn, i
@@ -227,14 +227,17 @@ class Function:
 
     def _free(self):
         # after backward the saved arrays are dropped (their memory returns at once), and a
-        # second backward through this op raises instead of reusing stale activations
-        # the graph's shape stays readable (next_functions); of the inputs only the leaves are
-        # kept, as AccumulateGrad nodes refer to them
-        keep = {name: self.__dict__[name] for name in ("sources", "output_hooks") if name in self.__dict__}
-        leaves = tuple(t if source is None and isinstance(t, Tensor) and t.requires_grad else None
-                       for t, source in zip(self.parents, self.sources))
-        self.__dict__.clear()
-        self.__dict__.update(keep, freed=True, parents=leaves, outputs=())
+        # second backward through this op raises instead of reusing stale activations. The
+        # graph's shape stays readable (next_functions): the sources, and of the inputs
+        # only the leaves, which AccumulateGrad nodes refer to
+        state = self.__dict__
+        sources, hooks = state["sources"], state.get("output_hooks")
+        leaves = [t if source is None and isinstance(t, Tensor) and t.requires_grad else None
+                  for t, source in zip(state["parents"], sources)]
+        state.clear()
+        state.update(freed=True, parents=leaves, sources=sources, outputs=())
+        if hooks:
+            state["output_hooks"] = hooks
 
 
 class AccumulateGrad:
@@ -271,14 +274,16 @@ def _share_versions_of_views(outputs, inputs):
                     break
 
 
-def _saved_versions(fn, tensors):
+def _saved_versions(fn, inputs, outputs):
     """(tensor's version counter, its version now, shape) for each array ``fn`` saved that
     belongs to an input or output tensor."""
-    owners = {id(_root(t._data)): t for t in tensors}
+    owners = None
     saved = []
     for value in fn.__dict__.values():
         for array in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(array, xp.ndarray):
+                if owners is None:  # made once, and only for an op that saved arrays
+                    owners = {id(_root(t._data)): t for t in (*inputs, *outputs)}
                 owner = owners.get(id(_root(array)))
                 if owner is not None:
                     saved.append((owner._version, owner._version[0], owner.shape))
@@ -387,6 +392,8 @@ def _checked_grad(fn, parent, grad, check):
 
 def _output_hooks(fn, grads, capture):
     """The outputs' gradients after hooks, retain_grad and capture; None if none flowed."""
+    if len(grads) == 1 and not capture and "output_hooks" not in fn.__dict__:
+        return grads  # the common case: one output, nothing watching it
     if all(g is None for g in grads):
         return None
     for index, hooks in fn.__dict__.get("output_hooks", {}).items():
