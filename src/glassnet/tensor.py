@@ -62,6 +62,31 @@ def inference_mode(mode=True):
     return _GradMode(not mode)
 
 
+def reference_ops_enabled() -> bool:
+    return getattr(_state, "reference_ops", False)
+
+
+@contextlib.contextmanager
+def reference_ops(enabled=True):
+    """Run every fused op as its readable reference: the same maths composed from small
+    ops (a loop over time for an LSTM, over kernel offsets for a convolution), and the
+    optimizers' steps as plain formulas. Slower, with the same results, so a learner can
+    step through readable code while a real model trains.
+
+    >>> import glassnet as gn
+    >>> with gn.reference_ops():
+    ...     y = gn.nn.functional.linear(gn.ones(1, 2), gn.ones(3, 2, requires_grad=True))
+    >>> y.grad_fn.name()  # built from MatMul and friends, not the fused Linear
+    'MatMulBackward'
+    """
+    previous = reference_ops_enabled()
+    _state.reference_ops = bool(enabled)
+    try:
+        yield
+    finally:
+        _state.reference_ops = previous
+
+
 class set_grad_enabled(_GradMode):
     """Turn graph recording on or off: at once when called (``gn.set_grad_enabled(False)``),
     or for a block when used as a context, as in PyTorch."""
@@ -160,6 +185,9 @@ class Function:
     """
 
     freed = False
+    # a fused op's readable twin: a function taking apply's arguments and giving the same
+    # results from small ops; ``with gn.reference_ops():`` routes apply to it
+    reference = None
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -169,6 +197,8 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **options):
+        if cls.reference is not None and reference_ops_enabled():
+            return cls.reference(*inputs, **options)
         fn = cls()
         grad_enabled = is_grad_enabled()
         fn.needs_input_grad = tuple([grad_enabled and isinstance(t, Tensor) and t.requires_grad for t in inputs])

@@ -98,3 +98,11 @@ class Attention(Function):
         grad_query = unbroadcast(grad_scores @ self.key * self.scale, query_shape) if q_needs else None
         grad_key = unbroadcast(xp.swapaxes(grad_scores, -1, -2) @ self.query_scaled, key_shape) if k_needs else None
         return grad_query, grad_key, grad_value
+
+
+def _attention_output(query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
+    """The reference with Attention.apply's arguments and result: the output alone."""
+    return attention_reference(query, key, value, mask, scale, dropout_p, generator)[0]
+
+
+Attention.reference = _attention_output
