@@ -15,11 +15,11 @@ $(BIN)/python:
 
 # installed once; reinstalled when pyproject.toml changes
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e . $(QUIET)
+	$(PIP) install -q -e ".[all]" $(QUIET)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e ".[test]" $(QUIET)
+	$(PIP) install -q -e ".[all,test]" $(QUIET)
 	@touch $@
 
 install: $(VENV)/.installed

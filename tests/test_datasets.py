@@ -81,6 +81,32 @@ def test_digits_split_is_deterministic_and_train_and_test_do_not_overlap():
     assert rows("test") == test  # rebuilt from scratch: the same test set
 
 
+def test_embedded_digits_are_scikit_learns_digits():
+    """glassnet ships the digits (no scikit-learn needed to train on them): the same
+    images and labels, in the same order, as ``sklearn.datasets.load_digits``."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images, labels, _ = D._digits_arrays()
+    np.testing.assert_array_equal(images[:, 0], (bunch.images / 16).astype(np.float32))
+    np.testing.assert_array_equal(labels, bunch.target)
+
+
+def test_damaged_embedded_digits_are_refused(tmp_path, monkeypatch):
+    for name in D.DIGITS_FILES:
+        (tmp_path / name).write_bytes((D.EMBEDDED / name).read_bytes())
+    with open(tmp_path / "digits-labels-idx1-ubyte.gz", "r+b") as f:
+        f.seek(-3, 2)
+        f.write(b"\x00\x00\x00")
+    monkeypatch.setattr(D, "EMBEDDED", tmp_path)
+    D._digits_arrays.cache_clear()
+    try:
+        with pytest.raises(D.DataNotFoundError, match="digits-labels-idx1-ubyte.gz is damaged.*reinstall glassnet"):
+            D.digits("train")
+    finally:
+        D._digits_arrays.cache_clear()
+
+
 def test_digits_does_not_depend_on_glassnet_seed():
     import glassnet.random
 
