@@ -17,6 +17,7 @@ def test_an_installed_module_is_returned():
 
 def test_a_missing_module_says_what_needs_it_and_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # None in sys.modules makes the import fail
+    monkeypatch.delitem(sys.modules, "sklearn.metrics", raising=False)  # imported by an earlier test
     with pytest.raises(MissingExtra) as caught:
         require("sklearn.metrics", "the confusion matrix")
     assert str(caught.value) == f"the confusion matrix needs sklearn, which is not installed: {INSTALL}"

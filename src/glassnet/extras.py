@@ -33,7 +33,8 @@ def require(module, purpose, extra="inspect"):
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
-        # name the module that is actually absent: 'scipy' when sklearn is there but its SciPy is not
-        missing = error.name or module
+        # name the package that is actually absent: 'scipy' when sklearn is there but its SciPy
+        # is not, and 'sklearn' rather than 'sklearn.metrics'
+        missing = (error.name or module).partition(".")[0]
         message = f"{purpose} needs {missing}, which is not installed: {INSTALL.format(extra=extra)}"
         raise MissingExtra(message, name=missing) from error
