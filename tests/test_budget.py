@@ -1,0 +1,102 @@
+"""A line budget, as tinygrad's CI keeps one: the engine stays small enough to read in an
+afternoon, and no op hides its idea in a long function.
+
+Lines are counted as *code lines*: not blank, not only a comment, not a docstring.
+
+- The engine (``tensor.py`` and ``ops/``, the readable references excluded) stays under
+  ENGINE_BUDGET code lines.
+- No op's ``forward`` or ``backward`` is longer than OP_BUDGET code lines.
+- Each readable reference is at most REFERENCE_BUDGET code lines: it is meant to be read.
+"""
+import ast
+import io
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from glassnet import ops
+from glassnet.tensor import Function
+
+SOURCE = Path(ops.__file__).resolve().parents[1]
+ENGINE = [SOURCE / "tensor.py", *sorted((SOURCE / "ops").glob("*.py"))]
+ENGINE_BUDGET = 2500
+OP_BUDGET = 25
+REFERENCE_BUDGET = 18
+
+
+def code_lines(source):
+    """The numbers of the lines of ``source`` that hold code."""
+    tree = ast.parse(source)
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node) is not None:
+            first = node.body[0]
+            docstrings.update(range(first.lineno, first.end_lineno + 1))
+    lines = set()
+    skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skip:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return lines - docstrings
+
+
+def _functions(path):
+    """(qualified name, node) of every function in a file, methods as Class.method."""
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    yield f"{node.name}.{item.name}", item
+
+
+def _reference_names():
+    """The functions that fused ops name as their readable reference."""
+    names = set()
+    for op in vars(ops).values():
+        if isinstance(op, type) and issubclass(op, Function) and op.reference is not None:
+            names.add(op.reference.__name__)
+    return names | {name for name in dir(ops) if name.endswith("_reference")}
+
+
+def _lines_of(path, node):
+    return {n for n in code_lines(path.read_text()) if node.lineno <= n <= node.end_lineno}
+
+
+def test_the_engine_stays_within_its_line_budget():
+    references = _reference_names()
+    total = 0
+    for path in ENGINE:
+        lines = code_lines(path.read_text())
+        for name, node in _functions(path):
+            if name in references:
+                lines -= _lines_of(path, node)
+        total += len(lines)
+    assert total <= ENGINE_BUDGET, (
+        f"the engine (tensor.py and ops/, references excluded) has {total} code lines, over its budget of "
+        f"{ENGINE_BUDGET}: compose new ops from existing ones, or raise the budget with a reason")
+
+
+OPS = [(path, name, node) for path in ENGINE for name, node in _functions(path)
+       if name.endswith((".forward", ".backward"))]
+
+
+@pytest.mark.parametrize("path, name, node", OPS, ids=[f"{p.stem}.{n}" for p, n, _ in OPS])
+def test_no_forward_or_backward_is_longer_than_the_op_budget(path, name, node):
+    count = len(_lines_of(path, node))
+    assert count <= OP_BUDGET, f"{path.name}: {name} has {count} code lines (budget {OP_BUDGET}): split out a helper"
+
+
+def test_every_reference_is_short_enough_to_read():
+    found = set()
+    references = _reference_names()
+    for path in ENGINE:
+        for name, node in _functions(path):
+            if name in references:
+                found.add(name)
+                count = len(_lines_of(path, node))
+                assert count <= REFERENCE_BUDGET, f"{path.name}: {name} has {count} code lines (budget {REFERENCE_BUDGET})"
+    assert found == references  # every reference lives beside its kernel, in the engine's files
