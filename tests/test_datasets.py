@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.data import DataLoader, DataNotFoundError, IDXError, write_idx
+from glassnet.data import DataLoader, DataNotFoundError, IDXError, available, load_dataset, write_idx
 from glassnet.data import datasets as D
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -369,3 +369,19 @@ def test_fashion_mnist_from_the_debian_package_has_60000_train_and_10000_test_im
     assert np.bincount(train.labels).tolist() == [6000] * 10
     assert np.bincount(test.labels).tolist() == [1000] * 10
     assert test.classes[test.labels[0]] == "Ankle boot"  # the first test image
+
+
+# -- the data sets by name (glassnet.data.load_dataset) ---------------------------------------
+
+
+def test_load_dataset_finds_each_data_set_by_its_name(tmp_path):
+    assert available() == ["digits", "mnist", "fashion-mnist"]
+    assert len(load_dataset("digits", "test")) == len(D.digits("test"))
+    fake_split(tmp_path, "test", n=5, marker=7)
+    mnist = load_dataset("mnist", "test", root=tmp_path)  # root reaches the loader
+    assert len(mnist) == 5 and marker_of(mnist) == 7
+
+
+def test_an_unknown_data_set_name_is_a_value_error_listing_the_known_ones():
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist"):
+        load_dataset("cifar", "train")

@@ -15,6 +15,7 @@ import sys
 
 from . import models, optim, random
 from .data import DataLoader, datasets, text
+from .data.registry import DATASETS, load_dataset
 from .inspect import compare as comparison
 from .inspect import plots
 from .inspect import report as reports
@@ -24,16 +25,7 @@ from .nn import functional as F
 from .serialization import load, load_metadata
 from .train import TimeBudget, evaluate, fit
 
-DATASETS = {"digits": datasets.digits, "mnist": datasets.mnist, "fashion-mnist": datasets.fashion_mnist}
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
-
-
-def load_dataset(name, split, root=None):
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    if name == "digits":
-        return DATASETS[name](split)
-    return DATASETS[name](split, root=root)
 
 
 def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):

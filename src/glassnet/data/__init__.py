@@ -1,4 +1,5 @@
-"""Data: datasets (what the examples are) and the DataLoader (how they arrive in batches).
+"""Data: datasets (what the examples are) and the DataLoader (how they arrive in batches);
+the data sets by name (:func:`load_dataset`).
 
 >>> import numpy as np
 >>> from glassnet.data import TensorDataset, DataLoader
@@ -12,6 +13,7 @@ from .dataset import Dataset, Subset, TensorDataset, random_split, standard_dtyp
 from .datasets import DataNotFoundError, ImageDataset
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader, default_collate
+from .registry import DATASETS, available, load_dataset
 
 __all__ = [
     "Dataset",
@@ -27,4 +29,7 @@ __all__ = [
     "write_idx",
     "IDXError",
     "datasets",
+    "DATASETS",
+    "available",
+    "load_dataset",
 ]
