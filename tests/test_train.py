@@ -110,6 +110,67 @@ def test_stop_on_nan_stops_quietly_and_records_where(digits):
     assert len(history) == 1 and "at epoch 1, step" in history.last["stopped"]
 
 
+class Watchdog(gn.train.Callback):
+    """A user's own answer to divergence: note where, and stop only when told to."""
+
+    def __init__(self, stop):
+        self.stop, self.seen = stop, []
+
+    def on_divergence(self, trainer, epoch, step, loss):
+        self.seen.append((epoch, step, loss))
+        trainer.stop_training = self.stop
+
+
+def test_any_callback_may_stop_a_diverging_run_quietly(digits):
+    model, loader, optimizer = diverging_run(digits)
+    watchdog = Watchdog(stop=True)
+    history = gn.train.fit(model, loader, optimizer, epochs=3, callbacks=[watchdog], out=io.StringIO(), progress=False)
+    [(epoch, step, loss)] = watchdog.seen
+    assert epoch == 1 and not math.isfinite(loss)
+    assert len(history) == 1 and history.last["stopped"] == f"loss became {loss} at epoch 1, step {step}"
+    assert len(history.last["step_losses"]) == step - 1  # the steps before the diverged one
+
+
+def test_a_divergence_hook_that_does_not_stop_lets_the_error_through(digits):
+    model, loader, optimizer = diverging_run(digits)
+    watchdog = Watchdog(stop=False)
+    with pytest.raises(FloatingPointError, match=r"help: lower the learning rate \(now 1e\+06\)") as error:
+        gn.train.fit(model, loader, optimizer, epochs=3, callbacks=[watchdog], out=io.StringIO(), progress=False)
+    [(epoch, step, loss)] = watchdog.seen
+    assert isinstance(error.value, gn.train.TrainingDiverged)
+    assert (error.value.epoch, error.value.step) == (epoch, step) and str(loss) in str(error.value)
+
+
+def test_train_step_is_forward_loss_backward_step():
+    gn.seed(0)
+    model = nn.Linear(3, 2)
+    optimizer = gn.optim.SGD(model.parameters(), lr=0.1)
+    trainer = gn.train.Trainer(model, optimizer)
+    inputs, targets = gn.tensor(np.ones((4, 3), dtype=np.float32)), np.array([0, 1, 1, 0])
+    before = model.weight.numpy().copy()
+    expected_loss = gn.nn.functional.cross_entropy(model(inputs), targets)
+    expected_loss.backward()
+    expected_weight = before - 0.1 * model.weight.grad.numpy()
+
+    loss, logits = trainer.train_step(inputs, targets)
+    assert loss == pytest.approx(expected_loss.item()) and logits.shape == (4, 2)
+    np.testing.assert_allclose(model.weight.numpy(), expected_weight, rtol=1e-6)
+
+
+def test_train_step_refuses_a_nonfinite_loss_before_touching_the_weights():
+    model = nn.Linear(3, 2)
+    optimizer = gn.optim.Adam(model.parameters(), lr=0.1)
+    trainer = gn.train.Trainer(model, optimizer)
+    before = [p.numpy().copy() for p in model.parameters()]
+    inputs = gn.tensor(np.full((4, 3), np.nan, dtype=np.float32))
+    with pytest.raises(gn.train.TrainingDiverged, match="the loss became nan"):
+        trainer.train_step(inputs, np.array([0, 1, 1, 0]))
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), old)
+        assert p.grad is None
+    assert optimizer.state == {}
+
+
 def test_step_scheduler_and_gradient_clipping_run(digits):
     train, _ = digits
     gn.seed(0)

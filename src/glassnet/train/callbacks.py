@@ -16,6 +16,11 @@ class Callback:
     The two per-step hooks receive ``step``, the global step (1, 2, ... counted across
     epochs). The loop calls them only on callbacks that override them, so epoch-level
     callbacks cost nothing per step.
+
+    :meth:`on_divergence` is called when the loss stops being a finite number: a callback
+    that sets ``trainer.stop_training`` there ends training quietly (the history's last
+    record says where, under ``stopped``); if none does, the loop raises
+    ``FloatingPointError``.
     """
 
     def on_train_begin(self, trainer):
@@ -28,6 +33,12 @@ class Callback:
     def on_batch_end(self, trainer, step, logs):
         """After the optimizer step. ``logs``: ``epoch``, ``batch`` (the step within the
         epoch, from 1), ``loss`` (a float), ``inputs`` and ``targets`` (the batch)."""
+
+    def on_divergence(self, trainer, epoch, step, loss):
+        """The loss became NaN or infinite at ``step`` (within ``epoch``, from 1), before
+        backward: the weights are still those of the last good step. Set
+        ``trainer.stop_training`` to stop quietly instead of raising; the loop then records
+        where in ``trainer.stopped_reason``, unless the callback set its own."""
 
     def on_epoch_end(self, trainer, epoch, logs):
         pass
@@ -125,9 +136,8 @@ class StopOnNaN(Callback):
     """Stop training quietly (instead of raising) when the loss becomes NaN or infinite;
     the history records where it happened."""
 
-    def on_nan(self, trainer, epoch, step, loss):
-        trainer.stop_training = True
-        trainer.stopped_reason = f"loss became {loss} at epoch {epoch}, step {step}"
+    def on_divergence(self, trainer, epoch, step, loss):
+        trainer.stop_training = True  # the loop records where: "loss became nan at epoch 2, step 31"
 
 
 class TimeBudget(Callback):

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +21,28 @@ from ..nn.utils import clip_grad_norm_
 from ..serialization import save
 from ..tensor import Tensor, no_grad
 from .callbacks import Callback, StopOnNaN, history_path_for
+
+
+class StepResult(NamedTuple):
+    """What :meth:`Trainer.train_step` gives back: the batch's loss (a float) and the
+    model's outputs (the logits, for metrics such as accuracy)."""
+
+    loss: float
+    logits: Tensor
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss stopped being a finite number (it overflowed to inf, or became NaN).
+    Raised by :meth:`Trainer.train_step` before backward, so the weights are still those
+    of the last good step; ``loss``, ``epoch`` and ``step`` (within the epoch) say where."""
+
+    def __init__(self, loss, epoch, step, global_step, lr):
+        self.loss, self.epoch, self.step = loss, epoch, step
+        super().__init__(
+            f"training diverged: the loss became {loss} at epoch {epoch}, step {step} "
+            f"(global step {global_step}); help: lower the learning rate (now {lr:g}), "
+            "check the inputs for NaN, or clip gradients (clip_grad_norm=1.0)"
+        )
 
 
 class History:
@@ -54,36 +77,59 @@ class Trainer:
         self.progress = _is_terminal(sys.stderr) if progress is None else progress
         self.val_label, self.history = val_label, History()
         self.stop_training, self.stopped_reason, self.global_step = False, None, 0
-        self.epoch, self.epochs = 0, 0  # where training is, for callbacks
+        self.epoch, self.epochs, self.batch = 0, 0, 0  # where training is, for callbacks
         self.history_path = history_path_for(save_path) if save_path else None
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def train_step(self, inputs, targets):
+        """One step of gradient descent on one batch: forward, loss, backward, step.
+        Returns a :class:`StepResult` (the loss as a float, and the logits). A loss that is
+        not a finite number raises :class:`TrainingDiverged` before backward: the weights
+        stay those of the last good step."""
+        # A diverging run overflows long before the loss is NaN; the loss check below
+        # reports it once, clearly, instead of NumPy warning from deep inside.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = self.model(inputs)  # forward: predict
+            loss = self.loss_fn(logits, targets)  # loss: measure the error
+            if not math.isfinite(loss.item()):
+                raise TrainingDiverged(loss.item(), self.epoch, self.batch, self.global_step + 1, self._lr())
+            self.optimizer.zero_grad()
+            loss.backward()  # backward: the gradient of the loss for every weight
+            for callback in _overriding(self.callbacks, "on_after_backward"):  # the raw gradients, before clipping
+                callback.on_after_backward(self, self.global_step + 1)
+            if self.clip_grad_norm:
+                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()  # step: move every weight against its gradient
+        return StepResult(loss.item(), logits)
+
+    def _stopped_on_divergence(self, diverged):
+        """Let every callback answer a diverged loss (:meth:`Callback.on_divergence`); True
+        when one of them stopped training, which then ends quietly."""
+        for callback in _overriding(self.callbacks, "on_divergence"):
+            callback.on_divergence(self, diverged.epoch, diverged.step, diverged.loss)
+        if self.stop_training and not self.stopped_reason:  # the history says why it stopped
+            self.stopped_reason = f"loss became {diverged.loss} at epoch {diverged.epoch}, step {diverged.step}"
+        return self.stop_training
 
     # -- one epoch -------------------------------------------------------------------------
 
     def train_epoch(self, loader, epoch, epochs):
+        """One pass over ``loader``, a :meth:`train_step` per batch, with what surrounds it:
+        the step scheduler, the epoch's metrics, per-batch callbacks and the progress bar."""
         self.model.train()
         self.epoch = epoch
         total_loss, seen, correct, predicted, step_losses = 0.0, 0, 0, 0, []
         batches = self._progress_bar(loader, epoch, epochs)
-        # Only the callbacks that watch single steps are called per step: usually none.
-        after_backward = _overriding(self.callbacks, "on_after_backward")
         batch_end = _overriding(self.callbacks, "on_batch_end")
         for step, (inputs, targets) in enumerate(batches, start=1):
-            # A diverging run overflows long before the loss is NaN; the loss check below
-            # reports it once, clearly, instead of NumPy warning from deep inside.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                logits = self.model(inputs)  # forward
-                loss = self.loss_fn(logits, targets)  # error
-                value = loss.item()
-                if not math.isfinite(value):
-                    self._diverged(epoch, step, value)
+            self.batch = step
+            try:
+                value, logits = self.train_step(inputs, targets)
+            except TrainingDiverged as diverged:
+                if self._stopped_on_divergence(diverged):
                     break
-                self.optimizer.zero_grad()
-                loss.backward()  # backpropagation
-                for callback in after_backward:  # the raw gradients, before clipping changes them
-                    callback.on_after_backward(self, self.global_step + 1)
-                if self.clip_grad_norm:
-                    clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-                self.optimizer.step()  # update
+                raise
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self.global_step += 1
@@ -103,18 +149,6 @@ class Trainer:
             batches.close()
         accuracy = correct / predicted if predicted else None
         return {"train_loss": total_loss / max(seen, 1), "train_acc": accuracy, "step_losses": step_losses}
-
-    def _diverged(self, epoch, step, value):
-        lr = self.optimizer.param_groups[0]["lr"]
-        for callback in self.callbacks:
-            if isinstance(callback, StopOnNaN):
-                callback.on_nan(self, epoch, step, value)
-                return
-        raise FloatingPointError(
-            f"training diverged: the loss became {value} at epoch {epoch}, step {step} "
-            f"(global step {self.global_step + 1}); help: lower the learning rate (now {lr:g}), "
-            "check the inputs for NaN, or clip gradients (clip_grad_norm=1.0)"
-        )
 
     def _progress_bar(self, loader, epoch, epochs):
         if not self.progress:
