@@ -4,6 +4,9 @@ Each op is checked twice: against calculus (central finite differences in float6
 ``gn.gradcheck``) and against PyTorch (same float32 inputs, same random upstream
 gradient; forward values and input gradients compared with float32 tolerances).
 """
+import math
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -396,6 +399,19 @@ def test_gelu_values():
     np.testing.assert_allclose(F.gelu(x, approximate="tanh").numpy(), [-0.15880801, 0.0, 0.841192], rtol=1e-6)
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(x, approximate="fast")
+
+
+def test_float64_erf_and_gelu_are_exact_without_scipy(monkeypatch):
+    # SciPy is not part of the core install: float64 then takes math.erf, number by number
+    monkeypatch.setitem(sys.modules, "scipy.special", None)  # `from scipy.special import erf` raises ImportError
+    with pytest.raises(ImportError):
+        from scipy.special import erf  # noqa: F401
+    x = np.linspace(-7, 7, 57)
+    exact = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(gn.tensor(x).erf().numpy(), exact, rtol=1e-15, atol=1e-16)
+    cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    np.testing.assert_allclose(F.gelu(gn.tensor(x)).numpy(), x * cdf, rtol=1e-15, atol=1e-16)
+    assert gn.gradcheck(F.gelu, [gn.tensor(x[::4], requires_grad=True)])
 
 
 def test_clip_passes_gradient_only_inside():

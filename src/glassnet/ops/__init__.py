@@ -10,21 +10,24 @@ Where each op lives:
 ===============  =======================================================================
 ``elementwise``  Add, Sub, Mul, Div, Pow, PowScalar, Maximum, Minimum, Neg, Cast, Exp, Log,
                  Log1p, Sqrt, Rsqrt, Abs, Sin, Cos, Erf, Clip, ReLU, LeakyReLU, Sigmoid, Tanh,
-                 GELU, Step (Sign, Floor, Ceil, Round, Trunc: zero gradient), Where (and
-                 ``where``)
+                 GELU (and ``gelu_reference``, the formula from Erf), Step (Sign, Floor,
+                 Ceil, Round, Trunc: zero gradient), Where (and ``where``)
 ``reduce``       Sum, Max, Min, Prod, Norm, LogSumExp, CumSum, Softmax, LogSoftmax; Selection
                  (values with their indices as a second output): MaxWithIndices,
                  MinWithIndices, Sort, TopK
 ``movement``     Reshape, Transpose, GetItem, SetItem, Clone, Expand, Repeat, Contiguous,
                  Split, Unbind, Gather, Concatenate (and ``concatenate``, ``stack``)
-``matmul``       MatMul, Linear, Einsum
-``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies)
-``pool``         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
-``norm``         BatchNorm, LayerNorm
+``matmul``       MatMul, Linear, Einsum (and ``linear_reference``)
+``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies;
+                 ``conv2d_reference``, a loop over kernel offsets)
+``pool``         MaxPool2d (and ``max_pool2d_reference``, a running maximum of tensors),
+                 AvgPool2d, AdaptiveAvgPool2d
+``norm``         BatchNorm, LayerNorm (and ``batch_norm_reference``, ``layer_norm_reference``)
 ``embedding``    Embedding
-``loss``         CrossEntropy, NLLLoss, BCEWithLogits
+``loss``         CrossEntropy, NLLLoss, BCEWithLogits (and ``cross_entropy_reference``)
 ``attention``    Attention (and ``attention_reference``, the same from tensor ops)
-``recurrent``    RNN, LSTM, GRU: one layer, one direction, a whole sequence each
+``recurrent``    RNN, LSTM, GRU: one layer, one direction, a whole sequence each (and
+                 ``rnn_reference``, ``lstm_reference``, ``gru_reference``, loops over time)
 ===============  =======================================================================
 
 Naming: an op class is named for what it computes, in CamelCase with no suffix (``Add``,
@@ -39,21 +42,21 @@ Argument checks and PyTorch's signatures are in ``glassnet.nn.functional``, whos
 functions check, then call ``ops.X.apply``; ``Tensor``'s methods call the ops directly.
 """
 from .attention import Attention, attention_reference
-from .conv import Conv2d
+from .conv import Conv2d, conv2d_reference
 from .elementwise import (
     GELU, Abs, Add, Cast, Ceil, Clip, Cos, Div, Erf, Exp, Floor, LeakyReLU, Log, Log1p, Maximum, Minimum, Mul, Neg,
-    Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, where,
+    Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, gelu_reference, where,
 )
 from .embedding import Embedding
-from .loss import BCEWithLogits, CrossEntropy, NLLLoss
-from .matmul import Einsum, Linear, MatMul
+from .loss import BCEWithLogits, CrossEntropy, NLLLoss, cross_entropy_reference
+from .matmul import Einsum, Linear, MatMul, linear_reference
 from .movement import (
     Clone, Concatenate, Contiguous, Expand, Gather, GetItem, Repeat, Reshape, SetItem, Split, Transpose, Unbind,
     concatenate, stack,
 )
-from .norm import BatchNorm, LayerNorm
-from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .recurrent import GRU, LSTM, RNN
+from .norm import BatchNorm, LayerNorm, batch_norm_reference, layer_norm_reference
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, max_pool2d_reference
+from .recurrent import GRU, LSTM, RNN, gru_reference, lstm_reference, rnn_reference
 from .reduce import (
     CumSum, LogSoftmax, LogSumExp, Max, MaxWithIndices, Min, MinWithIndices, Norm, Prod, Selection, Softmax, Sort, Sum,
     TopK, stable_argsort,
@@ -63,7 +66,7 @@ __all__ = [
     # elementwise
     "Add", "Sub", "Mul", "Div", "Pow", "PowScalar", "Maximum", "Minimum", "Neg", "Cast", "Exp", "Log", "Log1p",
     "Sqrt", "Rsqrt", "Abs", "Sin", "Cos", "Erf", "Clip", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
-    "Step", "Sign", "Floor", "Ceil", "Round", "Trunc", "Where", "where",
+    "gelu_reference", "Step", "Sign", "Floor", "Ceil", "Round", "Trunc", "Where", "where",
     # reduce
     "Sum", "Max", "Min", "Prod", "Norm", "LogSumExp", "CumSum", "Softmax", "LogSoftmax",
     "Selection", "MaxWithIndices", "MinWithIndices", "Sort", "TopK", "stable_argsort",
@@ -71,7 +74,11 @@ __all__ = [
     "Reshape", "Transpose", "GetItem", "SetItem", "Clone", "Expand", "Repeat", "Contiguous", "Split", "Unbind",
     "Gather", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
-    "MatMul", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
+    "MatMul", "Linear", "Conv2d", "conv2d_reference", "MaxPool2d", "max_pool2d_reference", "AvgPool2d",
+    "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent
     "CrossEntropy", "NLLLoss", "BCEWithLogits", "Attention", "attention_reference", "RNN", "LSTM", "GRU",
+    # the readable references beside fused ops
+    "linear_reference", "batch_norm_reference", "layer_norm_reference", "cross_entropy_reference",
+    "rnn_reference", "lstm_reference", "gru_reference",
 ]

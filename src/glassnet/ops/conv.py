@@ -3,11 +3,16 @@ unfolded into a column, and the filters, flattened into rows, multiply all colum
 once. Its backward is two more matrix products and the adjoint of the unfolding
 (col2im), which adds each column back onto the pixels it came from.
 
+The same convolution reads plainly in :func:`conv2d_reference` (a loop over kernel offsets
+of small tensor ops): ``with gn.reference_ops():`` runs it instead, and a test checks
+that the two agree in values and gradients.
+
 The layer ``nn.Conv2d`` and the functional form ``nn.functional.conv2d`` check the
 arguments and call ``Conv2d`` here with them in normal form (pairs, explicit padding).
 """
 from ..backend import xp
-from ..tensor import Function
+from ..tensor import Function, Tensor
+from .matmul import Einsum
 
 # -- geometry ------------------------------------------------------------------------------
 
@@ -74,6 +79,10 @@ class Conv2d(Function):
 
     With G groups, the C input channels and O filters split into G blocks; block g of
     the filters sees only block g of the channels (G = C: depthwise), a batch of G products.
+
+    Reference: :func:`conv2d_reference` below, the same sum as a loop over kernel offsets;
+    fused because one large matrix product runs at BLAS speed where kh * kw small ones
+    would each pay for a pass over the input.
     """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
@@ -106,3 +115,38 @@ class Conv2d(Function):
         if self.needs_input_grad[2]:
             grad_bias = grad_t.sum(axis=-1).reshape(-1)
         return grad_x, grad_weight, grad_bias
+
+
+# -- the reference ---------------------------------------------------------------------
+
+
+def conv2d_reference(x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """The convolution as its formula reads, from small tensor ops: for each kernel offset
+    (i, j), the pixel that offset sees in every window is one strided slice of the padded
+    input; contract it with the filters' weights at (i, j) and sum over the offsets.
+
+    Shape: x (N, C, H, W), weight (O, C / groups, kh, kw), bias (O,) or None -> (N, O, out_h, out_w).
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
+    >>> conv2d_reference(image, gn.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])).tolist()
+    [[[[-4.0, -4.0], [-4.0, -4.0]]]]
+    """
+    (n, c, h, w), (out_channels, _, kh, kw) = x.shape, weight.shape
+    (top, bottom), (left, right), (sh, sw), (dh, dw) = *padding, stride, dilation
+    x_padded = Tensor(xp.zeros((n, c, top + h + bottom, left + w + right), dtype=x.dtype))
+    x_padded[:, :, top:top + h, left:left + w] = x  # item assignment: the gradient flows back to x
+    out_h, out_w = output_size(h, kh, sh, top, bottom, dh), output_size(w, kw, sw, left, right, dw)
+    # G independent blocks: images (N, G, C/G, H, W) and filters (G, O/G, C/G, kh, kw)
+    x_padded = x_padded.reshape(n, groups, c // groups, *x_padded.shape[2:])
+    weight = weight.reshape(groups, out_channels // groups, c // groups, kh, kw)
+    out = 0
+    for i in range(kh):
+        for j in range(kw):
+            seen = x_padded[..., i * dh:i * dh + sh * (out_h - 1) + 1:sh, j * dw:j * dw + sw * (out_w - 1) + 1:sw]
+            out = out + Einsum.apply(seen, weight[..., i, j], equation="ngcyx,goc->ngoyx")
+    out = out.reshape(n, out_channels, out_h, out_w)
+    return out if bias is None else out + bias.reshape(-1, 1, 1)
+
+
+Conv2d.reference = conv2d_reference

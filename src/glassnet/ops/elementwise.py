@@ -317,6 +317,16 @@ class Tanh(Function):
         return grad * (1 - self.out * self.out)
 
 
+def _erf_float64(x):
+    """erf to float64 precision: SciPy's when it is installed (it is optional, not part of
+    the core install), else ``math.erf`` one number at a time, exact but slow."""
+    try:
+        from scipy.special import erf
+    except ImportError:
+        return xp.vectorize(math.erf, otypes=[xp.float64])(x)
+    return erf(x)
+
+
 # Abramowitz & Stegun 7.1.26 for erfc: |error| < 1.5e-7, below float32's resolution near 1
 _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
@@ -327,7 +337,8 @@ def _normal_cdf(x):
 
     NumPy has no erf; SciPy's computes in double precision and is slow, so float32 uses a
     rational approximation accurate to float32 precision, computed in place (the array is
-    large; every temporary costs a pass over memory). float64 (gradient checks) uses SciPy.
+    large; every temporary costs a pass over memory). float64 (gradient checks) needs the
+    exact erf: :func:`_erf_float64`.
     """
     gauss = xp.square(x)
     gauss *= -0.5
@@ -335,9 +346,7 @@ def _normal_cdf(x):
     xp.maximum(gauss, -80, out=gauss)
     xp.exp(gauss, out=gauss)
     if x.dtype == xp.float64:
-        from scipy.special import erf  # SciPy comes with scikit-learn
-
-        return 0.5 * (1 + erf(x / math.sqrt(2))), gauss
+        return 0.5 * (1 + _erf_float64(x / math.sqrt(2))), gauss
     t = xp.abs(x)
     t *= _ERF_P / math.sqrt(2)
     t += 1
@@ -357,7 +366,12 @@ def _normal_cdf(x):
 
 
 class GELU(Function):
-    """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh formula."""
+    """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh formula.
+
+    Reference: :func:`gelu_reference` below, the formula from Erf (or Tanh) and arithmetic;
+    fused so that Φ is computed in place (``_normal_cdf``) and the backward reuses Φ and
+    exp(-x²/2) from the forward instead of a graph of five ops.
+    """
 
     def forward(self, x, approximate="none"):
         self.x, self.approximate = x, approximate
@@ -381,6 +395,21 @@ class GELU(Function):
         return slope
 
 
+def gelu_reference(x, approximate="none"):
+    """GELU as its formula reads: x Φ(x) = x · ½ (1 + erf(x / √2)), from the Erf op and
+    arithmetic; with ``approximate="tanh"``, ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+
+    Shape: any -> the same.
+
+    >>> import glassnet as gn
+    >>> gelu_reference(gn.tensor([-1.0, 0.0, 1.0])).numpy().round(4)
+    array([-0.1587,  0.    ,  0.8413], dtype=float32)
+    """
+    if approximate == "tanh":
+        return 0.5 * x * (1 + Tanh.apply(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return x * 0.5 * (1 + Erf.apply(x / math.sqrt(2)))
+
+
 class Erf(Function):
     """The error function, erf(x) = 2 Φ(x √2) - 1, from ``_normal_cdf``; near 0 (where
     that difference would lose digits) its Taylor series. d/dx = 2/√π exp(-x²)."""
@@ -397,6 +426,9 @@ class Erf(Function):
 
     def backward(self, grad):
         return grad * (2 / math.sqrt(math.pi)) * self.gauss
+
+
+GELU.reference = gelu_reference
 
 
 # -- selection -----------------------------------------------------------------------------

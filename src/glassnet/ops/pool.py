@@ -5,22 +5,32 @@ place in every window is one strided slice of the input, so a k x k pooling is k
 whole-array operations (and its backward as many slice-adds), never a loop over pixels.
 The layers and functional forms in ``nn`` check the arguments and compute the output
 size; the ops here receive them in normal form (pairs, ``out_size``).
+
+Max pooling also reads plainly in :func:`max_pool2d_reference` (a running maximum of
+tensors): ``with gn.reference_ops():`` runs it instead, and a test checks that they agree.
 """
 from ..backend import xp
-from ..tensor import Function
+from ..tensor import Function, Tensor
+from .elementwise import Maximum
 
 # -- windows -------------------------------------------------------------------------------
 
 
+def _padding_after(shape, padding, kernel_size, stride, dilation, out_size):
+    """The padding on the bottom and the right: as many pixels as the windows reach past
+    the image (with ceil_mode the last window may hang over the edge)."""
+    return tuple(
+        max((out - 1) * s + d * (k - 1) + 1 - size - p, 0)  # pixels the windows cover, past the image
+        for size, k, s, p, d, out in zip(shape[2:], kernel_size, stride, padding, dilation, out_size)
+    )
+
+
 def _padded(x, padding, kernel_size, stride, dilation, out_size, value):
     """``x`` padded with ``value``: ``padding`` pixels on the top and left, and on the bottom
-    and right as many as the windows reach (with ceil_mode the last window may hang over
-    the padding). The result keeps x's memory layout (batch-last after a convolution, see conv.py)."""
+    and right as many as the windows reach. The result keeps x's memory layout (batch-last
+    after a convolution, see conv.py), so the walk below reads it in the fast order."""
     (top, left), (n, c, h, w) = padding, x.shape
-    bottom, right = (
-        max((out - 1) * s + d * (k - 1) + 1 - size - p, 0)  # pixels the windows cover, past the image
-        for size, k, s, p, d, out in zip((h, w), kernel_size, stride, padding, dilation, out_size)
-    )
+    bottom, right = _padding_after(x.shape, padding, kernel_size, stride, dilation, out_size)
     if top == bottom == left == right == 0:
         return x
     padded = xp.full_like(x, value, shape=(n, c, top + h + bottom, left + w + right))
@@ -61,6 +71,10 @@ class MaxPool2d(Function):
     offsets in the same order and gives each window's gradient to the first offset whose
     pixel equals the maximum (cheaper than tracking the argmax during the forward, which
     inference would pay for too).
+
+    Reference: :func:`max_pool2d_reference` below, the running maximum of tensors; fused
+    so that the maximum is taken in place in one array, and its backward is a slice-add
+    per offset instead of a graph of k * k Maximum ops.
     """
 
     def forward(self, x, kernel_size, stride, padding, dilation, out_size):
@@ -91,6 +105,35 @@ class MaxPool2d(Function):
             else:
                 grad_padded[window] += grad * at_max
         return _crop(grad_padded, padding, self.x_shape)
+
+
+def max_pool2d_reference(x, kernel_size, stride, padding, dilation, out_size):
+    """Max pooling from small tensor ops: pad with -inf (which never wins), then for each
+    kernel offset take the pixel it sees in every window (one strided slice) and keep the
+    running elementwise maximum. Where pixels tie, this splits the gradient among them
+    while the fused op sends it all to the first; ties have probability 0 on random data.
+
+    Shape: x (N, C, H, W) -> (N, C, out_h, out_w); the options are the fused op's, in pairs.
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> max_pool2d_reference(image, (2, 2), (2, 2), (0, 0), (1, 1), (1, 2)).tolist()
+    [[[[4.0, 5.0]]]]
+    """
+    (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = kernel_size, stride, dilation, out_size
+    (top, left), (n, c, h, w) = padding, x.shape
+    bottom, right = _padding_after(x.shape, padding, kernel_size, stride, dilation, out_size)
+    x_padded = Tensor(xp.full((n, c, top + h + bottom, left + w + right), -xp.inf, dtype=x.dtype))
+    x_padded[:, :, top:top + h, left:left + w] = x  # item assignment: the gradient flows back to x
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            seen = x_padded[:, :, i * dh:i * dh + sh * (out_h - 1) + 1:sh, j * dw:j * dw + sw * (out_w - 1) + 1:sw]
+            out = seen if out is None else Maximum.apply(out, seen)
+    return out
+
+
+MaxPool2d.reference = max_pool2d_reference
 
 
 # -- average pooling -----------------------------------------------------------------------
