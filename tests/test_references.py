@@ -49,7 +49,8 @@ def _batch_norm(shape, affine=True, training=True, running=True):
 def _layer_norm(shape, normalized_ndim, weight=True, bias=True):
     def make(rng):
         affine = [_tensor(rng, *shape[-normalized_ndim:]) for present in (weight, bias) if present]
-        return [_tensor(rng, *shape), *affine], dict(normalized_ndim=normalized_ndim, eps=1e-5, has_weight=weight, has_bias=bias)
+        options = dict(normalized_ndim=normalized_ndim, eps=1e-5, has_weight=weight, has_bias=bias)
+        return [_tensor(rng, *shape), *affine], options
     return make
 
 
@@ -118,13 +119,15 @@ CASES = {
     "linear_3d_no_bias": (ops.Linear, _linear((2, 3, 4), bias=False)),
     "linear_1d": (ops.Linear, _linear((4,))),
     "cross_entropy": (ops.CrossEntropy, _cross_entropy([0, 3, 1, 1, 2])),
-    "cross_entropy_weight_ignored": (ops.CrossEntropy, _cross_entropy([0, -100, 1, 3, -100], weight=CLASS_WEIGHT)),
-    "cross_entropy_ignore_index_sum": (ops.CrossEntropy, _cross_entropy([0, 3, 1, 1, 2], weight=CLASS_WEIGHT, ignore_index=3,
-                                                                          reduction="sum")),
-    "cross_entropy_none": (ops.CrossEntropy, _cross_entropy([0, -100, 1, 3, -100], reduction="none")),
-    "cross_entropy_smoothing_weight_ignored": (ops.CrossEntropy, _cross_entropy([0, -100, 1, 3, 2], weight=CLASS_WEIGHT,
-                                                                                  label_smoothing=0.1)),
-    "cross_entropy_smoothing_none": (ops.CrossEntropy, _cross_entropy([0, 3, 1, 1, 2], label_smoothing=0.25, reduction="none")),
+    "cross_entropy_weight_ignored": (ops.CrossEntropy, _cross_entropy(
+        [0, -100, 1, 3, -100], weight=CLASS_WEIGHT)),
+    "cross_entropy_weight_ignore_index_sum": (ops.CrossEntropy, _cross_entropy(
+        [0, 3, 1, 1, 2], weight=CLASS_WEIGHT, ignore_index=3, reduction="sum")),
+    "cross_entropy_ignored_none": (ops.CrossEntropy, _cross_entropy([0, -100, 1, 3, -100], reduction="none")),
+    "cross_entropy_smoothing_weight_ignored": (ops.CrossEntropy, _cross_entropy(
+        [0, -100, 1, 3, 2], weight=CLASS_WEIGHT, label_smoothing=0.1)),
+    "cross_entropy_smoothing_none": (ops.CrossEntropy, _cross_entropy(
+        [0, 3, 1, 1, 2], label_smoothing=0.25, reduction="none")),
     "cross_entropy_probabilities": (ops.CrossEntropy, _cross_entropy("probabilities")),
     "cross_entropy_probabilities_weight_smoothing_sum": (ops.CrossEntropy, _cross_entropy(
         "probabilities", weight=CLASS_WEIGHT, label_smoothing=0.2, reduction="sum")),

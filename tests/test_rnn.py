@@ -3,8 +3,8 @@
 Each is checked against calculus (gn.gradcheck in float64, inputs, initial states and
 every parameter checked), against PyTorch (its weights copied in; outputs, final states
 and the gradients of input, initial states and every parameter compared over a table of
-configurations), and against a plain composition of glassnet ops written from the gate
-equations, which is what the fused ops compute.
+configurations). That the fused ops compute the gate equations, their readable references
+(``ops.lstm_reference`` and friends, loops of tensor ops), is in tests/test_references.py.
 """
 import math
 
@@ -254,54 +254,7 @@ def test_gradcheck(name, make, x_shape, n_states, state_shape):
     assert all(p.grad is not None for p in params)
 
 
-# -- the fused ops compute the gate equations ------------------------------------------------------------
-
-
-def _reference(kind, x, h, c, w_ih, w_hh, b_ih, b_hh):
-    """One layer over a time-major sequence, composed from glassnet's small ops exactly as
-    the equations read (the slow, obviously right version of the fused ops)."""
-    outputs = []
-    for t in range(x.shape[0]):
-        x_gates, h_gates = x[t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
-        if kind == "rnn":
-            h = (x_gates + h_gates).tanh()
-        elif kind == "lstm":
-            gates = x_gates + h_gates
-            i, f, g, o = (gates[:, k * HIDDEN:(k + 1) * HIDDEN] for k in range(4))
-            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-            h = o.sigmoid() * c.tanh()
-        else:
-            (x_r, x_z, x_n), (h_r, h_z, h_n) = ([g[:, k * HIDDEN:(k + 1) * HIDDEN] for k in range(3)] for g in (x_gates, h_gates))
-            r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
-            n = (x_n + r * h_n).tanh()
-            h = (1 - z) * n + z * h
-        outputs.append(h)
-    return gn.stack(outputs), h, c
-
-
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_fused_layer_agrees_with_the_composition_of_small_ops(kind):
-    gn.seed(1)
-    layer = {"rnn": rnn.RNN, "lstm": rnn.LSTM, "gru": rnn.GRU}[kind](IN, HIDDEN)
-    rng = np.random.default_rng(2)
-    x = gn.tensor(rng.standard_normal((STEPS, BATCH, IN)).astype(np.float32), requires_grad=True)
-    h0 = gn.tensor(rng.standard_normal((1, BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
-    c0 = gn.tensor(rng.standard_normal((1, BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
-    weights = list(layer.parameters())
-
-    fused = _flat(layer(x, (h0, c0) if kind == "lstm" else h0))
-    reference = _reference(kind, x, h0[0], c0[0], *weights)[: len(fused)]
-    upstream = [rng.standard_normal(out.shape).astype(np.float32) for out in fused]
-    grads = []
-    for outputs in (fused, reference):
-        for t in [x, h0, c0, *weights]:
-            t.grad = None
-        sum((out.reshape(u.shape) * gn.tensor(u)).sum() for out, u in zip(outputs, upstream)).backward()
-        grads.append([t.grad for t in [x, h0, *weights]] + ([c0.grad] if kind == "lstm" else []))
-    for out, want in zip(fused, reference):
-        np.testing.assert_allclose(out.numpy(), want.numpy().reshape(out.shape), rtol=1e-5, atol=1e-6)
-    for mine, want in zip(*grads):
-        np.testing.assert_allclose(mine, want, rtol=1e-4, atol=1e-5)
+# -- a layer over a sequence equals its cell step by step ------------------------------------------------
 
 
 def test_lstm_over_a_sequence_equals_its_cell_step_by_step():

@@ -6,9 +6,13 @@ Targets arrive as arrays; ``q``, the per-class weight of each row's log-probabil
 covers class indices (with class weights, ``ignore_index`` and label smoothing) and class
 probabilities alike. ``nn.functional`` checks the arguments and brings PyTorch's
 (N, C, d1, ...) layout to rows first.
+
+``cross_entropy_reference``, beside ``CrossEntropy``, is the same loss from tensor ops
+(log-softmax, then the weighted negative log-likelihood), whose backward autograd derives:
+the version to read; ``tests/test_references.py`` checks that the two agree.
 """
 from ..backend import xp
-from ..tensor import Function
+from ..tensor import Function, Tensor
 
 # -- target weights and reduction ----------------------------------------------------------
 
@@ -73,10 +77,45 @@ def _scale(grad, reduction, divisor, dtype):
 # -- the ops -------------------------------------------------------------------------------
 
 
+def cross_entropy_reference(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """-sum_c q[c] log softmax(logits)[c] per row, from tensor ops: what :class:`CrossEntropy`
+    computes. q is the target as a distribution over classes: one-hot for a class index
+    (zero for ``ignore_index``) or the given probabilities, mixed with the uniform one by
+    ``label_smoothing``, times the class weights. 'mean' divides by the summed weights of
+    the counted targets (N for probabilities), as PyTorch does.
+
+    Shape: logits (N, C), target (N,) class indices or (N, C) probabilities, weight (C,)
+    -> a scalar, or (N,) with ``reduction='none'``.
+
+    >>> import glassnet as gn
+    >>> from glassnet.ops import cross_entropy_reference
+    >>> round(cross_entropy_reference(gn.tensor([[2.0, 0.0, 0.0]]), gn.tensor([0])).item(), 4)
+    0.2395
+    """
+    classes = logits.shape[1]
+    target = xp.asarray(target)  # a constant: no gradient goes to the targets
+    weight = xp.ones(classes) if weight is None else xp.asarray(weight)
+    if target.dtype.kind == "f":  # class probabilities: every row counts once
+        q, counted = target * (1 - label_smoothing) + label_smoothing / classes, len(target)
+    else:  # class indices: one-hot rows, all zero where the target is ignored
+        kept = (target != ignore_index)[:, None]
+        one_hot = xp.arange(classes) == target[:, None]
+        q = ((1 - label_smoothing) * one_hot + label_smoothing / classes) * kept
+        counted = (one_hot * kept * weight).sum()
+    loss = -(Tensor((q * weight).astype(logits.dtype)) * logits.log_softmax(dim=1)).sum(dim=1)
+    if reduction == "none":
+        return loss
+    return loss.sum() / float(counted) if reduction == "mean" else loss.sum()
+
+
 class CrossEntropy(Function):
-    """-sum_c q[c] log softmax(x)[c], fused: the gradient is softmax(x) sum(q) - q."""
+    """-sum_c q[c] log softmax(x)[c], fused: the gradient is softmax(x) sum(q) - q, one
+    expression where the composed ops would walk back through log-softmax and a product.
+    Reference: ``cross_entropy_reference`` above, the same loss from tensor ops.
+    """
 
     def forward(self, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        # log-softmax with the row maximum subtracted first, so that exp cannot overflow
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         self.q, self.divisor = _target_distribution("cross_entropy", logits, target, weight, ignore_index, label_smoothing)
@@ -88,6 +127,9 @@ class CrossEntropy(Function):
         probs = xp.exp(self.log_probs)
         grad_logits = probs * self.q.sum(axis=1, keepdims=True) - self.q
         return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype), None  # no gradient for targets
+
+
+CrossEntropy.reference = cross_entropy_reference
 
 
 class NLLLoss(Function):

@@ -39,11 +39,26 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+def linear_reference(x, weight, bias=None):
+    """x W^T + b from two tensor ops (MatMul, Add): what :class:`Linear` computes.
+
+    Shape: x (*, in_features), weight (out_features, in_features), bias (out_features,)
+    -> (*, out_features).
+
+    >>> import glassnet as gn
+    >>> from glassnet.ops import linear_reference
+    >>> linear_reference(gn.ones(2, 3), gn.ones(4, 3), gn.ones(4)).tolist()
+    [[4.0, 4.0, 4.0, 4.0], [4.0, 4.0, 4.0, 4.0]]
+    """
+    return x @ weight.T if bias is None else x @ weight.T + bias
+
+
 class Linear(Function):
     """y = x W^T + b, for x of shape (*, in_features) and W of shape (out, in).
 
     Leading axes are flattened into rows first: one 2-D matrix product reaches BLAS,
     where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower.
+    Reference: ``linear_reference`` above, the same maths from tensor ops.
     """
 
     def forward(self, x, weight, bias):
@@ -56,7 +71,7 @@ class Linear(Function):
         self.weight = weight
         out = self.x_rows @ weight.T
         if bias is not None:
-            out += bias
+            out += bias  # in place: no second array the size of the output
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
@@ -66,6 +81,9 @@ class Linear(Function):
         grad_w = grad_rows.T @ self.x_rows if w_needs else None
         grad_b = grad_rows.sum(axis=0) if b_needs else None
         return grad_x, grad_w, grad_b
+
+
+Linear.reference = linear_reference
 
 
 class Einsum(Function):

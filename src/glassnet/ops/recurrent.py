@@ -8,16 +8,24 @@ backward loops back through time (backpropagation through time) next to it, then
 weight gradients of all steps in one product each. Composing small ops instead would
 build a graph of hundreds of nodes per sequence. The layers and cells of ``nn.rnn`` run
 these ops (a cell is one step).
+
+Beside each op stands its reference (``rnn_reference``, ``lstm_reference``,
+``gru_reference``): the same recurrence as a plain loop over time of tensor ops, which
+autograd differentiates. It is the version to read; ``with gn.reference_ops():`` runs it
+in place of the op, and ``tests/test_references.py`` checks that the two agree.
 """
 from ..backend import xp
 from ..tensor import Function
+from .movement import stack
 
 # -- shared array helpers ------------------------------------------------------------------
 
 
 def _sigmoid(a, out=None):
     """1 / (1 + e^-a). e^-a is capped at e^80 so that it cannot overflow float32: there
-    the result is 1.8e-35 instead of something smaller, 0 for every purpose."""
+    the result is 1.8e-35 instead of something smaller, 0 for every purpose. Written into
+    ``out`` in four in-place passes, where ``Tensor.sigmoid`` (the references') makes new
+    arrays, so that a whole block of gates is activated without a temporary."""
     out = xp.negative(a, out=out)
     xp.minimum(out, 80.0, out=out)
     xp.exp(out, out=out)
@@ -32,7 +40,8 @@ def _split(gates, count):
 
 
 def _project_inputs(x, weight_ih, bias):
-    """x_t W_ih^T + bias for every step t at once: (L, N, in) -> (L, N, gates * hidden)."""
+    """x_t W_ih^T + bias for every step t at once: (L, N, in) -> (L, N, gates * hidden).
+    One (L * N)-row product keeps BLAS busy, where L products of N rows each would not."""
     steps, batch, features = x.shape
     projected = (x.reshape(steps * batch, features) @ weight_ih.T).reshape(steps, batch, -1)
     if bias is not None:
@@ -44,6 +53,11 @@ def _in_reading_order(sequence, reverse):
     """The reverse direction reads the sequence from its end: flip time on the way in and
     on the way out, so that each loop below only ever runs forward."""
     return sequence[::-1] if reverse else sequence
+
+
+def _affine(x, weight, bias):
+    """x W^T + b, where every gate starts (the references' building block; b may be absent)."""
+    return x @ weight.T if bias is None else x @ weight.T + bias
 
 
 def _weight_grads(fn, first, x, h_prev, d_input_gates, d_hidden_gates):
@@ -71,7 +85,26 @@ def _weight_grads(fn, first, x, h_prev, d_input_gates, d_hidden_gates):
     return grad_x, grads
 
 
-# -- the ops -------------------------------------------------------------------------------
+# -- the references and the ops --------------------------------------------------------------
+
+
+def rnn_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh", reverse=False):
+    """The Elman recurrence as a loop of tensor ops: what :class:`RNN` computes.
+
+    Shape: x (L, N, in), h0 (N, H), weight_ih (H, in), weight_hh (H, H), biases (H,)
+    -> h_1 .. h_L (L, N, H), in the order of x.
+
+    >>> import glassnet as gn
+    >>> from glassnet.ops import rnn_reference
+    >>> rnn_reference(gn.ones(5, 2, 3), gn.zeros(2, 4), gn.ones(4, 3), gn.ones(4, 4)).shape
+    (5, 2, 4)
+    """
+    h, hs = h0, []
+    for x_t in _in_reading_order(x.unbind(0), reverse):
+        pre = _affine(x_t, weight_ih, bias_ih) + _affine(h, weight_hh, bias_hh)
+        h = pre.tanh() if nonlinearity == "tanh" else pre.relu()
+        hs.append(h)
+    return stack(_in_reading_order(hs, reverse))
 
 
 class RNN(Function):
@@ -80,14 +113,17 @@ class RNN(Function):
         h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)     (or relu)
 
     Returns h_1 .. h_L, shape (L, N, H), in the order of x (also when ``reverse``).
+    Reference: ``rnn_reference`` above, the same maths as a loop of tensor ops.
     """
 
     def forward(self, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh", reverse=False):
+        # flipped once and made contiguous, so that every reshape of x below is a view
         x = xp.ascontiguousarray(_in_reading_order(x, reverse))
-        both_biases = None if bias_ih is None else bias_ih + bias_hh
+        both_biases = None if bias_ih is None else bias_ih + bias_hh  # always added together: merged once
         pre = _project_inputs(x, weight_ih, both_biases)  # then += h_{t-1} W_hh^T, step by step
         steps, batch, hidden = pre.shape
-        hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)  # hs[t] is h_{t-1}: hs[0] = h0
+        # hs[t] is h_{t-1}, hs[0] = h0: one array, so that backward finds every h_{t-1} as hs[:-1]
+        hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)
         hs[0] = h0
         for t in range(steps):
             pre[t] += hs[t] @ weight_hh.T
@@ -104,10 +140,38 @@ class RNN(Function):
         for t in reversed(range(len(grad))):
             dh = dh + grad[t]
             h = hs[t + 1]
+            # the activation's derivative from its output: tanh' = 1 - h^2, relu' = [h > 0]
             d_pre[t] = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
             dh = d_pre[t] @ self.weight_hh
         grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre, d_pre)
         return (grad_x, dh, *weight_grads)
+
+
+RNN.reference = rnn_reference
+
+
+def lstm_reference(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
+    """The LSTM recurrence as a loop of tensor ops (gates i, f, g, o): what :class:`LSTM`
+    computes.
+
+    Shape: x (L, N, in), h0 and c0 (N, H), weight_ih (4H, in), weight_hh (4H, H), biases
+    (4H,) -> (h_1 .. h_L (L, N, H) in the order of x, the last cell state c (N, H)).
+
+    >>> import glassnet as gn
+    >>> from glassnet.ops import lstm_reference
+    >>> hs, c = lstm_reference(gn.ones(5, 2, 3), gn.zeros(2, 4), gn.zeros(2, 4), gn.ones(16, 3), gn.ones(16, 4))
+    >>> hs.shape, c.shape
+    ((5, 2, 4), (2, 4))
+    """
+    h, c, hs = h0, c0, []
+    for x_t in _in_reading_order(x.unbind(0), reverse):
+        gates = _affine(x_t, weight_ih, bias_ih) + _affine(h, weight_hh, bias_hh)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        c = f * c + i * g
+        h = o * c.tanh()
+        hs.append(h)
+    return stack(_in_reading_order(hs, reverse)), c
 
 
 class LSTM(Function):
@@ -122,11 +186,12 @@ class LSTM(Function):
         h' = o * tanh(c')
 
     Two outputs: h_1 .. h_L in the order of x (L, N, H), and the final cell state (N, H).
+    Reference: ``lstm_reference`` above, the same maths as a loop of tensor ops.
     """
 
     def forward(self, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
-        x = xp.ascontiguousarray(_in_reading_order(x, reverse))
-        both_biases = None if bias_ih is None else bias_ih + bias_hh
+        x = xp.ascontiguousarray(_in_reading_order(x, reverse))  # as in RNN: reshapes are views
+        both_biases = None if bias_ih is None else bias_ih + bias_hh  # always added together: merged once
         gates = _project_inputs(x, weight_ih, both_biases)  # (L, N, 4H): pre-activations, then activations
         steps, batch, hidden = gates.shape[0], gates.shape[1], h0.shape[-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=gates.dtype)  # hs[t] is h_{t-1}
@@ -172,6 +237,31 @@ class LSTM(Function):
         return (grad_x, dh, dc, *weight_grads)
 
 
+LSTM.reference = lstm_reference
+
+
+def gru_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
+    """The GRU recurrence as a loop of tensor ops (gates r, z, n): what :class:`GRU` computes.
+
+    Shape: x (L, N, in), h0 (N, H), weight_ih (3H, in), weight_hh (3H, H), biases (3H,)
+    -> h_1 .. h_L (L, N, H), in the order of x.
+
+    >>> import glassnet as gn
+    >>> from glassnet.ops import gru_reference
+    >>> gru_reference(gn.ones(5, 2, 3), gn.zeros(2, 4), gn.ones(12, 3), gn.ones(12, 4)).shape
+    (5, 2, 4)
+    """
+    h, hs = h0, []
+    for x_t in _in_reading_order(x.unbind(0), reverse):
+        x_r, x_z, x_n = _affine(x_t, weight_ih, bias_ih).chunk(3, dim=-1)
+        h_r, h_z, h_n = _affine(h, weight_hh, bias_hh).chunk(3, dim=-1)
+        r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+        n = (x_n + r * h_n).tanh()
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return stack(_in_reading_order(hs, reverse))
+
+
 class GRU(Function):
     """The gated recurrent unit over x (L, N, in), from state h0 (N, H), with PyTorch's gate
     order r, z, n in the rows of the weights:
@@ -183,10 +273,11 @@ class GRU(Function):
 
     b_hn sits inside the reset gate's product, so here the two biases do not merge.
     Returns h_1 .. h_L, shape (L, N, H), in the order of x.
+    Reference: ``gru_reference`` above, the same maths as a loop of tensor ops.
     """
 
     def forward(self, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
-        x = xp.ascontiguousarray(_in_reading_order(x, reverse))
+        x = xp.ascontiguousarray(_in_reading_order(x, reverse))  # as in RNN: reshapes are views
         x_gates = _project_inputs(x, weight_ih, bias_ih)  # (L, N, 3H)
         steps, batch, hidden = x_gates.shape[0], x_gates.shape[1], h0.shape[-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=x_gates.dtype)  # hs[t] is h_{t-1}
@@ -202,7 +293,7 @@ class GRU(Function):
             r, z, n = _split(gates[t], 3)
             _sigmoid(x_rz + h_rz, out=gates[t, :, :2 * hidden])  # r and z in one pass
             xp.tanh(x_n + r * h_n, out=n)
-            hs[t + 1] = n + z * (hs[t] - n)
+            hs[t + 1] = n + z * (hs[t] - n)  # (1 - z) n + z h, with one product fewer
             h_candidates[t] = h_n
         self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
@@ -233,3 +324,6 @@ class GRU(Function):
             dh = dh * z + d_h_gates[t] @ self.weight_hh
         grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, d_h_gates)
         return (grad_x, dh, *weight_grads)
+
+
+GRU.reference = gru_reference
