@@ -5,11 +5,15 @@ tricks; its ``reference`` (``ops.LSTM.reference``) is the same maths composed fr
 ops, the code a learner reads. This table ties each pair; ``with gn.reference_ops():``
 routes the layers to the references (tested by training real models both ways).
 """
+import sys
+
 import numpy as np
 import pytest
 
 import glassnet as gn
 from glassnet import ops
+from glassnet.optim.adam import adam_step_reference
+from glassnet.optim.sgd import sgd_step_reference
 from glassnet.tensor import Function
 
 
@@ -219,6 +223,64 @@ def test_the_switch_routes_apply_to_the_reference_and_back():
         assert gn.reference_ops_enabled()
         assert gn.nn.functional.scaled_dot_product_attention(q, q, q).grad_fn.name() != "AttentionBackward"
     assert not gn.reference_ops_enabled()
+
+
+# -- optimizer steps ---------------------------------------------------------------------
+#
+# Under ``gn.reference_ops()`` an optimizer's step of each parameter is its plain-maths
+# reference (``sgd_step_reference``, ``adam_step_reference``), on the same state entries.
+
+# name -> (optimizer, its reference, options)
+OPTIMIZER_CASES = {
+    "sgd": ("SGD", sgd_step_reference, dict(lr=0.1)),
+    "sgd_momentum": ("SGD", sgd_step_reference, dict(lr=0.1, momentum=0.9)),
+    "sgd_nesterov_weight_decay": ("SGD", sgd_step_reference, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    "sgd_dampening_maximize": ("SGD", sgd_step_reference, dict(lr=0.1, momentum=0.8, dampening=0.3, maximize=True)),
+    "adam": ("Adam", adam_step_reference, dict(lr=0.01)),
+    "adam_weight_decay_amsgrad": ("Adam", adam_step_reference, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "adam_maximize": ("Adam", adam_step_reference, dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, maximize=True)),
+    "adamw": ("AdamW", adam_step_reference, dict(lr=0.01, weight_decay=0.1)),
+    "adamw_amsgrad_maximize": ("AdamW", adam_step_reference, dict(lr=0.01, amsgrad=True, maximize=True)),
+}
+
+
+def _optimize(name, options, reference_steps, steps=6):
+    """Parameters (a vector, a matrix, a 0-d scalar) and their states after ``steps`` steps
+    with the same gradients, the steps in ``reference_steps`` taken in reference mode."""
+    rng = np.random.default_rng(0)
+    params = [gn.nn.Parameter(rng.standard_normal(shape).astype(np.float32)) for shape in [(3,), (4, 5), ()]]
+    optimizer = getattr(gn.optim, name)(params, **options)
+    for step in range(steps):
+        for p in params:
+            p.grad = rng.standard_normal(p.shape).astype(np.float32)
+        with gn.reference_ops(step in reference_steps):
+            optimizer.step()
+    return [p.numpy() for p in params], [optimizer.state[p] for p in params]
+
+
+@pytest.mark.parametrize("reference_steps", [range(6), {1, 2, 4}], ids=["reference", "switching_back_and_forth"])
+@pytest.mark.parametrize("case", OPTIMIZER_CASES)
+def test_optimizer_step_equals_its_reference(case, reference_steps, monkeypatch):
+    name, reference, options = OPTIMIZER_CASES[case]
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return reference(*args, **kwargs)
+
+    monkeypatch.setattr(sys.modules[reference.__module__], reference.__name__, counted)
+    fused_params, fused_state = _optimize(name, options, reference_steps=())
+    assert not calls
+    params, state = _optimize(name, options, reference_steps)
+    assert len(calls) == 3 * len(reference_steps)  # once per parameter and reference step
+    for i, (mine, want) in enumerate(zip(params, fused_params)):
+        assert mine.shape == want.shape and mine.dtype == want.dtype, f"parameter {i}"
+        np.testing.assert_allclose(mine, want, rtol=1e-5, atol=1e-6, err_msg=f"parameter {i}")
+    for i, (mine, want) in enumerate(zip(state, fused_state)):
+        assert mine.keys() == want.keys(), f"state of parameter {i}"
+        for key in want:
+            assert np.shape(mine[key]) == np.shape(want[key]) and np.asarray(mine[key]).dtype == np.asarray(want[key]).dtype
+            np.testing.assert_allclose(mine[key], want[key], rtol=1e-5, atol=1e-6, err_msg=f"{key} of parameter {i}")
 
 
 class _Recurrent(gn.nn.Module):

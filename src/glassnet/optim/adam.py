@@ -3,6 +3,7 @@ and of the gradient's square."""
 import math
 
 from ..backend import xp
+from ..tensor import reference_ops_enabled
 from .optimizer import Optimizer
 
 
@@ -17,7 +18,8 @@ class Adam(Optimizer):
 
     m and v start at zero, so early on they are too small; dividing by 1 − β^t undoes
     that bias. Each weight moves by about ``lr`` whatever the scale of its gradient.
-    With ``amsgrad``, v in the last line is the largest v seen so far.
+    With ``amsgrad``, v in the last line is the largest v seen so far. Reference:
+    :func:`adam_step_reference` below, these lines as plain array maths.
 
     >>> import numpy as np
     >>> from glassnet.nn import Parameter
@@ -48,6 +50,10 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
 
     def update(self, param, grad, state, group):
+        if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state
+            return adam_step_reference(param, grad, state, group["lr"], group["betas"], group["eps"],
+                                       group["weight_decay"], group["amsgrad"], group["maximize"],
+                                       decoupled_weight_decay=self.decoupled_weight_decay)
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if weight_decay != 0 and self.decoupled_weight_decay:
             param *= 1 - lr * weight_decay  # AdamW: the decay acts on the weight, not through the moments
@@ -96,3 +102,34 @@ class AdamW(Adam):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
                  maximize=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+def adam_step_reference(param, grad, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                        maximize=False, decoupled_weight_decay=False):
+    """One Adam step of one parameter (AdamW's with ``decoupled_weight_decay``), written as
+    the formulas in :class:`Adam` read. It changes the array ``param`` in place and keeps
+    t, m, v (and the largest v) in ``state`` under the fused update's keys, so either can
+    take over from the other mid-training.
+
+    Shape: param, grad and the moments all have the parameter's shape.
+
+    >>> import numpy as np
+    >>> w, state = np.array([1.0, -1.0]), {}
+    >>> adam_step_reference(w, np.array([0.5, 50.0]), state, lr=0.1)  # the first step moves every weight by lr
+    >>> w.round(4), state["step"]
+    (array([ 0.9, -1.1]), 1)
+    """
+    (beta1, beta2), g = betas, -grad if maximize else grad
+    if decoupled_weight_decay:
+        param *= 1 - lr * weight_decay  # AdamW: the weight itself shrinks
+    elif weight_decay != 0:
+        g = g + weight_decay * param  # Adam: the L2 penalty's gradient joins g
+    t = state["step"] = state.get("step", 0) + 1
+    m = beta1 * state.get("exp_avg", 0) + (1 - beta1) * g  # m and v start at zero
+    v = beta2 * state.get("exp_avg_sq", 0) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = xp.asarray(m), xp.asarray(v)  # arrays, even for a 0-d param
+    if amsgrad:  # from here on, v is the largest v seen so far
+        v = xp.maximum(state.get("max_exp_avg_sq", 0), v)
+        state["max_exp_avg_sq"] = xp.asarray(v)
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)  # undo the bias towards zero
+    param -= lr * m_hat / (xp.sqrt(v_hat) + eps)

@@ -1,5 +1,6 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum."""
 from ..backend import xp
+from ..tensor import reference_ops_enabled
 from .optimizer import Optimizer
 
 
@@ -14,6 +15,7 @@ class SGD(Optimizer):
 
     The momentum buffer b is a running sum of past gradients: it keeps the weights
     moving along directions the gradients agree on, and damps those where they flip.
+    Reference: :func:`sgd_step_reference` below, these lines as plain array maths.
 
     >>> import numpy as np
     >>> from glassnet.nn import Parameter
@@ -40,6 +42,9 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def update(self, param, grad, state, group):
+        if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state
+            return sgd_step_reference(param, grad, state, group["lr"], group["momentum"], group["dampening"],
+                                      group["nesterov"], group["weight_decay"], group["maximize"])
         lr, momentum = group["lr"], group["momentum"]
         grad = self.gradient_to_follow(param, grad, group)
         if momentum != 0:
@@ -51,3 +56,28 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         param -= lr * grad
+
+
+def sgd_step_reference(param, grad, state, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+                       maximize=False):
+    """One SGD step of one parameter, written as the formulas in :class:`SGD` read. It
+    changes the array ``param`` in place and keeps the buffer in ``state["momentum_buffer"]``,
+    where the fused update keeps it, so either can take over from the other mid-training.
+
+    Shape: param, grad and the buffer all have the parameter's shape.
+
+    >>> import numpy as np
+    >>> w, state = np.array([1.0, 2.0]), {}
+    >>> sgd_step_reference(w, np.array([0.5, -0.5]), state, lr=0.1, momentum=0.9)
+    >>> w, state["momentum_buffer"]
+    (array([0.95, 2.05]), array([ 0.5, -0.5]))
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param  # the L2 penalty's gradient
+    if momentum != 0:
+        b = state.get("momentum_buffer")
+        b = g if b is None else momentum * b + (1 - dampening) * g
+        state["momentum_buffer"] = xp.array(b)  # a copy: b may be the gradient itself, or a 0-d result
+        g = g + momentum * b if nesterov else b
+    param -= lr * g
