@@ -20,7 +20,7 @@ from .inspect import compare as comparison
 from .inspect import plots
 from .inspect import report as reports
 from .inspect.health import HealthMonitor
-from .inspect.run import load_run
+from .train.run import load_run
 from .nn import functional as F
 from .serialization import load, load_metadata
 from .train import TimeBudget, evaluate, fit

@@ -27,7 +27,7 @@ a learner asks:
 # a saved run and its layers
 from .layers import capture, get_layer, layer_names
 from .plots import image_grid, save, to_png
-from .run import Run, load_run, read_history
+from ..train.run import Run, load_run, read_history
 
 # how training went
 from .curves import plot_curves

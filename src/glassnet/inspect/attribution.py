@@ -10,7 +10,7 @@ convolutions looked at, where attention went, and how sure the network is.
 
 The score is the raw logit of the ``target`` class (by default the predicted one), not
 its probability, whose gradient vanishes once the network is sure. Every function takes
-a model or a saved :class:`~glassnet.inspect.run.Run`, and computes in evaluation mode
+a model or a saved :class:`~glassnet.train.run.Run`, and computes in evaluation mode
 with the weights frozen, restoring both afterwards.
 """
 import math

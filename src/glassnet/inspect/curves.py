@@ -7,8 +7,8 @@ language model's history) and an epoch-0 record may describe the untrained netwo
 """
 import numpy as np
 
+from ..train.run import read_history
 from . import plots
-from .run import read_history
 
 
 def history_records(history):

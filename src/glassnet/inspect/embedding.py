@@ -16,10 +16,10 @@ import matplotlib
 import numpy as np
 
 from ..nn import activation
+from ..train.run import Run
 from . import plots
 from .errors import _labels
 from .layers import capture, get_layer, inspecting, model_and_images
-from .run import Run
 
 ACTIVATIONS = (activation.ReLU, activation.LeakyReLU, activation.Sigmoid, activation.Tanh, activation.GELU)
 INPUT, LOGITS = "input", "logits"  # the two names that are not layers

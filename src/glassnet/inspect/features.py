@@ -3,7 +3,7 @@ that excite each unit.
 
 A first Linear layer on flattened images holds one template per unit, the size of the
 image; a Conv2d holds small filters that scan it. Every function takes a model or a
-saved :class:`~glassnet.inspect.run.Run` (whose metadata gives the image shape) and
+saved :class:`~glassnet.train.run.Run` (whose metadata gives the image shape) and
 returns NumPy arrays; the ``plot_*`` functions draw those arrays as matplotlib figures.
 """
 import math

@@ -31,16 +31,9 @@ from .. import nn
 from ..backend import xp
 from ..data.dataset import standard_dtype
 from ..train.callbacks import Callback
+from ..train.run import HEALTH, health_path_for  # the run folder's file names live in train.run
 from . import plots
 from .layers import capture
-
-HEALTH = "health.json"
-
-
-def health_path_for(checkpoint_path):
-    """The ``health.json`` that lives next to a checkpoint (as ``history.jsonl`` does)."""
-    return os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), HEALTH)
-
 
 def load_health(path):
     """The record a :class:`HealthMonitor` saved: a ``health.json`` file or the run folder holding it."""

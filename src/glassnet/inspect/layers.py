@@ -60,7 +60,7 @@ def capture(model, inputs, names, grad=False):
 
 def unwrap(model):
     """``(network, input shape or None, name)`` for a model or a saved :class:`~.run.Run`."""
-    from .run import Run
+    from ..train.run import Run
 
     if isinstance(model, Run):
         return model.model, model.input_shape, model.metadata.get("model", type(model.model).__name__)

@@ -16,9 +16,9 @@ import os
 import numpy as np
 
 from .. import nn
+from ..train.run import Run, load_run
 from . import adversarial, attribution, embedding, errors, features, health, hints, plots
 from .curves import plot_curves
-from .run import Run, load_run
 
 EXAMPLES = 8  # test images shown with their attributions
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.2)  # perturbation sizes of the robustness curve

@@ -1,10 +1,10 @@
 """Callbacks: small objects that watch training and act at the end of each epoch (or,
 for the few that need it, after every step)."""
 import math
-import os
 import time
 
 from ..serialization import save
+from .run import history_path_for  # noqa: F401 (its home is train.run, with the run folder's other names)
 
 
 class Callback:
@@ -153,8 +153,3 @@ class TimeBudget(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if time.perf_counter() - self.start >= self.seconds:
             trainer.stop_training = True
-
-
-def history_path_for(checkpoint_path):
-    """The JSON-lines history that lives next to a checkpoint."""
-    return os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "history.jsonl")

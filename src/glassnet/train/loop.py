@@ -20,7 +20,8 @@ from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
 from ..serialization import save
 from ..tensor import Tensor, no_grad
-from .callbacks import Callback, StopOnNaN, history_path_for
+from .callbacks import Callback, StopOnNaN
+from .run import history_path_for
 
 
 class StepResult(NamedTuple):

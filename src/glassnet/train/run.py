@@ -1,18 +1,38 @@
 """A saved run: the folder ``glassnet train --save RUN_DIR/model.safetensors`` writes.
 
 It holds the checkpoint (weights plus metadata naming the model, its input shape, the
-data set and the class names) and ``history.jsonl`` (one JSON record per epoch). Every
+data set and the class names), ``history.jsonl`` (one JSON record per epoch) and, with
+``--health``, ``health.json``. Their names are spelled here and only here. Every
 inspection tool starts from one: ``run = load_run("runs/cnn")``.
+
+>>> history_path_for("runs/cnn/model.safetensors").endswith(os.path.join("runs", "cnn", "history.jsonl"))
+True
 """
 import dataclasses
 import json
 import os
 
 from .. import models
+from ..data.registry import load_dataset
 from ..serialization import load, load_metadata
 
-CHECKPOINT = "model.safetensors"
-HISTORY = "history.jsonl"
+CHECKPOINT = "model.safetensors"  # the weights and the metadata
+HISTORY = "history.jsonl"  # one JSON record per epoch (glassnet.train.fit)
+HEALTH = "health.json"  # per-layer statistics (glassnet.inspect.HealthMonitor)
+
+
+def _beside(checkpoint_path, name):
+    return os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), name)
+
+
+def history_path_for(checkpoint_path):
+    """The JSON-lines history that lives next to a checkpoint."""
+    return _beside(checkpoint_path, HISTORY)
+
+
+def health_path_for(checkpoint_path):
+    """The ``health.json`` that lives next to a checkpoint (as ``history.jsonl`` does)."""
+    return _beside(checkpoint_path, HEALTH)
 
 
 @dataclasses.dataclass
@@ -40,9 +60,8 @@ class Run:
         return tuple(self.metadata["input_shape"])
 
     def dataset(self, split="test", root=None):
-        """The data set the model was trained on (``split`` 'train' or 'test')."""
-        from ..cli import load_dataset
-
+        """The data set the model was trained on (``split`` 'train' or 'test'); a
+        ``ValueError`` if it is not one that :func:`~glassnet.data.load_dataset` knows."""
         return load_dataset(self.metadata["dataset"], split, root)
 
 
