@@ -59,7 +59,6 @@ def test_curves_of_a_trained_cnn(digits_cnn_run, cnn_history):
     image = decode(fig)
     assert image.shape[0] > 300 and image.shape[1] > 800 and image.shape[2] in (3, 4)
     assert len(plot_curves(load_run(digits_cnn_run)).axes) == 2  # a Run will do
-    plots.plt.close("all")
 
 
 def test_curves_without_validation_or_accuracy():
@@ -71,7 +70,6 @@ def test_curves_without_validation_or_accuracy():
     # a language model's history: validation loss, no accuracy
     fig = plot_curves([dict(record, val_loss=record["train_loss"] + 0.1) for record in loss_only])
     assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 3
-    plots.plt.close(fig)
 
 
 def test_history_records_accepts_a_path_a_run_and_a_list(digits_cnn_run, cnn_history):

@@ -197,11 +197,9 @@ def test_plots_decode_to_images(monitored):
     titles = [axis.get_title() for axis in fig.axes[:3]]
     assert titles == ["0 (Conv2d): weights", "0 (Conv2d): gradients", "0 (Conv2d): outputs"]
     assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["epoch 1", "epoch 2", "epoch 4"]
-    plots.plt.close(fig)
     fig = plot_gradient_norms(health)
     assert fig.axes[0].get_yscale() == "log" and "Gradient norm" in fig.axes[0].get_title()
     assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()][0] == "0 (Conv2d)"
-    plots.plt.close(fig)
 
 
 # -- networks built to be sick ------------------------------------------------------------------

@@ -24,7 +24,6 @@ import json
 import math
 import os
 
-import matplotlib
 import numpy as np
 
 from .. import nn
@@ -34,6 +33,7 @@ from ..train.callbacks import Callback
 from ..train.run import HEALTH, health_path_for  # the run folder's file names live in train.run
 from . import plots
 from .layers import capture
+
 
 def load_health(path):
     """The record a :class:`HealthMonitor` saved: a ``health.json`` file or the run folder holding it."""
@@ -271,7 +271,7 @@ def _series(values):
 
 def _depth_colours(count):
     # first layers dark, last layers bright: depth reads as colour
-    return matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, max(count, 1)))
+    return plots.colormaps["viridis"](np.linspace(0.0, 0.9, max(count, 1)))
 
 
 def plot_gradient_norms(health, layers=None):
@@ -323,7 +323,7 @@ def plot_histograms(health, layers=None, kinds=("weights", "gradients", "activat
     layers = list(layers or health["layers"])
     fig, axes = plots.figure(3.4 * len(kinds), 2.3 * len(layers) + 0.6, nrows=len(layers), ncols=len(kinds),
                              squeeze=False)
-    colours = matplotlib.colormaps["plasma"](np.linspace(0.0, 0.8, max(len(entries), 1)))
+    colours = plots.colormaps["plasma"](np.linspace(0.0, 0.8, max(len(entries), 1)))
     titles = {"weights": "weights", "gradients": "gradients", "activations": "outputs"}
     for row, name in enumerate(layers):
         for column, kind in enumerate(kinds):

@@ -1,23 +1,36 @@
-"""Figures as pictures: matplotlib without a display, saved as PNG files or bytes."""
+"""Figures as pictures: matplotlib without a display, saved as PNG files or bytes.
+
+Every figure is a bare :class:`matplotlib.figure.Figure`, not one made by pyplot: it needs
+no backend and no display, is registered nowhere (nothing to close, nothing kept alive),
+and leaves the backend of a notebook or GUI that imports glassnet as it was.
+
+>>> fig, axis = figure(2, 1)
+>>> _ = axis.plot([0, 1], [1, 0])
+>>> to_png(fig)[1:4]
+b'PNG'
+"""
 import io
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # no display needed; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..extras import require
+
+DRAWING = "drawing glassnet.inspect's figures"
+Figure = require("matplotlib.figure", DRAWING).Figure
+colormaps = require("matplotlib", DRAWING).colormaps  # colormaps['viridis'](0.5) is an RGBA colour
 
 
 def figure(width=6.0, height=4.0, **options):
-    """A new figure and axes (``plt.subplots``) sized in inches."""
-    return plt.subplots(figsize=(width, height), **options)
+    """A new figure and its axes, sized in inches: ``(fig, axes)`` as ``plt.subplots`` gives
+    them (``options`` are those of ``fig.subplots``: nrows, ncols, squeeze, ...)."""
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots(**options)
 
 
 def to_png(fig, dpi=100):
-    """The figure as PNG bytes; the figure is closed."""
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -38,7 +51,7 @@ def image_grid(images, titles=None, columns=8, title=None, cmap="gray", symmetri
     count = len(images)
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + (0.4 if title else 0)), squeeze=False)
+    fig, axes = figure(size * columns, size * rows + (0.4 if title else 0), nrows=rows, ncols=columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index >= count:
