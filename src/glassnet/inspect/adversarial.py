@@ -20,8 +20,8 @@ import numpy as np
 from ..nn import functional as F
 from ..tensor import Tensor
 from . import plots
-from .errors import _labels, predict_proba
-from .layers import inspecting, model_and_images
+from ..extras import require
+from .layers import check_labels, inspecting, model_and_images, predict_proba
 
 
 # -- the gradient with respect to the image ---------------------------------------------
@@ -35,7 +35,7 @@ def input_gradient(model, images, labels, batch_size=256):
     Shape: images (N, C, H, W), labels (N,) -> (N, C, H, W) float32.
     """
     model, images = model_and_images(model, images)
-    labels = _labels(labels, len(images))
+    labels = check_labels(labels, len(images))
     gradients = []
     with inspecting(model):
         for start in range(0, len(images), batch_size):
@@ -120,7 +120,7 @@ def robustness_curve(model, images, labels, epsilons=(0.0, 0.05, 0.1, 0.15, 0.2,
     ``noise``, and ``clean``, the accuracy on the untouched images (a float).
     """
     _, images = model_and_images(model, images)
-    labels = _labels(labels, len(images))
+    labels = check_labels(labels, len(images))
     curve = {"epsilon": np.asarray(epsilons, dtype=np.float64), "fgsm": [], "pgd": [], "noise": []}
     for epsilon in epsilons:
         attacked = {
@@ -141,8 +141,7 @@ def robustness_curve(model, images, labels, epsilons=(0.0, 0.05, 0.1, 0.15, 0.2,
 def rotate(images, angle):
     """Images turned by ``angle`` degrees (counter-clockwise) about their centre, the
     corners filled with 0 (background). Shape: (N, C, H, W) -> (N, C, H, W)."""
-    from scipy import ndimage
-
+    ndimage = require("scipy.ndimage", "rotating images")
     # order=1 (bilinear) never overshoots, so pixels stay in [0, 1]
     turned = ndimage.rotate(np.asarray(images, dtype=np.float32), angle, axes=(-1, -2), reshape=False, order=1,
                             mode="constant", cval=0.0)
@@ -152,8 +151,7 @@ def rotate(images, angle):
 def shift(images, pixels, axis="x"):
     """Images moved by ``pixels`` (right for x, down for y), what moves out is lost and
     what moves in is 0. Shape: (N, C, H, W) -> (N, C, H, W)."""
-    from scipy import ndimage
-
+    ndimage = require("scipy.ndimage", "shifting images")
     offsets = [0, 0, 0, pixels] if axis == "x" else [0, 0, pixels, 0]
     moved = ndimage.shift(np.asarray(images, dtype=np.float32), offsets, order=1, mode="constant", cval=0.0)
     return np.clip(moved, 0, 1).astype(np.float32)
@@ -168,7 +166,7 @@ def transform_accuracy(model, images, labels, angles=(-30, -20, -10, 0, 10, 20, 
     ``shift_x`` and ``shift_y`` (accuracy at each horizontal / vertical shift, in pixels).
     """
     _, images = model_and_images(model, images)
-    labels = _labels(labels, len(images))
+    labels = check_labels(labels, len(images))
     return {
         "angles": np.asarray(angles, dtype=np.float64),
         "rotation": np.array([_accuracy(model, rotate(images, a), labels, batch_size) for a in angles]),

@@ -20,10 +20,8 @@ import numpy as np
 from .. import nn
 from ..tensor import Tensor, enable_grad, no_grad
 from . import plots
-from .features import _called, _described_layers, _layers_of_type
-from .layers import as_images, get_layer, inspecting, layer_names, unwrap
-
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
+from .layers import (ACTIVATIONS, as_images, describe_layers, describe_model, get_layer, inspecting, layer_names,
+                     layers_of_type, unwrap)
 
 # -- scores and their gradients ----------------------------------------------------------------
 
@@ -122,10 +120,10 @@ def integrated_gradients(model, images, target=None, baseline=None, steps=32):
 def _default_cam_layer(network, name):
     """The last Conv2d, or the activation just after it (past a BatchNorm): the last
     maps that still have positions, as the classifier sees them."""
-    convolutions = _layers_of_type(network, nn.Conv2d)
+    convolutions = layers_of_type(network, nn.Conv2d)
     if not convolutions:
-        raise ValueError(f"grad_cam: {_called(network, name)} has no Conv2d layer, so no maps with "
-                         f"positions to weigh; its layers are: {_described_layers(network)}; "
+        raise ValueError(f"grad_cam: {describe_model(network, name)} has no Conv2d layer, so no maps with "
+                         f"positions to weigh; its layers are: {describe_layers(network)}; "
                          f"help: use saliency or integrated_gradients")
     names = layer_names(network)
     chosen = convolutions[-1]
@@ -133,7 +131,7 @@ def _default_cam_layer(network, name):
         module = get_layer(network, following)
         if isinstance(module, nn.BatchNorm2d):
             continue
-        if isinstance(module, _ACTIVATIONS):
+        if isinstance(module, ACTIVATIONS):
             chosen = following
         break
     return chosen
@@ -206,7 +204,7 @@ def grad_cam(model, images, target=None, layer=None):
     if maps.ndim != 4:
         raise ValueError(f"grad_cam: layer {layer!r} ({type(get_layer(network, layer)).__name__}) outputs "
                          f"{maps.shape}, not maps (N, C, h, w); help: choose a convolution layer: "
-                         f"{', '.join(_layers_of_type(network, nn.Conv2d)) or 'there is none'}")
+                         f"{', '.join(layers_of_type(network, nn.Conv2d)) or 'there is none'}")
     channel_weights = gradient.mean(axis=(2, 3), keepdims=True)  # (N, C, 1, 1)
     heat = np.maximum((channel_weights * maps).sum(axis=1), 0).astype(np.float64)  # (N, h, w)
     heat = _resize(heat, *images.shape[2:])
@@ -244,10 +242,10 @@ def attention_maps(model, inputs):
     {'encoder.layers.0.self_attn': (3, 4, 17, 17), 'encoder.layers.1.self_attn': (3, 4, 17, 17)}
     """
     network, _, name = unwrap(model)
-    attentions = _layers_of_type(network, nn.MultiheadAttention)
+    attentions = layers_of_type(network, nn.MultiheadAttention)
     if not attentions:
-        raise ValueError(f"attention_maps: {_called(network, name)} has no MultiheadAttention layer; "
-                         f"its layers are: {_described_layers(network)}")
+        raise ValueError(f"attention_maps: {describe_model(network, name)} has no MultiheadAttention layer; "
+                         f"its layers are: {describe_layers(network)}")
     inputs = np.asarray(inputs)
     if inputs.dtype.kind == "f":  # images
         inputs = as_images(model, inputs)

@@ -12,16 +12,13 @@ they pull apart into clusters, until the logits, where a straight cut separates 
 >>> round(separation(points, np.array([0, 0, 1, 1])), 2)
 0.99
 """
-import matplotlib
 import numpy as np
 
-from ..nn import activation
+from ..extras import require
 from ..train.run import Run
 from . import plots
-from .errors import _labels
-from .layers import capture, get_layer, inspecting, model_and_images
+from .layers import ACTIVATIONS, capture, check_labels, get_layer, inspecting, model_and_images
 
-ACTIVATIONS = (activation.ReLU, activation.LeakyReLU, activation.Sigmoid, activation.Tanh, activation.GELU)
 INPUT, LOGITS = "input", "logits"  # the two names that are not layers
 
 
@@ -55,14 +52,12 @@ def embed(features, method="pca", seed=0):
     t-SNE first reduces to 50 dimensions with PCA (the usual practice: faster, and less
     noise), and its perplexity is capped for small N. It is slow beyond a few thousand points.
     """
-    from sklearn.decomposition import PCA
-
+    PCA = require("sklearn.decomposition", "PCA").PCA
     features = np.asarray(features, dtype=np.float32)
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(features).astype(np.float32)
     if method == "tsne":
-        from sklearn.manifold import TSNE
-
+        TSNE = require("sklearn.manifold", "t-SNE").TSNE
         if features.shape[1] > 50:
             features = PCA(n_components=min(50, len(features)), random_state=seed).fit_transform(features)
         perplexity = min(30.0, (len(features) - 1) / 3)
@@ -87,9 +82,8 @@ def separation(points, labels):
     For each point it compares the mean distance to its own class with the mean distance
     to the nearest other class (scikit-learn's ``silhouette_score``).
     """
-    from sklearn.metrics import silhouette_score
-
-    labels = _labels(labels, len(points))
+    silhouette_score = require("sklearn.metrics", "the separation score").silhouette_score
+    labels = check_labels(labels, len(points))
     return float(silhouette_score(np.asarray(points, dtype=np.float64), labels))
 
 
@@ -102,7 +96,7 @@ def plot_embeddings(embeddings, labels, classes, model=None, columns=3):
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
     fig, axes = plots.figure(3.6 * columns + 1.2, 3.4 * rows, nrows=rows, ncols=columns, squeeze=False)
-    colours = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+    colours = plots.colormaps["tab10" if len(classes) <= 10 else "tab20"]
     for axis, (name, points) in zip(axes.flat, embeddings.items()):
         for index, label in enumerate(classes):
             mine = points[labels == index]

@@ -11,35 +11,13 @@ pictures are matplotlib figures (save them with :func:`.plots.save`).
 
 import numpy as np
 
-from ..tensor import Tensor, no_grad
-from ..train import predict
+from ..extras import require
 from . import plots
-from .layers import model_and_images
-
-
-# -- shared by the inspection tools -----------------------------------------------------
-
-def _labels(labels, count):
-    labels = np.asarray(labels)
-    if labels.shape != (count,) or labels.dtype.kind not in "iu":
-        raise ValueError(f"labels must be {count} class indices (integers, shape ({count},)), "
-                         f"got {labels.dtype} of shape {labels.shape}")
-    return labels.astype(np.int64)
+# predict_proba lives with the helpers every tool shares, and is errors.predict_proba too
+from .layers import check_labels, predict_proba  # noqa: F401
 
 
 # -- numbers ----------------------------------------------------------------------------
-
-def predict_proba(model, images, batch_size=512):
-    """Class probabilities: the softmax of the model's logits, in eval mode, without a graph.
-
-    Shape: images (N, C, H, W) -> (N, classes) float32, each row summing to 1.
-    ``model`` is a module or a :class:`Run`.
-    """
-    model, images = model_and_images(model, images)
-    logits = predict(model, images, batch_size)  # eval mode and no_grad, batch by batch
-    with no_grad():
-        return Tensor(logits).softmax(axis=1).numpy().astype(np.float32)
-
 
 def confusion(labels, predictions, num_classes):
     """The confusion matrix: ``matrix[i, j]`` counts images of class ``i`` predicted as ``j``.
@@ -47,9 +25,8 @@ def confusion(labels, predictions, num_classes):
     Shape: labels, predictions (N,) -> (num_classes, num_classes) int64; it sums to N
     and its diagonal counts the correct predictions.
     """
-    from sklearn.metrics import confusion_matrix
-
-    return confusion_matrix(labels, predictions, labels=np.arange(num_classes)).astype(np.int64)
+    metrics = require("sklearn.metrics", "the confusion matrix")
+    return metrics.confusion_matrix(labels, predictions, labels=np.arange(num_classes)).astype(np.int64)
 
 
 def per_class_report(labels, predictions, classes):
@@ -62,12 +39,11 @@ def per_class_report(labels, predictions, classes):
     of shape (classes,)), ``support`` (int array: images per class) and ``accuracy``
     (a float). A class never predicted has precision 0.
     """
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    precision, recall, f1, support = precision_recall_fscore_support(
+    metrics = require("sklearn.metrics", "per-class precision and recall")
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
         labels, predictions, labels=np.arange(len(classes)), zero_division=0)
     return {"classes": list(classes), "precision": precision, "recall": recall, "f1": f1,
-            "support": support, "accuracy": float(accuracy_score(labels, predictions))}
+            "support": support, "accuracy": float(metrics.accuracy_score(labels, predictions))}
 
 
 def confident_mistakes(probabilities, labels, k=16):
@@ -78,7 +54,7 @@ def confident_mistakes(probabilities, labels, k=16):
     (its probability), in decreasing confidence.
     """
     probabilities = np.asarray(probabilities)
-    labels = _labels(labels, len(probabilities))
+    labels = check_labels(labels, len(probabilities))
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     wrong = np.flatnonzero(predicted != labels)

@@ -12,23 +12,8 @@ import numpy as np
 
 from .. import nn
 from . import plots
-from .layers import as_images, capture, get_layer, inspecting, layer_names, unwrap
-
-# -- finding the network, its layers and its images ------------------------------------------
-
-
-def _called(network, name):
-    """'mlp (Sequential)' for a run's model, 'Sequential' for a bare one."""
-    kind = type(network).__name__
-    return name if name == kind else f"{name} ({kind})"
-
-
-def _described_layers(network):
-    return ", ".join(f"{name} ({type(get_layer(network, name)).__name__})" for name in layer_names(network))
-
-
-def _layers_of_type(network, kind):
-    return [name for name, module in network.named_modules() if name and isinstance(module, kind)]
+from .layers import (as_images, capture, describe_layers, describe_model, get_layer, inspecting, layers_of_type,
+                     unwrap)
 
 
 # -- weights -----------------------------------------------------------------------------------
@@ -52,7 +37,7 @@ def first_layer_weights(model, input_shape=None):
                 if n and isinstance(getattr(m, "weight", None), nn.Parameter)]
     if not weighted or not isinstance(weighted[0][1], nn.Linear):
         first = f"is {weighted[0][0]!r} ({type(weighted[0][1]).__name__})" if weighted else "does not exist"
-        hint = "; help: for convolutions use conv_filters(model)" if _layers_of_type(network, nn.Conv2d) else ""
+        hint = "; help: for convolutions use conv_filters(model)" if layers_of_type(network, nn.Conv2d) else ""
         raise ValueError(f"first_layer_weights: {name}'s first weighted layer should be a Linear on flattened "
                          f"images, but it {first}{hint}")
     layer_name, layer = weighted[0]
@@ -80,10 +65,10 @@ def conv_filters(model, layer=None):
     (32, 1, 3, 3)
     """
     network, _, name = unwrap(model)
-    convolutions = _layers_of_type(network, nn.Conv2d)
+    convolutions = layers_of_type(network, nn.Conv2d)
     if not convolutions:
-        raise ValueError(f"conv_filters: {_called(network, name)} has no Conv2d layer; its layers are: "
-                         f"{_described_layers(network)}")
+        raise ValueError(f"conv_filters: {describe_model(network, name)} has no Conv2d layer; its layers are: "
+                         f"{describe_layers(network)}")
     if layer is None:
         layer = convolutions[0]
     module = get_layer(network, layer)

@@ -1,11 +1,22 @@
-"""Finding layers by name, recording what they output, and the model/image checks that
-every inspection tool starts with."""
+"""What every inspection tool starts from: finding layers by name and by type, recording
+what they output, checking the model, images and labels it is given, and the model's class
+probabilities.
+
+The inspect modules share these helpers and take them from here, never from one another.
+"""
 import contextlib
 
 import numpy as np
 
+from .. import nn
 from ..tensor import Tensor, no_grad
+from ..train import predict
 
+# the non-linearities: after each of them a layer's representation is complete
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
+
+
+# -- layers, by name and by type ---------------------------------------------------------
 
 def layer_names(model):
     """The names of every sub-module, as ``model.named_modules()`` gives them ('0', '3', 'blocks.1.attn', ...)."""
@@ -16,21 +27,33 @@ def get_layer(model, name):
     """The sub-module called ``name``; the error lists the valid names."""
     modules = dict(model.named_modules())
     if name not in modules or not name:
-        described = ", ".join(f"{n} ({type(m).__name__})" for n, m in modules.items() if n)
-        raise KeyError(f"{type(model).__name__} has no layer {name!r}; its layers are: {described}")
+        raise KeyError(f"{type(model).__name__} has no layer {name!r}; its layers are: {describe_layers(model)}")
     return modules[name]
 
 
-def check_images(model_name, images, input_shape):
-    """``images`` as float32 (N, *input_shape), or a clear error naming the expected shape."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.shape == tuple(input_shape):
-        images = images[None]
-    if images.shape[1:] != tuple(input_shape):
-        raise ValueError(f"{model_name} takes images of shape (N, {', '.join(map(str, input_shape))}), "
-                         f"got an array of shape {images.shape}")
-    return images
+def layers_of_type(network, kind):
+    """The names of the sub-modules that are a ``kind`` (a class, or a tuple of them), in order.
 
+    >>> import glassnet as gn
+    >>> layers_of_type(gn.nn.Sequential(gn.nn.Linear(4, 3), gn.nn.ReLU(), gn.nn.Linear(3, 2)), gn.nn.Linear)
+    ['0', '2']
+    """
+    return [name for name, module in network.named_modules() if name and isinstance(module, kind)]
+
+
+def describe_layers(network):
+    """Every layer's name and type, for an error to list: '0 (Linear), 1 (ReLU), 2 (Linear)'."""
+    return ", ".join(f"{name} ({type(module).__name__})" for name, module in network.named_modules() if name)
+
+
+def describe_model(network, name):
+    """The model as an error names it: 'mlp (Sequential)' for a run's model (``name`` as
+    :func:`unwrap` gives it), 'Sequential' for a bare one."""
+    kind = type(network).__name__
+    return name if name == kind else f"{name} ({kind})"
+
+
+# -- what layers output ------------------------------------------------------------------
 
 def capture(model, inputs, names, grad=False):
     """Run ``model`` on ``inputs`` and return ``(output, {name: output of that layer})``.
@@ -56,6 +79,19 @@ def capture(model, inputs, names, grad=False):
         output = output.numpy()
         found = {name: value.numpy() if isinstance(value, Tensor) else value for name, value in found.items()}
     return output, found
+
+
+# -- the model, images and labels a tool is given -----------------------------------------
+
+def check_images(model_name, images, input_shape):
+    """``images`` as float32 (N, *input_shape), or a clear error naming the expected shape."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.shape == tuple(input_shape):
+        images = images[None]
+    if images.shape[1:] != tuple(input_shape):
+        raise ValueError(f"{model_name} takes images of shape (N, {', '.join(map(str, input_shape))}), "
+                         f"got an array of shape {images.shape}")
+    return images
 
 
 def unwrap(model):
@@ -92,6 +128,30 @@ def model_and_images(model, images):
                          "help: add the channel axis with images[:, None], or the batch axis with image[None]")
     return network, as_images(model, images)
 
+
+def check_labels(labels, count):
+    """``labels`` as int64 class indices, one per image, or a clear error naming the shape
+    expected. Shape: (count,) integers -> (count,) int64."""
+    labels = np.asarray(labels)
+    if labels.shape != (count,) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {count} class indices (integers, shape ({count},)), "
+                         f"got {labels.dtype} of shape {labels.shape}")
+    return labels.astype(np.int64)
+
+
+def predict_proba(model, images, batch_size=512):
+    """Class probabilities: the softmax of the model's logits, in eval mode, without a graph.
+
+    Shape: images (N, C, H, W) -> (N, classes) float32, each row summing to 1.
+    ``model`` is a module or a :class:`Run`.
+    """
+    model, images = model_and_images(model, images)
+    logits = predict(model, images, batch_size)  # eval mode and no_grad, batch by batch
+    with no_grad():
+        return Tensor(logits).softmax(axis=1).numpy().astype(np.float32)
+
+
+# -- the state a tool runs in ------------------------------------------------------------
 
 @contextlib.contextmanager
 def inspecting(network):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import nn
 from ..train.run import Run, load_run
-from . import adversarial, attribution, embedding, errors, features, health, hints, plots
+from . import adversarial, attribution, embedding, errors, features, health, hints, layers, plots
 from .curves import plot_curves
 
 EXAMPLES = 8  # test images shown with their attributions
@@ -54,7 +54,7 @@ class Evidence:
 
     @functools.cached_property
     def probabilities(self):
-        return errors.predict_proba(self.run, self.images)
+        return layers.predict_proba(self.run, self.images)
 
     @functools.cached_property
     def health(self):
@@ -71,7 +71,7 @@ class Evidence:
         if not 0 <= index < len(self.images):
             raise ValueError(f"--index {index} is outside the test set (0 to {len(self.images) - 1})")
         chosen = slice(index, min(index + count, len(self.images)))
-        predicted = errors.predict_proba(self.run, self.images[chosen]).argmax(axis=1)
+        predicted = layers.predict_proba(self.run, self.images[chosen]).argmax(axis=1)
         titles = [self.classes[label] if label == guess else f"{self.classes[label]} → {self.classes[guess]}"
                   for label, guess in zip(self.labels[chosen], predicted)]
         return self.images[chosen], self.labels[chosen], titles
