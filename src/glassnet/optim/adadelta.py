@@ -42,15 +42,6 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        if not 0 <= group["rho"] <= 1:
-            raise ValueError(f"Invalid rho value: {group['rho']} (it must be in [0, 1])")
-        if not group["eps"] >= 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
-        if not group["weight_decay"] >= 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
-
     def update(self, param, grad, state, group):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         grad = self.gradient_to_follow(param, grad, group)

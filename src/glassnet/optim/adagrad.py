@@ -46,14 +46,6 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self._init_state(p._data, self.state.setdefault(p, {}), group)
 
-    def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        for name in ("lr_decay", "weight_decay", "initial_accumulator_value"):
-            if not group[name] >= 0:
-                raise ValueError(f"Invalid {name} value: {group[name]} (it must be >= 0)")
-        if not group["eps"] >= 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
-
     @staticmethod
     def _init_state(param, state, group):
         state["step"] = 0

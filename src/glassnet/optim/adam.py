@@ -35,19 +35,9 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  maximize=False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize)
         super().__init__(params, defaults)
-
-    def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        if not group["eps"] >= 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
-        for i, beta in enumerate(group["betas"]):
-            if not 0 <= beta < 1:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (it must be in [0, 1))")
-        if not group["weight_decay"] >= 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
 
     def update(self, param, grad, state, group):
         if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state

@@ -31,17 +31,6 @@ class RMSprop(Optimizer):
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
-    def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        if not group["eps"] >= 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']} (it must be >= 0)")
-        if not group["momentum"] >= 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']} (it must be >= 0)")
-        if not group["weight_decay"] >= 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
-        if not group["alpha"] >= 0:
-            raise ValueError(f"Invalid alpha value: {group['alpha']} (it must be >= 0)")
-
     def update(self, param, grad, state, group):
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         grad = self.gradient_to_follow(param, grad, group)

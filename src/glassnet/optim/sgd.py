@@ -32,15 +32,6 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
-    def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        if not group["momentum"] >= 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']} (it must be >= 0)")
-        if not group["weight_decay"] >= 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']} (it must be >= 0)")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-
     def update(self, param, grad, state, group):
         if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state
             return sgd_step_reference(param, grad, state, group["lr"], group["momentum"], group["dampening"],
