@@ -20,7 +20,7 @@ from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
 from ..serialization import save
 from ..tensor import Tensor, no_grad
-from .callbacks import Callback, StopOnNaN
+from .callbacks import Callback
 from .run import history_path_for
 
 
