@@ -1,4 +1,4 @@
-"""Deep vs traditional learning (glassnet.inspect.compare), on the 8x8 digits.
+"""Deep vs traditional learning (glassnet.lab.compare), on the 8x8 digits.
 
 One comparison is run for the whole module (about 10 s): every method on 50, 200 and
 all 1438 training images, with each call to ``run_method`` recorded, so the tests can
@@ -12,7 +12,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from glassnet.inspect import compare as cmp
+from glassnet.lab import compare as cmp
 from glassnet.inspect import plots
 
 SIZES = (50, 200, None)

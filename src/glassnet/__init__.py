@@ -34,9 +34,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # gn.inspect on first use: it brings matplotlib and scikit-learn, which training does not need
-    if name == "inspect":
+    # gn.inspect and gn.lab on first use: they bring matplotlib and scikit-learn, which
+    # training does not need
+    if name in ("inspect", "lab"):
         import importlib
 
-        return importlib.import_module(".inspect", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

@@ -8,6 +8,11 @@
     glassnet inspect runs/cnn --what saliency        # PNG files in runs/cnn/inspect
     glassnet report runs/cnn                         # runs/cnn/report.html, one self-contained page
     glassnet compare --dataset fashion-mnist         # deep vs traditional learning, by training-set size
+
+The command parses first, then imports what it needs. glassnet.inspect (matplotlib, and
+scikit-learn for the embeddings) is imported by the commands that draw, when they run, so
+that ``glassnet train`` does not wait for it; the layers below it are light, and
+``import glassnet`` has loaded them already.
 """
 import argparse
 import os
@@ -16,14 +21,11 @@ import sys
 from . import models, optim, random
 from .data import DataLoader, datasets, text
 from .data.registry import DATASETS, load_dataset
-from .inspect import compare as comparison
-from .inspect import plots
-from .inspect import report as reports
-from .inspect.health import HealthMonitor
-from .train.run import load_run
+from .lab import compare as comparison  # its options; it imports its plots when it draws
 from .nn import functional as F
 from .serialization import load, load_metadata
 from .train import TimeBudget, evaluate, fit
+from .train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
 
@@ -39,7 +41,7 @@ def check_save_path(path):
     if path is None:
         return
     if os.path.isdir(path):
-        raise ValueError(f"--save {path} is a folder; give a file in it, e.g. {os.path.join(path, 'model.safetensors')}")
+        raise ValueError(f"--save {path} is a folder; give a file in it, e.g. {os.path.join(path, CHECKPOINT)}")
     folder = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(folder):  # save creates the missing folders: the first one that exists must be a folder
         folder = os.path.dirname(folder)
@@ -100,6 +102,8 @@ def _health(args, test_set):
     """The opt-in HealthMonitor; it writes health.json next to the checkpoint."""
     if not args.health:
         return []
+    from .inspect.health import HealthMonitor
+
     return [HealthMonitor(every=args.health_every, sample=test_set.images[:256])]
 
 
@@ -188,10 +192,13 @@ def evaluate_command(args):
 
 def inspect_command(args):
     """Write the pictures of one view of a saved run as PNG files and print its numbers."""
+    from .inspect import plots
+    from .inspect import report as reports
+
     run = load_run(args.run_dir)
     view = reports.show(run, args.what, images=args.images, data_root=args.data_root, index=args.index,
                         layer=args.layer, unit=args.unit, method=args.method, epsilon=args.epsilon)
-    out = args.out or os.path.join(run.directory, "inspect")
+    out = args.out or os.path.join(run.directory, PICTURES)
     os.makedirs(out, exist_ok=True)
     for name, figure in view.figures.items():
         print(f"wrote {plots.save(figure, os.path.join(out, name + '.png'))}")
@@ -201,6 +208,8 @@ def inspect_command(args):
 
 
 def report_command(args):
+    from .inspect import report as reports
+
     path = reports.report(args.run_dir, args.out, images=args.images, tsne=args.tsne, data_root=args.data_root)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB): open it in a browser")
     return 0
@@ -216,6 +225,28 @@ def report_error(message):
     """The one way the command reports an error: one line on stderr, no traceback."""
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     print(f"glassnet: error: {' '.join(lines)}", file=sys.stderr)
+
+
+def message(error):
+    """An exception's message; a KeyError's without the quotes ``str`` adds around it."""
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+class ViewNames:
+    """The choices of ``glassnet inspect --what``: the names of :data:`glassnet.inspect.report.VIEWS`,
+    read when argparse first needs them (to check a value, or to print ``inspect --help``),
+    so that the other commands start without importing glassnet.inspect."""
+
+    def names(self):
+        from .inspect.report import VIEWS
+
+        return list(VIEWS)
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __contains__(self, name):
+        return name in self.names()
 
 
 def count(minimum):
@@ -258,7 +289,7 @@ def build_parser():
     t.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
     t.add_argument("--train-size", type=count(1), default=None, help="train on a random subset of this many images")
     t.add_argument("--progress", default="auto", choices=["auto", "on", "off"], help="progress bar (auto: only in a terminal)")
-    t.add_argument("--health", action="store_true", help="record per-layer gradient norms, weights, activations and dead units (health.json next to --save)")
+    t.add_argument("--health", action="store_true", help=f"record per-layer gradient norms, weights, activations and dead units ({HEALTH} next to --save)")
     t.add_argument("--health-every", type=count(1), default=10, help="with --health: record gradient norms every this many steps")
     t.set_defaults(run=train)
 
@@ -280,9 +311,10 @@ def build_parser():
     g.set_defaults(run=generate_command)
 
     i = commands.add_parser("inspect", help="draw one view inside a saved run (PNG files)")
-    i.add_argument("run_dir", metavar="RUN_DIR", help="the folder 'glassnet train --save RUN_DIR/model.safetensors' wrote")
-    i.add_argument("--what", required=True, choices=list(reports.VIEWS), help="which picture(s)")
-    i.add_argument("--out", default=None, help="folder for the PNG files (default: RUN_DIR/inspect)")
+    i.add_argument("run_dir", metavar="RUN_DIR", help=f"the folder 'glassnet train --save RUN_DIR/{CHECKPOINT}' wrote")
+    what = i.add_argument("--what", required=True, help="which picture(s)")
+    what.choices = ViewNames()  # set after add_argument, which would read them at once to check its metavar
+    i.add_argument("--out", default=None, help=f"folder for the PNG files (default: RUN_DIR/{PICTURES})")
     i.add_argument("--index", type=int, default=0, help="the test image to explain (attributions show 8 from here)")
     i.add_argument("--layer", default=None, help="a layer name (filters, features, top, gradcam)")
     i.add_argument("--unit", type=int, default=0, help="top: the unit (or channel) of --layer")
@@ -294,7 +326,7 @@ def build_parser():
 
     r = commands.add_parser("report", help="write one self-contained HTML page about a saved run")
     r.add_argument("run_dir", metavar="RUN_DIR")
-    r.add_argument("--out", default=None, help="the HTML file (default: RUN_DIR/report.html)")
+    r.add_argument("--out", default=None, help=f"the HTML file (default: RUN_DIR/{REPORT})")
     r.add_argument("--images", type=int, default=300, help="test images for the attacks and embeddings")
     r.add_argument("--tsne", action="store_true", help="add t-SNE embeddings (slower) to the PCA ones")
     r.add_argument("--data-root", default=None)
@@ -311,7 +343,7 @@ def main(argv=None):
     try:
         return args.run(args)
     except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError) as error:
-        report_error(reports.message(error))
+        report_error(message(error))
         return 1
 
 

@@ -20,9 +20,11 @@ a learner asks:
   confident mistakes.
 - **How brittle it is**: FGSM and PGD adversarial examples against random noise of the same
   size; accuracy under small rotations and shifts.
-- **Deep vs traditional learning**: networks and scikit-learn baselines at growing
-  training-set sizes (:func:`compare.compare`).
 - **The report**: all of the above on one self-contained HTML page (:func:`report.report`).
+
+The saved run itself (:func:`load_run`, :class:`Run`) is defined in :mod:`glassnet.train.run`,
+next to the loop that writes it; comparing deep and traditional learning, which trains
+several models, is an experiment of :mod:`glassnet.lab`.
 """
 # a saved run and its layers
 from .layers import capture, get_layer, layer_names
@@ -53,10 +55,8 @@ from .errors import (confident_mistakes, confusion, per_class_report, plot_confu
 from .adversarial import (fgsm, pgd, plot_adversarial_example, plot_robustness, plot_transform_accuracy,
                           random_sign_noise, robustness_curve, rotate, shift, transform_accuracy)
 
-# deep vs traditional learning (compare.compare), and the report (report.report): modules, as
-# their main functions share their names
-from . import compare, report
-from .compare import Result, format_table, plot_compare
+# the report (report.report): the module, as its main function shares its name
+from . import report
 
 __all__ = [
     "Run", "load_run", "read_history", "capture", "get_layer", "layer_names", "image_grid", "save", "to_png",
@@ -71,5 +71,5 @@ __all__ = [
     "predict_proba",
     "fgsm", "pgd", "plot_adversarial_example", "plot_robustness", "plot_transform_accuracy", "random_sign_noise",
     "robustness_curve", "rotate", "shift", "transform_accuracy",
-    "compare", "Result", "format_table", "plot_compare", "report",
+    "report",
 ]

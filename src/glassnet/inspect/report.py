@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from .. import nn
-from ..train.run import Run, load_run
+from ..train.run import HISTORY, REPORT, Run, load_run
 from . import adversarial, attribution, embedding, errors, features, health, hints, layers, plots
 from .curves import plot_curves
 
@@ -83,7 +83,7 @@ class Evidence:
 def view_curves(evidence, **_):
     history = evidence.run.history
     if not history:
-        raise FileNotFoundError(f"run {evidence.run.directory!r} has no history.jsonl to draw curves from")
+        raise FileNotFoundError(f"run {evidence.run.directory!r} has no {HISTORY} to draw curves from")
     last = history[-1]
     text = f"epoch {last['epoch']}: " + ", ".join(f"{key} {last[key]:.4f}" for key in
                                                  ("train_loss", "train_acc", "val_loss", "val_acc") if last.get(key) is not None)
@@ -397,7 +397,7 @@ def report(run_or_dir, path=None, images=300, tsne=False, data_root=None):
     """
     run = run_or_dir if isinstance(run_or_dir, Run) else load_run(run_or_dir)
     evidence = Evidence(run, images, data_root)
-    path = path or os.path.join(run.directory, "report.html")
+    path = path or os.path.join(run.directory, REPORT)
     title = f"Inside {run.metadata['model']} on {run.metadata['dataset']}"
     body = "\n".join([_summary(evidence), *_sections(evidence, tsne)])
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'

@@ -22,15 +22,19 @@ import time
 import warnings
 
 import numpy as np
-from matplotlib import ticker
 
 from .. import random as gn_random
 from ..data import DataLoader
 from ..data.datasets import ImageDataset
+from ..data.registry import DATASETS, load_dataset
+from ..extras import require
 from ..models import IMAGE_MODELS, build
 from ..optim import Adam
 from ..train import evaluate, fit
-from . import plots
+
+# Only the two functions that draw import glassnet.inspect's plots, and with them matplotlib:
+# the cli builds the options of `glassnet compare` from this module, and its other commands
+# should not wait for matplotlib to start.
 
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
@@ -202,10 +206,7 @@ def compare(dataset="fashion-mnist", sizes=DEFAULT_SIZES, models=("mlp", "cnn"),
 
     Returns a list of :class:`Result`, sizes in increasing order.
     """
-    from ..cli import DATASETS, load_dataset  # here, not at the top: the CLI imports this module
-
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from: {', '.join(sorted(DATASETS))}")
+    _check_names([dataset], DATASETS, "dataset")
     _check_names(models, IMAGE_MODELS, "model")
     _check_names(baselines, BASELINES, "baseline")
     if not models and not baselines:
@@ -286,6 +287,9 @@ def plot_compare(rows, title=None):
     """Test accuracy (left) and seconds to train (right) against the training-set size,
     both on log-scaled axes: one line per method, networks solid, traditional methods
     dashed. Skipped runs leave a gap, and the legend says where. Returns the figure."""
+    from ..inspect import plots
+
+    ticker = require("matplotlib.ticker", "drawing the comparison")
     fig, (accuracy_axis, time_axis) = plots.figure(12, 4.5, ncols=2)
     for method in _methods(rows):
         ran = [row for row in rows if row.method == method and not row.skipped]
@@ -359,6 +363,8 @@ def add_compare_arguments(parser):
 
 def compare_command(args):
     """``glassnet compare``: run :func:`compare`, print the table, write compare.png and compare.json."""
+    from ..inspect import plots
+
     rows = compare(args.dataset, args.sizes, args.models, args.baselines, epochs=args.epochs, seed=args.seed,
                    data_root=args.data_root, test_size=args.test_size, svm_limit=args.svm_limit,
                    progress=functools.partial(print, flush=True))

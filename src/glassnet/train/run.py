@@ -2,8 +2,9 @@
 
 It holds the checkpoint (weights plus metadata naming the model, its input shape, the
 data set and the class names), ``history.jsonl`` (one JSON record per epoch) and, with
-``--health``, ``health.json``. Their names are spelled here and only here. Every
-inspection tool starts from one: ``run = load_run("runs/cnn")``.
+``--health``, ``health.json``; ``glassnet report`` and ``glassnet inspect`` add their page
+and pictures. Their names are spelled here and only here. Every inspection tool starts
+from one: ``run = load_run("runs/cnn")``.
 
 >>> history_path_for("runs/cnn/model.safetensors").endswith(os.path.join("runs", "cnn", "history.jsonl"))
 True
@@ -19,6 +20,8 @@ from ..serialization import load, load_metadata
 CHECKPOINT = "model.safetensors"  # the weights and the metadata
 HISTORY = "history.jsonl"  # one JSON record per epoch (glassnet.train.fit)
 HEALTH = "health.json"  # per-layer statistics (glassnet.inspect.HealthMonitor)
+REPORT = "report.html"  # the page of glassnet.inspect.report
+PICTURES = "inspect"  # the folder of the PNG files of `glassnet inspect`
 
 
 def _beside(checkpoint_path, name):
