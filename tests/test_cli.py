@@ -172,3 +172,20 @@ def test_an_error_in_the_console_script_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.splitlines() == [f"glassnet: error: --save {tmp_path} is a folder; give a file in it, "
                                           f"e.g. {tmp_path / 'model.safetensors'}"]
+
+
+def test_inspect_offers_every_view_of_the_report_and_checks_the_name(capsys):
+    from glassnet.inspect import report
+
+    assert list(cli.ViewNames()) == list(report.VIEWS)
+    assert "saliency" in cli.ViewNames() and "nope" not in cli.ViewNames()
+    code, _, err = run_cli(["inspect", "runs/x", "--what", "nope"], capsys)
+    assert code == 2
+    assert_one_error_line(code, err, "argument --what: invalid choice: 'nope' (choose from 'curves', 'health'")
+
+
+def test_commands_that_do_not_draw_start_without_glassnet_inspect():
+    code = ("import sys; from glassnet.cli import main; main(['train', '--epochs', '0', '--progress', 'off']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('glassnet.inspect', 'matplotlib'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"

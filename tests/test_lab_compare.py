@@ -153,3 +153,10 @@ def test_the_command_writes_the_table_picture_and_json(tmp_path, capsys):
         ("mlp", 60, 2), ("logistic", 60, None), ("mlp", FULL, 2), ("logistic", FULL, None)]
     with pytest.raises(SystemExit):
         parser.parse_args(["--sizes", "100,lots"])
+
+
+def test_compare_lives_in_the_lab_not_in_inspect():
+    import glassnet as gn
+
+    assert gn.lab.compare is cmp and gn.lab.Result is cmp.Result and gn.lab.plot_compare is cmp.plot_compare
+    assert not hasattr(gn.inspect, "compare") and not hasattr(gn.inspect, "plot_compare")
