@@ -50,3 +50,8 @@ def test_the_core_install_trains_saves_and_evaluates_the_digits_mlp(core_env, tm
     evaluated = _run(core_env, str(script), "evaluate", "--load", "run/model.safetensors", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"accuracy {accuracy:.2f}%" in evaluated.stdout
+    pictures = _run(core_env, str(script), "inspect", "run", "--what", "filters", cwd=tmp_path)
+    assert pictures.returncode == 1
+    assert pictures.stderr.strip().splitlines() == [
+        "glassnet: error: drawing glassnet.inspect's figures needs matplotlib, which is not installed: "
+        "pip install 'glassnet[inspect]'"]

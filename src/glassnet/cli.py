@@ -21,6 +21,7 @@ import sys
 from . import models, optim, random
 from .data import DataLoader, datasets, text
 from .data.registry import DATASETS, load_dataset
+from .extras import MissingExtra
 from .lab import compare as comparison  # its options; it imports its plots when it draws
 from .nn import functional as F
 from .serialization import load, load_metadata
@@ -339,10 +340,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
     try:
+        args = parser.parse_args(argv)  # in here: checking `inspect --what` imports glassnet.inspect
         return args.run(args)
-    except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError) as error:
+    except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError, MissingExtra) as error:
         report_error(message(error))
         return 1
 

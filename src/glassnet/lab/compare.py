@@ -74,22 +74,19 @@ class Result:
 # -- the traditional methods ------------------------------------------------------------
 
 def _logistic(seed):
-    from sklearn.linear_model import LogisticRegression
-
+    LogisticRegression = require("sklearn.linear_model", "the logistic-regression baseline").LogisticRegression
     # lbfgs needs far more than its default 100 iterations on raw pixels; a solver that
     # still stops early is recorded in the row's note, not left as a warning.
     return LogisticRegression(max_iter=1000, random_state=seed)
 
 
 def _forest(seed):
-    from sklearn.ensemble import RandomForestClassifier
-
+    RandomForestClassifier = require("sklearn.ensemble", "the random-forest baseline").RandomForestClassifier
     return RandomForestClassifier(n_estimators=100, n_jobs=1, random_state=seed)
 
 
 def _svm(seed):
-    from sklearn.svm import SVC
-
+    SVC = require("sklearn.svm", "the support-vector baseline").SVC
     return SVC(kernel="rbf", gamma="scale", random_state=seed)
 
 
@@ -159,8 +156,7 @@ def _run_network(name, train, test, epochs, seed):
 
 
 def _run_baseline(name, train, test, seed):
-    from sklearn.exceptions import ConvergenceWarning
-
+    ConvergenceWarning = require("sklearn.exceptions", "the traditional baselines").ConvergenceWarning
     estimator = BASELINES[name](seed)
     flat_train = train.images.reshape(len(train), -1)
     flat_test = test.images.reshape(len(test), -1)

@@ -65,6 +65,9 @@ class Run:
     def dataset(self, split="test", root=None):
         """The data set the model was trained on (``split`` 'train' or 'test'); a
         ``ValueError`` if it is not one that :func:`~glassnet.data.load_dataset` knows."""
+        if "dataset" not in self.metadata:
+            raise ValueError(f"the run in {self.directory} does not say which data set it was trained on (its "
+                             "checkpoint's metadata has no 'dataset'); help: train it with 'glassnet train --save'")
         return load_dataset(self.metadata["dataset"], split, root)
 
 
