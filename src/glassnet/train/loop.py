@@ -97,12 +97,16 @@ class Trainer:
                 raise TrainingDiverged(loss.item(), self.epoch, self.batch, self.global_step + 1, self._lr())
             self.optimizer.zero_grad()
             loss.backward()  # backward: the gradient of the loss for every weight
-            for callback in _overriding(self.callbacks, "on_after_backward"):  # the raw gradients, before clipping
-                callback.on_after_backward(self, self.global_step + 1)
-            if self.clip_grad_norm:
-                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self._before_update()
             self.optimizer.step()  # step: move every weight against its gradient
         return StepResult(loss.item(), logits)
+
+    def _before_update(self):
+        """Between backward and step: callbacks see the raw gradients, then clipping may shrink them."""
+        for callback in _overriding(self.callbacks, "on_after_backward"):
+            callback.on_after_backward(self, self.global_step + 1)
+        if self.clip_grad_norm:
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
 
     def _stopped_on_divergence(self, diverged):
         """Let every callback answer a diverged loss (:meth:`Callback.on_divergence`); True
