@@ -4,6 +4,7 @@ Each twin has the same layers under the same names, so glassnet's state_dict loa
 it with ``strict=True``: that load is the proof that both benchmarks run the same
 architecture. PyTorch is only ever imported here, outside the library.
 """
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +26,17 @@ def cnn(input_shape=(1, 28, 28), num_classes=10, channels=(32, 64), hidden=128, 
     layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(in_channels * height * width, hidden), nn.ReLU(),
                nn.Dropout(dropout), nn.Linear(hidden, num_classes)]
     return nn.Sequential(*layers)
+
+
+def lenet5(input_shape=(1, 28, 28), num_classes=10):
+    channels, height, width = input_shape
+    flat_height, flat_width = (height // 2 - 4) // 2, (width // 2 - 4) // 2
+    return nn.Sequential(
+        nn.Conv2d(channels, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(16 * flat_height * flat_width, 120), nn.Tanh(),
+        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes),
+    )
 
 
 class RowClassifier(nn.Module):
@@ -85,12 +97,26 @@ class GPT(nn.Module):
         return self.head(self.norm(self.blocks(self.pos_embed(self.token_embed(tokens)), mask=mask, is_causal=True)))
 
 
-TWINS = {"mlp": mlp, "cnn": cnn, "lstm": lambda *a: RowClassifier(*a, cell="lstm"), "vit": ViT, "gpt": GPT}
+def lstm(input_shape=(1, 28, 28), num_classes=10, hidden_size=128):
+    return RowClassifier(input_shape, num_classes, "lstm", hidden_size)
 
 
-def twin_of(name, gn_model, *args):
-    """The PyTorch twin of glassnet model ``name``, with ``gn_model``'s weights."""
-    model = TWINS[name](*args)
-    state = {k: torch.from_numpy(v.copy()) for k, v in gn_model.state_dict().items()}
-    model.load_state_dict(state, strict=True)
+def gru(input_shape=(1, 28, 28), num_classes=10, hidden_size=128):
+    return RowClassifier(input_shape, num_classes, "gru", hidden_size)
+
+
+TWINS = {"mlp": mlp, "cnn": cnn, "lenet5": lenet5, "lstm": lstm, "gru": gru, "vit": ViT, "gpt": GPT}
+
+
+def twin_from_state(name, state, *args, **options):
+    """The PyTorch twin of glassnet model ``name`` built with ``args`` and ``options``,
+    holding the weights in ``state`` (a dict of NumPy arrays, as glassnet's
+    ``state_dict()`` returns or an ``.npz`` file of it holds), loaded strictly."""
+    model = TWINS[name](*args, **options)
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
     return model
+
+
+def twin_of(name, gn_model, *args, **options):
+    """The PyTorch twin of glassnet model ``name``, with ``gn_model``'s weights."""
+    return twin_from_state(name, gn_model.state_dict(), *args, **options)
