@@ -1,228 +1,227 @@
-"""glassnet against PyTorch on the same models, data, batch size and threads.
+"""glassnet against PyTorch on every ready model: what a user of each would see.
 
-    python bench/bench_models.py [--threads 2] [--repeats 3] [--models mlp,cnn,lstm,vit,gpt]
+    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 3] [--steps N] [--pause 1]
 
-For each model it prints seconds per 100 training steps (Adam, cross-entropy) in both
-frameworks and their ratio, each the median of ``--repeats`` runs after a warm-up, with
-both frameworks interleaved in this one process so that a noisy machine slows both
-alike; then the peak memory of each (measured in a fresh child process, as the growth
-of the resident set from just before the model is built); and the inference throughput
-(images/s) of mlp and cnn. Image models use Fashion-MNIST batches when the data is on
-the machine, else random data of the same shape (the time does not depend on values).
-The PyTorch twin of each model receives glassnet's initial weights with strict loading,
-which proves both run the same architecture.
+Each framework runs in a child process of its own (bench/child.py): the glassnet child
+never imports torch, the PyTorch child never imports glassnet, and the PyTorch twin of
+each model (bench/torch_twins.py) is loaded strictly with glassnet's initial weights.
+The two children of a model are interleaved block by block, with ``--pause`` seconds
+before each block so that neither framework's idle, spinning threads take time from the
+other. Inputs are random data of the real shapes: batch 128 of 1x28x28 images with 10
+classes; gpt 32 windows of 128 tokens from a vocabulary of 96.
+
+It prints one table per topic:
+
+1. Training: seconds per 100 steps (forward, cross-entropy, backward, Adam) at each thread
+   count of ``--threads``, the median of ``--repeats`` blocks of ``--steps`` steps (by
+   default a number per model, so that a block takes a second or more), and the ratio
+   glassnet time / PyTorch time (below 1: glassnet is faster).
+2. Peak memory while training, read by each child of itself: after one warm-up step the
+   peak counter is reset (VmHWM set to the current resident set), then it trains; the
+   growth is VmHWM minus the resident set at the reset, the peak is the absolute VmHWM.
+3. Inference: milliseconds per batch in eval mode without autograd, same batches, and the
+   ratio glassnet time / PyTorch time.
+4. Matrix products: NumPy's float32 GEMM peak, the matrix-product FLOPs of a cnn training
+   step counted from its shapes, and the GFLOP/s each framework achieves in that step.
+5. The time-to-accuracy command (printed, not run: it takes about 10 minutes).
+
+Memory, inference and the GEMM peak are measured at the largest thread count of ``--threads``.
 """
 import argparse
-import gc
-import json
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-BATCH = 128
-GPT_BATCH, GPT_CONTEXT, GPT_VOCAB = 32, 128, 96
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from child import NAMES, describe_batch, interleaved, pair, workload  # noqa: E402
+
+MODELS = ("mlp", "cnn", "lenet5", "lstm", "gru", "vit", "gpt")
+# training steps per timed block: each block takes about a second or more on two cores
+STEPS = {"mlp": 400, "cnn": 20, "lenet5": 100, "lstm": 30, "gru": 30, "vit": 30, "gpt": 10}
+GEMM_SIZE = 2048
+CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
+
+# The recipe behind the time-to-accuracy figure (the lead fixes its final form).
+TIME_TO_ACCURACY = ("glassnet train --model cnn --dataset fashion-mnist --epochs 12 --batch-size 128 "
+                    "--lr 1e-3 --schedule cosine --time-budget 10 --seed 0")
 
 
-def image_batches(count, seed=0, synthetic=False):
-    import glassnet as gn
-
-    rng = np.random.default_rng(seed)
-    try:
-        if synthetic:
-            raise FileNotFoundError
-        train = gn.datasets.fashion_mnist("train", download=False)
-        images, labels = train.images, train.labels
-    except FileNotFoundError:
-        images = rng.random((count * BATCH, 1, 28, 28), dtype=np.float32)
-        labels = rng.integers(0, 10, count * BATCH)
-    starts = rng.integers(0, len(images) - BATCH + 1, count)
-    return [(np.array(images[s:s + BATCH]), labels[s:s + BATCH].astype(np.int64)) for s in starts]
+# -- measurements --------------------------------------------------------------------------------
 
 
-def text_batches(count, seed=0):
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, GPT_VOCAB, (count, GPT_BATCH, GPT_CONTEXT + 1))
-    return [(t[:, :-1].copy(), t[:, 1:].copy()) for t in tokens]
+def measure_model(name, threads, repeats, steps, pause):
+    """Training time at each thread count, memory and inference time of one model, both
+    frameworks, each in its own child process. Returns
+    {"versions": {framework: info}, "memory": {framework: reply},
+     "train": {threads: {framework: seconds per step}}, "infer": {framework: seconds per batch}}."""
+    work = workload(name)
+    most = max(threads)
+    with pair(work) as children:
+        result = {"versions": {child.framework: child.info for child in children}, "batch": describe_batch(work),
+                  "steps": steps}
+        # memory first: the children have done nothing yet but build the model and the batches
+        result["memory"] = {fw: replies[0] for fw, replies in
+                            interleaved(children, "memory", 1, pause, steps=steps, threads=most).items()}
+        result["train"] = {}
+        for count in threads:
+            replies = interleaved(children, "train", repeats, pause, steps=steps, threads=count)
+            result["train"][count] = {fw: statistics.median(r["seconds"] for r in rs) for fw, rs in replies.items()}
+        replies = interleaved(children, "infer", repeats, pause, batches=steps, threads=most)
+        result["infer"] = {fw: statistics.median(r["seconds"] for r in rs) for fw, rs in replies.items()}
+    return result
 
 
-def build_glassnet(name):
-    import glassnet as gn
-
-    gn.seed(0)
-    if name == "gpt":
-        return gn.models.gpt(GPT_VOCAB, context=GPT_CONTEXT), (GPT_VOCAB, GPT_CONTEXT)
-    return gn.models.build(name, (1, 28, 28), 10), ((1, 28, 28), 10)
-
-
-def glassnet_stepper(model):
-    import glassnet as gn
-    from glassnet.nn import functional as F
-
-    optimizer = gn.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-
-    def step(inputs, targets):
-        logits = model(gn.from_numpy(inputs))  # no copy, as torch_stepper
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def torch_stepper(model):
-    import torch
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-
-    def step(inputs, targets):
-        logits = model(torch.from_numpy(inputs))
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def build_pair(name):
-    from torch_twins import twin_of
-
-    gn_model, args = build_glassnet(name)
-    return gn_model, twin_of(name, gn_model, *args)
-
-
-def seconds_per_100(step, batches, repeats):
-    for inputs, targets in batches[:5]:  # warm-up
-        step(inputs, targets)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for inputs, targets in batches:
-            step(inputs, targets)
-        times.append((time.perf_counter() - start) * 100 / len(batches))
-    return statistics.median(times)
-
-
-def inference_throughput(gn_model, torch_model, batches):
-    import torch
-
-    import glassnet as gn
-
-    gn_model.eval()
-    torch_model.eval()
-    results = {}
-    with gn.no_grad():
-        start = time.perf_counter()
-        for inputs, _ in batches:
-            gn_model(gn.from_numpy(inputs))  # no copy, as torch.from_numpy below
-        results["glassnet"] = len(batches) * BATCH / (time.perf_counter() - start)
-    with torch.no_grad():
-        start = time.perf_counter()
-        for inputs, _ in batches:
-            torch_model(torch.from_numpy(inputs))
-        results["torch"] = len(batches) * BATCH / (time.perf_counter() - start)
-    return results
-
-
-def rss_mb(field="VmRSS"):
-    """This process's resident set (VmRSS), or its peak (VmHWM), in MB. Not getrusage:
-    its ru_maxrss survives exec, so a child would report its parent's peak."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def measure_memory(framework, name, steps, threads):
-    """Run in a child process: peak resident-set growth over ``steps`` training steps."""
-    import torch
-
-    torch.set_num_threads(threads)
-    # synthetic batches: decoding the data set would leave a peak of its own behind
-    batches = text_batches(steps) if name == "gpt" else image_batches(steps, synthetic=True)
-    build_pair(name)  # once for the imports and caches it pulls in, which are not the model's
-    gc.collect()
-    before = rss_mb()
-    gn_model, torch_model = build_pair(name)
-    if framework == "glassnet":
-        del torch_model
-        step = glassnet_stepper(gn_model)
-    else:
-        del gn_model
-        step = torch_stepper(torch_model)
+def gemm_peak(threads, size=GEMM_SIZE, repeats=5):
+    """NumPy's float32 matrix-product speed in GFLOP/s: the best of ``repeats`` products
+    (size x size) @ (size x size), 2 * size**3 FLOPs each, at ``threads`` BLAS threads,
+    after one untimed product."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(a)
     with threadpool_limits(limits=threads):
-        for inputs, targets in batches:
-            step(inputs, targets)
-    print(json.dumps({"peak_mb": rss_mb("VmHWM") - before}))
+        np.matmul(a, b, out=out)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.matmul(a, b, out=out)
+            best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
-def memory_in_child(framework, name, threads):
-    result = subprocess.run(
-        [sys.executable, __file__, "--memory-of", f"{framework}:{name}", "--threads", str(threads)],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
+def cnn_gemm_flops(batch=128, input_shape=(1, 28, 28), num_classes=10, channels=(32, 64), hidden=128, kernel=3):
+    """FLOPs of the matrix products in one training step of ``glassnet.models.cnn(input_shape,
+    num_classes)``, counted from the shapes. A product (M, K) @ (K, N) costs 2 * M * K * N.
+
+    - A 3x3 convolution with padding 1, C -> O channels on H x W images, is one product
+      (O, C*3*3) @ (C*3*3, N*H*W) (im2col); each block then halves H and W (max-pool).
+    - A linear layer in -> out is one product (N, in) @ (in, out).
+    - Backward repeats each product twice with the same M*K*N: the weight gradient and
+      the input gradient. The first convolution has no input gradient (the images need
+      none, and neither framework computes it), so it counts 2 products, the others 3.
+
+    Batch norm, ReLU, pooling, dropout, the loss and Adam are not matrix products and are
+    not counted. Returns a list of (layer, M, K, N, products) and the total FLOPs."""
+    layers = []
+    in_channels, height, width = input_shape
+    for index, out_channels in enumerate(channels):
+        k = in_channels * kernel * kernel
+        layers.append((f"conv {in_channels}->{out_channels} on {height}x{width}", out_channels, k,
+                       batch * height * width, 2 if index == 0 else 3))
+        in_channels, height, width = out_channels, height // 2, width // 2
+    features = in_channels * height * width
+    for out_features in (hidden, num_classes):
+        layers.append((f"linear {features}->{out_features}", batch, features, out_features, 3))
+        features = out_features
+    return layers, sum(2 * m * k * n * products for _, m, k, n, products in layers)
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def print_training(results, threads, repeats):
+    glassnet = next(iter(results.values()))["versions"]["glassnet"]
+    pool = "with glassnet.set_num_threads" if glassnet.get("set_num_threads") else "glassnet has no set_num_threads"
+    print(f"Training: seconds per 100 steps (Adam, cross-entropy), batch 128 images (gpt: 32 x 128 tokens), "
+          f"median of {repeats} interleaved blocks of 'steps' steps")
+    print(f"threads: threadpoolctl on NumPy's BLAS ({pool}); torch.set_num_threads. "
+          "ratio = glassnet time / PyTorch time (< 1: glassnet faster)")
+    groups = "".join(f"{f'-- {n} thread' + ('s' if n > 1 else '') + ' --':^30}" for n in threads)
+    print(f"{'':<14}{groups}")
+    print(f"{'model':<8}{'steps':>6}" + f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}" * len(threads))
+    for name, result in results.items():
+        cells = ""
+        for n in threads:
+            gn_s, pt_s = result["train"][n]["glassnet"] * 100, result["train"][n]["torch"] * 100
+            cells += f"{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>10.2f}"
+        print(f"{name:<8}{result['steps']:>6}{cells}")
+
+
+def print_memory(results, most):
+    print(f"\nPeak memory while training, MB, {most} threads, each framework alone in its own process")
+    print("growth = VmHWM - VmRSS, the peak counter reset after a warm-up step; peak = VmHWM (the whole process); "
+          "ratio = glassnet / PyTorch")
+    print(f"{'':<8}{'-- growth while training --':^30}{'-- peak of the process --':^30}")
+    print(f"{'model':<8}" + f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}" * 2)
+    for name, result in results.items():
+        gn_mem, pt_mem = result["memory"]["glassnet"], result["memory"]["torch"]
+        cells = ""
+        for key in ("growth_mb", "peak_mb"):
+            cells += f"{gn_mem[key]:>10.1f}{pt_mem[key]:>10.1f}{ratio(gn_mem[key], pt_mem[key]):>10.2f}"
+        print(f"{name:<8}{cells}")
+
+
+def print_inference(results, most, repeats):
+    print(f"\nInference: milliseconds per batch (eval mode, no autograd), {most} threads, median of {repeats} blocks")
+    print("ratio = glassnet time / PyTorch time (< 1: glassnet faster)")
+    print(f"{'model':<8}{'batch':>18}{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}")
+    for name, result in results.items():
+        gn_s, pt_s = result["infer"]["glassnet"] * 1e3, result["infer"]["torch"] * 1e3
+        print(f"{name:<8}{result['batch']:>18}{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>10.2f}")
+
+
+def print_gemm(peak, cnn_result, threads):
+    print(f"\nMatrix products: NumPy float32 ({GEMM_SIZE} x {GEMM_SIZE}) @ ({GEMM_SIZE} x {GEMM_SIZE}), "
+          f"best of 5, {threads} threads: {peak:.1f} GFLOP/s (the peak below)")
+    if cnn_result is None:
+        print("(cnn not measured: no achieved GFLOP/s)")
+        return
+    layers, flops = cnn_gemm_flops()
+    print(f"cnn training step, batch 128: {flops / 1e9:.3f} GFLOP in matrix products, counted from the shapes "
+          "(forward, weight and input gradients):")
+    for layer, m, k, n, products in layers:
+        print(f"    {layer:<24} ({m} x {k}) @ ({k} x {n}) x {products}: {2 * m * k * n * products / 1e9:.3f} GFLOP")
+    print(f"{'framework':<10}{'s/step':>10}{'GFLOP/s':>10}{'% of peak':>11}   (goal for glassnet: {CNN_GOAL:.0%})")
+    for framework, seconds in cnn_result["train"][threads].items():
+        achieved = flops / seconds / 1e9
+        print(f"{NAMES[framework]:<10}{seconds:>10.4f}{achieved:>10.1f}{achieved / peak:>11.1%}")
+
+
+def print_time_to_accuracy():
+    print("\nTime to accuracy (not run here: it takes about 10 minutes):")
+    print(f"    {TIME_TO_ACCURACY}")
+
+
+# -- main ----------------------------------------------------------------------------------------
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=30, help="training steps timed per repeat")
-    parser.add_argument("--models", default="mlp,cnn,lstm,vit,gpt")
-    parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", default="1,2", help="thread counts of the training table, e.g. 1,2")
+    parser.add_argument("--repeats", type=int, default=3, help="timed blocks per framework, model and thread count")
+    parser.add_argument("--steps", type=int, default=None, help="steps per block (default: a number per model)")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds of rest before every block")
     args = parser.parse_args()
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    threads = sorted({int(n) for n in args.threads.split(",")})
+    most = max(threads)
+    names = args.models.split(",")
 
-    import torch
+    time.sleep(args.pause)
+    peak = gemm_peak(most)
+    results = {}
+    for name in names:
+        steps = args.steps or STEPS.get(name, 20)
+        results[name] = measure_model(name, threads, args.repeats, steps, args.pause)
+        print(f"  measured {name} ({steps} steps per block)", file=sys.stderr, flush=True)
 
-    torch.set_num_threads(args.threads)
-    if args.memory_of:
-        framework, name = args.memory_of.split(":")
-        return measure_memory(framework, name, 10, args.threads)
-
-    rows, throughput = [], {}
-    with threadpool_limits(limits=args.threads):
-        for name in args.models.split(","):
-            batches = text_batches(args.steps) if name == "gpt" else image_batches(args.steps)
-            gn_model, torch_model = build_pair(name)
-            gn_step, torch_step = glassnet_stepper(gn_model), torch_stepper(torch_model)
-            gn_times, torch_times = [], []
-            for _ in range(args.repeats):  # interleaved, so both see the same machine
-                gn_times.append(seconds_per_100(gn_step, batches, 1))
-                torch_times.append(seconds_per_100(torch_step, batches, 1))
-            rows.append([name, statistics.median(gn_times), statistics.median(torch_times)])
-            if name in ("mlp", "cnn"):
-                throughput[name] = inference_throughput(gn_model, torch_model, image_batches(20, seed=1))
-            print(f"  measured {name}", file=sys.stderr, flush=True)
-    for row in rows:
-        row += [memory_in_child("glassnet", row[0], args.threads), memory_in_child("torch", row[0], args.threads)]
-
-    print(f"Training: seconds per 100 steps (Adam), batch {BATCH} ({GPT_BATCH}x{GPT_CONTEXT} tokens for gpt), "
-          f"{args.threads} threads, median of {args.repeats}; glassnet {_version('glassnet')}, PyTorch {torch.__version__}")
-    print(f"{'model':<8}{'glassnet s':>12}{'PyTorch s':>12}{'ratio':>8}{'glassnet MB':>13}{'PyTorch MB':>12}"
-          "   (ratio: glassnet time / PyTorch time; MB: peak memory growth while training)")
-    for name, gn_s, torch_s, gn_mb, torch_mb in rows:
-        print(f"{name:<8}{gn_s:>12.2f}{torch_s:>12.2f}{gn_s / torch_s:>8.2f}{gn_mb:>13.0f}{torch_mb:>12.0f}")
-    if throughput:
-        print("\nInference: images per second, batch 128")
-        print(f"{'model':<8}{'glassnet':>12}{'PyTorch':>12}{'ratio':>8}   (ratio: PyTorch images/s / glassnet images/s)")
-        for name, result in throughput.items():
-            print(f"{name:<8}{result['glassnet']:>12.0f}{result['torch']:>12.0f}{result['torch'] / result['glassnet']:>8.2f}")
-
-
-def _version(package):
-    from importlib.metadata import version
-
-    return version(package)
+    versions = next(iter(results.values()))["versions"]
+    print(f"glassnet {versions['glassnet']['version']} and PyTorch {versions['torch']['version']}, "
+          "each in its own process, interleaved block by block\n")
+    print_training(results, threads, args.repeats)
+    print_memory(results, most)
+    print_inference(results, most, args.repeats)
+    print_gemm(peak, results.get("cnn"), most)
+    print_time_to_accuracy()
+    missing = sorted(set(versions["glassnet"]["available"]) - set(MODELS))
+    if missing:
+        print(f"\nnote: glassnet has models this benchmark does not know: {', '.join(missing)}")
 
 
 if __name__ == "__main__":

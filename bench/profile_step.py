@@ -2,6 +2,7 @@
 
     python bench/profile_step.py gpt [--steps 10] [--threads 1] [--top 25]
 
+The model, batch and training step are those of bench_models.py (bench/child.py).
 Prints the functions with the most own time (time inside the function itself).
 """
 import argparse
@@ -9,10 +10,8 @@ import cProfile
 import pstats
 import sys
 
-from threadpoolctl import threadpool_limits
-
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from bench_models import build_glassnet, glassnet_stepper, image_batches, text_batches  # noqa: E402
+from child import GlassnetRunner, workload  # noqa: E402
 
 
 def main():
@@ -22,17 +21,13 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    batches = text_batches(args.steps) if args.model == "gpt" else image_batches(args.steps, synthetic=True)
-    model, _ = build_glassnet(args.model)
-    step = glassnet_stepper(model)
-    with threadpool_limits(limits=args.threads):
-        for inputs, targets in batches[:2]:
-            step(inputs, targets)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for inputs, targets in batches:
-            step(inputs, targets)
-        profiler.disable()
+    runner = GlassnetRunner(workload(args.model))
+    runner.set_threads(args.threads)
+    runner.train_steps(2)  # warm-up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    runner.train_steps(args.steps)
+    profiler.disable()
     pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(args.top)
 
 
