@@ -27,7 +27,7 @@ import glassnet
 ROOT = Path(glassnet.__file__).parent
 LAYERS = [
     ("core", ["tensor", "ops", "autograd", "dtypes", "creation", "functions", "device", "size", "backend", "random",
-              "return_types", "gradcheck",
+              "return_types", "gradcheck", "threads",
               "extras"]),  # optional third-party imports with a clear error; it imports nothing of glassnet
     ("nn and optim", ["nn", "optim", "models", "serialization"]),
     ("data", ["data", "utils"]),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+import glassnet.threads
 from glassnet import ops
 from glassnet.optim.adam import adam_step_reference
 from glassnet.optim.sgd import sgd_step_reference
@@ -174,8 +175,19 @@ def _run(run, make):
     return [o.numpy() for o in outputs], [None if a.grad is None else a.grad.numpy() for a in inputs]
 
 
+@pytest.fixture(params=["one thread", "split over threads"])
+def threads(request, monkeypatch):
+    """The kernels that split their work over threads (glassnet.threads) do so only for
+    large arrays; the second run splits even these small ones, into three uneven blocks."""
+    if request.param == "split over threads":
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
+    yield request.param
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_fused_op_equals_its_reference(name):
+def test_fused_op_equals_its_reference(name, threads):
     op, make = CASES[name]
     assert op.reference is not None, f"{op.__name__} has no reference"
     (fused_out, fused_grads), (ref_out, ref_grads) = _run(op.apply, make), _run(op.reference, make)

@@ -5,8 +5,9 @@ back to each input's shape (``unbroadcast``).
 """
 import math
 
-from ..backend import xp
+from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor, unbroadcast
+from ..threads import map_blocks
 
 # -- binary (broadcasting) -----------------------------------------------------------------
 
@@ -280,12 +281,19 @@ class Clip(Function):
 
 
 class ReLU(Function):
+    """max(x, 0); the gradient passes where the output is positive. Large arrays are split
+    over the threads (glassnet.threads): a plain ufunc runs on one core."""
+
     def forward(self, x):
-        self.out = xp.maximum(x, 0)
+        self.out = xp.empty_like(x)
+        map_blocks(lambda x, out: xp.maximum(x, 0, out=out), x, self.out)
         return self.out
 
     def backward(self, grad):
-        return grad * (self.out > 0)
+        grad_x = xp.empty_like(self.out, dtype=grad.dtype)
+        map_blocks(lambda grad, out, grad_x: xp.multiply(grad, out > 0, out=grad_x), in_layout_of(self.out, grad),
+                   self.out, grad_x)
+        return grad_x
 
 
 class LeakyReLU(Function):

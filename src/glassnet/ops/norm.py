@@ -9,6 +9,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Function, Tensor
+from ..threads import in_blocks
 
 
 def batch_norm_reference(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
@@ -50,46 +51,86 @@ class BatchNorm(Function):
     """
 
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
-        axes = (0,) + tuple(range(2, x.ndim))
-        per_channel = (1, -1) + (1,) * (x.ndim - 2)  # reshapes a (C,) array to broadcast over x
-        count = x.size // x.shape[1]
-        if training:
-            mean = x.mean(axis=axes)
-            x_hat = x - mean.reshape(per_channel)  # centred once: the variance, then x_hat in place, reuse it
-            var = xp.square(x_hat).mean(axis=axes)  # biased: the batch is the whole population here
-            if running_mean is not None:  # running averages, in place; the variance unbiased, as in PyTorch
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-                running_var *= 1 - momentum
-                running_var += (momentum * count / (count - 1)) * var
+        rows, self.shape = channel_rows(x)  # (C, everything else): a view of a convolution's output
+        self.count, self.training, self.weight = rows.shape[1], training, weight
+        self.x_hat, out = xp.empty_like(rows), xp.empty_like(rows)  # x_hat: kept for backward
+        self.mean = xp.empty(len(rows), x.dtype) if training else running_mean
+        self.var = xp.empty(len(rows), x.dtype) if training else running_var
+        self.inv_std = xp.empty(len(rows), x.dtype)
+        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows), rows[0].nbytes)
+        if training and running_mean is not None:  # running averages, in place; the variance unbiased, as in PyTorch
+            running_mean *= 1 - momentum
+            running_mean += momentum * self.mean
+            running_var *= 1 - momentum
+            running_var += (momentum * self.count / (self.count - 1)) * self.var
+        return self.shape.of(out)
+
+    def _normalize(self, c, rows, out, bias, eps):
+        """The forward for the block of channels ``c``: every pass runs while it is in the cache."""
+        x_hat = self.x_hat[c]
+        if self.training:
+            self.mean[c] = rows[c].mean(axis=1)
+        xp.subtract(rows[c], self.mean[c, None], out=x_hat)  # centred once; then scaled in place
+        if self.training:
+            self.var[c] = xp.square(x_hat).mean(axis=1)  # biased: the batch is the whole population here
+        self.inv_std[c] = 1 / xp.sqrt(self.var[c] + eps)  # one division per channel, then a product per element
+        x_hat *= self.inv_std[c, None]
+        if self.weight is None:
+            out[c] = x_hat
         else:
-            x_hat, var = x - running_mean.reshape(per_channel), running_var
-        inv_std = 1 / xp.sqrt(var + eps)  # one division per channel, then a product per element
-        x_hat *= inv_std.reshape(per_channel)
-        self.x_hat, self.inv_std, self.weight = x_hat, inv_std, weight
-        self.axes, self.per_channel, self.count, self.training = axes, per_channel, count, training
-        if weight is None:
-            return x_hat.copy(order="K")  # x_hat is kept for backward; "K" keeps the memory layout (see conv.py)
-        out = x_hat * weight.reshape(per_channel)
-        out += bias.reshape(per_channel)
-        return out
+            xp.multiply(x_hat, self.weight[c, None], out=out[c])
+            out[c] += bias[c, None]
 
     def backward(self, grad):
-        axes, per_channel = self.axes, self.per_channel
-        grad_bias = grad.sum(axis=axes)
-        grad_weight = (grad * self.x_hat).sum(axis=axes)
-        scale = self.inv_std if self.weight is None else self.inv_std * self.weight
-        grad_x = None
-        if self.needs_input_grad[0] and self.training:  # the formula above, in place to spare temporaries
-            grad_x = self.x_hat * (-grad_weight / self.count).reshape(per_channel)
-            grad_x += grad
-            grad_x -= (grad_bias / self.count).reshape(per_channel)
-            grad_x *= scale.reshape(per_channel)
-        elif self.needs_input_grad[0]:  # fixed statistics: a plain per-channel scaling
-            grad_x = grad * scale.reshape(per_channel)
+        grad, _ = channel_rows(grad, like=self.shape)
+        self.grad_weight, self.grad_bias = xp.empty(len(grad), grad.dtype), xp.empty(len(grad), grad.dtype)
+        grad_x = xp.empty_like(grad) if self.needs_input_grad[0] else None
+        in_blocks(lambda start, stop: self._backward(slice(start, stop), grad, grad_x), len(grad), grad[0].nbytes)
+        grad_x = None if grad_x is None else self.shape.of(grad_x)
         if self.weight is None:
             return grad_x
-        return grad_x, grad_weight, grad_bias
+        return grad_x, self.grad_weight, self.grad_bias
+
+    def _backward(self, c, grad, grad_x):
+        """The backward for the block of channels ``c``, the formula above, in place to spare temporaries."""
+        x_hat, grad = self.x_hat[c], grad[c]
+        self.grad_bias[c] = grad.sum(axis=1)
+        self.grad_weight[c] = xp.einsum("cm,cm->c", grad, x_hat)
+        if grad_x is None:
+            return
+        scale = self.inv_std[c] if self.weight is None else self.inv_std[c] * self.weight[c]
+        out = grad_x[c]
+        if self.training:
+            xp.multiply(x_hat, (-self.grad_weight[c] / self.count)[:, None], out=out)
+            out += grad
+            out -= (self.grad_bias[c] / self.count)[:, None]
+            out *= scale[:, None]
+        else:  # fixed statistics: a plain per-channel scaling
+            xp.multiply(grad, scale[:, None], out=out)
+
+
+class ChannelRows:
+    """How an (N, C, *) array maps onto (C, rest) rows, one per channel: the axes in the
+    order that puts the channels first and the rest as they lie in memory."""
+
+    def __init__(self, shape, order):
+        self.order, self.moved_shape = order, tuple(shape[axis] for axis in order)
+        self.inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+
+    def of(self, rows):
+        """The (N, C, *) view of rows laid out this way."""
+        return rows.reshape(self.moved_shape).transpose(self.inverse)
+
+
+def channel_rows(a, like=None):
+    """``a`` (N, C, *) as (C, rest) rows and their :class:`ChannelRows` (``like``'s, if given):
+    a view when ``a`` is already laid out channel by channel, as a convolution's batch-last
+    output is (see conv.py); else one copy, after which every pass reads contiguous rows."""
+    if like is None:
+        rest = sorted((axis for axis in range(a.ndim) if axis != 1), key=lambda axis: -a.strides[axis])
+        like = ChannelRows(a.shape, (1, *rest))
+    moved = a.transpose(like.order)
+    return xp.ascontiguousarray(moved).reshape(a.shape[1], -1), like
 
 
 BatchNorm.reference = batch_norm_reference

@@ -9,8 +9,9 @@ size; the ops here receive them in normal form (pairs, ``out_size``).
 Max pooling also reads plainly in :func:`max_pool2d_reference` (a running maximum of
 tensors): ``with gn.reference_ops():`` runs it instead, and a test checks that they agree.
 """
-from ..backend import xp
+from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor
+from ..threads import in_blocks
 from .elementwise import Maximum
 
 # -- windows -------------------------------------------------------------------------------
@@ -38,20 +39,26 @@ def _padded(x, padding, kernel_size, stride, dilation, out_size, value):
     return padded
 
 
-def _offset_slices(kernel_size, stride, dilation, out_size):
+def _offset_slices(kernel_size, stride, dilation, out_size, channels=slice(None)):
     """For each kernel offset (i, j): its index i * kw + j and the slices that pick that
-    offset's pixel from every window of the padded input."""
+    offset's pixel from every window of the padded input (of the ``channels`` only)."""
     (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = kernel_size, stride, dilation, out_size
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
             cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
-            yield i * kw + j, (slice(None), slice(None), rows, cols)
+            yield i * kw + j, (slice(None), channels, rows, cols)
 
 
 def _disjoint(kernel_size, stride, dilation):
     """Whether no two windows share a pixel (the window's span fits in one stride)."""
     return all(d * (k - 1) + 1 <= s for k, s, d in zip(kernel_size, stride, dilation))
+
+
+def _tiled(padded_shape, kernel_size, stride, dilation, out_size):
+    """Whether the windows tile the padded input: every pixel in exactly one window."""
+    return all(d * (k - 1) + 1 == s and size == out * s
+               for size, k, s, d, out in zip(padded_shape[2:], kernel_size, stride, dilation, out_size))
 
 
 def _crop(grad_padded, padding, shape):
@@ -78,23 +85,36 @@ class MaxPool2d(Function):
     """
 
     def forward(self, x, kernel_size, stride, padding, dilation, out_size):
-        x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
-        out = None
-        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            if out is None:  # order "K": keep the input's memory layout (see conv.py)
-                out = x_padded[window].copy(order="K")
+        self.x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
+        self.out = xp.empty_like(x, shape=x.shape[:2] + tuple(out_size))  # keeps x's memory layout (see conv.py)
+        self.x_shape, self.geometry = x.shape, (kernel_size, stride, padding, dilation, out_size)
+        in_blocks(self._forward, x.shape[1], self.x_padded[:, 0].nbytes)  # channels in parallel
+        return self.out
+
+    def _forward(self, start, stop):
+        kernel_size, stride, _, dilation, out_size = self.geometry
+        out = self.out[:, start:stop]
+        for k, window in _offset_slices(kernel_size, stride, dilation, out_size, slice(start, stop)):
+            if k == 0:
+                out[...] = self.x_padded[window]
             else:
-                xp.maximum(out, x_padded[window], out=out)
-        self.x_padded, self.out, self.x_shape = x_padded, out, x.shape
-        self.geometry = (kernel_size, stride, padding, dilation, out_size)
-        return out
+                xp.maximum(out, self.x_padded[window], out=out)
 
     def backward(self, grad):
         kernel_size, stride, padding, dilation, out_size = self.geometry
-        grad_padded = xp.zeros_like(self.x_padded, dtype=grad.dtype)
-        disjoint, found = _disjoint(kernel_size, stride, dilation), None
-        for _, window in _offset_slices(kernel_size, stride, dilation, out_size):
-            at_max = self.x_padded[window] == self.out
+        grad = in_layout_of(self.out, grad)
+        # every pixel is written when the windows tile the input, so nothing needs zeroing first
+        tiled = _tiled(self.x_padded.shape, kernel_size, stride, dilation, out_size)
+        grad_padded = (xp.empty_like if tiled else xp.zeros_like)(self.x_padded, dtype=grad.dtype)
+        in_blocks(lambda start, stop: self._backward(slice(start, stop), grad, grad_padded), grad.shape[1],
+                  self.x_padded[:, 0].nbytes)
+        return _crop(grad_padded, padding, self.x_shape)
+
+    def _backward(self, channels, grad, grad_padded):
+        kernel_size, stride, _, dilation, out_size = self.geometry
+        disjoint, found, grad, out = _disjoint(kernel_size, stride, dilation), None, grad[:, channels], self.out[:, channels]
+        for _, window in _offset_slices(kernel_size, stride, dilation, out_size, channels):
+            at_max = self.x_padded[window] == out
             if found is None:
                 found = at_max
             else:  # True > False: the maximum is here, and no earlier offset had it
@@ -104,7 +124,6 @@ class MaxPool2d(Function):
                 xp.multiply(grad, at_max, out=grad_padded[window])
             else:
                 grad_padded[window] += grad * at_max
-        return _crop(grad_padded, padding, self.x_shape)
 
 
 def max_pool2d_reference(x, kernel_size, stride, padding, dilation, out_size):

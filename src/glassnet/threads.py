@@ -1,0 +1,91 @@
+"""Both cores for element-wise work.
+
+NumPy runs every element-wise pass on one core; only BLAS, the matrix products, uses them
+all. So the fused kernels that make several element-wise passes (batch norm, pooling,
+the convolution's unfolding) cut their work along a leading axis into one block per
+thread and run the blocks at once: NumPy releases the GIL inside its loops, so the
+threads really run in parallel. One large block per thread, not many small ones: each
+NumPy call costs a few microseconds of Python under the GIL, which small blocks would
+pay many times over (measured in bench/RESULTS.md, issue 11).
+
+``gn.set_num_threads(n)`` sets the number of threads (and BLAS's, when threadpoolctl is
+installed), as ``torch.set_num_threads`` does; the default is the number of cores.
+
+>>> import numpy as np
+>>> out = np.zeros(10)
+>>> def double(start, stop):
+...     out[start:stop] = 2 * np.arange(start, stop)
+>>> in_blocks(double, 10, bytes_per_item=8)
+>>> out.tolist()[:4]
+[0.0, 2.0, 4.0, 6.0]
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+# Below this many bytes per block, a thread's start-up costs more than it saves.
+MIN_BLOCK_BYTES = 1 << 20
+
+_threads = os.cpu_count() or 1
+_pool = None
+
+
+def set_num_threads(count):
+    """Use ``count`` threads for glassnet's element-wise kernels and, when threadpoolctl
+    is installed, for the BLAS library's matrix products."""
+    global _threads, _pool
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"set_num_threads: count must be a whole number of at least 1, got {count!r}")
+    if count != _threads and _pool is not None:
+        _pool.shutdown()
+        _pool = None
+    _threads = count
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(count)
+
+
+def get_num_threads():
+    return _threads
+
+
+def in_blocks(kernel, count, bytes_per_item):
+    """Call ``kernel(start, stop)`` over consecutive blocks that cover ``range(count)``, one
+    per thread (fewer when the work is small: ``bytes_per_item`` is what one item of the
+    split axis spans in the largest array the kernel touches). The blocks must be
+    independent: each call writes only its own block. The calling thread runs the first."""
+    blocks = max(1, min(_threads, count, count * bytes_per_item // MIN_BLOCK_BYTES))
+    bounds = [count * i // blocks for i in range(blocks + 1)]
+    if blocks == 1:
+        return kernel(0, count)
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="glassnet")
+    futures = [_pool.submit(kernel, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
+    kernel(bounds[0], bounds[1])
+    for future in futures:
+        future.result()  # re-raises a kernel's exception here
+
+
+def map_blocks(kernel, *arrays):
+    """Call ``kernel(*blocks)`` on matching blocks of arrays of one shape, in parallel, split
+    along the axis outermost in the memory of the last array (the output, as a rule), so
+    that each block is one run of memory. For element-wise work written with ``out=``:
+
+    >>> import numpy as np
+    >>> x = np.arange(-3.0, 3.0); out = np.empty_like(x)
+    >>> map_blocks(lambda x, out: np.maximum(x, 0, out=out), x, out)
+    >>> out.tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
+    """
+    last = arrays[-1]
+    if last.ndim == 0:
+        return kernel(*arrays)
+    axis = max(range(last.ndim), key=lambda axis: (last.shape[axis] > 1, last.strides[axis]))
+
+    def run(start, stop):
+        index = (slice(None),) * axis + (slice(start, stop),)
+        kernel(*[array[index] for array in arrays])
+
+    in_blocks(run, last.shape[axis], last.nbytes // max(last.shape[axis], 1))
