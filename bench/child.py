@@ -12,7 +12,8 @@ thread pools (OpenMP and OpenBLAS spin for a while before they sleep) have stopp
 taking CPU time. The commands:
 
     memory  one warm-up step, reset the peak counter, train ``steps`` steps: the growth
-            of the resident set while training and its absolute peak (VmHWM), in MB
+            of the resident set while training and its absolute peak (VmHWM), in MB,
+            and the seconds per step (a rough figure, to size the timed blocks)
     train   ``warmup`` untimed steps, then seconds per training step over ``steps`` steps
     infer   seconds per forward pass in eval mode without autograd, over ``batches``
             batches after ``warmup`` untimed ones
@@ -144,9 +145,11 @@ class Runner:
         gc.collect()
         reset_peak()
         rss = status_mb("VmRSS")
+        start = time.perf_counter()
         self.train_steps(steps)
+        seconds = (time.perf_counter() - start) / steps
         peak = status_mb("VmHWM")
-        return {"rss_mb": rss, "peak_mb": peak, "growth_mb": peak - rss}
+        return {"rss_mb": rss, "peak_mb": peak, "growth_mb": peak - rss, "seconds": seconds}
 
     def train(self, steps, threads, warmup=2):
         """Seconds per training step, over ``steps`` steps after ``warmup`` untimed ones."""
