@@ -53,6 +53,9 @@ test: install-test fashion-mnist chromium
 test-slow: install-test fashion-mnist
 	$(BIN)/python -m pytest -q -m slow
 
+# glassnet beside PyTorch: the MLP epoch, then every ready model (training at 1 and 2 threads,
+# memory, inference, GEMM peak, the time-to-accuracy command); sized for under 10 minutes on 2 cores.
+# The scale table is separate (long): $(BIN)/python bench/bench_scale.py
 bench: install-test fashion-mnist
 	$(BIN)/python bench/bench_mlp.py
 	$(BIN)/python bench/bench_models.py

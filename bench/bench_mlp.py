@@ -2,12 +2,15 @@
 lr 1e-3, cross-entropy) in glassnet and in PyTorch, on the same data, the same machine
 and the same number of threads. Prints a table and the ratio.
 
-    python bench/bench_mlp.py [--threads 2] [--repeats 5]
+    python bench/bench_mlp.py [--threads 2] [--repeats 5] [--pause 1]
 
 Uses Fashion-MNIST when it is found, else random data of the same shape (timing does not
-depend on the values). Both frameworks run in the same process, interleaved, so a noisy
-machine affects both alike; each figure is the median over the repeats after a warm-up
-epoch.
+depend on the values). Both frameworks run in the same process, interleaved epoch by
+epoch, so a noisy machine affects both alike, with ``--pause`` seconds of rest before
+each epoch, so that neither framework's idle, spinning threads take time from the other;
+each figure is the median over the repeats after a warm-up epoch. Threads: threadpoolctl
+(NumPy's BLAS and PyTorch's OpenMP) and ``torch.set_num_threads``, and
+``glassnet.set_num_threads`` where glassnet has it.
 """
 import argparse
 import statistics
@@ -72,14 +75,18 @@ def torch_epoch(images, labels, batch_size, seed):
     return run
 
 
-def median_seconds(run, repeats):
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def interleaved_medians(runners, repeats, pause):
+    """The median seconds of each runner's epoch over ``repeats`` epochs, after a warm-up
+    epoch each; the runners take turns epoch by epoch, resting ``pause`` seconds before each."""
+    times = {name: [] for name in runners}
+    for round_ in range(repeats + 1):
+        for name, run in runners.items():
+            time.sleep(pause)
+            start = time.perf_counter()
+            run()
+            if round_ > 0:  # round 0 is the warm-up
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main():
@@ -87,21 +94,26 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds of rest before every epoch")
     args = parser.parse_args()
 
     import torch
 
+    import glassnet as gn
+
     torch.set_num_threads(args.threads)
+    if hasattr(gn, "set_num_threads"):
+        gn.set_num_threads(args.threads)
     images, labels, source = load_data()
     with threadpool_limits(limits=args.threads):
         runners = {
             "glassnet": glassnet_epoch(images, labels, args.batch_size, seed=0),
             f"PyTorch {torch.__version__}": torch_epoch(images, labels, args.batch_size, seed=0),
         }
-        seconds = {name: median_seconds(run, args.repeats) for name, run in runners.items()}
+        seconds = interleaved_medians(runners, args.repeats, args.pause)
 
     print(f"MLP 784-128-128-10, batch {args.batch_size}, Adam, {len(images)} images ({source}), "
-          f"{args.threads} threads, median of {args.repeats} epochs")
+          f"{args.threads} threads, median of {args.repeats} epochs, interleaved")
     print(f"{'framework':<24}{'s/epoch':>10}")
     for name, value in seconds.items():
         print(f"{name:<24}{value:>10.3f}")
