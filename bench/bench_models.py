@@ -44,7 +44,7 @@ STEPS = {"mlp": 400, "cnn": 20, "lenet5": 50, "lstm": 30, "gru": 30, "vit": 30, 
 GEMM_SIZE = 2048
 CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
 
-# The recipe behind the time-to-accuracy figure (the lead fixes its final form).
+# The recipe behind the time-to-accuracy figure (a draft until the recipe is final).
 TIME_TO_ACCURACY = ("glassnet train --model cnn --dataset fashion-mnist --epochs 12 --batch-size 128 "
                     "--lr 1e-3 --schedule cosine --time-budget 10 --seed 0")
 
@@ -54,9 +54,9 @@ TIME_TO_ACCURACY = ("glassnet train --model cnn --dataset fashion-mnist --epochs
 
 def measure_model(name, threads, repeats, steps, pause):
     """Training time at each thread count, memory and inference time of one model, both
-    frameworks, each in its own child process. Returns
-    {"versions": {framework: info}, "memory": {framework: reply},
-     "train": {threads: {framework: seconds per step}}, "infer": {framework: seconds per batch}}."""
+    frameworks, each in its own child process. Returns {"versions": {framework: info},
+    "batch": the batch in words, "steps": steps per block, "memory": {framework: reply},
+    "train": {threads: {framework: seconds per step}}, "infer": {framework: seconds per batch}}."""
     work = workload(name)
     most = max(threads)
     with pair(work) as children:
