@@ -17,6 +17,7 @@ from .serialization import load, save
 from . import autograd
 from .tensor import Tensor, detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import reference_ops, reference_ops_enabled
+from .threads import get_num_threads, set_num_threads
 from .creation import (  # noqa: F401 (PyTorch's creation functions, at the top level as there)
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype, is_floating_point,
     is_tensor, linspace, manual_seed, normal, numel, ones, ones_like, rand, rand_like, randint, randint_like, randn,

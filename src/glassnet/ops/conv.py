@@ -12,6 +12,7 @@ arguments and call ``Conv2d`` here with them in normal form (pairs, explicit pad
 """
 from ..backend import xp
 from ..tensor import Function, Tensor
+from ..threads import in_blocks
 from .matmul import Einsum
 
 # -- geometry ------------------------------------------------------------------------------
@@ -44,13 +45,22 @@ def im2col(x, kernel_size, stride, padding, dilation):
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     (top, bottom), (left, right) = padding
     n, c, h, w = x.shape
-    x_padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)  # batch-last
-    x_padded[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)  # a plain copy if x is batch-last already
+    x_padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)  # batch-last
     out_h, out_w = (output_size(size, k, s, 0, 0, d) for size, k, s, d in zip(x_padded.shape[1:3], kernel_size, stride, dilation))
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    windows = xp.lib.stride_tricks.sliding_window_view(x_padded, span, axis=(1, 2))  # a view, no copy
-    windows = windows[:, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, :, ::dh, ::dw]  # (C, out_h, out_w, N, kh, kw)
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, -1)  # the copy that makes the columns
+    columns = xp.empty((c, kh, kw, out_h, out_w, n), dtype=x.dtype)
+
+    def unfold(start, stop):  # a block of channels; the blocks run on all threads at once
+        block = x_padded[start:stop]
+        if top or bottom or left or right:
+            block[...] = 0
+        block[:, top:top + h, left:left + w] = x[:, start:stop].transpose(1, 2, 3, 0)  # a plain copy if x is batch-last
+        windows = xp.lib.stride_tricks.sliding_window_view(block, span, axis=(1, 2))  # a view, no copy
+        windows = windows[:, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, :, ::dh, ::dw]  # (C, out_h, out_w, N, kh, kw)
+        columns[start:stop] = windows.transpose(0, 4, 5, 1, 2, 3)  # the copy that makes the columns
+
+    in_blocks(unfold, c, columns[0].nbytes)
+    return columns.reshape(c * kh * kw, -1)
 
 
 def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
@@ -61,12 +71,18 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
     (kh, kw), (sh, sw), (dh, dw), ((top, bottom), (left, right)) = kernel_size, stride, dilation, padding
     out_h, out_w = output_size(h, kh, sh, top, bottom, dh), output_size(w, kw, sw, left, right, dw)
     columns = columns.reshape(c, kh, kw, out_h, out_w, n)
-    grad = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=columns.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
-            cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
-            grad[:, rows, cols, :] += columns[:, i, j]
+    grad = xp.empty((c, h + top + bottom, w + left + right, n), dtype=columns.dtype)
+
+    def fold(start, stop):  # a block of channels; the blocks run on all threads at once
+        block = grad[start:stop]
+        block[...] = 0
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw)
+                block[:, rows, cols, :] += columns[start:stop, i, j]
+
+    in_blocks(fold, c, columns[0].nbytes)
     return grad[:, top:top + h, left:left + w, :].transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
 
 

@@ -1,0 +1,86 @@
+"""glassnet.threads: work split over the cores gives exactly the numbers of one thread.
+
+Kernels split their work only when it is large; these tests force the split on small
+arrays (a minimum block of one byte, three threads, so blocks are uneven) and compare
+with the unsplit run bit for bit: each block computes its own elements the same way.
+"""
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.threads as threads
+from glassnet import ops
+
+
+@pytest.fixture
+def split(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 1)
+    monkeypatch.setattr(threads, "_threads", 3)
+    monkeypatch.setattr(threads, "_pool", None)
+
+
+def test_in_blocks_covers_the_range_once_in_uneven_blocks(split):
+    seen = []
+    threads.in_blocks(lambda start, stop: seen.append((start, stop)), 10, bytes_per_item=1)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+
+
+def test_small_work_stays_on_the_calling_thread():
+    seen = []
+    threads.in_blocks(lambda start, stop: seen.append((start, stop)), 10, bytes_per_item=1)
+    assert seen == [(0, 10)]
+
+
+def test_a_kernel_error_reaches_the_caller(split):
+    def kernel(start, stop):
+        if start > 0:
+            raise ValueError(f"block {start}")
+
+    with pytest.raises(ValueError, match="block"):
+        threads.in_blocks(kernel, 9, bytes_per_item=1)
+
+
+@pytest.mark.parametrize("layout", ["batch-first", "batch-last", "2-d", "0-d"])
+def test_map_blocks_splits_along_the_outermost_axis_of_memory(split, layout):
+    rng = np.random.default_rng(0)
+    x = {"batch-first": rng.standard_normal((4, 3, 5, 5)),
+         "batch-last": rng.standard_normal((3, 5, 5, 4)).transpose(3, 0, 1, 2),
+         "2-d": rng.standard_normal((7, 2)), "0-d": np.array(-1.5)}[layout]
+    out = np.empty_like(x)
+    threads.map_blocks(lambda x, out: np.maximum(x, 0, out=out), x, out)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+def test_relu_split_over_threads_gives_the_same_numbers(split):
+    rng = np.random.default_rng(1)
+    x = gn.tensor(rng.standard_normal((3, 5, 5, 4)).transpose(3, 0, 1, 2), requires_grad=True)
+    y = x.relu()
+    (y * gn.tensor(rng.standard_normal(y.shape))).sum().backward()
+    np.testing.assert_array_equal(y.numpy(), np.maximum(x.numpy(), 0))
+    np.testing.assert_array_equal(x.grad.numpy() != 0, x.numpy() > 0)
+
+
+def test_set_num_threads():
+    before = gn.get_num_threads()
+    try:
+        gn.set_num_threads(1)
+        assert gn.get_num_threads() == 1
+        with pytest.raises(ValueError, match="set_num_threads: count must be a whole number of at least 1, got 0"):
+            gn.set_num_threads(0)
+    finally:
+        gn.set_num_threads(before)
+
+
+def test_an_op_after_flatten_gets_its_gradient_in_the_activations_layout():
+    """A gradient arriving batch-first beside batch-last activations is aligned first
+    (for speed); the numbers are those of the plain computation."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 4, 2)).transpose(3, 0, 1, 2)  # batch-last, as a convolution leaves it
+    options = dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), out_size=(2, 2))
+    pooled = ops.MaxPool2d.apply(gn.tensor(x, requires_grad=True), **options)
+    assert pooled.numpy().strides[0] < pooled.numpy().strides[1]  # still batch-last
+    grad = rng.standard_normal((2, 3 * 2 * 2))  # batch-first, as Flatten hands it back
+    fn = pooled.grad_fn
+    mine = fn.backward(grad.reshape(2, 3, 2, 2))
+    want = fn.backward(np.ascontiguousarray(grad.reshape(2, 3, 2, 2).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
+    np.testing.assert_array_equal(mine, want)
