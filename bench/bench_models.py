@@ -127,10 +127,10 @@ def ratio(a, b):
 
 def print_training(results, threads, repeats):
     glassnet = next(iter(results.values()))["versions"]["glassnet"]
-    pool = "with glassnet.set_num_threads" if glassnet.get("set_num_threads") else "glassnet has no set_num_threads"
+    pool = "glassnet.set_num_threads" if glassnet.get("set_num_threads") else "threadpoolctl on NumPy's BLAS"
     print(f"Training: seconds per 100 steps (Adam, cross-entropy), batch 128 images (gpt: 32 x 128 tokens), "
           f"median of {repeats} interleaved blocks of 'steps' steps")
-    print(f"threads: threadpoolctl on NumPy's BLAS ({pool}); torch.set_num_threads. "
+    print(f"threads: {pool}; torch.set_num_threads. "
           "ratio = glassnet time / PyTorch time (< 1: glassnet faster)")
     groups = "".join(f"{f'-- {n} thread' + ('s' if n > 1 else '') + ' --':^30}" for n in threads)
     print(f"{'':<14}{groups}")
@@ -145,7 +145,7 @@ def print_training(results, threads, repeats):
 
 def print_memory(results, most):
     print(f"\nPeak memory while training, MB, {most} threads, each framework alone in its own process")
-    print("growth = VmHWM - VmRSS, the peak counter reset after a warm-up step; peak = VmHWM (the whole process); "
+    print("growth = VmHWM - VmRSS, the peak counter reset once the model and batches are built, before the first step; peak = VmHWM (the whole process); "
           "ratio = glassnet / PyTorch")
     print(f"{'':<8}{'-- growth while training --':^30}{'-- peak of the process --':^30}")
     print(f"{'model':<8}" + f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}" * 2)

@@ -14,8 +14,8 @@ bench_models.py does (bench/child.py): the glassnet child never imports torch no
 PyTorch child glassnet, the twin holds glassnet's initial weights, and the two are
 interleaved block by block with ``--pause`` seconds before each block. Per row:
 
-- memory: one warm-up step, the peak counter reset (VmHWM set to the current resident
-  set), ``--memory-steps`` steps; the growth (VmHWM minus the resident set at the reset)
+- memory: the peak counter reset once the model and batches are built (VmHWM set to the
+  current resident set), ``--memory-steps`` steps; the growth (VmHWM minus the resident set at the reset)
   and the absolute peak of the process (VmHWM);
 - time: milliseconds per training step (Adam, cross-entropy), the median of ``--repeats``
   blocks per framework; a block has as many steps as take about ``--block-seconds``
@@ -63,7 +63,7 @@ def measure_row(work, threads, repeats, pause, memory_steps, block_seconds, step
 def print_table(rows, threads, repeats):
     print(f"Scale: one training step (Adam, cross-entropy), {threads} threads, each framework in its own process, "
           f"interleaved; time: median of {repeats} blocks of 'steps' steps")
-    print("ratio = glassnet / PyTorch; growth = VmHWM - VmRSS, the peak counter reset after a warm-up step; "
+    print("ratio = glassnet / PyTorch; growth = VmHWM - VmRSS, the peak counter reset once the model and batches are built, before the first step; "
           "peak = VmHWM (the whole process)")
     triple = f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>7}"
     print(f"{'':<38}{'-- ms per step --':^27}{'-- growth, MB --':^27}{'-- peak, MB --':^27}")

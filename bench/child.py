@@ -11,7 +11,7 @@ with a pause before each block so that the idle threads of the other framework's
 thread pools (OpenMP and OpenBLAS spin for a while before they sleep) have stopped
 taking CPU time. The commands:
 
-    memory  one warm-up step, reset the peak counter, train ``steps`` steps: the growth
+    memory  reset the peak counter, train ``steps`` steps: the growth
             of the resident set while training and its absolute peak (VmHWM), in MB,
             and the seconds per step (a rough figure, to size the timed blocks)
     train   ``warmup`` untimed steps, then seconds per training step over ``steps`` steps
@@ -19,9 +19,10 @@ taking CPU time. The commands:
             batches after ``warmup`` untimed ones
     quit
 
-Each command names the thread count it runs at: glassnet limits NumPy's BLAS with
-threadpoolctl and, where glassnet has it, calls ``glassnet.set_num_threads`` for its own
-element-wise thread pool; PyTorch calls ``torch.set_num_threads``.
+Each command names the thread count it runs at: glassnet calls ``glassnet.set_num_threads``
+(its one pool shares out element-wise work and matrix products, with NumPy's BLAS on one
+thread; a glassnet from before that function limits NumPy's BLAS with threadpoolctl);
+PyTorch calls ``torch.set_num_threads``.
 
 A workload (:func:`workload`) names a model of ``glassnet.models``, the batch size and the
 options of the model builder (e.g. ``hidden=[256, 256]`` for mlp, ``context=256`` for gpt).
@@ -38,10 +39,15 @@ is the same in both: forward, cross-entropy, zero_grad, backward, Adam (lr 1e-3)
 This file runs as a script only when the parent starts a child:
 ``python bench/child.py FRAMEWORK WORKLOAD_JSON WEIGHTS_NPZ``.
 """
-import contextlib
+import os
+
+# what importing glassnet before NumPy does (glassnet/__init__.py): OpenBLAS's idle threads
+# stop spinning 0.4 ms after a product, not 0.1 s; it must be set before NumPy loads OpenBLAS
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
+import contextlib  # noqa: E402
 import gc
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -134,14 +140,12 @@ class Runner:
     def memory(self, steps, threads):
         """Growth of the resident set over ``steps`` training steps, and its absolute peak.
 
-        The warm-up step first allocates what stays for the whole training (Adam's moments,
-        the gradients, the first-call caches); the peak counter is reset after it, so the
-        growth is what training needs on top of that: activations saved for backward,
-        and the temporaries of forward, backward and the update. Memory that the allocator
-        kept from the warm-up step (freed, not returned to the system) is in the resident
-        set at the reset, so not in the growth; the absolute peak counts everything."""
+        The peak counter is reset once the framework, the model and the batches are in
+        memory, before the first step: the growth is all that training adds (gradients,
+        the optimizer's state, activations saved for backward, the temporaries of forward,
+        backward and the update), whatever each framework's allocator keeps between steps.
+        The absolute peak counts the whole process, imports included."""
         self.set_threads(threads)
-        self.train_steps(1)
         gc.collect()
         reset_peak()
         rss = status_mb("VmRSS")
@@ -205,9 +209,10 @@ class GlassnetRunner(Runner):
                 "available": self.gn.models.available()}
 
     def set_threads(self, threads):
-        self.limits = self.threadpool_limits(limits=threads)  # NumPy's BLAS, from now on
-        if hasattr(self.gn, "set_num_threads"):
-            self.gn.set_num_threads(threads)  # glassnet's own element-wise thread pool
+        if hasattr(self.gn, "set_num_threads"):  # glassnet's pool, which shares out its products itself
+            self.gn.set_num_threads(threads)
+        else:  # before issue 11: NumPy's BLAS threads
+            self.limits = self.threadpool_limits(limits=threads)
 
     def step(self, inputs, targets):
         logits = self.model(self.gn.from_numpy(inputs))  # no copy, as torch.from_numpy

@@ -6,7 +6,16 @@
 >>> x.grad
 tensor([2., 4., 6.])
 """
-from . import data, models, nn, optim, random, serialization, train, utils
+import os as _os
+
+# OpenBLAS's idle threads busy-wait 2^28 cycles (about 0.1 s) after each matrix product
+# before they sleep, holding the cores that glassnet's element-wise kernels split their
+# work over between two products (glassnet.threads); 2^20 cycles (about 0.4 ms) keeps
+# them ready through a step's products and frees the cores between. OpenBLAS reads it
+# when NumPy loads it: import glassnet before NumPy, or set it yourself.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
+from . import data, models, nn, optim, random, serialization, train, utils  # noqa: E402
 from .data import datasets
 from .gradcheck import GradcheckError, gradcheck
 from .nn.summary import summary

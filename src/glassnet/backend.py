@@ -3,9 +3,33 @@
 Every op reaches arrays through ``xp`` (as Chainer does), so that a later GPU path can
 hand the same code CuPy arrays instead of NumPy ones. Today ``xp`` is NumPy.
 """
+import ctypes
+import os
+
 import numpy
 
 xp = numpy
+
+
+def keep_freed_memory():
+    """Ask the C library's allocator (glibc's malloc, on Linux) to keep the memory of freed
+    arrays for the next ones. By default it hands large blocks back to the system when they
+    are freed, and every new array then takes a page fault per 4 KiB as it is first
+    written: each step of training frees and allocates the same activations again, so
+    that is paid on every step (a quarter of a gpt step, measured in bench/RESULTS.md,
+    issue 11). Arrays up to 32 MiB now come from, and return to, memory the process keeps;
+    the peak memory stays what it was. ``GLASSNET_KEEP_MEMORY=0`` turns this off."""
+    if os.environ.get("GLASSNET_KEEP_MEMORY") == "0":
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return False
+    trim_threshold, top_pad, mmap_threshold = -1, -2, -3  # glibc's malloc.h
+    return all([mallopt(mmap_threshold, 32 << 20), mallopt(trim_threshold, 1 << 30), mallopt(top_pad, 64 << 20)])
+
+
+keep_freed_memory()
 
 
 def in_layout_of(like, array):

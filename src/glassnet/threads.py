@@ -8,6 +8,12 @@ threads really run in parallel. One large block per thread, not many small ones:
 NumPy call costs a few microseconds of Python under the GIL, which small blocks would
 pay many times over (measured in bench/RESULTS.md, issue 11).
 
+The threads of NumPy's BLAS (OpenBLAS) busy-wait after each matrix product, by default
+for about 0.1 s: through all the element-wise work of a training step, on the very cores
+these blocks need. ``import glassnet`` shortens that wait to about 0.4 ms (the
+``OPENBLAS_THREAD_TIMEOUT`` variable, read when NumPy loads OpenBLAS: so import glassnet
+before NumPy, or set it in the environment).
+
 ``gn.set_num_threads(n)`` sets the number of threads (and BLAS's, when threadpoolctl is
 installed), as ``torch.set_num_threads`` does; the default is the number of cores.
 
@@ -33,7 +39,7 @@ def set_num_threads(count):
     """Use ``count`` threads for glassnet's element-wise kernels and, when threadpoolctl
     is installed, for the BLAS library's matrix products."""
     global _threads, _pool
-    if not isinstance(count, int) or count < 1:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError(f"set_num_threads: count must be a whole number of at least 1, got {count!r}")
     if count != _threads and _pool is not None:
         _pool.shutdown()

@@ -340,22 +340,25 @@ _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-def _normal_cdf(x):
-    """Φ(x), the standard normal CDF, and exp(-x²/2), which GELU's backward reuses.
+def _normal_cdf(x, cdf=None, gauss=None):
+    """Φ(x), the standard normal CDF, and exp(-x²/2), which GELU's backward reuses, into
+    ``cdf`` and ``gauss`` (new arrays when not given).
 
     NumPy has no erf; SciPy's computes in double precision and is slow, so float32 uses a
     rational approximation accurate to float32 precision, computed in place (the array is
     large; every temporary costs a pass over memory). float64 (gradient checks) needs the
     exact erf: :func:`_erf_float64`.
     """
-    gauss = xp.square(x)
+    cdf = xp.empty_like(x) if cdf is None else cdf
+    gauss = xp.square(x, out=gauss)
     gauss *= -0.5
     # exp would return subnormals below e^-87, which run many times slower; e^-80 is 0 here
     xp.maximum(gauss, -80, out=gauss)
     xp.exp(gauss, out=gauss)
     if x.dtype == xp.float64:
-        return 0.5 * (1 + _erf_float64(x / math.sqrt(2))), gauss
-    t = xp.abs(x)
+        cdf[...] = 0.5 * (1 + _erf_float64(x / math.sqrt(2)))
+        return cdf, gauss
+    t = xp.abs(x, out=cdf)  # t lives in cdf's memory until cdf is computed from it
     t *= _ERF_P / math.sqrt(2)
     t += 1
     xp.reciprocal(t, out=t)
@@ -367,7 +370,7 @@ def _normal_cdf(x):
     tail *= 0.5
     # Φ(x) = 1 - tail for x ≥ 0 and tail for x < 0, i.e. 0.5 + sign(x) (0.5 - tail);
     # copysign, as np.where is several times slower on large float32 arrays
-    cdf = xp.subtract(0.5, tail, out=tail)
+    xp.subtract(0.5, tail, out=cdf)
     xp.copysign(cdf, x, out=cdf)
     cdf += 0.5
     return cdf, gauss
@@ -387,20 +390,31 @@ class GELU(Function):
             self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
-        self.cdf, self.gauss = _normal_cdf(x)
-        return x * self.cdf
+        self.cdf, self.gauss, out = xp.empty_like(x), xp.empty_like(x), xp.empty_like(x)
+        map_blocks(_gelu_block, x, self.cdf, self.gauss, out)  # the blocks on all threads at once
+        return out
 
     def backward(self, grad):
         x = self.x
         if self.approximate == "tanh":
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
-        # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
-        slope = x * self.gauss
-        slope *= 1 / math.sqrt(2 * math.pi)
-        slope += self.cdf
-        slope *= grad
-        return slope
+        grad_x = xp.empty_like(x, dtype=xp.result_type(x, grad))
+        map_blocks(_gelu_backward_block, x, self.cdf, self.gauss, grad, grad_x)
+        return grad_x
+
+
+def _gelu_block(x, cdf, gauss, out):
+    _normal_cdf(x, cdf, gauss)
+    xp.multiply(x, cdf, out=out)
+
+
+def _gelu_backward_block(x, cdf, gauss, grad, grad_x):
+    # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
+    slope = xp.multiply(x, gauss, out=grad_x)
+    slope *= 1 / math.sqrt(2 * math.pi)
+    slope += cdf
+    slope *= grad
 
 
 def gelu_reference(x, approximate="none"):

@@ -170,34 +170,50 @@ class LayerNorm(Function):
     def forward(self, x, *affine, normalized_ndim, eps, has_weight, has_bias):
         self.x_shape, self.param_shape = x.shape, x.shape[x.ndim - normalized_ndim:]
         rows = x.reshape(-1, math.prod(self.param_shape))  # one sample's features per row: 2-D statistics
-        mean = rows.mean(axis=1, keepdims=True)
-        centered = rows - mean
-        var = (centered * centered).mean(axis=1, keepdims=True)  # biased, as in the paper
-        self.rstd = 1 / xp.sqrt(var + eps)
-        self.xhat = centered * self.rstd
         self.weight = affine[0].reshape(-1) if has_weight else None
-        self.has_bias = has_bias
-        out = self.xhat * self.weight if has_weight else self.xhat.copy()
-        if has_bias:
-            out += affine[-1].reshape(-1)
+        self.has_bias, bias = has_bias, affine[-1].reshape(-1) if has_bias else None
+        self.xhat, out, self.rstd = xp.empty_like(rows), xp.empty_like(rows), xp.empty((len(rows), 1), rows.dtype)
+        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows), rows[:1].nbytes)
         return out.reshape(x.shape)
+
+    def _normalize(self, r, rows, out, bias, eps):
+        """The forward for the block of rows ``r`` (the blocks run on all threads at once)."""
+        xhat = xp.subtract(rows[r], rows[r].mean(axis=1, keepdims=True), out=self.xhat[r])  # centred
+        self.rstd[r] = 1 / xp.sqrt(xp.square(xhat).mean(axis=1, keepdims=True) + eps)  # the variance biased, as in the paper
+        xhat *= self.rstd[r]
+        if self.weight is None:
+            out[r] = xhat
+        else:
+            xp.multiply(xhat, self.weight, out=out[r])
+        if bias is not None:
+            out[r] += bias
 
     def backward(self, grad):
         grad = grad.reshape(self.xhat.shape)
-        grad_x = grad_weight = grad_bias = None
-        if self.needs_input_grad[0]:
+        grad_x = xp.empty_like(self.xhat, dtype=grad.dtype) if self.needs_input_grad[0] else None
+        sums = {}  # per block of rows: the sums over its rows of grad * xhat and of grad
+        in_blocks(lambda start, stop: sums.update({start: self._backward(slice(start, stop), grad, grad_x)}), len(grad),
+                  grad[:1].nbytes)
+        grad_weight, grad_bias = (sum(sums[start][i] for start in sorted(sums)).reshape(self.param_shape) for i in (0, 1))
+        grads = (None if grad_x is None else grad_x.reshape(self.x_shape),)
+        if self.weight is not None:
+            grads += (grad_weight if self.needs_input_grad[1] else None,)
+        return grads + ((grad_bias if self.needs_input_grad[-1] else None,) if self.has_bias else ())
+
+    def _backward(self, r, grad, grad_x):
+        """The input's gradient for the block of rows ``r``; returns the block's sums for the
+        weight's and the bias's gradients (added up in block order: the same numbers every run)."""
+        grad, xhat = grad[r], self.xhat[r]
+        if grad_x is not None:
             grad_xhat = grad * self.weight if self.weight is not None else grad
             # every element moves its row's mean and variance: the gradient loses its
             # row mean and its component along xhat
             mean_grad = grad_xhat.mean(axis=1, keepdims=True)
-            mean_grad_dot_xhat = (grad_xhat * self.xhat).mean(axis=1, keepdims=True)
-            grad_x = ((grad_xhat - mean_grad - self.xhat * mean_grad_dot_xhat) * self.rstd).reshape(self.x_shape)
-        if self.weight is not None and self.needs_input_grad[1]:
-            grad_weight = (grad * self.xhat).sum(axis=0).reshape(self.param_shape)
-        if self.has_bias and self.needs_input_grad[-1]:
-            grad_bias = grad.sum(axis=0).reshape(self.param_shape)
-        grads = (grad_x,) + ((grad_weight,) if self.weight is not None else ()) + ((grad_bias,) if self.has_bias else ())
-        return grads
+            out = xp.multiply(xhat, (grad_xhat * xhat).mean(axis=1, keepdims=True), out=grad_x[r])
+            xp.subtract(grad_xhat, out, out=out)
+            out -= mean_grad
+            out *= self.rstd[r]
+        return (grad * xhat).sum(axis=0), grad.sum(axis=0)
 
 
 LayerNorm.reference = layer_norm_reference
