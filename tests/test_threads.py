@@ -51,13 +51,21 @@ def test_map_blocks_splits_along_the_outermost_axis_of_memory(split, layout):
     np.testing.assert_array_equal(out, np.maximum(x, 0))
 
 
-def test_relu_split_over_threads_gives_the_same_numbers(split):
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+def test_activations_split_over_threads_give_the_same_numbers(name, monkeypatch):
     rng = np.random.default_rng(1)
-    x = gn.tensor(rng.standard_normal((3, 5, 5, 4)).transpose(3, 0, 1, 2), requires_grad=True)
-    y = x.relu()
-    (y * gn.tensor(rng.standard_normal(y.shape))).sum().backward()
-    np.testing.assert_array_equal(y.numpy(), np.maximum(x.numpy(), 0))
-    np.testing.assert_array_equal(x.grad.numpy() != 0, x.numpy() > 0)
+    x = rng.standard_normal((3, 5, 5, 4)).transpose(3, 0, 1, 2)  # batch-last, as after a convolution
+    upstream = rng.standard_normal(x.shape)
+    results = []
+    for minimum in (threads.MIN_BLOCK_BYTES, 1):
+        monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", minimum)
+        monkeypatch.setattr(threads, "_threads", 3)
+        t = gn.tensor(x, requires_grad=True)
+        y = getattr(t, name)()
+        (y * gn.tensor(upstream)).sum().backward()
+        results.append((y.numpy(), t.grad.numpy()))
+    for one, split in zip(*results):
+        np.testing.assert_array_equal(split, one)
 
 
 def test_set_num_threads():

@@ -306,23 +306,39 @@ class LeakyReLU(Function):
 
 
 class Sigmoid(Function):
+    """1 / (1 + e^-x); its gradient out (1 - out). Large arrays are split over the threads."""
+
     def forward(self, x):
-        # exp of a negative number only, so large |x| cannot overflow
-        e = xp.exp(-xp.abs(x))
-        self.out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.out = xp.empty_like(x)
+        map_blocks(_sigmoid_block, x, self.out)
         return self.out
 
     def backward(self, grad):
-        return grad * self.out * (1 - self.out)
+        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
+        map_blocks(lambda out, grad, grad_x: xp.multiply(grad * out, 1 - out, out=grad_x), self.out,
+                   in_layout_of(self.out, grad), grad_x)
+        return grad_x
+
+
+def _sigmoid_block(x, out):
+    # exp of a negative number only, so large |x| cannot overflow
+    e = xp.exp(-xp.abs(x))
+    out[...] = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Tanh(Function):
+    """tanh(x); its gradient 1 - out². Large arrays are split over the threads."""
+
     def forward(self, x):
-        self.out = xp.tanh(x)
+        self.out = xp.empty_like(x)
+        map_blocks(lambda x, out: xp.tanh(x, out=out), x, self.out)
         return self.out
 
     def backward(self, grad):
-        return grad * (1 - self.out * self.out)
+        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
+        map_blocks(lambda out, grad, grad_x: xp.multiply(grad, 1 - out * out, out=grad_x), self.out,
+                   in_layout_of(self.out, grad), grad_x)
+        return grad_x
 
 
 def _erf_float64(x):
