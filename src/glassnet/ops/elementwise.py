@@ -356,6 +356,15 @@ _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
+def _gauss(x, out=None):
+    """exp(-x²/2), in place in ``out``."""
+    gauss = xp.square(x, out=out)
+    gauss *= -0.5
+    # exp would return subnormals below e^-87, which run many times slower; e^-80 is 0 here
+    xp.maximum(gauss, -80, out=gauss)
+    return xp.exp(gauss, out=gauss)
+
+
 def _normal_cdf(x, cdf=None, gauss=None):
     """Φ(x), the standard normal CDF, and exp(-x²/2), which GELU's backward reuses, into
     ``cdf`` and ``gauss`` (new arrays when not given).
@@ -366,11 +375,7 @@ def _normal_cdf(x, cdf=None, gauss=None):
     exact erf: :func:`_erf_float64`.
     """
     cdf = xp.empty_like(x) if cdf is None else cdf
-    gauss = xp.square(x, out=gauss)
-    gauss *= -0.5
-    # exp would return subnormals below e^-87, which run many times slower; e^-80 is 0 here
-    xp.maximum(gauss, -80, out=gauss)
-    xp.exp(gauss, out=gauss)
+    gauss = _gauss(x, gauss)
     if x.dtype == xp.float64:
         cdf[...] = 0.5 * (1 + _erf_float64(x / math.sqrt(2)))
         return cdf, gauss
@@ -396,8 +401,8 @@ class GELU(Function):
     """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh formula.
 
     Reference: :func:`gelu_reference` below, the formula from Erf (or Tanh) and arithmetic;
-    fused so that Φ is computed in place (``_normal_cdf``) and the backward reuses Φ and
-    exp(-x²/2) from the forward instead of a graph of five ops.
+    fused so that Φ is computed in place (``_normal_cdf``) and the backward reuses Φ from
+    the forward instead of a graph of five ops.
     """
 
     def forward(self, x, approximate="none"):
@@ -406,8 +411,8 @@ class GELU(Function):
             self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
-        self.cdf, self.gauss, out = xp.empty_like(x), xp.empty_like(x), xp.empty_like(x)
-        map_blocks(_gelu_block, x, self.cdf, self.gauss, out)  # the blocks on all threads at once
+        self.cdf, out = xp.empty_like(x), xp.empty_like(x)
+        map_blocks(_gelu_block, x, self.cdf, out)  # the blocks on all threads at once
         return out
 
     def backward(self, grad):
@@ -416,18 +421,20 @@ class GELU(Function):
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
         grad_x = xp.empty_like(x, dtype=xp.result_type(x, grad))
-        map_blocks(_gelu_backward_block, x, self.cdf, self.gauss, grad, grad_x)
+        map_blocks(_gelu_backward_block, x, self.cdf, grad, grad_x)
         return grad_x
 
 
-def _gelu_block(x, cdf, gauss, out):
-    _normal_cdf(x, cdf, gauss)
+def _gelu_block(x, cdf, out):
+    _normal_cdf(x, cdf, gauss=out)  # out holds exp(-x²/2) until the product overwrites it
     xp.multiply(x, cdf, out=out)
 
 
-def _gelu_backward_block(x, cdf, gauss, grad, grad_x):
-    # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
-    slope = xp.multiply(x, gauss, out=grad_x)
+def _gelu_backward_block(x, cdf, grad, grad_x):
+    # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π), recomputed here (four passes)
+    # rather than kept from the forward: an array the size of x less to hold until backward
+    slope = _gauss(x, out=grad_x)
+    slope *= x
     slope *= 1 / math.sqrt(2 * math.pi)
     slope += cdf
     slope *= grad
