@@ -60,8 +60,9 @@ class Attention(Function):
 
     def forward(self, query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
         self.shapes = (query.shape, key.shape, value.shape)
-        self.query_scaled, self.key, self.value, self.scale = query * scale, key, value, scale
-        scores = self.query_scaled @ xp.swapaxes(key, -1, -2)
+        # the inputs themselves are kept for backward (alive anyway), not the scaled query
+        self.query, self.key, self.value, self.scale = query, key, value, scale
+        scores = (query * scale) @ xp.swapaxes(key, -1, -2)
         if mask is not None:
             scores += mask
         # softmax in place; rows that may attend nowhere (max -inf) end up all zero
@@ -96,7 +97,7 @@ class Attention(Function):
         grad_scores = grad_weights
         grad_scores *= self.weights
         grad_query = unbroadcast(grad_scores @ self.key * self.scale, query_shape) if q_needs else None
-        grad_key = unbroadcast(xp.swapaxes(grad_scores, -1, -2) @ self.query_scaled, key_shape) if k_needs else None
+        grad_key = unbroadcast(xp.swapaxes(grad_scores, -1, -2) @ self.query * self.scale, key_shape) if k_needs else None
         return grad_query, grad_key, grad_value
 
 

@@ -172,25 +172,27 @@ class LayerNorm(Function):
         rows = x.reshape(-1, math.prod(self.param_shape))  # one sample's features per row: 2-D statistics
         self.weight = affine[0].reshape(-1) if has_weight else None
         self.has_bias, bias = has_bias, affine[-1].reshape(-1) if has_bias else None
-        self.xhat, out, self.rstd = xp.empty_like(rows), xp.empty_like(rows), xp.empty((len(rows), 1), rows.dtype)
-        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows), rows[:1].nbytes)
+        # kept for backward: the input (alive anyway, as the residual stream) and two numbers
+        # per row, from which backward rebuilds xhat; an array the size of x less to hold
+        self.rows, out = rows, xp.empty_like(rows)
+        self.mean, self.rstd = xp.empty((len(rows), 1), rows.dtype), xp.empty((len(rows), 1), rows.dtype)
+        in_blocks(lambda start, stop: self._normalize(slice(start, stop), out, bias, eps), len(rows), rows[:1].nbytes)
         return out.reshape(x.shape)
 
-    def _normalize(self, r, rows, out, bias, eps):
+    def _normalize(self, r, out, bias, eps):
         """The forward for the block of rows ``r`` (the blocks run on all threads at once)."""
-        xhat = xp.subtract(rows[r], rows[r].mean(axis=1, keepdims=True), out=self.xhat[r])  # centred
+        self.mean[r] = self.rows[r].mean(axis=1, keepdims=True)
+        xhat = xp.subtract(self.rows[r], self.mean[r], out=out[r])  # centred
         self.rstd[r] = 1 / xp.sqrt(xp.square(xhat).mean(axis=1, keepdims=True) + eps)  # the variance biased, as in the paper
         xhat *= self.rstd[r]
-        if self.weight is None:
-            out[r] = xhat
-        else:
-            xp.multiply(xhat, self.weight, out=out[r])
+        if self.weight is not None:
+            xhat *= self.weight
         if bias is not None:
-            out[r] += bias
+            xhat += bias
 
     def backward(self, grad):
-        grad = grad.reshape(self.xhat.shape)
-        grad_x = xp.empty_like(self.xhat, dtype=grad.dtype) if self.needs_input_grad[0] else None
+        grad = grad.reshape(self.rows.shape)
+        grad_x = xp.empty_like(self.rows, dtype=grad.dtype) if self.needs_input_grad[0] else None
         sums = {}  # per block of rows: the sums over its rows of grad * xhat and of grad
         in_blocks(lambda start, stop: sums.update({start: self._backward(slice(start, stop), grad, grad_x)}), len(grad),
                   grad[:1].nbytes)
@@ -203,7 +205,7 @@ class LayerNorm(Function):
     def _backward(self, r, grad, grad_x):
         """The input's gradient for the block of rows ``r``; returns the block's sums for the
         weight's and the bias's gradients (added up in block order: the same numbers every run)."""
-        grad, xhat = grad[r], self.xhat[r]
+        grad, xhat = grad[r], (self.rows[r] - self.mean[r]) * self.rstd[r]
         if grad_x is not None:
             grad_xhat = grad * self.weight if self.weight is not None else grad
             # every element moves its row's mean and variance: the gradient loses its
