@@ -15,7 +15,8 @@ these blocks need. ``import glassnet`` shortens that wait to about 0.4 ms (the
 before NumPy, or set it in the environment).
 
 ``gn.set_num_threads(n)`` sets the number of threads (and BLAS's, when threadpoolctl is
-installed), as ``torch.set_num_threads`` does; the default is the number of cores.
+installed), as ``torch.set_num_threads`` does; the default is the number of cores this
+process may use.
 
 >>> import numpy as np
 >>> out = np.zeros(10)
@@ -31,7 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
 
-_threads = os.cpu_count() or 1
+# the cores this process may run on (a container may allow fewer than the machine has)
+_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _pool = None
 
 
