@@ -92,3 +92,27 @@ def test_an_op_after_flatten_gets_its_gradient_in_the_activations_layout():
     mine = fn.backward(grad.reshape(2, 3, 2, 2))
     want = fn.backward(np.ascontiguousarray(grad.reshape(2, 3, 2, 2).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
     np.testing.assert_array_equal(mine, want)
+
+
+def _in_fresh_python(code, **env):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "GLASSNET_KEEP_MEMORY")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**environment, **env},
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_importing_glassnet_shortens_openblas_idle_spin_unless_the_user_set_it():
+    code = "import os, glassnet; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    assert _in_fresh_python(code) == "20"
+    assert _in_fresh_python(code, OPENBLAS_THREAD_TIMEOUT="28") == "28"
+
+
+def test_freed_memory_is_kept_for_the_next_arrays_unless_turned_off():
+    code = "from glassnet import backend; print(backend.keep_freed_memory())"
+    assert _in_fresh_python(code) == "True"  # Linux with glibc, as this machine
+    assert _in_fresh_python(code, GLASSNET_KEEP_MEMORY="0") == "False"
