@@ -198,8 +198,9 @@ class LSTM(Function):
         cs = xp.empty_like(hs)  # cs[t] is c_{t-1}
         tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
         hs[0], cs[0] = h0, c0
+        recurrent = xp.empty_like(gates[0])  # h W_hh^T of one step; every step writes into the arrays above
         for t in range(steps):
-            gates[t] += hs[t] @ weight_hh.T
+            gates[t] += xp.matmul(hs[t], weight_hh.T, out=recurrent)
             i, f, g, o = _split(gates[t], 4)
             # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one
             # sigmoid over the whole block makes all four, in one pass over contiguous memory
@@ -207,32 +208,33 @@ class LSTM(Function):
             _sigmoid(gates[t], out=gates[t])
             g *= 2
             g -= 1
-            cs[t + 1] = f * cs[t] + i * g
-            tanh_cs[t] = xp.tanh(cs[t + 1])
-            hs[t + 1] = o * tanh_cs[t]
+            xp.multiply(f, cs[t], out=cs[t + 1])
+            cs[t + 1] += i * g
+            xp.tanh(cs[t + 1], out=tanh_cs[t])
+            xp.multiply(o, tanh_cs[t], out=hs[t + 1])
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
         return _in_reading_order(hs[1:], reverse), cs[-1]
 
     def backward(self, grad_output, grad_c):
-        grad_hs, dc = _in_reading_order(grad_output, self.reverse), grad_c
+        grad_hs = _in_reading_order(grad_output, self.reverse)
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
-        dh = xp.zeros_like(dc)
+        dh, dc = xp.zeros_like(grad_c), grad_c.copy()  # both updated in place, step after step
         for t in reversed(range(len(grad_hs))):
             i, f, g, o = _split(self.gates[t], 4)
             di, df, dg, do = _split(d_gates[t], 4)
             tanh_c = self.tanh_cs[t]
-            dh = dh + grad_hs[t]
+            dh += grad_hs[t]
             # h = o tanh(c): to o, and to c (joining the gradient c received from step t + 1)
-            do[...] = dh * tanh_c * o * (1 - o)
-            dc = dc + dh * o * (1 - tanh_c * tanh_c)
+            xp.multiply(dh * tanh_c, o * (1 - o), out=do)
+            dc += dh * o * (1 - tanh_c * tanh_c)
             # c = f c_prev + i g: to each gate through its activation, and on to c_prev
-            di[...] = dc * g * i * (1 - i)
-            df[...] = dc * self.cs[t] * f * (1 - f)
-            dg[...] = dc * i * (1 - g * g)
-            dc = dc * f
-            dh = d_gates[t] @ self.weight_hh
+            xp.multiply(dc * g, i * (1 - i), out=di)
+            xp.multiply(dc * self.cs[t], f * (1 - f), out=df)
+            xp.multiply(dc * i, 1 - g * g, out=dg)
+            dc *= f
+            xp.matmul(d_gates[t], self.weight_hh, out=dh)
         grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
         return (grad_x, dh, dc, *weight_grads)
 
