@@ -3,7 +3,6 @@ and of the gradient's square."""
 import math
 
 from ..backend import xp
-from ..tensor import reference_ops_enabled
 from .optimizer import Optimizer
 
 
@@ -39,11 +38,11 @@ class Adam(Optimizer):
                         maximize=maximize)
         super().__init__(params, defaults)
 
+    def reference_update(self, param, grad, state, group):
+        adam_step_reference(param, grad, state, group["lr"], group["betas"], group["eps"], group["weight_decay"],
+                            group["amsgrad"], group["maximize"], decoupled_weight_decay=self.decoupled_weight_decay)
+
     def update(self, param, grad, state, group):
-        if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state
-            return adam_step_reference(param, grad, state, group["lr"], group["betas"], group["eps"],
-                                       group["weight_decay"], group["amsgrad"], group["maximize"],
-                                       decoupled_weight_decay=self.decoupled_weight_decay)
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if weight_decay != 0 and self.decoupled_weight_decay:
             param *= 1 - lr * weight_decay  # AdamW: the decay acts on the weight, not through the moments

@@ -11,7 +11,7 @@ Every optimizer's arguments go through the same checks, at the end of this file.
 from numbers import Real
 
 from ..backend import xp
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, reference_ops_enabled
 
 
 class Optimizer:
@@ -93,6 +93,10 @@ class Optimizer:
         """The gradient arrays of every parameter that has one, in group order."""
         return [p.grad._data for group in self.param_groups for p in group["params"] if p.grad is not None]
 
+    # an optimizer's readable twin: a method with ``update``'s arguments that applies the rule
+    # as plain maths (``sgd_step_reference``...); ``with gn.reference_ops():`` steps with it
+    reference_update = None
+
     def step(self, closure=None):
         """Update every parameter that has a gradient, in place. ``closure``, if given,
         recomputes the loss (with gradients) and its value is returned."""
@@ -100,10 +104,12 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # under gn.reference_ops(), the rule as its formulas read, on the same state
+        update = self.reference_update if self.reference_update is not None and reference_ops_enabled() else self.update
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self.update(p._data, p.grad._data, self.state.setdefault(p, {}), group)
+                    update(p._data, p.grad._data, self.state.setdefault(p, {}), group)
                     p._version[0] += 1  # a graph that saved the old values must not backward now
         return loss
 

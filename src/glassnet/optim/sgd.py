@@ -1,6 +1,5 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum."""
 from ..backend import xp
-from ..tensor import reference_ops_enabled
 from .optimizer import Optimizer
 
 
@@ -32,10 +31,11 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
+    def reference_update(self, param, grad, state, group):
+        sgd_step_reference(param, grad, state, group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+                           group["weight_decay"], group["maximize"])
+
     def update(self, param, grad, state, group):
-        if reference_ops_enabled():  # the step as its formulas read (gn.reference_ops), on the same state
-            return sgd_step_reference(param, grad, state, group["lr"], group["momentum"], group["dampening"],
-                                      group["nesterov"], group["weight_decay"], group["maximize"])
         lr, momentum = group["lr"], group["momentum"]
         grad = self.gradient_to_follow(param, grad, group)
         if momentum != 0:
