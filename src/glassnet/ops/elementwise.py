@@ -285,15 +285,11 @@ class ReLU(Function):
     over the threads (glassnet.threads): a plain ufunc runs on one core."""
 
     def forward(self, x):
-        self.out = xp.empty_like(x)
-        map_blocks(lambda x, out: xp.maximum(x, 0, out=out), x, self.out)
+        self.out = _on_threads(lambda x, out: xp.maximum(x, 0, out=out), x)
         return self.out
 
     def backward(self, grad):
-        grad_x = xp.empty_like(self.out, dtype=grad.dtype)
-        map_blocks(lambda grad, out, grad_x: xp.multiply(grad, out > 0, out=grad_x), in_layout_of(self.out, grad),
-                   self.out, grad_x)
-        return grad_x
+        return _grad_times(lambda out: out > 0, self.out, grad)
 
 
 class LeakyReLU(Function):
@@ -309,15 +305,11 @@ class Sigmoid(Function):
     """1 / (1 + e^-x); its gradient out (1 - out). Large arrays are split over the threads."""
 
     def forward(self, x):
-        self.out = xp.empty_like(x)
-        map_blocks(_sigmoid_block, x, self.out)
+        self.out = _on_threads(_sigmoid_block, x)
         return self.out
 
     def backward(self, grad):
-        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
-        map_blocks(lambda out, grad, grad_x: xp.multiply(grad * out, 1 - out, out=grad_x), self.out,
-                   in_layout_of(self.out, grad), grad_x)
-        return grad_x
+        return _grad_times(lambda out: out * (1 - out), self.out, grad)
 
 
 def _sigmoid_block(x, out):
@@ -330,15 +322,27 @@ class Tanh(Function):
     """tanh(x); its gradient 1 - out². Large arrays are split over the threads."""
 
     def forward(self, x):
-        self.out = xp.empty_like(x)
-        map_blocks(lambda x, out: xp.tanh(x, out=out), x, self.out)
+        self.out = _on_threads(lambda x, out: xp.tanh(x, out=out), x)
         return self.out
 
     def backward(self, grad):
-        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
-        map_blocks(lambda out, grad, grad_x: xp.multiply(grad, 1 - out * out, out=grad_x), self.out,
-                   in_layout_of(self.out, grad), grad_x)
-        return grad_x
+        return _grad_times(lambda out: 1 - out * out, self.out, grad)
+
+
+def _on_threads(kernel, x):
+    """A new array laid out as ``x``, filled by ``kernel(x_block, out_block)`` block by block
+    on all threads (glassnet.threads): a plain ufunc would run on one core."""
+    out = xp.empty_like(x)
+    map_blocks(kernel, x, out)
+    return out
+
+
+def _grad_times(slope, out, grad):
+    """grad * slope(out) for an activation whose derivative is a function of its output,
+    block by block on all threads, in the output's memory layout."""
+    grad_x = xp.empty_like(out, dtype=xp.result_type(grad, out))
+    map_blocks(lambda out, grad, grad_x: xp.multiply(grad, slope(out), out=grad_x), out, in_layout_of(out, grad), grad_x)
+    return grad_x
 
 
 def _erf_float64(x):
