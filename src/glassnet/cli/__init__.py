@@ -18,15 +18,15 @@ import argparse
 import os
 import sys
 
-from . import models, optim, random
-from .data import DataLoader, datasets, text
-from .data.registry import DATASETS, load_dataset
-from .extras import MissingExtra
-from .lab import compare as comparison  # its options; it imports its plots when it draws
-from .nn import functional as F
-from .serialization import load, load_metadata
-from .train import TimeBudget, evaluate, fit
-from .train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
+from .. import models, optim, random
+from ..data import DataLoader, datasets, text
+from ..data.registry import DATASETS, load_dataset
+from ..extras import MissingExtra
+from ..lab import compare as comparison  # its options; it imports its plots when it draws
+from ..nn import functional as F
+from ..serialization import load, load_metadata
+from ..train import TimeBudget, evaluate, fit
+from ..train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
 
@@ -103,7 +103,7 @@ def _health(args, test_set):
     """The opt-in HealthMonitor; it writes health.json next to the checkpoint."""
     if not args.health:
         return []
-    from .inspect.health import HealthMonitor
+    from ..inspect.health import HealthMonitor
 
     return [HealthMonitor(every=args.health_every, sample=test_set.images[:256])]
 
@@ -193,8 +193,8 @@ def evaluate_command(args):
 
 def inspect_command(args):
     """Write the pictures of one view of a saved run as PNG files and print its numbers."""
-    from .inspect import plots
-    from .inspect import report as reports
+    from ..inspect import plots
+    from ..inspect import report as reports
 
     run = load_run(args.run_dir)
     view = reports.show(run, args.what, images=args.images, data_root=args.data_root, index=args.index,
@@ -209,7 +209,7 @@ def inspect_command(args):
 
 
 def report_command(args):
-    from .inspect import report as reports
+    from ..inspect import report as reports
 
     path = reports.report(args.run_dir, args.out, images=args.images, tsne=args.tsne, data_root=args.data_root)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB): open it in a browser")
@@ -239,7 +239,7 @@ class ViewNames:
     so that the other commands start without importing glassnet.inspect."""
 
     def names(self):
-        from .inspect.report import VIEWS
+        from ..inspect.report import VIEWS
 
         return list(VIEWS)
 
@@ -348,6 +348,3 @@ def main(argv=None):
         report_error(message(error))
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
