@@ -55,6 +55,14 @@ def check_save_path(path):
 def train(args):
     check_save_path(args.save)
     random.seed(args.seed)
+    if args.data:
+        from .own_data import train_own
+
+        def optimizer_for(parameters):
+            return make_optimizer(args.optimizer, parameters, args.lr, args.momentum, args.weight_decay)
+
+        return train_own(args, optimizer_for, _budget(args))
+    args.model = args.model or "mlp"
     if args.model in models.TEXT_MODELS:
         return train_text(args)
     train_set = load_dataset(args.dataset, "train", args.data_root)
@@ -276,8 +284,23 @@ def build_parser():
     t.add_argument("--steps-per-epoch", type=count(1), default=200, help="gpt: batches of random windows per epoch")
     t.add_argument("--val-batches", type=count(1), default=20, help="gpt: validation batches of consecutive windows")
     t.add_argument("--time-budget", type=float, default=None, help="stop after the epoch that passes this many minutes")
-    t.add_argument("--model", default="mlp", choices=models.available())
+    t.add_argument("--model", default=None, choices=models.available() + ["transformer"],
+                   help="default: mlp (built-in data sets and tables), cnn (image folders), lstm (texts)")
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    own = t.add_argument_group("your own data (instead of --dataset)")
+    own.add_argument("--data", default=None, metavar="PATH",
+                     help="a CSV/TSV/Parquet table, or a folder with one subfolder of images or .txt files per class "
+                          "(train/ and val/ or test/ subfolders are used when present)")
+    own.add_argument("--target", default=None, help="a table's column to predict")
+    own.add_argument("--task", default=None, choices=["classify", "regress"], help="default: from the target column")
+    own.add_argument("--val-split", type=float, default=0.2,
+                     help="fraction held out for validation when the data has no val/ or test/ split (stratified)")
+    own.add_argument("--image-size", type=count(1), default=None, help="resize images to this many pixels square")
+    own.add_argument("--augment", nargs="?", const="shift", default=None, choices=["shift", "flip"],
+                     help="image training batches: random shifts (shift), and left-right flips too (flip)")
+    own.add_argument("--text-column", default=None, help="a table of texts: the column holding the text")
+    own.add_argument("--tokens", default="word", choices=["word", "char"], help="texts: word- or character-level")
+    own.add_argument("--max-length", type=count(1), default=None, help="texts: tokens kept per text")
     t.add_argument("--epochs", type=count(0), default=10, help="0: only evaluate the untrained network")
     t.add_argument("--batch-size", type=count(1), default=64)
     t.add_argument("--lr", type=float, default=1e-3)

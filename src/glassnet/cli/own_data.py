@@ -1,0 +1,249 @@
+"""``glassnet train --data PATH`` and ``glassnet predict``: a network on the user's own data.
+
+    glassnet train --data houses.csv --target price --save runs/houses/model.safetensors
+    glassnet train --data photos/ --image-size 64 --model resnet --augment flip --save runs/photos/model.safetensors
+    glassnet train --data reviews.csv --text-column review --target stars --model gru --save runs/reviews/model.safetensors
+    glassnet predict --load runs/houses new_rows.csv
+
+What ``--data`` holds decides the path (:func:`data_kind`): a table (CSV, TSV, Parquet), a
+table of texts (with ``--text-column``), a folder of images or a folder of ``.txt`` files,
+one subfolder per class. Each path prepares the data with the data layer
+(:mod:`glassnet.data.tables`, :mod:`glassnet.data.images`, :mod:`glassnet.data.texts`),
+trains with :func:`glassnet.train.fit`, then scores the held-out rows with
+:mod:`glassnet.train.metrics` beside scikit-learn baselines where they exist, so the user
+sees whether the network earns its keep. What prediction needs later (the fitted table
+preprocessing, the vocabulary, the image size and mode, the class names) is saved as JSON
+in the checkpoint's metadata, never pickled; ``metrics.json`` beside it holds the scores.
+"""
+import json
+import os
+
+import numpy as np
+
+from .. import models
+from ..data import DataLoader
+from ..data.datasets import ImageDataset
+from ..nn import functional as F
+from ..random import spawn
+from ..serialization import load, load_metadata
+from ..train import fit
+from ..train import metrics as scores
+from ..train import predict as model_outputs
+from ..train.run import CHECKPOINT
+
+METRICS = "metrics.json"  # beside the checkpoint: the held-out scores and the baselines'
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
+IMAGE_MODELS = ("mlp", "cnn", "lenet5", "resnet", "vit", "lstm", "gru")
+
+
+def data_kind(path, text_column=None):
+    """'table', 'texts' or 'images': what ``--data PATH`` holds.
+
+    A file is a table, or a table of texts when ``--text-column`` names its text. A folder
+    holds texts when its class folders (or those of its ``train/``) hold ``.txt`` files,
+    and images otherwise."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--data {path}: no such file or folder")
+    if os.path.isfile(path):
+        return "texts" if text_column else "table"
+    if text_column:
+        raise ValueError(f"--text-column names a column of a table, but --data {path} is a folder")
+    return "texts" if _holds_texts(path) else "images"
+
+
+def _holds_texts(folder):
+    root = os.path.join(folder, "train") if os.path.isdir(os.path.join(folder, "train")) else folder
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.is_dir() and not entry.name.startswith("."):
+            names = [name for name in os.listdir(entry.path) if not name.startswith(".")]
+            if names:
+                return all(name.lower().endswith(".txt") for name in names)
+    return False
+
+
+def train_own(args, optimizer_for, callbacks):
+    """``glassnet train --data``: the path for what the data is. ``optimizer_for(parameters)``
+    makes the optimizer the command line asked for; ``callbacks`` are the time budget's."""
+    kind = data_kind(args.data, args.text_column)
+    if kind != "table" and args.target and kind != "texts":
+        raise ValueError(f"--target names a table's column, but --data {args.data} is a folder of {kind}")
+    run = {"table": _train_table, "images": _train_images, "texts": _train_texts}[kind]
+    return run(args, optimizer_for, callbacks)
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def _train_table(args, optimizer_for, callbacks):
+    from ..data import tables
+    from ..lab.baselines import table_baselines
+
+    if not args.target:
+        raise ValueError(f"--data {args.data} is a table: name the column to predict with --target")
+    model_name = args.model or "mlp"
+    if model_name != "mlp":
+        raise ValueError(f"a table trains an mlp (its rows are feature vectors), not --model {model_name}")
+    data = tables.prepare_table(args.data, args.target, task=args.task, val_split=args.val_split, seed=args.seed)
+    print(data.report, flush=True)
+    options = {"hidden": [128, 64], "dropout": 0.1}
+    model = models.mlp((data.num_features,), data.num_outputs, **options)
+    classify = data.task == "classify"
+    metadata = {
+        "kind": "table", "model": "mlp", "options": options, "input_shape": [data.num_features],
+        "num_classes": data.num_outputs, "task": data.task, "target": data.target, "classes": data.classes,
+        "preprocessor": json.loads(data.preprocessor.to_json()), "data": os.path.abspath(args.data),
+    }
+    _announce(args, "mlp", model, f"{data.task} {data.target!r}: {len(data.train)} train / {len(data.val)} validation rows, "
+                            f"{data.num_features} features")
+    fit(model, _loader(data.train, args), optimizer_for(model.parameters()), epochs=args.epochs,
+        loss=F.cross_entropy if classify else F.mse_loss, val=data.val if len(data.val) else None,
+        save_path=args.save, metadata=metadata, val_label="val", progress=_progress(args), callbacks=callbacks)
+    if not len(data.val):
+        return 0
+    outputs = model_outputs(model, data.X_val)
+    if classify:
+        result = scores.classification_report(data.y_val, outputs.argmax(axis=1), classes=data.classes)
+    else:
+        result = scores.regression_report(data.y_val, data.preprocessor.decode_target(outputs))
+    baselines = table_baselines(data.task, data.X_train, data.y_train, data.X_val, data.y_val,
+                                classes=data.classes, seed=args.seed)
+    _report_scores(args, "glassnet mlp", result, baselines, data.classes)
+    return 0
+
+
+# -- image folders ---------------------------------------------------------------------------
+
+
+def _train_images(args, optimizer_for, callbacks):
+    from ..data import images, transforms
+
+    model_name = args.model or "cnn"
+    if model_name not in IMAGE_MODELS:
+        raise ValueError(f"--data {args.data} holds images: choose an image model ({', '.join(IMAGE_MODELS)}), "
+                         f"not --model {model_name}")
+    size = (args.image_size, args.image_size) if args.image_size else None
+    splits = images.load_image_folder(args.data, image_size=size, progress=_progress(args))
+    train_set = splits["train"]
+    val_name = "val" if "val" in splits else "test" if "test" in splits else None
+    val_set = splits[val_name] if val_name else None
+    if val_set is None and args.val_split:
+        train_set, val_set = _stratified_split(train_set, args.val_split, args.seed)
+        val_name = "val"
+    input_shape, classes = train_set.images.shape[1:], train_set.classes
+    model = models.build(model_name, input_shape, len(classes))
+    mode = "L" if input_shape[0] == 1 else "RGB"
+    metadata = {
+        "kind": "images", "model": model_name, "input_shape": list(input_shape), "num_classes": len(classes),
+        "classes": list(classes), "mode": mode, "data": os.path.abspath(args.data),
+    }
+    loader = _loader(train_set, args)
+    if args.augment:
+        loader = Augmented(loader, transforms.augmentation(input_shape, flip=args.augment == "flip"))
+    _announce(args, model_name, model, f"{len(train_set)} train / {len(val_set) if val_set else 0} {val_name or 'validation'} "
+                           f"images of {tuple(input_shape)}, {len(classes)} classes"
+                           + (f", augmented ({args.augment})" if args.augment else ""))
+    fit(model, loader, optimizer_for(model.parameters()), epochs=args.epochs, val=val_set, save_path=args.save,
+        metadata=metadata, val_label=val_name or "val", progress=_progress(args), callbacks=callbacks)
+    if val_set is not None:
+        predicted = model_outputs(model, val_set.images).argmax(axis=1)
+        _report_scores(args, f"glassnet {model_name}", scores.classification_report(val_set.labels, predicted, classes),
+                       [], classes)
+    return 0
+
+
+class Augmented:
+    """A loader whose input batches pass through ``augment`` (training only: the
+    validation images are seen as they are)."""
+
+    def __init__(self, loader, augment):
+        self.loader, self.augment = loader, augment
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for inputs, targets in self.loader:
+            yield self.augment(inputs), targets
+
+
+def _stratified_split(dataset, fraction, seed):
+    """(train, val) ImageDatasets: ``fraction`` of each class held out, drawn with ``seed``."""
+    generator = spawn(seed)
+    held = []
+    for label in range(len(dataset.classes)):
+        members = np.flatnonzero(dataset.labels == label)
+        held.extend(generator.permutation(members)[: int(np.ceil(len(members) * fraction))])
+    val = np.zeros(len(dataset), dtype=bool)
+    val[held] = True
+
+    def part(keep, split):
+        return ImageDataset(dataset.images[keep], dataset.labels[keep], dataset.classes, dataset.name, split)
+
+    return part(~val, "train"), part(val, "val")
+
+
+# -- texts -----------------------------------------------------------------------------------
+
+
+def _train_texts(args, optimizer_for, callbacks):
+    raise ValueError("text data: not wired yet")
+
+
+# -- shared -----------------------------------------------------------------------------------
+
+
+def _loader(dataset, args):
+    return DataLoader(dataset, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+
+
+def _progress(args):
+    return None if args.progress == "auto" else args.progress == "on"
+
+
+def _announce(args, name, model, what):
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"glassnet: training {name} ({parameters:,} parameters) on "
+          f"{args.data}: {what}; {args.optimizer} lr={args.lr:g}, batch {args.batch_size}, seed {args.seed}",
+          flush=True)
+
+
+def _report_scores(args, name, result, baselines, classes):
+    """Print the network's held-out scores beside the baselines', and keep them in
+    metrics.json beside the checkpoint."""
+    rows = [(name, result)] + list(baselines)
+    keys = ["accuracy", "f1_macro"] if "accuracy" in result else ["rmse", "mae", "r2"]
+    width = max(len(row[0]) for row in rows)
+    print("held-out scores:")
+    print("  " + "model".ljust(width) + "".join(key.rjust(10) for key in keys))
+    for row_name, row in rows:
+        print("  " + row_name.ljust(width) + "".join(f"{row[key]:>10.4f}" for key in keys))
+    if "confusion_matrix" in result:
+        print(_confusion_text(result["confusion_matrix"], classes))
+    if args.save:
+        path = os.path.join(os.path.dirname(os.path.abspath(args.save)), METRICS)
+        with open(path, "w") as f:
+            json.dump({"model": result, "baselines": dict(baselines)}, f, indent=1, default=_plain)
+        print(f"scores saved to {path}")
+
+
+def _confusion_text(matrix, classes, limit=12):
+    """The confusion matrix as text (rows: true class, columns: predicted), for up to
+    ``limit`` classes; more are in metrics.json only."""
+    matrix = np.asarray(matrix)
+    if len(matrix) > limit:
+        return f"confusion matrix: {len(matrix)} classes, in {METRICS}"
+    names = [str(c)[:8] for c in classes]
+    width = max(6, *(len(n) for n in names))
+    lines = ["confusion matrix (rows: true class, columns: predicted):",
+             " " * (width + 2) + "".join(n.rjust(width + 1) for n in names)]
+    for name, row in zip(names, matrix):
+        lines.append("  " + name.rjust(width) + "".join(str(int(v)).rjust(width + 1) for v in row))
+    return "\n".join(lines)
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
