@@ -99,6 +99,12 @@ def train(args):
     return 0
 
 
+def _predict(args):
+    from .own_data import predict_command
+
+    return predict_command(args)
+
+
 def _progress(args):
     return None if args.progress == "auto" else args.progress == "on"
 
@@ -333,6 +339,14 @@ def build_parser():
     g.add_argument("--top-k", type=count(1), default=None)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=generate_command)
+
+    p = commands.add_parser("predict", help="predict classes (or values) for new images, table rows or texts")
+    p.add_argument("--load", required=True, help="a run folder or checkpoint saved by 'glassnet train --save'")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, CSV/TSV files of new rows, or texts (- reads one text per line from stdin)")
+    p.add_argument("--top", type=count(1), default=3, help="classes shown per input")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_predict)
 
     i = commands.add_parser("inspect", help="draw one view inside a saved run (PNG files)")
     i.add_argument("run_dir", metavar="RUN_DIR", help=f"the folder 'glassnet train --save RUN_DIR/{CHECKPOINT}' wrote")

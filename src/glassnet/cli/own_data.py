@@ -247,3 +247,95 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# -- predictions on new inputs -------------------------------------------------------------------
+
+
+def predict_command(args):
+    """``glassnet predict --load RUN INPUT...``: the top classes with their probabilities (or
+    the predicted value) for image files, the rows of CSV files, or texts."""
+    path = os.path.join(args.load, CHECKPOINT) if os.path.isdir(args.load) else args.load
+    metadata = load_metadata(path)
+    kind = metadata.get("kind") or ("language model" if metadata.get("model") in models.TEXT_MODELS else "images")
+    if kind == "language model":
+        raise ValueError(f"{path} holds a language model: use 'glassnet generate --load {args.load}'")
+    if "model" not in metadata:
+        raise ValueError(f"{path} does not say which model it holds (it was not saved by 'glassnet train')")
+    model = _rebuild(metadata)
+    load(path, model)
+    names, inputs = {"table": _table_inputs, "images": _image_inputs, "texts": _text_inputs}[kind](args, metadata)
+    outputs = model_outputs(model, inputs)
+    if metadata.get("task") == "regress":
+        from ..data.tables import TablePreprocessor
+
+        values = TablePreprocessor.from_json(json.dumps(metadata["preprocessor"])).decode_target(outputs)
+        rows = [{"input": name, "prediction": float(value)} for name, value in zip(names, np.ravel(values))]
+    else:
+        rows = [{"input": name, "top": top} for name, top in zip(names, _top_classes(outputs, metadata, args.top))]
+    print(json.dumps(rows, indent=1) if args.json else _prediction_table(rows, metadata))
+    return 0
+
+
+def _rebuild(metadata):
+    """The network a checkpoint's metadata describes, untrained, ready for ``load``."""
+    if metadata.get("kind") == "table":
+        return models.mlp(tuple(metadata["input_shape"]), metadata["num_classes"], **metadata["options"])
+    if metadata.get("kind") == "texts":
+        return models.text_classifier(metadata["model"], metadata["vocab_size"], metadata["num_classes"],
+                                      **metadata["options"])
+    return models.build(metadata["model"], tuple(metadata["input_shape"]), metadata["num_classes"])
+
+
+def _table_inputs(args, metadata):
+    from ..data.tables import TablePreprocessor, read_table
+
+    preprocessor = TablePreprocessor.from_json(json.dumps(metadata["preprocessor"]))
+    names, features = [], []
+    for table in args.inputs:
+        frame = read_table(table)
+        features.append(preprocessor.transform(frame))
+        names += [f"{os.path.basename(table)}:{row}" for row in range(len(frame))]
+    return names, np.concatenate(features)
+
+
+def _image_inputs(args, metadata):
+    from ..data.images import read_image
+
+    channels, height, width = metadata["input_shape"]
+    mode = metadata.get("mode") or ("L" if channels == 1 else "RGB")
+    return list(args.inputs), np.stack([read_image(path, mode, (height, width)) for path in args.inputs])
+
+
+def _text_inputs(args, metadata):
+    from ..data.texts import Tokenizer
+
+    tokenizer = Tokenizer.from_json(json.dumps(metadata["tokenizer"]))
+    texts = list(args.inputs)
+    if texts == ["-"]:
+        import sys
+
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    ids = np.stack([tokenizer.encode(text, metadata["max_length"]) for text in texts])
+    return [text if len(text) <= 40 else text[:37] + "..." for text in texts], ids
+
+
+def _top_classes(outputs, metadata, k):
+    """The ``k`` most probable classes of each output row: [(class name, probability), ...]."""
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    classes = metadata.get("classes") or [str(i) for i in range(outputs.shape[1])]
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [[(str(classes[i]), float(row[i])) for i in best] for row, best in zip(probabilities, order)]
+
+
+def _prediction_table(rows, metadata):
+    width = max(len("input"), *(len(row["input"]) for row in rows))
+    if metadata.get("task") == "regress":
+        lines = [f"{'input'.ljust(width)}  {metadata.get('target', 'prediction')}"]
+        lines += [f"{row['input'].ljust(width)}  {row['prediction']:.6g}" for row in rows]
+    else:
+        lines = [f"{'input'.ljust(width)}  top classes (probability)"]
+        lines += [row["input"].ljust(width) + "  " + ", ".join(f"{name} ({p:.1%})" for name, p in row["top"])
+                  for row in rows]
+    return "\n".join(lines)
