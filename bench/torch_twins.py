@@ -72,6 +72,49 @@ class ViT(nn.Module):
         return self.head(self.norm(self.encoder(x)[:, 0]))
 
 
+class BasicBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + shortcut)
+
+
+class ResNet(nn.Module):
+    def __init__(self, input_shape=(1, 28, 28), num_classes=10, width=16, blocks=2):
+        super().__init__()
+        blocks = (blocks,) * 3 if isinstance(blocks, int) else tuple(blocks)
+        self.conv1 = nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU()
+        in_width = width
+        for stage, count in enumerate(blocks):
+            out_width = width * 2 ** stage
+            layer = [BasicBlock(in_width, out_width, 1 if stage == 0 else 2)]
+            layer += [BasicBlock(out_width, out_width) for _ in range(count - 1)]
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*layer))
+            in_width = out_width
+        self.stages = len(blocks)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(in_width, num_classes)
+
+    def forward(self, images):
+        x = self.relu(self.bn1(self.conv1(images)))
+        for stage in range(self.stages):
+            x = getattr(self, f"layer{stage + 1}")(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 class LearnedPositionalEmbedding(nn.Module):
     def __init__(self, max_len, dim):
         super().__init__()
@@ -105,7 +148,7 @@ def gru(input_shape=(1, 28, 28), num_classes=10, hidden_size=128):
     return RowClassifier(input_shape, num_classes, "gru", hidden_size)
 
 
-TWINS = {"mlp": mlp, "cnn": cnn, "lenet5": lenet5, "lstm": lstm, "gru": gru, "vit": ViT, "gpt": GPT}
+TWINS = {"mlp": mlp, "cnn": cnn, "lenet5": lenet5, "lstm": lstm, "gru": gru, "vit": ViT, "resnet": ResNet, "gpt": GPT}
 
 
 def twin_from_state(name, state, *args, **options):

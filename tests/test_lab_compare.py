@@ -127,7 +127,7 @@ def test_json_round_trips(comparison):
 
 
 @pytest.mark.parametrize("options, words", [
-    ({"models": ("mlp", "resnet")}, ["'resnet'", "cnn", "mlp", "vit"]),
+    ({"models": ("mlp", "resnet1000")}, ["'resnet1000'", "cnn", "mlp", "vit"]),
     ({"baselines": ("knn",)}, ["'knn'", "forest", "logistic", "svm"]),
     ({"dataset": "cifar"}, ["'cifar'", "digits", "fashion-mnist"]),
     ({"sizes": (100, 5000)}, ["5000", "1438"]),

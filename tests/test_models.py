@@ -59,7 +59,7 @@ def test_models_adapt_to_the_input_size_and_refuse_what_they_cannot_take():
         assert gn.models.build(name, (1, 8, 8), 10)(gn.tensor(np.zeros((2, 1, 8, 8), np.float32))).shape == (2, 10)
     with pytest.raises(ValueError, match="lenet5"):
         gn.models.build("lenet5", (1, 8, 8), 10)
-    with pytest.raises(ValueError, match="unknown image model 'resnet'"):
-        gn.models.build("resnet", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="unknown image model 'resnet1000'"):
+        gn.models.build("resnet1000", (1, 8, 8), 10)
     with pytest.raises(ValueError, match="longer than the context"):
         gn.models.gpt(10, context=4, dim=8, depth=1, heads=2)(gn.tensor(np.zeros((1, 5), np.int64)))
