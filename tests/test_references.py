@@ -145,6 +145,14 @@ CASES = {
     "conv2d_depthwise": (ops.Conv2d, lambda rng: (
         (_tensor(rng, 2, 3, 6, 7), _tensor(rng, 6, 1, 2, 3), _tensor(rng, 6)),
         dict(stride=(1, 2), padding=((0, 1), (1, 0)), dilation=(2, 1), groups=3))),
+    # the transposed convolution: patches overlap in height, lie apart in width; output_padding 1 within the padding
+    "conv_transpose2d_strided_output_padding": (ops.ConvTranspose2d, lambda rng: (
+        (_tensor(rng, 2, 4, 4, 3), _tensor(rng, 4, 3, 3, 2), _tensor(rng, 3)),
+        dict(stride=(2, 3), padding=((1, 0), (1, 0)), dilation=(1, 1)))),
+    # output_padding 1 beyond zero padding (negative bottom): a row past every patch
+    "conv_transpose2d_groups_dilated_past_patches": (ops.ConvTranspose2d, lambda rng: (
+        (_tensor(rng, 2, 4, 3, 4), _tensor(rng, 4, 3, 2, 3)),
+        dict(stride=(2, 1), padding=((0, -1), (1, 1)), dilation=(1, 2), groups=2))),
     # windows overlap (stride < kernel) over -inf padding
     "max_pool2d_overlapping_padded": (ops.MaxPool2d, lambda rng: (
         (_tensor(rng, 2, 3, 7, 6),),

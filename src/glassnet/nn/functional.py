@@ -255,6 +255,21 @@ def check_images(who, shape, channels=None, channels_argument="in_channels"):
         raise ValueError(f"{_name(who)}: expected input with {_plural(channels, 'channel')}, got {shape}{hint}")
 
 
+def check_sequences(who, shape, channels):
+    """``shape`` must be a batch of sequences (N, C, L) with ``channels`` channels; the errors
+    guess a single sequence without its batch axis, and channels stored last."""
+    shape = tuple(shape)
+    if len(shape) != 3:
+        hint = "; help: for a single sequence (C, L) add a batch axis with x.unsqueeze(0)" if len(shape) == 2 else ""
+        raise ValueError(f"{_name(who)}: expected a 3-D input (N, C, L), got shape {shape}{hint}")
+    if shape[1] != channels:
+        if shape[2] == channels:
+            hint = "; help: the channels seem to be last (N, L, C); move them with x.transpose(1, 2)"
+        else:
+            hint = f"; help: if the sequences really have {shape[1]} channels, build the layer with in_channels={shape[1]}"
+        raise ValueError(f"{_name(who)}: expected input with {_plural(channels, 'channel')}, got {shape}{hint}")
+
+
 def _four_d_hint(shape, channels):
     if len(shape) == 3 and channels not in (None, 1) and shape[0] == channels:
         return "; help: for a single image add a batch axis with x.unsqueeze(0)"
@@ -275,23 +290,32 @@ def _plural(count, word):
 
 def _pair(value, argument, who, minimum):
     """An int or a pair of ints (height, width), each at least ``minimum``."""
-    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if pair is None or len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"{who}: {argument} must be an int or a pair of ints (height, width), got {value!r}")
-    if min(pair) < minimum:
+    return _sizes(value, 2, argument, who, minimum)
+
+
+def _sizes(value, dims, argument, who, minimum):
+    """An int or ``dims`` ints, one per axis (a pair for images, one int for sequences), each
+    at least ``minimum``; returned as a tuple of ``dims`` ints."""
+    sizes = (value,) * dims if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if sizes is None or len(sizes) != dims or not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+        what = "a pair of ints (height, width)" if dims == 2 else f"a tuple of {_plural(dims, 'int')}"
+        raise ValueError(f"{who}: {argument} must be an int or {what}, got {value!r}")
+    if min(sizes) < minimum:
         raise ValueError(f"{who}: {argument} must be at least {minimum}, got {value!r}")
-    return pair
+    return sizes
 
 
 def _padding(padding, kernel_size, stride, dilation, who):
-    """Padding as ((top, bottom), (left, right)). ``'same'`` keeps the size: the total
-    dilation * (k - 1) is split with the odd pixel at the bottom/right, as in PyTorch."""
+    """Padding as (before, after) per axis: ((top, bottom), (left, right)) for images. ``'same'``
+    keeps the size: the total dilation * (k - 1) is split with the odd pixel at the
+    bottom/right, as in PyTorch."""
+    dims = len(kernel_size)
     if isinstance(padding, str):
         if padding == "valid":
-            return ((0, 0), (0, 0))
+            return ((0, 0),) * dims
         if padding != "same":
-            raise ValueError(f"{who}: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}")
-        if stride != (1, 1):
+            raise ValueError(f"{who}: padding must be an int (or one per axis), 'same' or 'valid', got {padding!r}")
+        if stride != (1,) * dims:
             raise ValueError(
                 f"{who}: padding='same' is not supported for strided convolutions (stride={stride}); "
                 "help: give the padding as numbers"
@@ -300,8 +324,7 @@ def _padding(padding, kernel_size, stride, dilation, who):
         return tuple((t // 2, t - t // 2) for t in totals)
     if isinstance(padding, tuple) and all(isinstance(p, tuple) for p in padding):
         return padding  # already ((top, bottom), (left, right))
-    ph, pw = _pair(padding, "padding", who, 0)
-    return ((ph, ph), (pw, pw))
+    return tuple((p, p) for p in _sizes(padding, dims, "padding", who, 0))
 
 
 # -- convolution ---------------------------------------------------------------------------
@@ -333,37 +356,149 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return ops.Conv2d.apply(*tensors, **options)
 
 
-def _conv_options(who, input, weight, bias, stride, padding, dilation, groups):
-    """Check the arguments of a convolution against each other; return the op's options."""
+def _conv_options(who, input, weight, bias, stride, padding, dilation, groups, dims=2):
+    """Check the arguments of a convolution over ``dims`` axes (2: images, 1: sequences)
+    against each other; return the op's options, one entry per axis."""
     name = _name(who)
-    if weight.ndim != 4:
-        raise ValueError(f"{name}: weight must be 4-D (out_channels, in_channels / groups, kh, kw), got shape {weight.shape}")
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-    out_channels, group_channels, kh, kw = weight.shape
+    if weight.ndim != dims + 2:
+        kernel = "kh, kw" if dims == 2 else "kernel_size"
+        raise ValueError(
+            f"{name}: weight must be {dims + 2}-D (out_channels, in_channels / groups, {kernel}), got shape {weight.shape}"
+        )
+    out_channels, group_channels, *kernel_size = weight.shape
+    _check_filters(name, input, weight, bias, groups, out_channels)
     if out_channels % groups:
         raise ValueError(f"{name}: the {out_channels} filters of weight {weight.shape} cannot be split into groups={groups}")
-    check_images(who, input.shape, group_channels * groups)
+    (check_images if dims == 2 else check_sequences)(who, input.shape, group_channels * groups)
+    stride, dilation = _sizes(stride, dims, "stride", name, 1), _sizes(dilation, dims, "dilation", name, 1)
+    padding = _padding(padding, kernel_size, stride, dilation, name)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel_size, dilation)]
+    padded = [size + before + after for size, (before, after) in zip(input.shape[2:], padding)]
+    if any(p < span for p, span in zip(padded, spans)):
+        by, unit = "x".join, "pixels" if dims == 2 else "steps"
+        raise ValueError(
+            f"{name}: the kernel ({by(map(str, kernel_size))}, spanning {by(map(str, spans))} {unit} with dilation {dilation}) "
+            f"is larger than the padded input ({by(map(str, padded))}: input {input.shape} with padding {padding}); help: use a "
+            "smaller kernel or more padding, or feed larger inputs (earlier pooling may have shrunk them)"
+        )
+    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+def _check_filters(name, input, weight, bias, groups, out_channels):
+    """What every convolution asks of its parameters: ``groups`` a positive int, one bias
+    per output channel, and the input's dtype."""
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"{name}: bias must have shape ({out_channels},), one per filter, got {bias.shape}")
+        raise ValueError(f"{name}: bias must have shape ({out_channels},), one per output channel, got {bias.shape}")
     for tensor in (weight, bias):
         if tensor is not None and tensor.dtype != input.dtype:
             raise TypeError(
                 f"{name}: input of dtype {input.dtype} with parameters of dtype {tensor.dtype}; help: convert "
                 "the input (x.float()) or the layer (.double()) so that they match"
             )
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of a batch of sequences (N, C, L) with a bank of filters: conv2d of
+    images one row high, (N, C, 1, L).
+
+    Args:
+        input: sequences (N, C, L).
+        weight: filters (O, C / groups, k).
+        bias: (O,) or None.
+        stride, padding, dilation: an int (or a tuple of one); padding may also be ``'valid'``
+            or ``'same'`` (stride 1 only).
+        groups: split channels and filters into this many independent blocks.
+
+    Shape: (N, C, L) -> (N, O, out_l), out_l = (L + 2 padding - dilation (k - 1) - 1) // stride + 1.
+
+    >>> import glassnet as gn
+    >>> signal = gn.tensor([[[1.0, 2.0, 4.0, 7.0]]])
+    >>> gn.nn.functional.conv1d(signal, gn.tensor([[[-1.0, 1.0]]])).tolist()  # the differences
+    [[[1.0, 2.0, 3.0]]]
+    """
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    bias = None if bias is None else _as_tensor(bias)
+    return _conv1d(input, weight, bias, _conv_options("conv1d", input, weight, bias, stride, padding, dilation, groups, dims=1))
+
+
+def _conv1d(input, weight, bias, options):
+    """conv1d as ``ops.Conv2d`` on the (N, C, 1, L) view: every option gains a height axis
+    of stride 1, no padding and dilation 1."""
+    (n, channels, length), (out_channels, group_channels, k) = input.shape, weight.shape
+    tensors = (input.reshape(n, channels, 1, length), weight.reshape(out_channels, group_channels, 1, k))
+    if bias is not None:
+        tensors += (bias,)
+    out = ops.Conv2d.apply(*tensors, stride=(1, *options["stride"]), padding=((0, 0), *options["padding"]),
+                           dilation=(1, *options["dilation"]), groups=options["groups"])
+    return out.reshape(n, out_channels, out.shape[-1])
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (also called "deconvolution"): the gradient of conv2d with
+    respect to its input, used as a forward to upsample. Each input pixel adds its value,
+    times the kernel, onto a kh x kw patch of the output, the patches ``stride`` pixels apart.
+
+    Args:
+        input: images (N, C, H, W).
+        weight: filters (C, O / groups, kh, kw), input channels first, as in PyTorch.
+        bias: (O,) or None.
+        stride, padding, dilation: an int or a pair (height, width), those of the conv2d from
+            the output back to the input; ``padding`` crops each side of the output.
+        output_padding: rows and columns added at the bottom and right (less than the stride
+            or the dilation), to choose among the sizes that a strided conv2d maps onto the same one.
+        groups: split channels and filters into this many independent blocks.
+
+    Shape: (N, C, H, W) -> (N, O, out_h, out_w),
+    out_h = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1 (out_w alike).
+
+    >>> import glassnet as gn
+    >>> pixels = gn.tensor([[[[1.0, 2.0]]]])
+    >>> gn.nn.functional.conv_transpose2d(pixels, gn.tensor([[[[1.0, 10.0]]]]), stride=2).tolist()
+    [[[[1.0, 10.0, 2.0, 20.0]]]]
+    """
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    bias = None if bias is None else _as_tensor(bias)
+    options = _conv_transpose_options("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups, dilation)
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return ops.ConvTranspose2d.apply(*tensors, **options)
+
+
+def _conv_transpose_options(who, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Check a transposed convolution's arguments; return the op's options: those of the
+    conv2d it inverts, with ``output_padding`` taken off its bottom and right padding."""
+    name = _name(who)
+    if weight.ndim != 4:
+        raise ValueError(f"{name}: weight must be 4-D (in_channels, out_channels / groups, kh, kw), got shape {weight.shape}")
+    in_channels, group_out, kh, kw = weight.shape
+    _check_filters(name, input, weight, bias, groups, group_out * groups)
+    if in_channels % groups:
+        raise ValueError(f"{name}: the {in_channels} input channels of weight {weight.shape} cannot be split into groups={groups}")
+    check_images(who, input.shape, in_channels)
     stride, dilation = _pair(stride, "stride", name, 1), _pair(dilation, "dilation", name, 1)
-    padding = _padding(padding, (kh, kw), stride, dilation, name)
-    h, w = input.shape[2:]
-    spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
-    padded = (h + sum(padding[0]), w + sum(padding[1]))
-    if padded[0] < spans[0] or padded[1] < spans[1]:
+    padding, output_padding = _pair(padding, "padding", name, 0), _check_output_padding(name, output_padding, stride, dilation)
+    padding = tuple((p, p - extra) for p, extra in zip(padding, output_padding))  # ((top, bottom), (left, right))
+    geometry = zip(input.shape[2:], (kh, kw), stride, padding, dilation)
+    out_size = [ops.conv.transposed_size(size, k, s, before, after, d) for size, k, s, (before, after), d in geometry]
+    if min(out_size) < 1:
         raise ValueError(
-            f"{name}: the kernel ({kh}x{kw}, spanning {spans[0]}x{spans[1]} pixels with dilation {dilation}) is larger than "
-            f"the padded input ({padded[0]}x{padded[1]}: input {input.shape} with padding {padding}); help: use a smaller "
-            "kernel or more padding, or feed larger images (earlier pooling may have shrunk them)"
+            f"{name}: the output would be {out_size[0]}x{out_size[1]} for an input {input.shape}: the padding crops away "
+            "more than the input's patches cover; help: use less padding"
         )
     return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+def _check_output_padding(name, output_padding, stride, dilation):
+    """``output_padding`` as a pair, each less than the stride or the dilation of its axis, as
+    PyTorch asks."""
+    output_padding = _pair(output_padding, "output_padding", name, 0)
+    if any(extra >= max(s, d) for extra, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(
+            f"{name}: output_padding must be smaller than either stride or dilation, got output_padding={output_padding} "
+            f"with stride={stride} and dilation={dilation}"
+        )
+    return output_padding
 
 
 # -- pooling -------------------------------------------------------------------------------
@@ -587,6 +722,80 @@ def _check_normalized_shape(who, shape, normalized_shape):
             f"help: build the layer with normalized_shape={tuple(shape[len(shape) - k:]) if len(shape) >= k else tuple(shape)} "
             "or reshape the input"
         )
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split each sample's channels into ``num_groups`` groups and normalize each group, over
+    its channels and all positions, to mean 0 and variance 1; then scale and shift each
+    channel by ``weight`` and ``bias`` (both (C,), optional). It is a layer norm of each
+    group, with no batch statistics: alike in training and evaluation, for any batch size.
+
+    Shape: input (N, C, *) -> the same.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([[[1.0, 3.0], [10.0, 30.0]]])  # 1 sample, 2 channels, 2 positions
+    >>> gn.nn.functional.group_norm(x, 2).numpy().round(4).tolist()
+    [[[-1.0, 1.0], [-1.0, 1.0]]]
+    """
+    input = _as_tensor(input)
+    _check_group_norm("group_norm", input.shape, num_groups)
+    for argument, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != (input.shape[1],):
+            raise ValueError(
+                f"group_norm: {argument} of shape {tuple(value.shape)} for an input of shape {input.shape}; "
+                f"it must be ({input.shape[1]},), one per channel"
+            )
+    groups = input.reshape(input.shape[0], num_groups, -1)  # a row per sample and group: its channels and positions
+    out = layer_norm(groups, groups.shape[-1:], eps=eps).reshape(input.shape)
+    per_channel = (1, -1) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    return out if bias is None else out + bias.reshape(per_channel)
+
+
+def _check_group_norm(who, shape, num_groups, num_channels=None):
+    """The input (N, C, *) has ``num_channels`` channels if given, which split into ``num_groups`` groups."""
+    name, shape = _name(who), tuple(shape)
+    if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1:
+        raise ValueError(f"{name}: num_groups must be a positive int, got {num_groups!r}")
+    if len(shape) < 2:
+        raise ValueError(f"{name}: expected an input (N, C, *) with at least 2 dimensions, got shape {shape}")
+    if num_channels is not None and shape[1] != num_channels:
+        raise ValueError(
+            f"{name}: expected input with {_plural(num_channels, 'channel')} (axis 1), got {shape}; help: if the input "
+            f"really has {shape[1]} channels, build the layer with num_channels={shape[1]}"
+        )
+    if shape[1] % num_groups:
+        raise ValueError(
+            f"{name}: the {shape[1]} channels of the input {shape} cannot be split into num_groups={num_groups}; "
+            "help: num_groups must divide the number of channels"
+        )
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Divide by the root mean square over the trailing ``normalized_shape`` dimensions, then
+    scale by ``weight`` (of shape ``normalized_shape``, optional): a layer norm without the
+    centring and the shift (Zhang and Sennrich, 2019). ``eps`` is added to the mean square;
+    None means the dtype's machine epsilon, ``np.finfo(dtype).eps``, as in PyTorch.
+
+    Shape: input (*, *normalized_shape) -> the same shape.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([[3.0, 4.0]])  # root mean square sqrt(12.5)
+    >>> gn.nn.functional.rms_norm(x, (2,), eps=0.0)
+    tensor([[0.8485, 1.1314]])
+    """
+    input = _as_tensor(input)
+    normalized_shape = _as_shape(normalized_shape)
+    _check_normalized_shape("rms_norm", input.shape, normalized_shape)
+    if weight is not None and tuple(weight.shape) != normalized_shape:
+        raise ValueError(f"rms_norm: weight of shape {tuple(weight.shape)} for normalized_shape {normalized_shape}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"rms_norm: expected a floating-point input, got dtype {input.dtype}; help: convert it with x.float()")
+    eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    out = input * ((input**2).mean(axis=axes, keepdims=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 # -- embedding -----------------------------------------------------------------------------

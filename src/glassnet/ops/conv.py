@@ -7,8 +7,13 @@ The same convolution reads plainly in :func:`conv2d_reference` (a loop over kern
 of small tensor ops): ``with gn.reference_ops():`` runs it instead, and a test checks
 that the two agree in values and gradients.
 
-The layer ``nn.Conv2d`` and the functional form ``nn.functional.conv2d`` check the
-arguments and call ``Conv2d`` here with them in normal form (pairs, explicit padding).
+The transposed convolution (``ConvTranspose2d``, ``conv_transpose2d_reference``) runs the
+same two steps the other way: the filters' product, then col2im; it is the convolution's
+gradient with respect to its input, used as a forward (to upsample).
+
+The layers ``nn.Conv2d``, ``nn.Conv1d`` (a conv2d of images one row high) and
+``nn.ConvTranspose2d`` and their functional forms check the arguments and call the ops
+here with them in normal form (pairs, explicit padding).
 """
 from ..backend import xp
 from ..tensor import Function, Tensor
@@ -23,6 +28,12 @@ def output_size(size, kernel, stride, pad_before, pad_after, dilation):
     axis of ``size`` pixels padded by ``pad_before`` and ``pad_after``, moving by ``stride``."""
     span = dilation * (kernel - 1) + 1
     return (size + pad_before + pad_after - span) // stride + 1
+
+
+def transposed_size(size, kernel, stride, pad_before, pad_after, dilation):
+    """The inverse of :func:`output_size`: the pixels along an axis that ``size`` windows
+    cover, less the padding (a transposed convolution's output)."""
+    return (size - 1) * stride - pad_before - pad_after + dilation * (kernel - 1) + 1
 
 
 # -- im2col and its adjoint ---------------------------------------------------------------
@@ -41,9 +52,13 @@ def im2col(x, kernel_size, stride, padding, dilation):
     Row (c, i, j), column (y, x, n) holds x_padded[n, c, y * sh + i * dh, x * sw + j * dw].
     Rows are ordered as a weight (out, C, kh, kw) flattens, so that
     weight.reshape(out, -1) @ columns is the convolution, for every image at once.
+    A negative bottom or right padding leaves that many last rows or columns unread.
     """
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     (top, bottom), (left, right) = padding
+    if bottom < 0 or right < 0:  # a transposed convolution's output_padding beyond its padding
+        x = x[:, :, :x.shape[2] + min(bottom, 0), :x.shape[3] + min(right, 0)]
+        bottom, right = max(bottom, 0), max(right, 0)
     n, c, h, w = x.shape
     x_padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)  # batch-last
     out_h, out_w = (output_size(size, k, s, 0, 0, d) for size, k, s, d in zip(x_padded.shape[1:3], kernel_size, stride, dilation))
@@ -66,12 +81,13 @@ def im2col(x, kernel_size, stride, padding, dilation):
 def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
     """The adjoint of :func:`im2col`: add every column entry back onto the input pixel it
     was read from (a pixel in several windows collects several). One slice-add per kernel
-    offset (i, j), each moving all windows of all images at once."""
+    offset (i, j), each moving all windows of all images at once. The rows and columns that
+    a negative bottom or right padding leaves unread get zeros."""
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (dh, dw), ((top, bottom), (left, right)) = kernel_size, stride, dilation, padding
     out_h, out_w = output_size(h, kh, sh, top, bottom, dh), output_size(w, kw, sw, left, right, dw)
     columns = columns.reshape(c, kh, kw, out_h, out_w, n)
-    grad = xp.empty((c, h + top + bottom, w + left + right, n), dtype=columns.dtype)
+    grad = xp.empty((c, top + h + max(bottom, 0), left + w + max(right, 0), n), dtype=columns.dtype)
 
     def fold(start, stop):  # a block of channels; the blocks run on all threads at once
         block = grad[start:stop]
@@ -166,3 +182,87 @@ def conv2d_reference(x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0
 
 
 Conv2d.reference = conv2d_reference
+
+
+# -- the transposed convolution ------------------------------------------------------------
+
+
+class ConvTranspose2d(Function):
+    """The transposed convolution: the gradient of :class:`Conv2d` with respect to its input,
+    run forward. Each input pixel adds its value, times the kernel, onto a kh x kw patch of
+    the output, the patches ``stride`` pixels apart: out = col2im(W^T x). So its backward
+    is a conv2d forward (the input's gradient) and a product with the columns (the weight's).
+
+    ``weight`` is (C, O / G, kh, kw), and ``stride``, ``padding``, ``dilation``, ``groups``
+    are those of the conv2d from O channels back to C that this op inverts; PyTorch's
+    ``output_padding`` is taken off that convolution's bottom and right padding, which may
+    then be negative: output rows past every patch (zeros, and the bias).
+
+    Reference: :func:`conv_transpose2d_reference` below, the same sum as a loop over kernel
+    offsets; fused, as Conv2d, because one large matrix product runs at BLAS speed where
+    kh * kw small ones would each pay for a pass over the output.
+    """
+
+    def forward(self, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+        (in_channels, group_out), kernel_size = weight.shape[:2], weight.shape[2:]
+        axes = zip(x.shape[2:], kernel_size, stride, padding, dilation)
+        out_size = [transposed_size(size, k, s, before, after, d) for size, k, s, (before, after), d in axes]
+        self.x_shape, self.weight_shape, self.has_bias = x.shape, weight.shape, bias is not None
+        self.geometry = (kernel_size, stride, padding, dilation)
+        # (G, C/G, H*W*N), batch-last: no copy when x is a convolution's output
+        self.x_t = xp.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(groups, in_channels // groups, -1)
+        self.filters = weight.reshape(groups, in_channels // groups, -1)  # (G, C/G, O/G*kh*kw)
+        columns = xp.matmul(self.filters.swapaxes(-1, -2), self.x_t)  # each pixel's patch, weighted: (G, O/G*kh*kw, H*W*N)
+        out = col2im(columns, (x.shape[0], group_out * groups, *out_size), *self.geometry)  # batch-last memory
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1)
+        return out
+
+    def backward(self, grad):
+        x_needs, weight_needs = self.needs_input_grad[:2]
+        grad_x = grad_weight = grad_bias = None
+        if x_needs or weight_needs:  # the windows of the output's gradient that each input pixel's patch covered
+            columns = im2col(grad, *self.geometry)  # (O*kh*kw, H*W*N)
+            columns = columns.reshape(self.filters.shape[0], -1, columns.shape[-1])  # (G, O/G*kh*kw, H*W*N)
+        if x_needs:  # conv2d's forward of grad
+            n, c, h, w = self.x_shape
+            grad_x = xp.matmul(self.filters, columns).reshape(c, h, w, n).transpose(3, 0, 1, 2)
+        if weight_needs:
+            grad_weight = xp.matmul(self.x_t, columns.swapaxes(-1, -2)).reshape(self.weight_shape)
+        if not self.has_bias:
+            return grad_x, grad_weight
+        if self.needs_input_grad[2]:
+            grad_bias = grad.sum(axis=(0, 2, 3))
+        return grad_x, grad_weight, grad_bias
+
+
+def conv_transpose2d_reference(x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """The transposed convolution as its formula reads: input pixel (y, x) adds its value
+    times weight[c, o, i, j] onto output pixel (y * s + i * d, x * s + j * d) of the padded
+    output. For each kernel offset (i, j) the pixels it reaches are one strided slice of
+    that output: add the input, contracted with the weights at (i, j), there; then cut the
+    padding away.
+
+    Shape: x (N, C, H, W), weight (C, O / groups, kh, kw), bias (O,) or None -> (N, O, out_h, out_w).
+
+    >>> import glassnet as gn
+    >>> pixels = gn.tensor([[[[1.0, 2.0]]]])
+    >>> conv_transpose2d_reference(pixels, gn.tensor([[[[1.0, 10.0]]]])).tolist()
+    [[[[1.0, 12.0, 20.0]]]]
+    """
+    (n, c, h, w), (_, group_out, kh, kw) = x.shape, weight.shape
+    (top, bottom), (left, right), (sh, sw), (dh, dw) = *padding, stride, dilation
+    out_h, out_w = transposed_size(h, kh, sh, top, bottom, dh), transposed_size(w, kw, sw, left, right, dw)
+    # the padded output, tall and wide enough for output_padding's rows past every patch
+    padded = Tensor(xp.zeros((n, groups, group_out, top + out_h + max(bottom, 0), left + out_w + max(right, 0)), x.dtype))
+    x = x.reshape(n, groups, c // groups, h, w)
+    weight = weight.reshape(groups, c // groups, group_out, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            reached = (Ellipsis, slice(i * dh, i * dh + sh * (h - 1) + 1, sh), slice(j * dw, j * dw + sw * (w - 1) + 1, sw))
+            padded[reached] = padded[reached] + Einsum.apply(x, weight[..., i, j], equation="ngcyx,gco->ngoyx")
+    out = padded[..., top:top + out_h, left:left + out_w].reshape(n, groups * group_out, out_h, out_w)
+    return out if bias is None else out + bias.reshape(-1, 1, 1)
+
+
+ConvTranspose2d.reference = conv_transpose2d_reference
