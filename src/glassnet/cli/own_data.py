@@ -32,6 +32,7 @@ from ..train import predict as model_outputs
 from ..train.run import CHECKPOINT
 
 METRICS = "metrics.json"  # beside the checkpoint: the held-out scores and the baselines'
+TOKENIZER = "tokenizer.json"  # beside the checkpoint: the vocabulary of a text classifier
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
 IMAGE_MODELS = ("mlp", "cnn", "lenet5", "resnet", "vit", "lstm", "gru")
 
@@ -186,7 +187,46 @@ def _stratified_split(dataset, fraction, seed):
 
 
 def _train_texts(args, optimizer_for, callbacks):
-    raise ValueError("text data: not wired yet")
+    from ..data import texts
+    from ..lab.text_baseline import text_baseline
+
+    model_name = args.model or "lstm"
+    if model_name not in models.TEXT_CLASSIFIERS:
+        raise ValueError(f"--data {args.data} holds texts: choose a text classifier "
+                         f"({', '.join(models.TEXT_CLASSIFIERS)}), not --model {model_name}")
+    if os.path.isdir(args.data):
+        data = texts.read_text_folder(args.data)
+    else:
+        if not args.target:
+            raise ValueError(f"--data {args.data} is a table of texts: name the column of classes with --target")
+        data = texts.read_text_table(args.data, args.text_column, args.target)
+    splits = texts.prepare_texts(data, tokenizer=args.tokens, max_length=args.max_length,
+                                 val_fraction=args.val_split, seed=args.seed)
+    print(splits.report, flush=True)
+    model = models.text_classifier(model_name, splits.tokenizer.vocab_size, len(splits.classes),
+                                   max_length=splits.max_length)
+    options = {"max_length": splits.max_length} if model_name == "transformer" else {}
+    metadata = {
+        **splits.metadata(), "kind": "texts", "model": model_name, "options": options,
+        "tokenizer": json.loads(splits.tokenizer.to_json()), "data": os.path.abspath(args.data),
+    }
+    if args.save:  # the vocabulary beside the checkpoint too, where a person can read it
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
+        splits.tokenizer.save(os.path.join(os.path.dirname(os.path.abspath(args.save)), TOKENIZER))
+    val = splits.val
+    _announce(args, model_name, model, f"{len(splits.train)} train / {len(val) if val else 0} validation texts of "
+                                       f"{splits.max_length} {args.tokens} tokens, {len(splits.classes)} classes")
+    fit(model, _loader(splits.train, args), optimizer_for(model.parameters()), epochs=args.epochs, val=val,
+        save_path=args.save, metadata=metadata, val_label="val", progress=_progress(args), callbacks=callbacks,
+        clip_grad_norm=1.0)
+    if val is not None:
+        predicted = model_outputs(model, val.ids).argmax(axis=1)
+        baseline = text_baseline(splits.train.texts, splits.train.labels, val.texts, val.labels, seed=args.seed)
+        baseline["f1_macro"] = baseline.pop("macro_f1")
+        _report_scores(args, f"glassnet {model_name}", scores.classification_report(val.labels, predicted,
+                                                                                     splits.classes),
+                       [("tf-idf + logistic regression", baseline)], splits.classes)
+    return 0
 
 
 # -- shared -----------------------------------------------------------------------------------
@@ -283,7 +323,7 @@ def _rebuild(metadata):
         return models.mlp(tuple(metadata["input_shape"]), metadata["num_classes"], **metadata["options"])
     if metadata.get("kind") == "texts":
         return models.text_classifier(metadata["model"], metadata["vocab_size"], metadata["num_classes"],
-                                      **metadata["options"])
+                                      max_length=metadata["max_length"])
     return models.build(metadata["model"], tuple(metadata["input_shape"]), metadata["num_classes"])
 
 
