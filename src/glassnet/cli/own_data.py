@@ -17,6 +17,8 @@ in the checkpoint's metadata, never pickled; ``metrics.json`` beside it holds th
 """
 import json
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -123,7 +125,11 @@ def _train_images(args, optimizer_for, callbacks):
         raise ValueError(f"--data {args.data} holds images: choose an image model ({', '.join(IMAGE_MODELS)}), "
                          f"not --model {model_name}")
     size = (args.image_size, args.image_size) if args.image_size else None
-    splits = images.load_image_folder(args.data, image_size=size, progress=_progress(args))
+    with warnings.catch_warnings(record=True) as caught:  # said once, as a note, not as a Python warning
+        warnings.simplefilter("always")
+        splits = images.load_image_folder(args.data, image_size=size, progress=_progress(args))
+    for warning in caught:
+        print(f"glassnet: note: {warning.message}", file=sys.stderr)
     train_set = splits["train"]
     val_name = "val" if "val" in splits else "test" if "test" in splits else None
     val_set = splits[val_name] if val_name else None
@@ -353,8 +359,6 @@ def _text_inputs(args, metadata):
     tokenizer = Tokenizer.from_json(json.dumps(metadata["tokenizer"]))
     texts = list(args.inputs)
     if texts == ["-"]:
-        import sys
-
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     ids = np.stack([tokenizer.encode(text, metadata["max_length"]) for text in texts])
     return [text if len(text) <= 40 else text[:37] + "..." for text in texts], ids
