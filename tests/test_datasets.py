@@ -375,7 +375,7 @@ def test_fashion_mnist_from_the_debian_package_has_60000_train_and_10000_test_im
 
 
 def test_load_dataset_finds_each_data_set_by_its_name(tmp_path):
-    assert available() == ["digits", "mnist", "fashion-mnist"]
+    assert available() == ["digits", "mnist", "fashion-mnist", "cifar10"]
     assert len(load_dataset("digits", "test")) == len(D.digits("test"))
     fake_split(tmp_path, "test", n=5, marker=7)
     mnist = load_dataset("mnist", "test", root=tmp_path)  # root reaches the loader

@@ -1,11 +1,14 @@
-"""Ready-made image data sets: digits (bundled with scikit-learn), MNIST, Fashion-MNIST.
+"""Ready-made image data sets: digits (bundled with scikit-learn), MNIST, Fashion-MNIST,
+CIFAR-10.
 
 Each returns an :class:`ImageDataset` with images as float32 in ``[0, 1]`` shaped
-``(N, 1, H, W)`` and labels as int64, ready for a :class:`~glassnet.data.DataLoader`.
+``(N, C, H, W)`` (``C`` is 1, or 3 for CIFAR-10's colour) and labels as int64, ready for
+a :class:`~glassnet.data.DataLoader`.
 
-MNIST and Fashion-MNIST are looked for on disk first, in this order:
+MNIST, Fashion-MNIST and CIFAR-10 are looked for on disk first, in this order:
 
-1. ``root=`` (the folder itself, then its ``mnist/`` or ``fashion-mnist/`` subfolder),
+1. ``root=`` (the folder itself, then its ``mnist/``, ``fashion-mnist/`` or ``cifar10/``
+   subfolder),
 2. ``$GLASSNET_DATA`` (likewise),
 3. the user cache ``$XDG_CACHE_HOME/glassnet/<name>/`` (default ``~/.cache/glassnet/<name>/``),
 4. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``).
@@ -18,9 +21,11 @@ import functools
 import hashlib
 import http.client
 import os
+import tarfile
 import tempfile
 import urllib.request
-from pathlib import Path
+import zlib
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -288,19 +293,164 @@ def _find(folder, stem):
     return None
 
 
-def _not_found_message(source, split, places, failures):
-    stems = " and ".join(f"{stem}[.gz]" for stem in FILES[split])
-    lines = [f"{source.title} {split!r} split not found. Looked for {stems} in:"]
+def _not_found_message(source, split, places, failures, looked_for=None):
+    looked_for = looked_for or " and ".join(f"{stem}[.gz]" for stem in FILES[split])
+    lines = [f"{source.title} {split!r} split not found. Looked for {looked_for} in:"]
     for folder, why in places:
         lines.append(f"  - {folder}  ({why})" if folder is not None else f"  - ({why})")
     if failures:
         lines.append("and could not download it:")
         lines += [f"  - {failure}" for failure in failures]
     lines.append("help: put the files in one of these folders, set GLASSNET_DATA=/path/to/folder,")
-    lines.append(f"      or pass root='/path/to/folder' (files from {source.mirrors[0]})")
+    files = source.mirrors[0] + (next(iter(source.sha256)) if len(source.sha256) == 1 else "")  # one file: its URL
+    lines.append(f"      or pass root='/path/to/folder' (files from {files})")
     if source.install_hint:
         lines.append(f"      or, {source.install_hint}")
     return "\n".join(lines)
+
+
+# -- CIFAR-10 ----------------------------------------------------------------------------
+
+# The "CIFAR-10 binary version", never the Python one: unpickling a file can run any code.
+# The archive unpacks to cifar-10-batches-bin/ with five training batches, one test batch
+# (10,000 records each) and batches.meta.txt, the class names one per line.
+CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-bin"
+CIFAR10_META = "batches.meta.txt"
+CIFAR10_FILES = {
+    "train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+    "test": ("test_batch.bin",),
+}
+# A record: one label byte (0-9), then 3072 pixel bytes: the 32x32 red plane, then the
+# green, then the blue, each row by row, so a record's pixels reshape to (3, 32, 32).
+CIFAR10_RECORD = 1 + 3 * 32 * 32
+
+# The archive is 170,052,171 bytes. Its page (https://www.cs.toronto.edu/~kriz/cifar.html)
+# publishes its MD5, c32a1d4ab5d03f1284b67883e8d87530; the SHA-256 checked here is that of
+# the same bytes, as other loaders publish it beside that size and MD5.
+_CIFAR10 = _Source(
+    title="CIFAR-10",
+    folder="cifar10",
+    classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    mirrors=("https://www.cs.toronto.edu/~kriz/",),
+    sha256={CIFAR10_ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"},
+)
+
+
+def cifar10(split="train", root=None, download=True):
+    """CIFAR-10: 60,000 32x32 colour photos in 10 classes (airplane, automobile, bird, cat,
+    deer, dog, frog, horse, ship, truck): 50,000 train, 10,000 test. ``.classes`` names
+    the labels.
+
+    Reads the binary version: in each place (see the module docstring) the batch files
+    themselves (``data_batch_1.bin`` ... ``data_batch_5.bin``, ``test_batch.bin``), or
+    them in ``cifar-10-batches-bin/``, or the archive ``cifar-10-binary.tar.gz``, read as it
+    is (nothing is unpacked). Downloads the archive (162 MB) if it is nowhere and
+    ``download`` is true.
+
+    Shape:
+        images ``(N, 3, 32, 32)`` float32 in ``[0, 1]`` (red, green, blue); labels ``(N,)``
+        int64 in ``0..9``.
+
+    Example (needs the files)::
+
+        train = glassnet.datasets.cifar10("train")
+        train.classes[train.labels[0]]  # 'frog'
+    """
+    _check_split(split)
+    places = _places(_CIFAR10, root)
+    for folder, _ in places:
+        if folder is not None:
+            found = _find_cifar10(folder, split)
+            if found is not None:
+                return _cifar10_dataset(split, found)
+    looked_for = (f"{CIFAR10_ARCHIVE} or {', '.join(CIFAR10_FILES[split])} "
+                  f"(in the folder or its {CIFAR10_FOLDER}/)")
+    if not download:
+        raise DataNotFoundError(_not_found_message(_CIFAR10, split, places, ["download=False"], looked_for))
+    failures = []
+    archive = _download(_CIFAR10, CIFAR10_ARCHIVE, Path(root) if root is not None else _cache_dir(_CIFAR10), failures)
+    if archive is None:
+        raise DataNotFoundError(_not_found_message(_CIFAR10, split, places, failures, looked_for))
+    return _cifar10_dataset(split, archive)
+
+
+def _find_cifar10(folder, split):
+    """The folder holding the split's batch files, else the archive, in ``folder``; or None."""
+    folder = Path(folder)
+    for candidate in (folder, folder / CIFAR10_FOLDER):
+        if all((candidate / name).is_file() for name in CIFAR10_FILES[split]):
+            return candidate
+    if (folder / CIFAR10_ARCHIVE).is_file():
+        return folder / CIFAR10_ARCHIVE
+    return None
+
+
+def _cifar10_dataset(split, where):
+    files = [where] if where.is_file() else [where / name for name in CIFAR10_FILES[split]]
+    key = (split, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _decoded:
+        _decoded[key] = _decode_cifar10(split, where)
+    images, labels, classes = _decoded[key]
+    return ImageDataset(images, labels, classes, name="cifar10", split=split)
+
+
+def _decode_cifar10(split, where):
+    contents = _read_cifar10_archive(split, where) if where.is_file() else _read_cifar10_folder(split, where)
+    classes = _CIFAR10.classes
+    if CIFAR10_META in contents:
+        _, meta = contents.pop(CIFAR10_META)
+        classes = tuple(line.strip() for line in meta.decode("utf-8", "replace").splitlines() if line.strip())
+    records = np.concatenate([_cifar10_records(*contents[name]) for name in CIFAR10_FILES[split]])
+
+    labels = records[:, 0].astype(np.int64)
+    if len(labels) and labels.max() >= len(classes):
+        raise ValueError(f"{where}: label {labels.max()} out of range for the {len(classes)} classes "
+                         f"of {CIFAR10_META}; help: the files are not CIFAR-10's binary version")
+    pixels = records[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32)
+    pixels /= 255
+    # Shared by every dataset made from these files, so nobody may change them in place.
+    pixels.flags.writeable = False
+    labels.flags.writeable = False
+    return pixels, labels, classes
+
+
+def _read_cifar10_folder(split, folder):
+    """{file name: (its path, for errors; its bytes)} for the split's batches and the meta file."""
+    names = [*CIFAR10_FILES[split], CIFAR10_META]
+    return {name: (folder / name, (folder / name).read_bytes()) for name in names if (folder / name).is_file()}
+
+
+def _read_cifar10_archive(split, archive):
+    """The same, from the .tar.gz in one pass (a gzip stream cannot seek back cheaply)."""
+    wanted = {*CIFAR10_FILES[split], CIFAR10_META}
+    contents = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = PurePosixPath(member.name).name
+                if member.isfile() and name in wanted and name not in contents:
+                    contents[name] = (f"{archive}: {member.name}", tar.extractfile(member).read())
+                    if len(contents) == len(wanted):
+                        break
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # not a tar, not gzip, cut short
+        raise ValueError(f"{archive}: cannot read the archive ({e}); help: delete it to download it again") from e
+    missing = [name for name in CIFAR10_FILES[split] if name not in contents]
+    if missing:
+        raise ValueError(f"{archive} has no {', '.join(missing)}: it is not {CIFAR10_ARCHIVE}, the CIFAR-10 "
+                         "binary version; help: delete it to download it again")
+    return contents
+
+
+def _cifar10_records(where, raw):
+    """A batch file's bytes as an array of records, one per row: (N, 3073) uint8."""
+    if len(raw) == 0 or len(raw) % CIFAR10_RECORD:
+        raise ValueError(
+            f"{where}: {len(raw)} bytes is not a whole number of {CIFAR10_RECORD}-byte records "
+            f"(1 label byte + 3072 pixel bytes); help: the file is cut short or is not from {CIFAR10_ARCHIVE} "
+            "(CIFAR-100's records are 3074 bytes: two label bytes)"
+        )
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR10_RECORD)
 
 
 # -- download ----------------------------------------------------------------------------

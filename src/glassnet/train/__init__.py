@@ -1,11 +1,15 @@
 """Training: the fit loop, evaluation, prediction and callbacks; the run folder they write
-(:mod:`glassnet.train.run`: the checkpoint, ``history.jsonl``, ``health.json``)."""
+(:mod:`glassnet.train.run`: the checkpoint, ``history.jsonl``, ``health.json``); metrics
+(:mod:`glassnet.train.metrics`: accuracy, F1, confusion matrix, RMSE, MAE, R²)."""
+from . import metrics
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, StopOnNaN, TimeBudget
 from .loop import History, StepResult, Trainer, TrainingDiverged, evaluate, fit, predict
+from .metrics import classification_report, regression_report
 from .run import Run, load_run, read_history
 
 __all__ = [
     "fit", "evaluate", "predict", "Trainer", "History", "StepResult", "TrainingDiverged",
     "Callback", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau", "StopOnNaN", "TimeBudget",
     "Run", "load_run", "read_history",
+    "metrics", "classification_report", "regression_report",
 ]
