@@ -293,10 +293,13 @@ def test_row_numbers_constant_and_empty_columns_are_dropped_with_a_note(tmp_path
 def test_rows_without_a_target_are_dropped_and_counted():
     frame = mixed_table(50)
     frame.loc[[4, 9], "label"] = None
+    frame.insert(0, "row", np.arange(50))
     data = prepare_table(frame, "label")
+    assert data.preprocessor.dropped["row"] == "row numbers, 0 to 49"  # found before the two rows went
     assert len(data.train) + len(data.val) == 48
     assert 4 not in data.train_rows and 9 not in data.val_rows
     assert "dropped 2 rows with no value of 'label'" in data.report
+    assert data.report.startswith("the table: 50 rows, 8 columns;")
 
 
 def test_no_validation_split():
@@ -396,3 +399,29 @@ def test_preprocessor_misuse_is_explained():
         pre.encode_target(["yes", "perhaps"])
     with pytest.raises(ValueError, match=r"val_split is the fraction of rows held out.*got 1\.5"):
         prepare_table(mixed_table(), "label", val_split=1.5)
+
+
+# -- the baselines on a prepared table ---------------------------------------------------------
+
+@pytest.mark.parametrize("loader, target_task, figure, floor", [
+    ("load_wine", "classify", "accuracy", 0.9),
+    ("load_diabetes", "regress", "r2", 0.2),
+])
+def test_the_baselines_score_the_prepared_split(tmp_path, loader, target_task, figure, floor):
+    from glassnet.lab.baselines import format_baselines, table_baselines
+    from sklearn import datasets
+
+    path = tmp_path / "table.csv"
+    getattr(datasets, loader)(as_frame=True).frame.to_csv(path)  # with pandas' row numbers, which are dropped
+    data = prepare_table(path, "target")
+    assert data.task == target_task and "Unnamed: 0" in data.preprocessor.dropped
+    rows = table_baselines(data.task, data.X_train, data.y_train, data.X_val, data.y_val, classes=data.classes)
+    assert [name for name, _ in rows] == (["logistic regression", "random forest"] if target_task == "classify"
+                                          else ["ridge", "random forest"])
+    for name, metrics in rows:
+        assert metrics[figure] > floor, name
+        assert metrics["support"] == len(data.val) and metrics["train_seconds"] >= 0
+    table = format_baselines(rows).splitlines()
+    assert len(table) == 3 and table[0].startswith("baseline") and table[1].startswith(rows[0][0])
+    with pytest.raises(ValueError, match="no validation rows to score the baselines on"):
+        table_baselines(data.task, data.X_train, data.y_train, data.X_val[:0], data.y_val[:0])

@@ -250,8 +250,11 @@ def _target_name(frame, target, source):
     if str(target) in frame.columns:
         return str(target)
     columns = [str(name) for name in frame.columns]
-    listed = ", ".join(repr(name) for name in columns[:30]) + (f" and {len(columns) - 30} more" if len(columns) > 30 else "")
-    close = difflib.get_close_matches(str(target), columns, n=1) or [c for c in columns if c.lower() == str(target).lower()]
+    listed = ", ".join(repr(name) for name in columns[:30])
+    if len(columns) > 30:
+        listed += f" and {len(columns) - 30} more"
+    close = difflib.get_close_matches(str(target), columns, n=1)
+    close = close or [name for name in columns if name.lower() == str(target).lower()]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise TableError(f"{source} has no column {target!r}{hint}; its columns are: {listed}")
 
@@ -314,7 +317,8 @@ class TablePreprocessor:
     ``feature_names`` says ('age', 'color=blue', 'color=red').
 
     >>> import pandas as pd
-    >>> train = pd.DataFrame({"age": [20, 40, None, 60], "pet": ["cat", "dog", "cat", None], "y": ["no", "yes", "yes", "no"]})
+    >>> train = pd.DataFrame({"age": [20, 40, None, 60], "pet": ["cat", "dog", "cat", None],
+    ...                       "y": ["no", "yes", "yes", "no"]})
     >>> pre = TablePreprocessor().fit(train, "y")
     >>> pre.feature_names, pre.classes
     (['age', 'pet=cat', 'pet=dog'], ['no', 'yes'])
@@ -680,16 +684,16 @@ def prepare_table(table, target, task=None, val_split=0.2, seed=0, max_categorie
         raise TableError(f"the target {target!r} is empty in every row of {source}")
     task = _resolve_task(frame[target], task)
 
+    row_numbers = _row_number_columns(frame, target)  # before rows go, leaving gaps in the numbering
     notes = []
     if not has_target.all():
         notes.append(f"dropped {int((~has_target).sum())} rows with no value of {target!r}")
-    rows = np.flatnonzero(has_target)
+    rows, total = np.flatnonzero(has_target), len(frame)
     frame = frame.iloc[rows]
 
     labels = _class_labels(frame[target]) if task == "classify" else None
     train, val = _split(len(frame), val_split, seed, labels, target)
-    preprocessor = TablePreprocessor(max_categories).fit(frame.iloc[train], target, task,
-                                                         drop=_row_number_columns(frame, target))
+    preprocessor = TablePreprocessor(max_categories).fit(frame.iloc[train], target, task, drop=row_numbers)
 
     def dataset(part):
         features = preprocessor.transform(frame.iloc[part])
@@ -697,7 +701,7 @@ def prepare_table(table, target, task=None, val_split=0.2, seed=0, max_categorie
 
     train_data, val_data = dataset(train), dataset(val)
     y_train, y_val = (_targets(preprocessor, frame[target].iloc[part]) for part in (train, val))
-    report = _report(source, frame, preprocessor, train, val, val_split, seed, notes)
+    report = _report(source, total, frame, preprocessor, train, val, val_split, seed, notes)
     return TableData(train_data, val_data, preprocessor, task, preprocessor.classes, preprocessor.feature_names,
                      report, target, y_train, y_val, rows[train], rows[val])
 
@@ -750,11 +754,11 @@ def _targets(preprocessor, values):
     return _numbers(values, preprocessor.target).astype(np.float32)
 
 
-def _report(source, frame, preprocessor, train, val, val_split, seed, notes):
+def _report(source, total, frame, preprocessor, train, val, val_split, seed, notes):
     target = preprocessor.target
     numeric, categorical = preprocessor.numeric, preprocessor.categorical
     one_hot = sum(len(entry["categories"]) for entry in categorical)
-    lines = [f"{source}: {len(frame)} rows, {len(frame.columns)} columns; target {target!r} ({preprocessor.task})",
+    lines = [f"{source}: {total} rows, {len(frame.columns)} columns; target {target!r} ({preprocessor.task})",
              f"inputs: {len(numeric)} numeric (standardized) + {len(categorical)} categorical "
              f"(one-hot: {one_hot} columns) -> {len(preprocessor.feature_names)} features"]
     if preprocessor.dropped:

@@ -118,7 +118,8 @@ def f1_score(y_true, y_pred, average="macro"):
     rows), 'micro' (from counts pooled over classes: accuracy, for one label per row), or
     None for the F1 of every class 0..C-1 as an array.
 
-    >>> round(f1_score([0, 0, 1, 1], [0, 1, 1, 1]), 4), f1_score([0, 0, 1, 1], [0, 1, 1, 1], average=None).round(4).tolist()
+    >>> y_true, y_pred = [0, 0, 1, 1], [0, 1, 1, 1]
+    >>> round(f1_score(y_true, y_pred), 4), f1_score(y_true, y_pred, average=None).round(4).tolist()
     (0.7333, [0.6667, 0.8])
     """
     if average not in AVERAGES:
