@@ -25,3 +25,24 @@ def test_seed_mlp_reaches_86_percent_in_5_epochs():
     history = gn.train.fit(model, loader, optimizer, epochs=5, val=test, out=io.StringIO(), progress=False)
     assert history["val_acc"][0] > 0.80  # one epoch already far above chance
     assert history["val_acc"][-1] >= 0.86
+
+
+@pytest.mark.data
+def test_fashion_mnist_as_a_folder_of_png_files_trains_through_the_cli(tmp_path, capsys):
+    """The user's-own-data path end to end on real images: Fashion-MNIST written out as 70,000
+    PNG files in the ImageFolder layout, read back by `glassnet train --data DIR`."""
+    import json
+
+    from glassnet import cli
+    from glassnet.data.images import write_image_folder
+
+    pytest.importorskip("PIL.Image")
+    train, test = fashion_mnist_or_skip()
+    root = write_image_folder({"train": train, "test": test}, tmp_path / "fashion", progress=False)
+    assert sum(1 for _ in (root / "test").rglob("*.png")) == 10000
+    save = tmp_path / "run" / "model.safetensors"
+    assert cli.main(["train", "--data", str(root), "--model", "cnn", "--epochs", "3", "--batch-size", "128",
+                     "--save", str(save), "--progress", "off", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "60000 train / 10000 test images of (1, 28, 28), 10 classes" in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]["accuracy"] >= 0.90

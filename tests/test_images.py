@@ -330,6 +330,15 @@ def test_without_pillow_the_error_says_what_to_install(pets, monkeypatch):
         ImageFolder(pets)
 
 
+def test_read_image_reads_one_file_as_the_folder_reads_it(pets, tmp_path):
+    folder = ImageFolder(pets, mode="RGB", image_size=(3, 4))
+    np.testing.assert_array_equal(I.read_image(folder.samples[2][0], "RGB", (3, 4)), folder[2][0])
+    assert I.read_image(pets / "cat" / "1.png").shape == (1, 6, 5)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(ImageFolderError, match=r"bad\.png: cannot read this image"):
+        I.read_image(tmp_path / "bad.png", "L", (6, 5))
+
+
 # -- batches for glassnet's models -----------------------------------------------------------
 
 

@@ -169,7 +169,7 @@ def test_a_text_folder_trains_beside_the_bag_of_words_and_predicts(model, tmp_pa
                          "--lr", "3e-3", "--save", save, *QUIET)
     assert status == 0 and "tf-idf + logistic regression" in out
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]["accuracy"] >= 0.85
-    assert (tmp_path / "run" / "tokenizer.json").exists()
+    assert (tmp_path / "run" / "vocabulary.json").exists()
     status, out, _ = run(capsys, "predict", "--load", save, "rain and storm today", "rice and soup", "--json")
     assert status == 0 and [row["top"][0][0] for row in json.loads(out)] == ["weather", "food"]
 

@@ -291,7 +291,7 @@ def build_parser():
     t.add_argument("--val-batches", type=count(1), default=20, help="gpt: validation batches of consecutive windows")
     t.add_argument("--time-budget", type=float, default=None, help="stop after the epoch that passes this many minutes")
     t.add_argument("--model", default=None, choices=models.available() + ["transformer"],
-                   help="default: mlp (built-in data sets and tables), cnn (image folders), lstm (texts)")
+                   help="default: mlp (built-in data sets and tables), cnn (image folders), gru (texts)")
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
     own = t.add_argument_group("your own data (instead of --dataset)")
     own.add_argument("--data", default=None, metavar="PATH",

@@ -2,7 +2,7 @@
 
     glassnet train --data houses.csv --target price --save runs/houses/model.safetensors
     glassnet train --data photos/ --image-size 64 --model resnet --augment flip --save runs/photos/model.safetensors
-    glassnet train --data reviews.csv --text-column review --target stars --model gru --save runs/reviews/model.safetensors
+    glassnet train --data reviews.csv --text-column review --target stars --model transformer --save runs/reviews/model.safetensors
     glassnet predict --load runs/houses new_rows.csv
 
 What ``--data`` holds decides the path (:func:`data_kind`): a table (CSV, TSV, Parquet), a
@@ -31,10 +31,8 @@ from ..serialization import load, load_metadata
 from ..train import fit
 from ..train import metrics as scores
 from ..train import predict as model_outputs
-from ..train.run import CHECKPOINT
+from ..train.run import CHECKPOINT, METRICS, VOCABULARY
 
-METRICS = "metrics.json"  # beside the checkpoint: the held-out scores and the baselines'
-TOKENIZER = "tokenizer.json"  # beside the checkpoint: the vocabulary of a text classifier
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
 IMAGE_MODELS = ("mlp", "cnn", "lenet5", "resnet", "vit", "lstm", "gru")
 
@@ -196,16 +194,11 @@ def _train_texts(args, optimizer_for, callbacks):
     from ..data import texts
     from ..lab.text_baseline import text_baseline
 
-    model_name = args.model or "lstm"
+    model_name = args.model or "gru"
     if model_name not in models.TEXT_CLASSIFIERS:
         raise ValueError(f"--data {args.data} holds texts: choose a text classifier "
                          f"({', '.join(models.TEXT_CLASSIFIERS)}), not --model {model_name}")
-    if os.path.isdir(args.data):
-        data = texts.read_text_folder(args.data)
-    else:
-        if not args.target:
-            raise ValueError(f"--data {args.data} is a table of texts: name the column of classes with --target")
-        data = texts.read_text_table(args.data, args.text_column, args.target)
+    data = texts.read_texts(args.data, args.text_column, args.target)
     splits = texts.prepare_texts(data, tokenizer=args.tokens, max_length=args.max_length,
                                  val_fraction=args.val_split, seed=args.seed)
     print(splits.report, flush=True)
@@ -218,7 +211,7 @@ def _train_texts(args, optimizer_for, callbacks):
     }
     if args.save:  # the vocabulary beside the checkpoint too, where a person can read it
         os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
-        splits.tokenizer.save(os.path.join(os.path.dirname(os.path.abspath(args.save)), TOKENIZER))
+        splits.tokenizer.save(os.path.join(os.path.dirname(os.path.abspath(args.save)), VOCABULARY))
     val = splits.val
     _announce(args, model_name, model, f"{len(splits.train)} train / {len(val) if val else 0} validation texts of "
                                        f"{splits.max_length} {args.tokens} tokens, {len(splits.classes)} classes")

@@ -403,9 +403,15 @@ def _open(path, mode, size):
 def read_image(path, mode=None, size=None):
     """One image file as a network reads it: float32 (C, H, W) in [0, 1], in ``mode``
     ('L' or 'RGB'), resized to ``size`` = (height, width) when given, as :class:`ImageFolder`
-    reads its files (what ``glassnet predict`` gives a network trained on a folder)."""
-    pixels = _decode(path, mode, size)
-    return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)).astype(np.float32) / 255
+    reads its files (what ``glassnet predict`` gives a network trained on a folder).
+    A file that cannot be decoded is an :class:`ImageFolderError` naming it."""
+    _check_options(mode, 0, "raise")
+    _pil()  # a missing Pillow is MissingExtra, not a damaged file
+    try:
+        pixels = _decode(path, mode, _size(size))
+    except Exception as error:  # see _error_or
+        raise ImageFolderError(f"{path}: cannot read this image ({type(error).__name__}: {error})") from error
+    return _to_nchw(pixels[None])[0]
 
 
 def _decode(path, mode, size):

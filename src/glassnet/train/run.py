@@ -22,6 +22,8 @@ HISTORY = "history.jsonl"  # one JSON record per epoch (glassnet.train.fit)
 HEALTH = "health.json"  # per-layer statistics (glassnet.inspect.HealthMonitor)
 REPORT = "report.html"  # the page of glassnet.inspect.report
 PICTURES = "inspect"  # the folder of the PNG files of `glassnet inspect`
+METRICS = "metrics.json"  # held-out scores beside the baselines' (`glassnet train --data`)
+VOCABULARY = "vocabulary.json"  # a text classifier's tokenizer (glassnet.data.texts.Tokenizer.save)
 
 
 def _beside(checkpoint_path, name):
