@@ -37,7 +37,7 @@ LAYERS = [
     ("cli", ["cli"]),
 ]
 LAYER_OF = {part: (level, name) for level, (name, parts) in enumerate(LAYERS) for part in parts}
-HEAVY = ["matplotlib", "sklearn", "scipy"]  # what only drawing and the baselines need
+HEAVY = ["matplotlib", "sklearn", "scipy", "pandas", "PIL"]  # what only drawing, the baselines and own data need
 
 
 def module_name(path):
@@ -201,9 +201,9 @@ def test_no_import_cycle_outside_the_core():
 
 
 @pytest.mark.parametrize("module", ["glassnet", "glassnet.cli"])
-def test_importing_does_not_load_the_plotting_libraries(module):
-    """The command line starts without matplotlib and scikit-learn: only the commands that
-    draw or fit baselines import them."""
+def test_importing_does_not_load_the_heavy_libraries(module):
+    """The command line starts without matplotlib, scikit-learn, pandas and Pillow: only the
+    commands that draw, fit baselines or read the user's own data import them."""
     code = f"import sys, {module}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == [], f"import {module} loads {', '.join(loaded)}"
