@@ -41,7 +41,7 @@ def test_fashion_mnist_as_a_folder_of_png_files_trains_through_the_cli(tmp_path,
     root = write_image_folder({"train": train, "test": test}, tmp_path / "fashion", progress=False)
     assert sum(1 for _ in (root / "test").rglob("*.png")) == 10000
     save = tmp_path / "run" / "model.safetensors"
-    assert cli.main(["train", "--data", str(root), "--model", "cnn", "--epochs", "3", "--batch-size", "128",
+    assert cli.main(["train", "--data", str(root), "--model", "cnn", "--epochs", "4", "--batch-size", "128",
                      "--save", str(save), "--progress", "off", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert "60000 train / 10000 test images of (1, 28, 28), 10 classes" in out

@@ -66,8 +66,8 @@ def train_own(args, optimizer_for, callbacks):
     """``glassnet train --data``: the path for what the data is. ``optimizer_for(parameters)``
     makes the optimizer the command line asked for; ``callbacks`` are the time budget's."""
     kind = data_kind(args.data, args.text_column)
-    if kind != "table" and args.target and kind != "texts":
-        raise ValueError(f"--target names a table's column, but --data {args.data} is a folder of {kind}")
+    if kind == "images" and args.target:
+        raise ValueError(f"--target names a table's column, but --data {args.data} is a folder of images")
     run = {"table": _train_table, "images": _train_images, "texts": _train_texts}[kind]
     return run(args, optimizer_for, callbacks)
 
@@ -202,9 +202,9 @@ def _train_texts(args, optimizer_for, callbacks):
     splits = texts.prepare_texts(data, tokenizer=args.tokens, max_length=args.max_length,
                                  val_fraction=args.val_split, seed=args.seed)
     print(splits.report, flush=True)
+    options = {} if model_name == "transformer" else {"pooling": "mean"}  # the mean over the words learns faster
     model = models.text_classifier(model_name, splits.tokenizer.vocab_size, len(splits.classes),
-                                   max_length=splits.max_length)
-    options = {"max_length": splits.max_length} if model_name == "transformer" else {}
+                                   max_length=splits.max_length, **options)
     metadata = {
         **splits.metadata(), "kind": "texts", "model": model_name, "options": options,
         "tokenizer": json.loads(splits.tokenizer.to_json()), "data": os.path.abspath(args.data),
@@ -322,7 +322,7 @@ def _rebuild(metadata):
         return models.mlp(tuple(metadata["input_shape"]), metadata["num_classes"], **metadata["options"])
     if metadata.get("kind") == "texts":
         return models.text_classifier(metadata["model"], metadata["vocab_size"], metadata["num_classes"],
-                                      max_length=metadata["max_length"])
+                                      max_length=metadata["max_length"], **metadata["options"])
     return models.build(metadata["model"], tuple(metadata["input_shape"]), metadata["num_classes"])
 
 
