@@ -96,3 +96,19 @@ def digits_cnn_run(tmp_path_factory):
 def digits_mlp_run(tmp_path_factory):
     """A run folder with the ``mlp`` trained 10 epochs on the 8x8 digits."""
     return _train_on_digits("mlp", 10, tmp_path_factory)
+
+
+@pytest.fixture
+def offline_data(tmp_path, monkeypatch):
+    """The data-set loaders see no real $GLASSNET_DATA, an empty cache, and no network
+    (a download attempt fails the test)."""
+    from glassnet.data import datasets
+
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def no_network(url):
+        raise AssertionError(f"a test tried to download {url}")
+
+    monkeypatch.setattr(datasets, "_open_url", no_network)
+    monkeypatch.setattr(datasets, "_decoded", {})

@@ -7,7 +7,6 @@ import hashlib
 import io
 import tarfile
 import urllib.error
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,17 +18,7 @@ from glassnet.data import datasets as D
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No test sees the real $GLASSNET_DATA, the real cache, or the network."""
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-    def no_network(url):
-        raise AssertionError(f"a test tried to download {url}")
-
-    monkeypatch.setattr(D, "_open_url", no_network)
-    monkeypatch.setattr(D, "_decoded", {})
+pytestmark = pytest.mark.usefixtures("offline_data")  # conftest: no real data folders, cache or network
 
 
 def batch(n, first_label=0, seed=0):

@@ -17,17 +17,7 @@ from glassnet.data import datasets as D
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No test sees the real $GLASSNET_DATA, the real cache, or the network."""
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-    def no_network(url):
-        raise AssertionError(f"a test tried to download {url}")
-
-    monkeypatch.setattr(D, "_open_url", no_network)
-    monkeypatch.setattr(D, "_decoded", {})
+pytestmark = pytest.mark.usefixtures("offline_data")  # conftest: no real data folders, cache or network
 
 
 def fake_split(folder, split="train", n=6, marker=1, gz=True):

@@ -96,7 +96,7 @@ def _sklearn(module):
 
 # -- reading -------------------------------------------------------------------------------
 
-def read_table(path):
+def read_table(path, **read_csv_options):
     """The table in the file ``path`` as a pandas DataFrame, its column names stripped of
     surrounding spaces.
 
@@ -104,6 +104,8 @@ def read_table(path):
     ``.csv.gz``); ``.parquet`` / ``.pq``, or a file that starts as Parquet does, with the
     Parquet engine pandas finds (pyarrow or fastparquet). Any other text file (``.txt``,
     no extension) is sniffed for its separator: comma, tab, semicolon or bar.
+    ``read_csv_options`` go to ``pandas.read_csv`` (e.g. ``dtype=str``; ``sep`` overrides
+    the separator found).
     """
     pd = _pandas()
     path = os.fspath(path)
@@ -115,7 +117,7 @@ def read_table(path):
         frame = _read_parquet(pd, path)
     else:
         try:
-            frame = pd.read_csv(path, sep=_separator(path))
+            frame = pd.read_csv(path, **{"sep": _separator(path), **read_csv_options})
         except pd.errors.EmptyDataError:
             raise TableError(f"{path} is empty: a table needs a header line and rows below it") from None
         except pd.errors.ParserError as error:

@@ -79,7 +79,6 @@ import sysconfig
 
 import numpy as np
 
-from ..extras import require
 from .dataset import Dataset
 from .datasets import DataNotFoundError
 
@@ -394,21 +393,10 @@ def read_text_table(path, text_column, target, sep=None):
 
     Needs pandas (``pip install 'glassnet[data]'``).
     """
-    pd = require("pandas", "reading text tables", extra="data")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"read_text_table: no file {path!r}")
-    if sep is None:
-        sep = "\t" if str(path).lower().endswith((".tsv", ".tab")) else ","
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"read_text_table: {path} is empty; a table needs a header line and rows below it") from None
-    except pd.errors.ParserError as error:
-        raise ValueError(f"read_text_table: cannot read {path} as a table: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"read_text_table: {path} is not UTF-8 text ({error.reason} at byte {error.start}); "
-                         "help: save it as UTF-8") from None
-    table = table.rename(columns=lambda name: str(name).strip())
+    from .tables import read_table  # its errors name the file: missing, empty, not a table, not UTF-8
+
+    options = {} if sep is None else {"sep": sep}
+    table = read_table(path, dtype=str, keep_default_na=False, **options)
     columns = [str(c) for c in table.columns]
     for role, name in (("text column", text_column), ("target", target)):
         if name not in table.columns:
