@@ -131,6 +131,8 @@ def test_image_folder_mistakes_are_one_line_errors(tmp_path, capsys):
     (root / "left" / "broken.png").write_bytes(b"not a png")
     status, _, err = run(capsys, "train", "--data", root, "--epochs", 1, *QUIET)
     assert status == 1 and "broken.png" in err
+    status, out, err = run(capsys, "train", "--data", root, "--epochs", 1, "--bad-images", "skip", *QUIET)
+    assert status == 0 and "broken.png" in err and "4 train / 2 val images" in out
     status, _, err = run(capsys, "train", "--data", root, "--target", "label", *QUIET)
     assert status == 1 and "--target" in err
 
@@ -184,3 +186,25 @@ def test_a_table_of_texts_needs_its_target(tmp_path, capsys):
     status, _, err = run(capsys, "train", "--data", table, "--text-column", "text", "--target", "topic",
                          "--model", "cnn", *QUIET)
     assert status == 1 and "text classifier" in err
+
+
+def test_a_run_on_an_image_folder_is_evaluated_and_inspected_on_the_images_it_held_out(tmp_path, capsys):
+    root = image_folder(tmp_path / "images", per_class=20)
+    save = tmp_path / "run" / "model.safetensors"
+    assert run(capsys, "train", "--data", root, "--model", "cnn", "--epochs", 3, "--save", save, *QUIET)[0] == 0
+    held_out = json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]
+    status, out, _ = run(capsys, "evaluate", "--load", save)
+    assert status == 0 and "(test, 8 images)" in out  # 20% of each class of 20, as training held out
+    assert f"accuracy {held_out['accuracy']:.2%}" in out
+    status, out, _ = run(capsys, "inspect", tmp_path / "run", "--what", "confusion")
+    assert status == 0 and (tmp_path / "run" / "inspect").is_dir()
+
+
+def test_a_table_run_says_where_its_scores_are_instead_of_drawing(tmp_path, capsys):
+    table = tmp_path / "plants.csv"
+    plants().to_csv(table, index=False)
+    save = tmp_path / "run" / "model.safetensors"
+    assert run(capsys, "train", "--data", table, "--target", "kind", "--epochs", 1, "--save", save, *QUIET)[0] == 0
+    for argv in (["evaluate", "--load", save], ["inspect", tmp_path / "run", "--what", "confusion"]):
+        status, _, err = run(capsys, *argv)
+        assert status == 1 and "metrics.json" in err and "glassnet predict" in err

@@ -191,8 +191,12 @@ def evaluate_command(args):
         return 0
     if "model" not in metadata:
         raise ValueError(f"{args.load} does not say which model it holds (it was not saved by 'glassnet train')")
-    dataset_name = args.dataset or metadata.get("dataset")
-    test_set = load_dataset(dataset_name, args.split, args.data_root)
+    if metadata.get("kind") and not args.dataset:  # trained with --data: its own folder's split
+        run = load_run(args.load)  # a table's or texts' run says where their scores are
+        dataset_name, test_set = metadata["data"], run.dataset(args.split)
+    else:
+        dataset_name = args.dataset or metadata.get("dataset")
+        test_set = load_dataset(dataset_name, args.split, args.data_root)
     if list(test_set.images.shape[1:]) != list(metadata["input_shape"]):
         raise ValueError(
             f"the model in {args.load} takes inputs of shape {tuple(metadata['input_shape'])}, "
@@ -304,6 +308,8 @@ def build_parser():
     own.add_argument("--image-size", type=count(1), default=None, help="resize images to this many pixels square")
     own.add_argument("--augment", nargs="?", const="shift", default=None, choices=["shift", "flip"],
                      help="image training batches: random shifts (shift), and left-right flips too (flip)")
+    own.add_argument("--bad-images", default="stop", choices=["stop", "skip"],
+                     help="an image file that cannot be read: stop with its name (default), or skip it and say how many")
     own.add_argument("--text-column", default=None, help="a table of texts: the column holding the text")
     own.add_argument("--tokens", default="word", choices=["word", "char"], help="texts: word- or character-level")
     own.add_argument("--max-length", type=count(1), default=None, help="texts: tokens kept per text")
@@ -326,7 +332,8 @@ def build_parser():
     e = commands.add_parser("evaluate", help="evaluate a saved model")
     e.add_argument("--load", required=True, help="checkpoint saved by 'glassnet train --save'")
     e.add_argument("--dataset", default=None, choices=sorted(DATASETS), help="default: the one it was trained on")
-    e.add_argument("--split", default="test", choices=["train", "test"])
+    e.add_argument("--split", default="test", choices=["train", "test"],
+                   help="test: the test set, or for a run trained with --data the images it held out")
     e.add_argument("--data-root", default=None)
     e.add_argument("--text", default=None, help="gpt: the text file it was trained on (default: the stdlib's source)")
     e.set_defaults(run=evaluate_command)

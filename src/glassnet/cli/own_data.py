@@ -24,9 +24,7 @@ import numpy as np
 
 from .. import models
 from ..data import DataLoader
-from ..data.datasets import ImageDataset
 from ..nn import functional as F
-from ..random import spawn
 from ..serialization import load, load_metadata
 from ..train import fit
 from ..train import metrics as scores
@@ -34,6 +32,7 @@ from ..train import predict as model_outputs
 from ..train.run import CHECKPOINT, METRICS, VOCABULARY
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
+ON_ERROR = {"stop": "raise", "skip": "skip"}  # --bad-images: what ImageFolder does at an unreadable file
 IMAGE_MODELS = ("mlp", "cnn", "lenet5", "resnet", "vit", "lstm", "gru")
 
 
@@ -125,21 +124,19 @@ def _train_images(args, optimizer_for, callbacks):
     size = (args.image_size, args.image_size) if args.image_size else None
     with warnings.catch_warnings(record=True) as caught:  # said once, as a note, not as a Python warning
         warnings.simplefilter("always")
-        splits = images.load_image_folder(args.data, image_size=size, progress=_progress(args))
+        train_set, val_set, val_name = images.training_splits(args.data, size, val_split=args.val_split,
+                                                              seed=args.seed, progress=_progress(args),
+                                                              on_error=ON_ERROR[args.bad_images])
     for warning in caught:
         print(f"glassnet: note: {warning.message}", file=sys.stderr)
-    train_set = splits["train"]
-    val_name = "val" if "val" in splits else "test" if "test" in splits else None
-    val_set = splits[val_name] if val_name else None
-    if val_set is None and args.val_split:
-        train_set, val_set = _stratified_split(train_set, args.val_split, args.seed)
-        val_name = "val"
     input_shape, classes = train_set.images.shape[1:], train_set.classes
     model = models.build(model_name, input_shape, len(classes))
     mode = "L" if input_shape[0] == 1 else "RGB"
     metadata = {
         "kind": "images", "model": model_name, "input_shape": list(input_shape), "num_classes": len(classes),
         "classes": list(classes), "mode": mode, "data": os.path.abspath(args.data),
+        "val_split": args.val_split, "seed": args.seed,  # to find the same validation images again
+        "bad_images": args.bad_images,
     }
     loader = _loader(train_set, args)
     if args.augment:
@@ -169,22 +166,6 @@ class Augmented:
     def __iter__(self):
         for inputs, targets in self.loader:
             yield self.augment(inputs), targets
-
-
-def _stratified_split(dataset, fraction, seed):
-    """(train, val) ImageDatasets: ``fraction`` of each class held out, drawn with ``seed``."""
-    generator = spawn(seed)
-    held = []
-    for label in range(len(dataset.classes)):
-        members = np.flatnonzero(dataset.labels == label)
-        held.extend(generator.permutation(members)[: int(np.ceil(len(members) * fraction))])
-    val = np.zeros(len(dataset), dtype=bool)
-    val[held] = True
-
-    def part(keep, split):
-        return ImageDataset(dataset.images[keep], dataset.labels[keep], dataset.classes, dataset.name, split)
-
-    return part(~val, "train"), part(val, "val")
 
 
 # -- texts -----------------------------------------------------------------------------------

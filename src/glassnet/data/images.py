@@ -319,6 +319,44 @@ def load_image_folder(root, image_size=None, mode=None, *, on_error="raise", num
     return splits
 
 
+def training_splits(root, image_size=None, mode=None, val_split=0.2, seed=0, progress=None, on_error="raise"):
+    """(train, val, val_name) of an image folder, as ``glassnet train --data`` trains on it:
+    the folder's own ``val/`` (or else ``test/``) split when it has one, else ``val_split`` of
+    each class held out with ``seed`` (:func:`hold_out`; ``val`` is None when ``val_split``
+    is 0). Given the same arguments, a saved run finds the same validation images again.
+    ``on_error`` is :class:`ImageFolder`'s: 'raise' at a file Pillow cannot read, or 'skip' it.
+    """
+    splits = load_image_folder(root, image_size=image_size, mode=mode, progress=progress, on_error=on_error)
+    for name in ("val", "test"):
+        if name in splits:
+            return splits["train"], splits[name], name
+    if not val_split:
+        return splits["train"], None, None
+    return (*hold_out(splits["train"], val_split, seed), "val")
+
+
+def hold_out(dataset, fraction, seed=0):
+    """(train, val) :class:`~glassnet.data.ImageDataset` s: ``fraction`` of each class's images
+    (rounded up) held out for validation, drawn with ``seed``, so every class keeps its share in
+    both. What ``glassnet train --data`` does to a folder without ``val/`` or ``test/``.
+
+    >>> pixels = np.zeros((10, 1, 2, 2), np.float32)
+    >>> train, val = hold_out(ImageDataset(pixels, np.array([0] * 6 + [1] * 4), ["a", "b"]), 0.25)
+    >>> len(train), val.labels.tolist()
+    (6, [0, 0, 1])
+    """
+    generator = np.random.default_rng(seed)
+    held = np.zeros(len(dataset), dtype=bool)
+    for label in range(len(dataset.classes)):
+        members = np.flatnonzero(dataset.labels == label)
+        held[generator.permutation(members)[: int(np.ceil(len(members) * fraction))]] = True
+
+    def part(keep, split):
+        return ImageDataset(dataset.images[keep], dataset.labels[keep], dataset.classes, dataset.name, split)
+
+    return part(~held, "train"), part(held, "val")
+
+
 def write_image_folder(dataset, root, *, extension=".png", num_workers=4, progress=None):
     """Write an :class:`~glassnet.data.ImageDataset` as image files in the layout
     :class:`ImageFolder` reads: ``root/<class>/<index>.png``. Or write several splits,

@@ -67,10 +67,26 @@ class Run:
     def dataset(self, split="test", root=None):
         """The data set the model was trained on (``split`` 'train' or 'test'); a
         ``ValueError`` if it is not one that :func:`~glassnet.data.load_dataset` knows."""
+        if self.metadata.get("kind") == "images":  # trained on the user's own folder (glassnet train --data)
+            return self._image_folder_split(split)
         if "dataset" not in self.metadata:
             raise ValueError(f"the run in {self.directory} does not say which data set it was trained on (its "
                              "checkpoint's metadata has no 'dataset'); help: train it with 'glassnet train --save'")
         return load_dataset(self.metadata["dataset"], split, root)
+
+
+    def _image_folder_split(self, split):
+        from ..data.images import training_splits
+
+        meta = self.metadata
+        train, val, _ = training_splits(meta["data"], tuple(meta["input_shape"][1:]), meta["mode"],
+                                        meta.get("val_split", 0.2), meta.get("seed", 0), progress=False,
+                                        on_error="skip" if meta.get("bad_images") == "skip" else "raise")
+        if split == "train":
+            return train
+        if val is None:
+            raise ValueError(f"the run in {self.directory} held no images out of {meta['data']} (--val-split 0)")
+        return val
 
 
 def read_history(path):
@@ -94,6 +110,11 @@ def load_run(directory, checkpoint=CHECKPOINT):
         )
     metadata = load_metadata(path)
     name = metadata.get("model")
+    if metadata.get("kind") in ("table", "texts"):
+        raise ValueError(f"{path} holds a {name} trained on the {metadata['kind'].rstrip('s')} data in "
+                         f"{metadata.get('data')}: the views inside a network are drawn for image models; "
+                         f"its held-out scores are in {os.path.join(directory, METRICS)}, and "
+                         f"'glassnet predict --load {directory} ...' answers for new inputs")
     if name not in models.IMAGE_MODELS:
         raise ValueError(f"{path} holds {name!r}, not an image model saved by 'glassnet train' "
                          f"(inspection works on: {', '.join(sorted(models.IMAGE_MODELS))})")
