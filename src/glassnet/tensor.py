@@ -125,6 +125,14 @@ def anomaly_enabled() -> bool:
     return getattr(_state, "anomaly", False)
 
 
+def observe_ops(observer):
+    """From now on call ``observer(fn, inputs, options, outputs)`` after every op this
+    thread applies (``None``: stop), whatever the grad mode; returns the previous observer
+    to restore. The one hook glassnet.onnx needs to record a forward pass as a graph."""
+    previous, _state.observer = getattr(_state, "observer", None), observer
+    return previous
+
+
 def current_layer() -> str:
     """The chain of layers now running (``"Sequential > Linear"``); kept only while
     anomaly detection is on, so that errors can name where they happened."""
@@ -223,6 +231,9 @@ class Function:
             for i, o in enumerate(outputs):
                 if o.requires_grad:
                     o._ctx, o._index = fn, i
+        observer = getattr(_state, "observer", None)
+        if observer is not None:  # glassnet.onnx recording a forward pass, in any grad mode
+            observer(fn, inputs, options, outputs)
         return outputs if several else outputs[0]
 
     def describe(self):
