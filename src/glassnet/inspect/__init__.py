@@ -20,6 +20,8 @@ a learner asks:
   confident mistakes.
 - **How brittle it is**: FGSM and PGD adversarial examples against random noise of the same
   size; accuracy under small rotations and shifts.
+- **What backpropagation walks**: the computation graph behind a loss, one box per op with
+  the shape it gave, parameters named (:func:`graph`: text, a figure, SVG).
 - **The report**: all of the above on one self-contained HTML page (:func:`report.report`).
 
 The saved run itself (:func:`load_run`, :class:`Run`) is defined in :mod:`glassnet.train.run`,
@@ -55,6 +57,9 @@ from .errors import (confident_mistakes, confusion, per_class_report, plot_confu
 from .adversarial import (fgsm, pgd, plot_adversarial_example, plot_robustness, plot_transform_accuracy,
                           random_sign_noise, robustness_curve, rotate, shift, transform_accuracy)
 
+# what backpropagation walks (gn.inspect.graph is the function; its module is inspect/graph.py)
+from .graph import Graph, graph, graph_svg, model_graph, plot_graph
+
 # the report (report.report): the module, as its main function shares its name
 from . import report
 
@@ -71,5 +76,6 @@ __all__ = [
     "predict_proba",
     "fgsm", "pgd", "plot_adversarial_example", "plot_robustness", "plot_transform_accuracy", "random_sign_noise",
     "robustness_curve", "rotate", "shift", "transform_accuracy",
+    "Graph", "graph", "graph_svg", "model_graph", "plot_graph",
     "report",
 ]

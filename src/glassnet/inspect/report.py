@@ -19,10 +19,12 @@ from .. import nn
 from ..train.run import HISTORY, REPORT, Run, load_run
 from . import adversarial, attribution, embedding, errors, features, health, hints, layers, plots
 from .curves import plot_curves
+from .graph import model_graph
 
 EXAMPLES = 8  # test images shown with their attributions
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.2)  # perturbation sizes of the robustness curve
 DPI = 72  # small files, still legible
+GRAPH_BATCH = 2  # test images the computation graph is drawn on
 
 
 @dataclasses.dataclass
@@ -231,6 +233,17 @@ def view_transforms(evidence, **_):
     return View({"transforms": adversarial.plot_transform_accuracy(result, title=title)})
 
 
+def computation_graph(evidence):
+    """The :class:`.graph.Graph` of the model's forward pass and loss on a few test images."""
+    return model_graph(evidence.run, evidence.images[:GRAPH_BATCH], evidence.labels[:GRAPH_BATCH])
+
+
+def view_graph(evidence, **_):
+    """The computation graph that backpropagation walks, drawn and as text."""
+    found = computation_graph(evidence)
+    return View({"graph": found.figure()}, str(found))
+
+
 VIEWS = {
     "curves": view_curves, "health": view_health, "hints": view_hints, "weights": view_weights,
     "filters": view_filters, "features": view_features, "top": view_top, "saliency": view_saliency,
@@ -238,6 +251,7 @@ VIEWS = {
     "attention": view_attention,
     "embedding": view_embedding, "confusion": view_confusion, "mistakes": view_mistakes,
     "adversarial": view_adversarial, "robustness": view_robustness, "transforms": view_transforms,
+    "graph": view_graph,
 }
 
 
@@ -365,6 +379,23 @@ def _sections(evidence, tsne):
         "rotations and shifts, which a person ignores, also cost accuracy.",
         _attempt(view_robustness, evidence), _attempt(view_adversarial, evidence),
         _attempt(view_transforms, evidence))
+    yield _section(
+        "What backpropagation walks",
+        f"The computation graph of the forward pass and the loss on {GRAPH_BATCH} test images: every op the model "
+        "ran, with the shape of what it gave, the parameters (named as in the checkpoint) and the inputs. "
+        "Training calls <code>loss.backward()</code>, which walks these arrows back from the loss, each op "
+        "turning the gradient of its output into gradients of its inputs, until every parameter has its "
+        "<code>.grad</code>. Hover over a box for what the op kept for its backward.", _graph_figure(evidence))
+
+
+def _graph_figure(evidence):
+    """The graph as inline SVG (it stays sharp at any zoom), and as text under a fold."""
+    try:
+        found = computation_graph(evidence)
+    except (ValueError, KeyError) as error:
+        return f'<p class="note">Not shown for this model: {html.escape(message(error))}</p>'
+    return (f'<div class="graph">{found.to_svg()}</div>\n<details><summary>The graph as text</summary>'
+            f"<pre>{html.escape(str(found))}</pre></details>")
 
 
 # A browser sets these once the page has loaded: a test reads them to check every image decoded.
@@ -385,6 +416,7 @@ img { display: block; max-width: 100%; margin: 1em 0; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.7em; text-align: left; }
 .note { color: #777; font-style: italic; }
+.graph { overflow-x: auto; }
 </style>"""
 
 
