@@ -25,7 +25,7 @@ from ..extras import MissingExtra
 from ..lab import compare as comparison  # its options; it imports its plots when it draws
 from ..nn import functional as F
 from ..serialization import load, load_metadata
-from ..train import TimeBudget, evaluate, fit
+from ..train import TensorBoard, TimeBudget, evaluate, fit
 from ..train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
@@ -61,7 +61,7 @@ def train(args):
         def optimizer_for(parameters):
             return make_optimizer(args.optimizer, parameters, args.lr, args.momentum, args.weight_decay)
 
-        return train_own(args, optimizer_for, _budget(args))
+        return train_own(args, optimizer_for, _budget(args) + _tensorboard(args))
     args.model = args.model or "mlp"
     if args.model in models.TEXT_MODELS:
         return train_text(args)
@@ -92,7 +92,7 @@ def train(args):
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=test_set, scheduler=scheduler,
         save_path=args.save, metadata=metadata, val_label="test", initial_eval=True,
-        progress=_progress(args), callbacks=_budget(args) + _health(args, test_set),
+        progress=_progress(args), callbacks=_budget(args) + _health(args, test_set) + _tensorboard(args, test_set),
     )
     final = history.last
     print(f"final test accuracy: {final.get('val_acc', float('nan')):.2%}" + (f"  (saved to {args.save})" if args.save else ""))
@@ -120,6 +120,12 @@ def _health(args, test_set):
     from ..inspect.health import HealthMonitor
 
     return [HealthMonitor(every=args.health_every, sample=test_set.images[:256])]
+
+
+def _tensorboard(args, samples=None):
+    """The opt-in TensorBoard event files; with --health, weight and gradient histograms too.
+    ``samples``: the images whose predictions it draws (by default the validation data's)."""
+    return [TensorBoard(args.tensorboard, histograms=args.health, samples=samples)] if args.tensorboard else []
 
 
 def _read_corpus(path):
@@ -152,7 +158,7 @@ def train_text(args):
     metadata = {"model": "gpt", "options": options, "chars": "".join(tokenizer.chars), "text": source}
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, save_path=args.save,
-        metadata=metadata, progress=_progress(args), callbacks=_budget(args), clip_grad_norm=1.0,
+        metadata=metadata, progress=_progress(args), callbacks=_budget(args) + _tensorboard(args), clip_grad_norm=1.0,
     )
     print(f"final validation loss: {history.last.get('val_loss', float('nan')):.4f} nats/char"
           + (f"  (saved to {args.save})" if args.save else ""))
@@ -327,6 +333,9 @@ def build_parser():
     t.add_argument("--progress", default="auto", choices=["auto", "on", "off"], help="progress bar (auto: only in a terminal)")
     t.add_argument("--health", action="store_true", help=f"record per-layer gradient norms, weights, activations and dead units ({HEALTH} next to --save)")
     t.add_argument("--health-every", type=count(1), default=10, help="with --health: record gradient norms every this many steps")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write TensorBoard event files to DIR (see them with: tensorboard --logdir DIR); "
+                        "--health adds weight and gradient histograms")
     t.set_defaults(run=train)
 
     e = commands.add_parser("evaluate", help="evaluate a saved model")
