@@ -1,5 +1,6 @@
 """The ``glassnet`` command: train, evaluate and look inside networks from the shell.
 
+    glassnet lr-find --model mlp --dataset digits      # which --lr: the range test, lr_find.png
     glassnet train --model mlp --dataset digits --epochs 20 --save runs/mlp/model.safetensors
     glassnet evaluate --load runs/mlp/model.safetensors --dataset digits
     glassnet train --model gpt --epochs 20 --save runs/gpt/model.safetensors   # on the stdlib's source
@@ -65,13 +66,9 @@ def train(args):
     args.model = args.model or "mlp"
     if args.model in models.TEXT_MODELS:
         return train_text(args)
-    train_set = load_dataset(args.dataset, "train", args.data_root)
+    train_set = training_set(args)
     test_set = load_dataset(args.dataset, "test", args.data_root)
     input_shape, num_classes = train_set.images.shape[1:], len(train_set.classes)
-    if args.train_size:  # a random subset of the training images, the same for a given seed
-        keep = random.spawn(args.seed).permutation(len(train_set))[: args.train_size]
-        train_set = datasets.ImageDataset(train_set.images[keep], train_set.labels[keep], train_set.classes,
-                                          train_set.name, train_set.split)
     model = models.build(args.model, input_shape, num_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
@@ -97,6 +94,23 @@ def train(args):
     final = history.last
     print(f"final test accuracy: {final.get('val_acc', float('nan')):.2%}" + (f"  (saved to {args.save})" if args.save else ""))
     return 0
+
+
+def training_set(args):
+    """The training images of --dataset (train and lr-find): a random --train-size subset of
+    them when asked, the same for a given seed."""
+    train_set = load_dataset(args.dataset, "train", args.data_root)
+    if args.train_size:
+        keep = random.spawn(args.seed).permutation(len(train_set))[: args.train_size]
+        train_set = datasets.ImageDataset(train_set.images[keep], train_set.labels[keep], train_set.classes,
+                                          train_set.name, train_set.split)
+    return train_set
+
+
+def _lr_find(args):
+    from .lr_find import lr_find_command
+
+    return lr_find_command(args)
 
 
 def _predict(args):
@@ -363,6 +377,22 @@ def build_parser():
     p.add_argument("--top", type=count(1), default=3, help="classes shown per input")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_predict)
+
+    f = commands.add_parser("lr-find", help="the learning-rate range test: which --lr to train with (a PNG plot)")
+    f.add_argument("--model", default="mlp", choices=sorted(models.IMAGE_MODELS))
+    f.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    f.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
+    f.add_argument("--train-size", type=count(1), default=None, help="use a random subset of this many images")
+    f.add_argument("--batch-size", type=count(1), default=64)
+    f.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
+    f.add_argument("--momentum", type=float, default=0.9, help="for sgd")
+    f.add_argument("--weight-decay", type=float, default=0.0)
+    f.add_argument("--steps", type=count(2), default=100, help="training steps, the learning rate growing at each")
+    f.add_argument("--start-lr", type=float, default=1e-7)
+    f.add_argument("--end-lr", type=float, default=10.0)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--out", default="lr_find.png", help="the plot, a PNG file (default: lr_find.png here)")
+    f.set_defaults(run=_lr_find)
 
     i = commands.add_parser("inspect", help="draw one view inside a saved run (PNG files)")
     i.add_argument("run_dir", metavar="RUN_DIR", help=f"the folder 'glassnet train --save RUN_DIR/{CHECKPOINT}' wrote")
