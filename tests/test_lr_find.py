@@ -89,6 +89,18 @@ def test_a_nan_loss_stops_it_at_once():
     assert len(result.lrs) == 5 and np.isnan(result.losses[-1]) and result.diverged_at == result.lrs[-1]
 
 
+def test_a_loss_that_is_never_a_number_is_a_clear_error():
+    model, optimizer, loader = setup()
+    before = state_of(model, optimizer)
+
+    def loss(logits, targets):
+        return F.cross_entropy(logits, targets) * float("nan")
+
+    with pytest.raises(FloatingPointError, match="lr_find: the loss was nan at the first step, at lr 1e-07"):
+        lr_find(model, loader, optimizer, loss=loss)
+    assert_same(before, state_of(model, optimizer))
+
+
 def state_of(model, optimizer):
     """Copies of everything lr_find may touch."""
     return {
@@ -225,6 +237,8 @@ def test_the_plot_has_a_log_x_axis_and_marks_the_suggestion(digits_mlp):
     assert "suggestion" in " ".join(text.get_text() for text in axis.get_legend().get_texts())
     assert axis.get_ylim()[1] < 10  # the explosion at the end does not squash the curve
     assert gn.inspect.to_png(fig)[1:4] == b"PNG"
+    fig, axes = gn.inspect.plots.figure(8, 3, ncols=2)  # or on axes of a figure of one's own
+    assert result.plot(ax=axes[1]) is fig and axes[1].get_xscale() == "log" and not axes[0].get_lines()
 
 
 @pytest.mark.parametrize("options, error, message", [

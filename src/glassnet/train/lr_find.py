@@ -17,9 +17,10 @@ same as training without it.
     >>> model = gn.nn.Linear(4, 2)
     >>> result = lr_find(model, DataLoader(TensorDataset(x, y), batch_size=16), gn.optim.SGD(model.parameters()),
     ...                  start_lr=1e-4, end_lr=1.0, steps=20)
-    >>> len(result.lrs), result.lrs[0], result.lrs[-1]
+    >>> len(result.lrs), float(result.lrs[0]), float(result.lrs[-1])
     (20, 0.0001, 1.0)
 """
+import contextlib
 import copy
 import math
 from numbers import Real
@@ -73,7 +74,8 @@ class LRFindResult:
         """The loss against the learning rate (log scale), each step faint and the smoothed
         curve over it, the suggestion marked. Draws on ``ax`` if given, else on a new bare
         matplotlib Figure (no pyplot); returns the figure."""
-        if ax is None:
+        own_figure = ax is None
+        if own_figure:
             Figure = require("matplotlib.figure", "drawing the learning-rate finder").Figure
             ax = Figure(figsize=(6, 4)).subplots()
         ax.plot(self.lrs, self.losses, color="C0", alpha=0.3, linewidth=0.8, label="loss (each step)")
@@ -96,11 +98,12 @@ class LRFindResult:
         ax.set_title("Learning-rate range test")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-        ax.figure.tight_layout()
+        if own_figure:  # someone else's figure keeps its layout
+            ax.figure.tight_layout()
         return ax.figure
 
     def __repr__(self):
-        end = f"diverged at {self.diverged_at:.3g}" if self.diverged_at else f"ran to {self.end_lr:.3g}"
+        end = f"diverged at {self.diverged_at:.3g}" if self.diverged_at is not None else f"ran to {self.end_lr:.3g}"
         return (f"LRFindResult(suggestion={self.suggestion:.3g}, rule={self.rule!r}, {len(self.lrs)} steps "
                 f"from {self.start_lr:.3g}, {end})")
 
@@ -142,17 +145,16 @@ def lr_find(model, loader, optimizer, loss=None, start_lr=1e-7, end_lr=10, steps
     """
     _check_arguments(start_lr, end_lr, steps, smooth, diverge)
     trainer = Trainer(model, optimizer, loss=loss, progress=False)
-    schedule = np.geomspace(start_lr, end_lr, steps)  # equal ratios: start_lr * (end_lr / start_lr) ** (i / (steps - 1))
+    schedule = np.geomspace(start_lr, end_lr, steps)  # equal ratios from step to step, both ends exact
     lrs, losses, smoothed = [], [], []
     average, best, diverged_at = 0.0, math.inf, None
-    with _Restored(model, optimizer, loader):
+    # the batches are closed before the state is put back, so that the loader's last pass ends first
+    with _Restored(model, optimizer, loader), contextlib.closing(_cycle(loader)) as batches:
         model.train()
-        batches = _cycle(loader)
         for step, lr in enumerate(schedule.tolist()):
             for group in optimizer.param_groups:
                 group["lr"] = lr
             inputs, targets = next(batches)
-            trainer.batch = step + 1
             try:
                 value = trainer.train_step(inputs, targets).loss
             except TrainingDiverged as diverged:  # inf or NaN: recorded, then the test stops
@@ -166,6 +168,9 @@ def lr_find(model, loader, optimizer, loss=None, start_lr=1e-7, end_lr=10, steps
                 diverged_at = lr
                 break
             best = min(best, smoothed_value)
+    if not math.isfinite(smoothed[0]):  # then no rate can be read off the curve
+        raise FloatingPointError(f"lr_find: the loss was {losses[0]} at the first step, at lr {start_lr:g}; "
+                                 "help: check the inputs and the loss for NaN, or lower start_lr")
     return LRFindResult(lrs, losses, smoothed, start_lr, end_lr, steps, diverged_at)
 
 
