@@ -27,11 +27,13 @@ import itertools
 import os
 import warnings
 
-from ..backend import xp
+import numpy as np
+
 from ..extras import require
 from ..nn import Module
 from ..tensor import Tensor, no_grad
 from . import trace
+from .derived import derived_values
 from .graph import BatchDependence, ExportError, Graph, as_array, same
 from .operators import CONVERTERS
 
@@ -101,7 +103,7 @@ def verify(path, model, example_input):
         model.train(was_training)
     if len(got) != len(expected):
         raise ValueError(f"glassnet.onnx.verify: {path} gives {len(got)} outputs, the model {len(expected)}")
-    return max((float(xp.abs(a - e.numpy()).max()) if a.size else 0.0 for a, e in zip(got, expected)), default=0.0)
+    return max((float(np.abs(a - e.numpy()).max()) if a.size else 0.0 for a, e in zip(got, expected)), default=0.0)
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -128,6 +130,7 @@ def _build(onnx, model, inputs, opset, names, dynamic):
     output_names = _names(output_names, len(outputs), "output", "output_names")
     _pair(ops, other_ops, dynamic)
     g = Graph(onnx, opset, model, (len(inputs[0]), len(others[0])), dynamic)
+    g.derived = [[*entry, None] for entry in derived_values(model, inputs[0], others[0])]
     g.taken.update(output_names)  # reserved, so that no node takes them
     graph_inputs = [g.add_input(t, name, other.shape) for t, name, other in zip(inputs, input_names, others)]
     for op in _needed(ops, outputs):
@@ -145,7 +148,7 @@ def _build(onnx, model, inputs, opset, names, dynamic):
 def _as_inputs(example_input):
     """The example input(s) as a tuple of tensors, each with a batch axis."""
     items = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
-    if not items or not all(isinstance(x, (Tensor, xp.ndarray)) for x in items):
+    if not items or not all(isinstance(x, (Tensor, np.ndarray)) for x in items):
         raise TypeError("glassnet.onnx: example_input must be a tensor or an array (or a tuple of them), got "
                         f"{type(example_input).__name__}; help: e.g. gn.zeros(1, 1, 28, 28) for an image model")
     inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in items)
@@ -167,17 +170,14 @@ def _names(names, count, default, argument):
 
 
 def _other_inputs(inputs, dynamic):
-    """The inputs of the second recording: each row's values rolled one step along its last
-    axis and the rows reversed (other values of the same kinds: valid token ids stay
-    valid), with one row more when the batch axis is to be dynamic."""
+    """The inputs of the second recording: values drawn at random from the example's own
+    (so token ids stay valid ids, and a row's count of padding changes), with one row more
+    when the batch axis is to be dynamic."""
+    generator = np.random.default_rng(0)
     others = []
     for x in inputs:
-        array = x.numpy()
-        if dynamic:
-            array = xp.concatenate([array, array[:1]])
-        if array.ndim > 1:
-            array = xp.roll(array, 1, axis=-1)
-        others.append(Tensor(xp.ascontiguousarray(array[::-1])))
+        shape = (len(x) + dynamic, *x.shape[1:])
+        others.append(Tensor(generator.choice(x.numpy().reshape(-1), size=shape)))
     return tuple(others)
 
 
@@ -202,7 +202,7 @@ def _operands(op):
         item = stack.pop()
         if isinstance(item, (tuple, list)):
             stack.extend(item)
-        elif isinstance(item, (Tensor, xp.ndarray)):
+        elif isinstance(item, (Tensor, np.ndarray)):
             yield item
 
 
@@ -237,7 +237,7 @@ def _convert(g, op):
                "those ops, or leave it out of the exported model")
     for key, value in op.options.items():
         # sizes and arrays are checked where the converter reads them (Graph.sizes, Graph.value)
-        if key not in converter.sizes and not isinstance(value, (Tensor, xp.ndarray)):
+        if key not in converter.sizes and not isinstance(value, (Tensor, np.ndarray)):
             if _differs(g, value, op.other.options.get(key)):
                 g.fail(f"its option {key}={value!r} is {op.other.options.get(key)!r} for another "
                        f"{'batch' if g.dynamic else 'input'}: it depends on the input, and ONNX holds options as "
@@ -250,10 +250,10 @@ def _convert(g, op):
 
 def _differs(g, a, b):
     """Whether option values differ between the two recordings (values of the graph aside)."""
-    if isinstance(a, (Tensor, xp.ndarray)):
-        if g.name(a) is not None:
+    if isinstance(a, (Tensor, np.ndarray)):
+        if g.name(a) is not None or g.derived_value(as_array(a), as_array(b)) is not None:
             return False
-        return not isinstance(b, (Tensor, xp.ndarray)) or not same(as_array(a), as_array(b))
+        return not isinstance(b, (Tensor, np.ndarray)) or not same(as_array(a), as_array(b))
     if isinstance(a, (tuple, list)):
         return not isinstance(b, (tuple, list)) or len(a) != len(b) or any(_differs(g, x, y) for x, y in zip(a, b))
     if isinstance(a, slice):

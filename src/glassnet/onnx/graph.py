@@ -52,6 +52,8 @@ class Graph:
         self.parameters = {}  # id(tensor or array) -> (state_dict name, tensor), initializers once read
         for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
             self.parameters[id(tensor)] = self.parameters[id(tensor._data)] = (name, tensor)
+        self.derived = []  # [value in the first recording, in the second, build, its name once built]
+        self.shared = {}  # nodes that several derived values use, added once
         self.op, self._batch = None, None
 
     # -- names --------------------------------------------------------------------------------
@@ -124,6 +126,9 @@ class Graph:
         return self.value(op.options[key], other, key)
 
     def constant(self, array, other, what):
+        derived = self.derived_value(array, other)
+        if derived is not None:
+            return derived
         if other is None or same(array, other):
             if id(array) not in self.constants:
                 self.alive.append(array)
@@ -139,6 +144,19 @@ class Graph:
             "batch); an ONNX graph can only hold it as a constant, which would be wrong for other inputs; "
             "help: compute it from the input with tensor operations"
         )
+
+    def derived_value(self, array, other):
+        """The name of a value known to be computed from the input this way in both
+        recordings (see :mod:`glassnet.onnx.derived`), its nodes added on first use; else None."""
+        if other is None:
+            return None
+        for entry in self.derived:
+            first, second, build, name = entry
+            if same(array, first) and same(other, second):
+                if name is None:
+                    entry[3] = name = build(self)
+                return name
+        return None
 
     def _one_row_per_example(self, array, other):
         b1, b2 = self.batch_sizes

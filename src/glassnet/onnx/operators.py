@@ -248,14 +248,20 @@ def embedding(g, op):
 @converts(ops.GetItem)
 def get_item(g, op):
     """Basic indexing: the slices in one Slice, each int a Gather that drops its axis, each
-    None an Unsqueeze; and one index array (``x[:, ids]``) a Gather along its axis."""
+    None an Unsqueeze; one index array (``x[:, ids]``) a Gather along its axis, and index
+    arrays on the first axes (``x[rows, columns]``) a GatherND."""
     shape, index = _shape(op), _as_tuple(op.options["index"])
     other = _as_tuple(op.other.options["index"]) if op.other is not None else index
     arrays = [k for k, item in enumerate(index) if isinstance(item, (np.ndarray, list))]
-    if arrays and (len(arrays) > 1 or np.asarray(index[arrays[0]]).dtype == bool
+    integer = all(np.asarray(index[k]).dtype.kind in "iu" for k in arrays)
+    if len(arrays) > 1 and integer and arrays == list(range(len(arrays))) and all(
+            isinstance(item, slice) for item in index[len(arrays):]):
+        return _pick(g, op, index, other, len(arrays))
+    if arrays and (len(arrays) > 1 or not integer
                    or any(item is None or isinstance(item, (int, np.integer)) for item in index)):
-        g.fail("indexing with several index arrays, a boolean mask, or an index array beside ints or None has "
-               "no ONNX translation here; help: index with slices, ints and at most one integer array")
+        g.fail("indexing with a boolean mask, with index arrays apart or after other indices, or with an index "
+               "array beside ints or None has no ONNX translation here; help: index with slices and ints, one "
+               "integer array, or integer arrays on the first axes")
     slices, ints, nones, gather = [], [], [], None
     axis = position = 0  # the input's axis, the output's axis
     for k, item in _expand_ellipsis(index, len(shape)):
@@ -274,6 +280,22 @@ def get_item(g, op):
             ints.append((axis, int(item)))
         axis += 1
     return _index(g, g.input(op, 0), slices, ints, nones, gather)
+
+
+def _pick(g, op, index, other, count):
+    """``x[a_0, ..., a_k-1, slices]``: the index arrays, broadcast together, pick elements
+    of the first k axes (the rest sliced first): ONNX's GatherND of the stacked indices."""
+    x = g.input(op, 0)
+    slices = [(axis, item) for axis, item in enumerate(index) if axis >= count and item != slice(None)]
+    if slices:
+        x = _index(g, x, slices, [], [], None)
+    arrays = [g.value(np.asarray(index[k]), np.asarray(other[k]), "index") for k in range(count)]
+    together = arrays[0]
+    for array in arrays[1:]:
+        together = g.node("Add", [together, array])  # just for its broadcast shape
+    shape = g.node("Shape", [together])
+    columns = [g.unsqueeze(g.node("Expand", [array, shape]), [-1]) for array in arrays]
+    return g.node("GatherND", [x, g.node("Concat", columns, axis=-1)])
 
 
 def _as_tuple(index):
