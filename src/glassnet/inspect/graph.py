@@ -18,11 +18,12 @@ computation graph: 2 ops, 1 parameter, 0 inputs; the output is node 2
 1  Mul  (2,)  <- 0 w, 0 w  saves a (2,), b (2,)
 2  Sum  ()    <- 1 Mul  [output]
 
-The layout is layered, as Graphviz's ``dot`` lays out a graph: each op one row below its
-lowest input, each leaf just above the first op that uses it; an edge that spans several
-rows passes through invisible waypoints, one per row; the nodes of a row are ordered by the
-mean position of their neighbours (a few sweeps down and up, keeping the order with the
-fewest crossings), then placed as near those neighbours as the widths of their boxes allow.
+The layout is layered, as Graphviz's ``dot`` lays out a graph: every node in a row just above
+the first op that uses it (so a parameter sits beside its layer), the output one row below its
+deepest input; an edge that spans several rows passes through invisible waypoints, one per
+row; the nodes of a row are ordered by the mean position of their neighbours (a few sweeps
+down and up, keeping the order with the fewest crossings), then placed as near those
+neighbours as the widths of their boxes allow, the leaves giving way to the ops.
 """
 import collections
 import dataclasses
@@ -38,7 +39,7 @@ from ..tensor import Tensor, enable_grad
 from . import plots
 from .layers import as_images, unwrap
 
-MAX_NODES = 120  # ops drawn at most; the last ones are kept (see graph)
+MAX_NODES = 120  # ops drawn at most; those nearest the output are kept (see graph)
 NAME_LENGTH = 32  # longer parameter names are shortened from the left in the boxes
 
 # the layout, in inches: the figure draws it at this size and the SVG at 96 pixels per inch
@@ -105,8 +106,8 @@ def graph(output, params=None, max_nodes=MAX_NODES):
 
     ``params``: ``{name: parameter}``, e.g. ``dict(model.named_parameters())`` (or the model
     itself), to name the parameter nodes. ``max_nodes``: a larger graph keeps only the
-    last ``max_nodes`` ops (those backward visits first), and one box stands for the
-    earlier ops it leaves out. Draw the graph before ``backward()``: backward frees
+    ``max_nodes`` ops nearest the output (where backward starts), and one box stands for
+    the earlier ops it leaves out. Draw the graph before ``backward()``: backward frees
     what the ops saved, and their output shapes with it (use ``retain_graph=True`` to keep them).
 
     >>> import glassnet as gn
@@ -135,10 +136,17 @@ def graph(output, params=None, max_nodes=MAX_NODES):
 
 
 def _last_ops(roots, count):
-    """The last ``count`` ops behind ``roots`` in the order of the forward pass (so the first
-    that backward visits), by id in that order, and how many ops were left out."""
+    """The ``count`` ops nearest the output, by id in forward order, and how many were left
+    out. Near counts the steps of the longest path to the output, so every op between a kept
+    one and the output is kept too: the end of the forward pass, where backward starts."""
     order = _forward_order(roots)
-    return {id(fn): fn for fn in order[-count:]}, max(len(order) - count, 0)
+    steps = {id(fn): 0 for fn in roots}
+    for fn in reversed(order):  # an op's users come before it
+        for source in fn.sources:
+            if source is not None:
+                steps[id(source[0])] = max(steps.get(id(source[0]), 0), steps[id(fn)] + 1)
+    nearest = sorted(range(len(order)), key=lambda k: (steps[id(order[k])], -k))[:count]
+    return {id(order[k]): order[k] for k in sorted(nearest)}, len(order) - len(nearest)
 
 
 def _forward_order(roots):
@@ -248,8 +256,8 @@ class Graph:
         line = (f"computation graph: {ops} op{'s' * (ops != 1)}, {parameters} parameter{'s' * (parameters != 1)}, "
                 f"{inputs} input{'s' * (inputs != 1)}; the output is node {', '.join(outputs)}")
         if self.omitted:
-            line += (f"; capped: the last {ops} ops are shown, the {self.omitted} earlier ones are one box "
-                     "(raise max_nodes to see them)")
+            line += (f"; capped: the {ops} ops nearest the output are shown, the {self.omitted} earlier ones "
+                     "are one box (raise max_nodes to see them)")
         if any(node.kind == "op" and not node.shapes for node in self.nodes):
             line += "; backward freed this graph, so the shapes are unknown (draw it before backward)"
         return line
@@ -261,8 +269,7 @@ class Graph:
         lines, number_width = [self.summary()], len(str(len(self.nodes) - 1))
         for i, node in enumerate(self.nodes):
             if node.kind == "op":
-                read = [f"{j} {self.nodes[j].name}" for j in node.inputs] + node.constants
-                what = "<- " + ", ".join(read)
+                what = "<- " + ", ".join(self.reads(node))
             else:
                 what = {"leaf": "leaf, requires grad", "omitted": "not shown (see max_nodes)"}.get(node.kind, node.kind)
             extras = ("  [output]" if node.is_output else "") + (
@@ -271,6 +278,10 @@ class Graph:
                          f"{what}{extras}".rstrip())
         return "\n".join(lines)
 
+    def reads(self, node):
+        """What an op read, as the text form says it: '3 Linear' (node 3), 'constant 2'."""
+        return [f"{j} {self.nodes[j].name}" for j in node.inputs] + [f"constant {c}" for c in node.constants]
+
     def __repr__(self):
         return f"<Graph: {len(self.nodes)} nodes, {len(self.edges)} edges>"
 
@@ -278,9 +289,10 @@ class Graph:
         """The graph drawn as a matplotlib Figure (:func:`plot_graph`)."""
         return plot_graph(self, title)
 
-    def to_svg(self, title=None):
-        """The graph as an SVG document (a string), to embed in a web page as it is."""
-        return graph_svg(self, title)
+    def to_svg(self, title=None, inline=False):
+        """The graph as an SVG document (a string); ``inline=True`` for the inside of an HTML
+        page, which needs no XML namespace (:func:`graph_svg`)."""
+        return graph_svg(self, title, inline)
 
     def _repr_svg_(self):  # how Jupyter shows it
         return self.to_svg()
@@ -311,12 +323,16 @@ def model_graph(model, inputs, targets=None, max_nodes=MAX_NODES):
     network.eval()
     try:
         with enable_grad():
-            output = network(inputs if isinstance(inputs, Tensor) else Tensor(np.asarray(inputs)))
+            output = network(_as_tensor(inputs))
             if targets is not None:
-                output = F.cross_entropy(output, targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets)))
+                output = F.cross_entropy(output, _as_tensor(targets))
     finally:
         network.train(was_training)
     return graph(output, dict(network.named_parameters()), max_nodes)
+
+
+def _as_tensor(value):
+    return value if isinstance(value, Tensor) else Tensor(np.asarray(value))
 
 
 def _as_graph(value):
@@ -504,7 +520,8 @@ def _caption(graph, title, width):
     note = ("Data flows down, from the inputs (grey) and parameters (orange) through the ops (blue) "
             "to the output (green); backpropagation walks the arrows back up.")
     if graph.omitted:
-        note += f" Capped: the last {graph.count('op')} ops are shown; the {graph.omitted} before them are one box."
+        note += (f" Capped: the {graph.count('op')} ops nearest the output are shown; the {graph.omitted} "
+                 "before them are one box.")
     lines += textwrap.wrap(note, max(int(width / (CHAR * 1.05)), 40))
     return "\n".join(lines)
 
@@ -548,17 +565,24 @@ def plot_graph(graph, title=None):
     return fig
 
 
-def graph_svg(graph, title=None):
+def graph_svg(graph, title=None, inline=False):
     """The graph as an SVG document: the layout of :func:`plot_graph`, drawn in SVG by hand
-    (boxes, text and paths), each box with a tooltip listing the node's inputs and what it saved."""
+    (boxes, text and paths), each box with a tooltip listing the node's inputs and what it saved.
+
+    ``inline=True`` leaves out the XML namespace, which an ``<svg>`` inside an HTML page takes
+    from the page (a file of its own, or XHTML, needs it), so the page names no URL at all."""
     graph = _as_graph(graph)
     layout = _layout(graph, title)
     width, height = layout.size
 
     def at(x, y):  # inches, y up -> pixels, y down
-        return f"{x * PIXELS:.1f},{(height - y) * PIXELS:.1f}"
+        return x * PIXELS, (height - y) * PIXELS
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * PIXELS:.0f}" height="{height * PIXELS:.0f}" '
+    def point(x, y):
+        return "{:.1f},{:.1f}".format(*at(x, y))
+
+    namespace = "" if inline else ' xmlns="http://www.w3.org/2000/svg"'
+    parts = [f'<svg{namespace} width="{width * PIXELS:.0f}" height="{height * PIXELS:.0f}" '
              f'viewBox="0 0 {width * PIXELS:.0f} {height * PIXELS:.0f}" font-family="DejaVu Sans, Verdana, sans-serif" '
              'class="glassnet-graph">',
              '<defs><marker id="glassnet-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
@@ -567,13 +591,14 @@ def graph_svg(graph, title=None):
         parts.append(f'<text x="{MARGIN * PIXELS:.1f}" y="{(MARGIN + (k + 0.8) * LINE) * PIXELS:.1f}" font-size="10.7" '
                      f'fill="#333333">{html.escape(line)}</text>')
     for route in layout.routes:
-        path = f"M{at(*route[0])}" + "".join(" C" + " ".join(at(*p) for p in piece) for piece in _curves(route))
-        parts.append(f'<path d="{path}" fill="none" stroke="{EDGE}" stroke-width="1.1" marker-end="url(#glassnet-arrow)"/>')
+        path = f"M{point(*route[0])}" + "".join(" C" + " ".join(point(*p) for p in piece) for piece in _curves(route))
+        parts.append(f'<path d="{path}" fill="none" stroke="{EDGE}" stroke-width="1.1" '
+                     'marker-end="url(#glassnet-arrow)"/>')
     for i, (node, x, y, w) in enumerate(zip(graph.nodes, layout.x, layout.y, layout.width)):
-        corner = at(x - w / 2, y + HEIGHT / 2).split(",")
+        left, top = at(x - w / 2, y + HEIGHT / 2)
         dash = ' stroke-dasharray="4,3"' if node.kind == "omitted" else ""
         parts += [f"<g><title>{html.escape(_tooltip(graph, i))}</title>",
-                  f'<rect x="{corner[0]}" y="{corner[1]}" width="{w * PIXELS:.1f}" height="{HEIGHT * PIXELS:.1f}" '
+                  f'<rect x="{left:.1f}" y="{top:.1f}" width="{w * PIXELS:.1f}" height="{HEIGHT * PIXELS:.1f}" '
                   f'rx="6.7" fill="{_colour(node)}" stroke="#444444"{dash}/>',
                   _svg_text(at(x, y + 0.07), _label(node), 'font-size="10.7" font-weight="bold"'),
                   _svg_text(at(x, y - 0.09), node.shape_text(), 'font-size="9.3" fill="#333333"'), "</g>"]
@@ -581,9 +606,10 @@ def graph_svg(graph, title=None):
     return "\n".join(parts)
 
 
-def _svg_text(point, text, style):
-    x, y = point.split(",")
-    return f'<text x="{x}" y="{y}" text-anchor="middle" dominant-baseline="central" {style}>{html.escape(text)}</text>'
+def _svg_text(at, text, style):
+    x, y = at
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" dominant-baseline="central" {style}>'
+            f"{html.escape(text)}</text>")
 
 
 def _tooltip(graph, i):
@@ -591,8 +617,7 @@ def _tooltip(graph, i):
     node = graph.nodes[i]
     lines = [f"{i} {node.name} {node.shape_text()}".rstrip()]
     if node.kind == "op":
-        lines.append("reads: " + (", ".join([f"{j} {graph.nodes[j].name}" for j in node.inputs] + node.constants)
-                                  or "nothing kept"))
+        lines.append("reads: " + (", ".join(graph.reads(node)) or "nothing kept"))
         lines += [f"saves {name} {_shape(shape)} for backward" for name, shape in node.saved]
     else:
         lines.append({"leaf": "a leaf that requires grad", "omitted": "ops the cap left out"}.get(node.kind, node.kind))

@@ -394,7 +394,7 @@ def _graph_figure(evidence):
         found = computation_graph(evidence)
     except (ValueError, KeyError) as error:
         return f'<p class="note">Not shown for this model: {html.escape(message(error))}</p>'
-    return (f'<div class="graph">{found.to_svg()}</div>\n<details><summary>The graph as text</summary>'
+    return (f'<div class="graph">{found.to_svg(inline=True)}</div>\n<details><summary>The graph as text</summary>'
             f"<pre>{html.escape(str(found))}</pre></details>")
 
 
