@@ -125,7 +125,12 @@ def _build(onnx, model, inputs, opset, names, dynamic):
     input_names, output_names = names
     others = _other_inputs(inputs, dynamic)
     ops, output = trace.record(model, inputs)
-    other_ops, other_output = trace.record(model, others)
+    try:
+        other_ops, other_output = trace.record(model, others)
+    except Exception as error:  # the model's own error, e.g. a second input whose batch is not on axis 0
+        raise (BatchDependence if dynamic else ExportError)(
+            f"glassnet.onnx.export: the model fails on a second batch ({len(others[0])} examples, values drawn from "
+            f"the example's), which the export runs to see what depends on the input: {error}") from error
     outputs, other_outputs = trace.flat_outputs(output), trace.flat_outputs(other_output)
     output_names = _names(output_names, len(outputs), "output", "output_names")
     _pair(ops, other_ops, dynamic)

@@ -137,12 +137,13 @@ class Graph:
         if self.dynamic and self._one_row_per_example(array, other):
             row = self.initializer(array[:1], self._here(what))
             return self.node("Expand", [row, self.sizes(array.shape, other.shape)])
-        batch = array.shape[:1] != other.shape[:1]
-        raise (BatchDependence if batch else ExportError)(
+        # with a dynamic batch, a size or a count may be what changed: the export tries again
+        # with the batch fixed, and there only a value that depends on the input's values fails
+        raise (BatchDependence if self.dynamic else ExportError)(
             f"{self.where()}: {what} of shape {array.shape} was computed outside glassnet's ops (with NumPy?) and "
-            f"changes with the input's {'batch size' if batch else 'values'} (it is {other.shape} for another "
-            "batch); an ONNX graph can only hold it as a constant, which would be wrong for other inputs; "
-            "help: compute it from the input with tensor operations"
+            f"changes with the input's {'batch size or ' if self.dynamic else ''}values; an ONNX graph can only hold "
+            "it as a constant, which would be wrong for other inputs; help: compute it from the input with tensor "
+            "operations"
         )
 
     def derived_value(self, array, other):
