@@ -119,6 +119,12 @@ def _predict(args):
     return predict_command(args)
 
 
+def _export(args):
+    from .export import export_command  # glassnet.onnx; the onnx package itself only when it runs
+
+    return export_command(args)
+
+
 def _progress(args):
     return None if args.progress == "auto" else args.progress == "on"
 
@@ -415,6 +421,12 @@ def build_parser():
     r.add_argument("--tsne", action="store_true", help="add t-SNE embeddings (slower) to the PCA ones")
     r.add_argument("--data-root", default=None)
     r.set_defaults(run=report_command)
+
+    x = commands.add_parser("export", help="write a saved model as an ONNX file, checked in onnxruntime")
+    x.add_argument("--load", required=True, help="a run folder or checkpoint saved by 'glassnet train --save'")
+    x.add_argument("--out", default=None, help="the .onnx file (default: model.onnx beside the checkpoint)")
+    x.add_argument("--opset", type=count(17), default=17, help="the ONNX operator set, 17 or later")
+    x.set_defaults(run=_export)
 
     c = commands.add_parser("compare", help="deep vs traditional learning at growing training-set sizes")
     comparison.add_compare_arguments(c)
