@@ -346,3 +346,13 @@ def test_export_command_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["export", "--load", str(tmp_path / "absent")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("glassnet: error: --load") and err.count("\n") == 1
+
+
+def test_a_tensor_changed_in_place_is_refused(tmp_path):
+    def forward(m, x):
+        h = m.linear(x)
+        h += 1  # the record would read h's first value after this
+        return h * 2
+
+    with pytest.raises(gn.onnx.ExportError, match="op Mul in layer Net: its input 0 was changed in place"):
+        gn.onnx.export(Net(forward, linear=nn.Linear(4, 4)), images(2, (4,)), tmp_path / "model.onnx")

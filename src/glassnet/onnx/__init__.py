@@ -124,6 +124,7 @@ def _export(onnx, model, inputs, opset, names, dynamic):
 def _build(onnx, model, inputs, opset, names, dynamic):
     input_names, output_names = names
     others = _other_inputs(inputs, dynamic)
+    versions = [t._version[0] for t in inputs]  # the inputs as given (the forward pass might change them in place)
     ops, output = trace.record(model, inputs)
     try:
         other_ops, other_output = trace.record(model, others)
@@ -138,6 +139,7 @@ def _build(onnx, model, inputs, opset, names, dynamic):
     g.derived = [[*entry, None] for entry in derived_values(model, inputs[0], others[0])]
     g.taken.update(output_names)  # reserved, so that no node takes them
     graph_inputs = [g.add_input(t, name, other.shape) for t, name, other in zip(inputs, input_names, others)]
+    g.made.update((id(t), version) for t, version in zip(inputs, versions))
     for op in _needed(ops, outputs):
         _convert(g, op)
     g.op = None
@@ -240,17 +242,27 @@ def _convert(g, op):
         known = ", ".join(sorted(c.__name__ for c in CONVERTERS))
         g.fail(f"glassnet has no ONNX translation of {op.name} (it translates {known}); help: write the layer with "
                "those ops, or leave it out of the exported model")
+    for index, (tensor, version) in enumerate(zip(op.inputs, op.read)):
+        if version is not None and g.made.get(id(tensor), version) != version:
+            g.fail(f"its input {index} was changed in place (x += ..., x[...] = ...) after the op that made it; the "
+                   "record cannot follow that; help: write the forward pass out of place (x = x + ...)")
     for key, value in op.options.items():
         # sizes and arrays are checked where the converter reads them (Graph.sizes, Graph.value)
         if key not in converter.sizes and not isinstance(value, (Tensor, np.ndarray)):
             if _differs(g, value, op.other.options.get(key)):
-                g.fail(f"its option {key}={value!r} is {op.other.options.get(key)!r} for another "
+                g.fail(f"its option {key}={_short(value)} is {_short(op.other.options.get(key))} for another "
                        f"{'batch' if g.dynamic else 'input'}: it depends on the input, and ONNX holds options as "
                        "constants; help: compute it with tensor operations", batch=g.dynamic)
     names = converter(g, op)
-    for tensor, name in zip(op.outputs, [names] if isinstance(names, str) else names):
+    for tensor, name, version in zip(op.outputs, [names] if isinstance(names, str) else names, op.made):
         if name is not None:
             g.remember(tensor, name)
+            g.made[id(tensor)] = version
+
+
+def _short(value, limit=80):
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _differs(g, a, b):

@@ -47,6 +47,7 @@ class Graph:
         self.nodes, self.initializers, self.graph_inputs = [], [], []
         self.names = {}  # id(tensor or array) -> its ONNX name
         self.constants = {}  # id(array) -> the initializer of a constant read before
+        self.made = {}  # id(tensor) -> its version counter when an op made it
         self.alive = []  # the objects whose ids are keys above: alive, so that no other object takes their id
         self.taken = set()
         self.parameters = {}  # id(tensor or array) -> (state_dict name, tensor), initializers once read

@@ -19,11 +19,15 @@ class Op:
     ``inputs`` and ``options`` as given to ``apply``, ``outputs`` (tensors), ``path`` (the
     module path of the innermost layer running, "" for the model itself) and ``layer``
     (that path with the layer's class, for messages). ``other`` is the same op in the
-    second recording, on another batch of inputs (see :func:`glassnet.onnx.export`)."""
+    second recording, on another batch of inputs (see :func:`glassnet.onnx.export`).
+    ``read`` and ``made`` are the version counters of the input and output tensors when the
+    op ran: an input changed in place since it was made shows as a newer version."""
 
     def __init__(self, fn, inputs, options, outputs, path, layer):
         self.fn, self.inputs, self.options, self.outputs = fn, inputs, options, outputs
         self.path, self.layer, self.other = path, layer, None
+        self.read = [t._version[0] if isinstance(t, Tensor) else None for t in inputs]
+        self.made = [t._version[0] for t in outputs]
 
     @property
     def name(self):
