@@ -244,7 +244,8 @@ def test_several_inputs_and_outputs_take_the_names_given(tmp_path):
     with pytest.warns(UserWarning, match="batch size fixed to the example's, 2"):
         proto = export_and_compare(model, (images(2, (5, 4)), h0), (images(2, (5, 4)), other_h0[:, :2]), tmp_path,
                                    input_names=["x", "h0"], output_names=["output", "h_n"])
-    assert [i.name for i in proto.graph.input] == ["x", "h0"] and [o.name for o in proto.graph.output] == ["output", "h_n"]
+    assert [i.name for i in proto.graph.input] == ["x", "h0"]
+    assert [o.name for o in proto.graph.output] == ["output", "h_n"]
 
 
 def test_opset_18_writes_the_reduction_axes_as_inputs(tmp_path):

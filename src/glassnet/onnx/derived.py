@@ -22,14 +22,12 @@ def derived_values(model, first, second):
         return []
     pad = model.padding_idx
     first, second = first.numpy(), second.numpy()
-    return [(compute(first, pad), compute(second, pad), _builder(build, pad, first.shape[1]))
-            for compute, build in VALUES]
+    return [(compute(first, pad), compute(second, pad), _builder(build, pad, first)) for compute, build in VALUES]
 
 
-def _builder(build, pad, length):
+def _builder(build, pad, ids):
     def add_nodes(g):
-        ids = g.graph_inputs[0]
-        return build(g, _Text(g, ids, pad, length))
+        return build(g, _Text(g, g.graph_inputs[0], pad, ids.dtype, ids.shape[1]))
     return add_nodes
 
 
@@ -63,8 +61,8 @@ def _reversed_order(ids, pad):  # each text read backwards within its length, th
 class _Text:
     """The nodes of the shared pieces, each added once: lengths (N,), real (N, T), steps (1, T)."""
 
-    def __init__(self, g, ids, pad, length):
-        self.g, self.ids, self.pad, self.length = g, ids, pad, length
+    def __init__(self, g, ids, pad, dtype, length):
+        self.g, self.ids, self.pad, self.dtype, self.length = g, ids, pad, dtype, length
         key = ("text", ids)
         if key not in g.shared:
             g.shared[key] = self._pieces()
@@ -72,10 +70,10 @@ class _Text:
 
     def _pieces(self):
         g = self.g
-        tokens = g.node("Not", [g.node("Equal", [self.ids, g.scalar(self.pad, np.int64, "padding_idx")])])
-        count = g.reduce("ReduceSum", g.node("Cast", [tokens], to=g.helper.np_dtype_to_tensor_dtype(np.dtype("int64"))),
-                         1, keepdims=False)
-        lengths = g.node("Max", [count, g.scalar(1, np.int64, "one")])
+        tokens = g.node("Not", [g.node("Equal", [self.ids, g.scalar(self.pad, self.dtype, "padding_idx")])])
+        int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype("int64"))
+        count = g.reduce("ReduceSum", g.node("Cast", [tokens], to=int64), 1, keepdims=False)
+        lengths = g.node("Max", [count, _one(g)])
         steps = g.initializer(np.arange(self.length, dtype=np.int64)[None, :], "steps")
         real = g.node("Less", [steps, g.unsqueeze(lengths, [1])])
         return lengths, real, steps
@@ -85,19 +83,42 @@ def _float(g, x):
     return g.node("Cast", [x], to=g.helper.np_dtype_to_tensor_dtype(np.dtype("float32")))
 
 
-def _rows(g):
+def _one(g):
+    return g.scalar(1, np.int64, "one")
+
+
+def _rows_nodes(g, text):  # 0, 1, ..., N - 1 for the batch at run time
     batch = g.squeeze(g.batch(), [0])
-    return g.node("Range", [g.scalar(0, np.int64, "start"), batch, g.scalar(1, np.int64, "step")])
+    return g.node("Range", [g.scalar(0, np.int64, "start"), batch, _one(g)])
 
 
-VALUES = [
-    (lambda ids, pad: np.arange(len(ids)), lambda g, t: _rows(g)),
-    (lambda ids, pad: np.arange(len(ids))[:, None], lambda g, t: g.unsqueeze(_rows(g), [1])),
-    (lambda ids, pad: _lengths(ids, pad) - 1, lambda g, t: g.node("Sub", [t.lengths, g.scalar(1, np.int64, "one")])),
-    (_key_padding_mask, lambda g, t: g.unsqueeze(
-        g.node("Where", [t.real, g.scalar(0, np.float32, "zero"), g.scalar(-np.inf, np.float32, "minus_inf")]), [1, 2])),
-    (_mean_weights, lambda g, t: g.unsqueeze(
-        g.node("Div", [_float(g, t.real), _float(g, g.unsqueeze(t.lengths, [1]))]), [2])),
-    (_reversed_order, lambda g, t: g.node("Where", [t.real, g.node(
-        "Sub", [g.node("Sub", [g.unsqueeze(t.lengths, [1]), g.scalar(1, np.int64, "one")]), t.steps]), t.steps])),
+def _row_column_nodes(g, text):
+    return g.unsqueeze(_rows_nodes(g, text), [1])
+
+
+def _last_index_nodes(g, text):
+    return g.node("Sub", [text.lengths, _one(g)])
+
+
+def _key_padding_mask_nodes(g, text):
+    blocked = g.scalar(-np.inf, np.float32, "minus_inf")
+    return g.unsqueeze(g.node("Where", [text.real, g.scalar(0, np.float32, "zero"), blocked]), [1, 2])
+
+
+def _mean_weights_nodes(g, text):
+    return g.unsqueeze(g.node("Div", [_float(g, text.real), _float(g, g.unsqueeze(text.lengths, [1]))]), [2])
+
+
+def _reversed_order_nodes(g, text):
+    last = g.node("Sub", [g.unsqueeze(text.lengths, [1]), _one(g)])
+    return g.node("Where", [text.real, g.node("Sub", [last, text.steps]), text.steps])
+
+
+VALUES = [  # (with NumPy from the ids and padding_idx, with ONNX nodes)
+    (lambda ids, pad: np.arange(len(ids)), _rows_nodes),
+    (lambda ids, pad: np.arange(len(ids))[:, None], _row_column_nodes),
+    (lambda ids, pad: _lengths(ids, pad) - 1, _last_index_nodes),
+    (_key_padding_mask, _key_padding_mask_nodes),
+    (_mean_weights, _mean_weights_nodes),
+    (_reversed_order, _reversed_order_nodes),
 ]

@@ -126,7 +126,8 @@ def reduction(g, op):
 
 @converts(ops.Norm)
 def norm(g, op):
-    x, p, axis, keepdims = g.input(op, 0), op.options.get("p", 2), op.options.get("axis"), op.options.get("keepdims", False)
+    x, p = g.input(op, 0), op.options.get("p", 2)
+    axis, keepdims = op.options.get("axis"), op.options.get("keepdims", False)
     if p in (1, 2):
         return g.reduce(f"ReduceL{int(p)}", x, axis, keepdims)
     powers = g.node("Pow", [g.node("Abs", [x]), g.scalar(p, _dtype(op), "p")])
@@ -414,7 +415,10 @@ def batch_norm(g, op):
 def layer_norm(g, op):
     o, count = op.options, op.options["normalized_ndim"]
     x, *affine = g.inputs(op)
-    weight = affine[0] if o["has_weight"] else g.initializer(np.ones(_shape(op)[-count:], _dtype(op)), g._here("weight"))
+    if o["has_weight"]:
+        weight = affine[0]
+    else:  # ONNX's scale is not optional
+        weight = g.initializer(np.ones(_shape(op)[-count:], _dtype(op)), g._here("weight"))
     bias = affine[-1:] if o["has_bias"] else []
     return g.node("LayerNormalization", [x, weight, *bias], axis=-count, epsilon=float(o["eps"]))
 
