@@ -239,9 +239,8 @@ def _convert(g, op):
     g.op = op
     converter = CONVERTERS.get(type(op.fn))
     if converter is None:
-        known = ", ".join(sorted(c.__name__ for c in CONVERTERS))
-        g.fail(f"glassnet has no ONNX translation of {op.name} (it translates {known}); help: write the layer with "
-               "those ops, or leave it out of the exported model")
+        g.fail(f"glassnet has no ONNX translation of {op.name} (glassnet.onnx.operators.CONVERTERS lists the ops it "
+               "translates); help: write the layer with those ops, or leave it out of the exported model")
     for index, (tensor, version) in enumerate(zip(op.inputs, op.read)):
         if version is not None and g.made.get(id(tensor), version) != version:
             g.fail(f"its input {index} was changed in place (x += ..., x[...] = ...) after the op that made it; the "
