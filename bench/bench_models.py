@@ -38,9 +38,9 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from child import NAMES, describe_batch, interleaved, pair, workload  # noqa: E402
 
-MODELS = ("mlp", "cnn", "lenet5", "lstm", "gru", "vit", "gpt")
+MODELS = ("mlp", "cnn", "lenet5", "lstm", "gru", "vit", "resnet", "gpt")
 # training steps per timed block: each block takes about a second or more on two cores
-STEPS = {"mlp": 400, "cnn": 20, "lenet5": 50, "lstm": 30, "gru": 30, "vit": 30, "gpt": 10}
+STEPS = {"mlp": 400, "cnn": 20, "lenet5": 50, "lstm": 30, "gru": 30, "vit": 30, "resnet": 8, "gpt": 10}
 GEMM_SIZE = 2048
 CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
 
