@@ -12,6 +12,10 @@ in the safetensors format: never pickle, so loading a file cannot run code from 
 
 The arrays are the file's tensors, named by their path of keys (``model.0.weight``);
 everything else (the structure, numbers, architectures) is JSON in the file's metadata.
+A training checkpoint adds the state of the run (:func:`save`'s ``training``: the random
+states, the loader's position, the scheduler, the callbacks...) the same way, its arrays
+under ``training/``; :func:`load_training` reads it back.
+
 ``load`` rebuilds Modules only of glassnet's own classes and of classes the caller allows
 with :func:`safe_globals` or :func:`add_safe_globals` (PyTorch's names for this guard),
 and refuses pickle files (PyTorch's .pt/.pth) without unpickling them.
@@ -34,6 +38,7 @@ from .tensor import Tensor
 
 FORMAT = "glassnet/1"
 _OPTIMIZER = "optimizer/"
+_TRAINING = "training/"
 _SAFE_GLOBALS = []  # classes the caller allows load to build
 
 
@@ -42,10 +47,12 @@ class UnsafeLoadError(pickle.UnpicklingError, ValueError):
     that is neither glassnet's nor allowed with :func:`safe_globals`."""
 
 
-def save(obj, path, optimizer=None, metadata=None):
+def save(obj, path, optimizer=None, metadata=None, training=None):
     """Write ``obj`` (a state_dict, a checkpoint dict of tensors and numbers, or a whole
-    Module) to ``path``. ``optimizer`` (its state, for resuming) and ``metadata``
-    (JSON-serializable, read back by :func:`load_metadata`) are stored along.
+    Module) to ``path``. ``optimizer`` (its state, for resuming), ``metadata``
+    (JSON-serializable, read back by :func:`load_metadata`) and ``training`` (the state of
+    a training run: dicts and lists of arrays, numbers and strings, read back by
+    :func:`load_training`) are stored along.
 
     A whole Module needs constructor arguments that JSON can hold (numbers, strings,
     bools, None, dtypes, Modules, and lists/tuples/dicts of those); for any other, save
@@ -58,6 +65,8 @@ def save(obj, path, optimizer=None, metadata=None):
     header = {"format": FORMAT, "object": _encode(obj, "", tensors), "metadata": metadata or {}}
     if optimizer is not None:
         header["optimizer"] = _encode(optimizer.state_dict(), _OPTIMIZER, tensors)
+    if training is not None:
+        header["training"] = _encode(training, _TRAINING, tensors)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".safetensors")
@@ -92,7 +101,7 @@ def load(path, model=None, optimizer=None, strict=True, *, map_location=None, we
             raise ValueError(f"{path} holds no optimizer state (it was saved without optimizer=)")
         optimizer.load_state_dict(decode(header["optimizer"]))
     if "object" not in header:  # a file of an older glassnet, or written by safetensors itself
-        saved = {name: array for name, array in tensors.items() if not name.startswith(_OPTIMIZER)}
+        saved = {name: array for name, array in tensors.items() if not name.startswith((_OPTIMIZER, _TRAINING))}
     elif model is None:
         return decode(header["object"])
     else:
@@ -109,6 +118,13 @@ def load(path, model=None, optimizer=None, strict=True, *, map_location=None, we
 def load_metadata(path):
     """The metadata stored with :func:`save` (e.g. the model's name and arguments)."""
     return _read(path)[1].get("metadata", {})
+
+
+def load_training(path):
+    """The state of the training run stored with :func:`save`'s ``training`` (arrays come
+    back as NumPy arrays), or None when the file holds none."""
+    tensors, header = _read(path)
+    return _Decoder(tensors, path)(header["training"]) if "training" in header else None
 
 
 # -- which classes load may build ----------------------------------------------------------

@@ -28,6 +28,7 @@ from ..nn import functional as F
 from ..serialization import load, load_metadata
 from ..train import TensorBoard, TimeBudget, evaluate, fit
 from ..train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
+from .training import add_loop_arguments, given_options, loop_options, resumed_args
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
 
@@ -54,6 +55,8 @@ def check_save_path(path):
 
 
 def train(args):
+    if args.resume:  # the run's own settings, from its checkpoint
+        args = resumed_args(args)
     check_save_path(args.save)
     random.seed(args.seed)
     if args.data:
@@ -62,7 +65,7 @@ def train(args):
         def optimizer_for(parameters):
             return make_optimizer(args.optimizer, parameters, args.lr, args.momentum, args.weight_decay)
 
-        return train_own(args, optimizer_for, _budget(args) + _tensorboard(args))
+        return train_own(args, optimizer_for, _budget(args) + _tensorboard(args), loop_options)
     args.model = args.model or "mlp"
     if args.model in models.TEXT_MODELS:
         return train_text(args)
@@ -72,9 +75,6 @@ def train(args):
     model = models.build(args.model, input_shape, num_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    scheduler = None
-    if args.schedule == "cosine":
-        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     parameter_count = sum(p.numel() for p in model.parameters())
     print(
         f"glassnet: training {args.model} ({parameter_count:,} parameters) on {args.dataset} "
@@ -87,9 +87,9 @@ def train(args):
         "dataset": args.dataset, "classes": list(train_set.classes),
     }
     history = fit(
-        model, loader, optimizer, epochs=args.epochs, val=test_set, scheduler=scheduler,
-        save_path=args.save, metadata=metadata, val_label="test", initial_eval=True,
+        model, loader, optimizer, epochs=args.epochs, val=test_set, val_label="test", initial_eval=True,
         progress=_progress(args), callbacks=_budget(args) + _health(args, test_set) + _tensorboard(args, test_set),
+        **loop_options(args, optimizer, loader, metadata),
     )
     final = history.last
     print(f"final test accuracy: {final.get('val_acc', float('nan')):.2%}" + (f"  (saved to {args.save})" if args.save else ""))
@@ -177,8 +177,8 @@ def train_text(args):
     )
     metadata = {"model": "gpt", "options": options, "chars": "".join(tokenizer.chars), "text": source}
     history = fit(
-        model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, save_path=args.save,
-        metadata=metadata, progress=_progress(args), callbacks=_budget(args) + _tensorboard(args), clip_grad_norm=1.0,
+        model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, progress=_progress(args),
+        callbacks=_budget(args) + _tensorboard(args), **loop_options(args, optimizer, loader, metadata, clip=1.0),
     )
     print(f"final validation loss: {history.last.get('val_loss', float('nan')):.4f} nats/char"
           + (f"  (saved to {args.save})" if args.save else ""))
@@ -345,7 +345,6 @@ def build_parser():
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     t.add_argument("--momentum", type=float, default=0.9, help="for sgd")
     t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--schedule", default="none", choices=["none", "cosine"], help="learning-rate schedule over the epochs")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", default=None, help="checkpoint path (.safetensors); the history goes next to it")
     t.add_argument("--data-root", default=None, help="folder with the IDX files of mnist / fashion-mnist")
@@ -356,6 +355,7 @@ def build_parser():
     t.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write TensorBoard event files to DIR (see them with: tensorboard --logdir DIR); "
                         "--health adds weight and gradient histograms")
+    add_loop_arguments(t)  # --schedule, --accumulate, --clip-grad, --checkpoint-every, --resume
     t.set_defaults(run=train)
 
     e = commands.add_parser("evaluate", help="evaluate a saved model")
@@ -438,6 +438,8 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # in here: checking `inspect --what` imports glassnet.inspect
+        if getattr(args, "resume", None):  # which flags the command line gave, to check them against the run's
+            args.given = given_options(argv)
         return args.run(args)
     except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError, MissingExtra) as error:
         report_error(message(error))

@@ -61,20 +61,27 @@ def _holds_texts(folder):
     return False
 
 
-def train_own(args, optimizer_for, callbacks):
+def train_own(args, optimizer_for, callbacks, loop=None):
     """``glassnet train --data``: the path for what the data is. ``optimizer_for(parameters)``
-    makes the optimizer the command line asked for; ``callbacks`` are the time budget's."""
+    makes the optimizer the command line asked for; ``callbacks`` are the time budget's;
+    ``loop(args, optimizer, loader, metadata, clip=None)`` gives fit's loop options (the
+    schedule, accumulation, clipping, step checkpoints, --resume, the save path and the
+    metadata: :func:`glassnet.cli.training.loop_options`)."""
     kind = data_kind(args.data, args.text_column)
     if kind == "images" and args.target:
         raise ValueError(f"--target names a table's column, but --data {args.data} is a folder of images")
     run = {"table": _train_table, "images": _train_images, "texts": _train_texts}[kind]
-    return run(args, optimizer_for, callbacks)
+    return run(args, optimizer_for, callbacks, loop or _save_only)
+
+
+def _save_only(args, optimizer, loader, metadata, clip=None):
+    return {"save_path": args.save, "metadata": metadata, "clip_grad_norm": clip}
 
 
 # -- tables --------------------------------------------------------------------------------
 
 
-def _train_table(args, optimizer_for, callbacks):
+def _train_table(args, optimizer_for, callbacks, loop):
     from ..data import tables
     from ..lab.baselines import table_baselines
 
@@ -95,9 +102,10 @@ def _train_table(args, optimizer_for, callbacks):
     }
     _announce(args, "mlp", model, f"{data.task} {data.target!r}: {len(data.train)} train / {len(data.val)} validation rows, "
                             f"{data.num_features} features")
-    fit(model, _loader(data.train, args), optimizer_for(model.parameters()), epochs=args.epochs,
+    loader, optimizer = _loader(data.train, args), optimizer_for(model.parameters())
+    fit(model, loader, optimizer, epochs=args.epochs,
         loss=F.cross_entropy if classify else F.mse_loss, val=data.val if len(data.val) else None,
-        save_path=args.save, metadata=metadata, val_label="val", progress=_progress(args), callbacks=callbacks)
+        val_label="val", progress=_progress(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
     if not len(data.val):
         return 0
     outputs = model_outputs(model, data.X_val)
@@ -114,7 +122,7 @@ def _train_table(args, optimizer_for, callbacks):
 # -- image folders ---------------------------------------------------------------------------
 
 
-def _train_images(args, optimizer_for, callbacks):
+def _train_images(args, optimizer_for, callbacks, loop):
     from ..data import images, transforms
 
     model_name = args.model or "cnn"
@@ -144,8 +152,9 @@ def _train_images(args, optimizer_for, callbacks):
     _announce(args, model_name, model, f"{len(train_set)} train / {len(val_set) if val_set else 0} {val_name or 'validation'} "
                            f"images of {tuple(input_shape)}, {len(classes)} classes"
                            + (f", augmented ({args.augment})" if args.augment else ""))
-    fit(model, loader, optimizer_for(model.parameters()), epochs=args.epochs, val=val_set, save_path=args.save,
-        metadata=metadata, val_label=val_name or "val", progress=_progress(args), callbacks=callbacks)
+    optimizer = optimizer_for(model.parameters())
+    fit(model, loader, optimizer, epochs=args.epochs, val=val_set, val_label=val_name or "val",
+        progress=_progress(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
     if val_set is not None:
         predicted = model_outputs(model, val_set.images).argmax(axis=1)
         _report_scores(args, f"glassnet {model_name}", scores.classification_report(val_set.labels, predicted, classes),
@@ -167,11 +176,17 @@ class Augmented:
         for inputs, targets in self.loader:
             yield self.augment(inputs), targets
 
+    def state_dict(self):  # where the loader underneath is (the augmentation draws from glassnet's generator)
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state):
+        self.loader.load_state_dict(state)
+
 
 # -- texts -----------------------------------------------------------------------------------
 
 
-def _train_texts(args, optimizer_for, callbacks):
+def _train_texts(args, optimizer_for, callbacks, loop):
     from ..data import texts
     from ..lab.text_baseline import text_baseline
 
@@ -196,9 +211,9 @@ def _train_texts(args, optimizer_for, callbacks):
     val = splits.val
     _announce(args, model_name, model, f"{len(splits.train)} train / {len(val) if val else 0} validation texts of "
                                        f"{splits.max_length} {args.tokens} tokens, {len(splits.classes)} classes")
-    fit(model, _loader(splits.train, args), optimizer_for(model.parameters()), epochs=args.epochs, val=val,
-        save_path=args.save, metadata=metadata, val_label="val", progress=_progress(args), callbacks=callbacks,
-        clip_grad_norm=1.0)
+    loader, optimizer = _loader(splits.train, args), optimizer_for(model.parameters())
+    fit(model, loader, optimizer, epochs=args.epochs, val=val, val_label="val", progress=_progress(args),
+        callbacks=callbacks, **loop(args, optimizer, loader, metadata, clip=1.0))
     if val is not None:
         predicted = model_outputs(model, val.ids).argmax(axis=1)
         baseline = text_baseline(splits.train.texts, splits.train.labels, val.texts, val.labels, seed=args.seed)

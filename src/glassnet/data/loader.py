@@ -2,11 +2,12 @@
 ``for`` loop."""
 import collections.abc
 import copy
+import hashlib
 import numbers
 
 import numpy as np
 
-from ..random import spawn
+from ..random import get_rng_state, set_rng_state, spawn
 from ..tensor import Tensor
 from .dataset import as_array, standard_dtype
 
@@ -98,6 +99,11 @@ class DataLoader:
     with one NumPy fancy-index per array instead of ``batch_size`` calls to
     ``dataset[i]``: the same result, without a Python loop per example.
 
+    The loader knows where it is: :meth:`state_dict` holds its shuffling generator, the
+    order of the epoch in progress and how many batches of it were handed out, and after
+    :meth:`load_state_dict` the next ``for`` loop goes on from there (a resumed training
+    run sees the batches it would have seen had it never stopped).
+
     Shape:
         a batch of a dataset of ``(x, y)`` examples is a tuple of Tensors
         ``(x: (B, ...), y: (B,))`` with ``B = batch_size`` (smaller for the last batch),
@@ -126,6 +132,8 @@ class DataLoader:
         # on the seed and k. Made only when shuffling, so that a loader that does not
         # shuffle does not shift glassnet's global random stream.
         self.generator = generator if generator is not None else spawn(seed) if self.shuffle else None
+        self._order, self._position = None, 0  # the epoch in progress: its order, batches handed out
+        self._resume = None  # (order, position) set by load_state_dict for the next epoch to go on from
 
     def __len__(self):
         """The number of batches in one epoch."""
@@ -138,20 +146,62 @@ class DataLoader:
 
     def __iter__(self):
         for indices in self._batches_of_indices():
+            self._position += 1  # counted as handed out before the caller sees it
             yield self._batch(indices)
 
     def _batches_of_indices(self):
-        if self.batch_sampler is not None:
-            yield from self.batch_sampler
+        order, start = self._resume or (None, 0)
+        self._resume = None
+        self._position = start
+        if self.batch_sampler is not None:  # an epoch that goes on skips the lists already seen
+            for b, indices in enumerate(self.batch_sampler):
+                if b >= start:
+                    yield indices
             return
-        if self.sampler is not None:
-            order = np.fromiter(iter(self.sampler), dtype=np.int64)
-        elif self.shuffle:
-            order = self.generator.permutation(len(self.dataset))
-        else:
-            order = np.arange(len(self.dataset))
-        for b in range(len(self)):
+        if order is None:
+            if self.sampler is not None:
+                order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            elif self.shuffle:
+                order = self.generator.permutation(len(self.dataset))
+            else:
+                order = np.arange(len(self.dataset))
+        self._order = order
+        for b in range(start, len(self)):
             yield order[b * self.batch_size : (b + 1) * self.batch_size]
+
+    # -- where the loader is, for resuming ------------------------------------------------------
+
+    def state_dict(self):
+        """Where the loader is: ``generator`` (its shuffling generator's state, or None),
+        ``order`` (the epoch in progress's order of the examples, an int64 array, or None)
+        and ``position`` (how many of that epoch's batches were handed out). Plain data:
+        arrays and numbers."""
+        in_progress = 0 < self._position < len(self)
+        return {
+            "generator": get_rng_state(self.generator) if self.generator is not None else None,
+            "order": np.asarray(self._order, dtype=np.int64) if in_progress and self._order is not None else None,
+            "position": self._position if in_progress else 0,
+        }
+
+    def load_state_dict(self, state):
+        """Go on from ``state`` (of :meth:`state_dict`): the next ``for`` loop continues the
+        saved epoch after its last handed-out batch, or starts a new epoch if none was in
+        progress; the shuffling generator continues as saved."""
+        if state.get("generator") is not None:
+            if self.generator is None:
+                raise ValueError("this DataLoader does not shuffle, but the saved one did (it has a generator's "
+                                 "state); help: build it with shuffle=True, as when the state was saved")
+            set_rng_state(state["generator"], self.generator)
+        order, position = state.get("order"), int(state.get("position", 0))
+        if order is not None and len(order) != len(self._order_source()):
+            raise ValueError(f"the saved DataLoader went through {len(order)} examples an epoch, this one has "
+                             f"{len(self._order_source())}: is it the same data set?")
+        order = None if order is None else np.asarray(order, dtype=np.int64)
+        self._resume = (order, position) if position else None
+        self._order, self._position = order, position
+
+    def _order_source(self):
+        return self.sampler if self.sampler is not None else self.dataset
 
     def _batch(self, indices):
         get_batch = getattr(self.dataset, "__getitems__", None)
@@ -165,6 +215,62 @@ class DataLoader:
             f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
             f"drop_last={self.drop_last})"
         )
+
+
+def fingerprint(data):
+    """What identifies the data a loader goes through, to tell on resuming whether it
+    changed: ``length`` (examples, or batches when the examples cannot be counted),
+    ``name`` (when the data set has one) and ``sample_hash``, a SHA-256 of a few examples
+    (the first, the middle and the last) read with glassnet's generator set aside, so that
+    a random transform neither moves the run's random state nor changes the hash.
+
+    ``data`` is a DataLoader, a Dataset, or any loader of batches that wraps one (through
+    ``dataset`` or ``loader``) or holds ``tokens`` (text windows).
+    """
+    source = data
+    while not hasattr(source, "__getitem__") and hasattr(source, "loader"):  # a wrapper of a loader
+        source = source.loader
+    if not hasattr(source, "__getitem__") and hasattr(source, "dataset"):  # a DataLoader
+        source = source.dataset
+    name = getattr(source, "name", None)
+    name = name if isinstance(name, str) else None
+    if hasattr(source, "tokens"):
+        tokens = np.asarray(source.tokens)
+        return {"length": int(len(tokens)), "name": name, "sample_hash": _hash(tokens[:4096], tokens[-4096:])}
+    if not (hasattr(source, "__getitem__") and hasattr(source, "__len__")):
+        return {"length": len(data) if hasattr(data, "__len__") else None, "name": name, "sample_hash": None}
+    n = len(source)
+    indices = sorted({0, n // 2, n - 1}) if n else []
+    saved = get_rng_state()
+    set_rng_state(get_rng_state(np.random.default_rng(0)))  # a fixed state while reading them
+    try:
+        examples = [source[i] for i in indices]
+    finally:
+        set_rng_state(saved)
+    return {"length": int(n), "name": name, "sample_hash": _hash(*examples)}
+
+
+def _hash(*values):
+    digest = hashlib.sha256()
+    for value in values:
+        _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest, value):
+    if isinstance(value, (str, bytes)):
+        digest.update(value.encode() if isinstance(value, str) else value)
+    elif isinstance(value, collections.abc.Mapping):
+        for key in value:
+            _feed(digest, str(key))
+            _feed(digest, value[key])
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _feed(digest, item)
+    else:
+        array = np.ascontiguousarray(np.asarray(as_array(value)))
+        digest.update(str((array.dtype.str, array.shape)).encode())
+        digest.update(array.tobytes())
 
 
 def _check_options(batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers):

@@ -21,6 +21,11 @@ class Callback:
     that sets ``trainer.stop_training`` there ends training quietly (the history's last
     record says where, under ``stopped``); if none does, the loop raises
     ``FloatingPointError``.
+
+    A callback that keeps state across epochs (a best value, a patience count, time spent)
+    defines ``state_dict()`` (plain data: numbers, strings, arrays, and dicts and lists of
+    them) and ``load_state_dict(state)``: the checkpoint keeps it, and a resumed run
+    (``fit(..., resume=RUN)``) gives it back before :meth:`on_train_begin`.
     """
 
     def on_train_begin(self, trainer):
@@ -28,11 +33,14 @@ class Callback:
 
     def on_after_backward(self, trainer, step):
         """After ``loss.backward()``, before clipping and the optimizer step: every
-        ``parameter.grad`` holds this batch's gradient."""
+        ``parameter.grad`` holds this batch's gradient (with ``accumulate=N``, once per step:
+        the mean gradient over the group's batches)."""
 
     def on_batch_end(self, trainer, step, logs):
-        """After the optimizer step. ``logs``: ``epoch``, ``batch`` (the step within the
-        epoch, from 1), ``loss`` (a float), ``inputs`` and ``targets`` (the batch)."""
+        """After the optimizer step. ``logs``: ``epoch``, ``batch`` (the batch within the
+        epoch, from 1), ``loss`` (a float), ``inputs`` and ``targets`` (the batch). With
+        ``accumulate=N`` it is called once per step, after the group's last batch, with the
+        group's mean loss."""
 
     def on_divergence(self, trainer, epoch, step, loss):
         """The loss became NaN or infinite at ``step`` (within ``epoch``, from 1), before
@@ -68,6 +76,12 @@ class _Monitor(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
+    def state_dict(self):
+        return {"best": self.best}
+
+    def load_state_dict(self, state):
+        self.best = state["best"]
+
 
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; optionally put
@@ -93,6 +107,14 @@ class EarlyStopping(_Monitor):
         if self.restore_best_weights and self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
 
+    def state_dict(self):
+        return {**super().state_dict(), "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.wait, self.stopped_epoch, self.best_state = state["wait"], state["stopped_epoch"], state["best_state"]
+
 
 class ModelCheckpoint(_Monitor):
     """Save the model (and optimizer) to ``path`` after every epoch, or with
@@ -112,6 +134,13 @@ class ModelCheckpoint(_Monitor):
         metadata = dict(self.metadata or {}, epoch=epoch, logs=logs)
         save(trainer.model.state_dict(), self.path, optimizer=trainer.optimizer, metadata=metadata)
 
+    def state_dict(self):
+        return {**super().state_dict(), "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.best_epoch = state["best_epoch"]
+
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stops improving
@@ -121,15 +150,23 @@ class ReduceLROnPlateau(Callback):
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         self.monitor, self.options = monitor, dict(mode=mode, factor=factor, patience=patience, min_lr=min_lr)
-        self.scheduler = None
+        self.scheduler, self.saved = None, None
 
     def on_train_begin(self, trainer):
         from ..optim.lr_scheduler import ReduceLROnPlateau as Scheduler
 
         self.scheduler = Scheduler(trainer.optimizer, **self.options)
+        if self.saved is not None:  # resumed: the best value and the epochs without improvement go on
+            self.scheduler.load_state_dict(self.saved)
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.scheduler.step(logs[self.monitor])
+
+    def state_dict(self):
+        return self.scheduler.state_dict() if self.scheduler is not None else self.saved
+
+    def load_state_dict(self, state):
+        self.saved = state
 
 
 class StopOnNaN(Callback):
@@ -142,14 +179,24 @@ class StopOnNaN(Callback):
 
 class TimeBudget(Callback):
     """Stop after the first epoch that ends past ``seconds`` of training (a budget of
-    compute rather than of epochs)."""
+    compute rather than of epochs). A resumed run counts the time trained before it."""
 
     def __init__(self, seconds):
-        self.seconds, self.start = seconds, None
+        self.seconds, self.start, self.spent_before = seconds, None, 0.0
 
     def on_train_begin(self, trainer):
         self.start = time.perf_counter()
 
+    def spent(self):
+        """Seconds of training so far, those before a resume included."""
+        return self.spent_before + (time.perf_counter() - self.start if self.start is not None else 0.0)
+
     def on_epoch_end(self, trainer, epoch, logs):
-        if time.perf_counter() - self.start >= self.seconds:
+        if self.spent() >= self.seconds:
             trainer.stop_training = True
+
+    def state_dict(self):
+        return {"spent": self.spent()}
+
+    def load_state_dict(self, state):
+        self.spent_before, self.start = state["spent"], None

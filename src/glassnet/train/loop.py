@@ -2,14 +2,17 @@
 
 One step is the whole of deep learning in four lines: forward (predict), loss (measure
 the error), backward (trace the error back to every weight), step (nudge the weights).
-Around it: accuracy, validation, progress a person can watch, a JSON-lines history and
-callbacks.
+Around it: accuracy, validation, progress a person can watch, a JSON-lines history (and
+the same rows as CSV), callbacks, gradient accumulation, and checkpoints a run can be
+resumed from exactly (:mod:`glassnet.train.resume`).
 """
+import csv
 import itertools
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -18,10 +21,12 @@ import numpy as np
 from ..backend import xp
 from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
+from ..random import get_rng_state
 from ..serialization import save
 from ..tensor import Tensor, no_grad
+from . import resume as resuming
 from .callbacks import Callback
-from .run import history_path_for
+from .run import history_csv_path_for, history_path_for
 
 
 class StepResult(NamedTuple):
@@ -64,22 +69,66 @@ class History:
         return self.epochs[-1] if self.epochs else {}
 
 
+class EpochTally:
+    """The running sums of the epoch in progress: what its history record is made of, kept
+    in a checkpoint taken mid-epoch so that a resumed epoch reports what it would have."""
+
+    def __init__(self, total_loss=0.0, seen=0, correct=0, predicted=0, step_losses=(), batches=0, seconds=0.0):
+        self.total_loss, self.seen, self.correct, self.predicted = total_loss, seen, correct, predicted
+        self.step_losses, self.batches, self.seconds = [float(v) for v in step_losses], batches, seconds
+
+    def add(self, loss, logits, targets):
+        n = len(targets)
+        self.total_loss += loss * n
+        self.seen += n
+        right, made = _correct(logits, targets)
+        self.correct, self.predicted = self.correct + right, self.predicted + made
+        self.batches += 1
+
+    def record(self):
+        accuracy = self.correct / self.predicted if self.predicted else None
+        return {"train_loss": self.total_loss / max(self.seen, 1), "train_acc": accuracy,
+                "step_losses": self.step_losses}
+
+    def state_dict(self):
+        state = {key: value for key, value in vars(self).items() if key != "step_losses"}
+        return dict(state, step_losses=np.array(self.step_losses, dtype=np.float64))
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(**{key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in state.items()})
+
+
 class Trainer:
     """Holds what a training run needs; :func:`fit` is the usual way to use it."""
 
     def __init__(self, model, optimizer, loss=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
-                 clip_grad_norm=None, save_path=None, metadata=None, progress=None, val_label="val", out=None):
+                 clip_grad_norm=None, save_path=None, metadata=None, progress=None, val_label="val", out=None,
+                 accumulate=1, checkpoint_every=None):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if not _whole(accumulate):
+            raise ValueError(f"accumulate must be a whole number of batches, at least 1, got {accumulate!r}")
+        if checkpoint_every is not None:
+            if not _whole(checkpoint_every):
+                raise ValueError(f"checkpoint_every must be a whole number of steps, at least 1, "
+                                 f"got {checkpoint_every!r}")
+            if not save_path:
+                raise ValueError("checkpoint_every writes the checkpoint to save_path; help: give save_path too")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss or F.cross_entropy
         self.callbacks, self.scheduler, self.scheduler_interval = list(callbacks), scheduler, scheduler_interval
         self.clip_grad_norm, self.save_path, self.metadata = clip_grad_norm, save_path, metadata
+        self.accumulate, self.checkpoint_every = int(accumulate), checkpoint_every
         self.out = out or sys.stdout
         self.progress = _is_terminal(sys.stderr) if progress is None else progress
         self.val_label, self.history = val_label, History()
         self.stop_training, self.stopped_reason, self.global_step = False, None, 0
         self.epoch, self.epochs, self.batch = 0, 0, 0  # where training is, for callbacks
         self.history_path = history_path_for(save_path) if save_path else None
+        self.history_csv_path = history_csv_path_for(save_path) if save_path else None
+        self.tally, self.data_fingerprint = None, None  # the epoch in progress; what the data was (for resuming)
+        self.resumed = None  # set by fit(resume=...): where the run went on from
+        self.epoch_start_random = None  # a loader's generator at the epoch's start, if it has no state_dict
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -101,6 +150,33 @@ class Trainer:
             self.optimizer.step()  # step: move every weight against its gradient
         return StepResult(loss.item(), logits)
 
+    def accumulate_batch(self, inputs, targets, first):
+        """Forward, loss and backward for one batch of a group of ``accumulate`` batches:
+        the gradients add up in ``.grad`` (``first`` clears them), each batch's weighted by
+        its number of examples; :meth:`step_accumulated` then divides by the group's
+        examples, so the step is that of one batch made of the whole group."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = self.model(inputs)
+            loss = self.loss_fn(logits, targets)
+            if not math.isfinite(loss.item()):
+                raise TrainingDiverged(loss.item(), self.epoch, self.batch, self.global_step + 1, self._lr())
+            if first:
+                self.optimizer.zero_grad()
+            loss.backward(xp.full(loss.shape, len(targets), dtype=loss.dtype))  # the sum over its examples
+        return StepResult(loss.item(), logits)
+
+    def step_accumulated(self, examples):
+        """The step after a group of batches: their summed gradients divided by the
+        ``examples`` they held (the mean gradient of one batch of them all), then the
+        callbacks, clipping and the optimizer step, as in :meth:`train_step`."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad = p.grad._data / p.grad._data.dtype.type(examples)
+            self._before_update()
+            self.optimizer.step()
+
     def _before_update(self):
         """Between backward and step: callbacks see the raw gradients, then clipping may shrink them."""
         for callback in _overriding(self.callbacks, "on_after_backward"):
@@ -120,67 +196,107 @@ class Trainer:
     # -- one epoch -------------------------------------------------------------------------
 
     def train_epoch(self, loader, epoch, epochs):
-        """One pass over ``loader``, a :meth:`train_step` per batch, with what surrounds it:
-        the step scheduler, the epoch's metrics, per-batch callbacks and the progress bar."""
+        """One pass over ``loader``, a :meth:`train_step` per batch (or, with
+        ``accumulate=N``, one step per N batches), with what surrounds it: the step
+        scheduler, the epoch's metrics, per-step callbacks, step checkpoints and the
+        progress bar. An epoch resumed mid-way goes on from the checkpoint's batch."""
         self.model.train()
         self.epoch = epoch
-        total_loss, seen, correct, predicted, step_losses = 0.0, 0, 0, 0, []
-        batches = self._progress_bar(loader, epoch, epochs)
-        batch_end = _overriding(self.callbacks, "on_batch_end")
-        for step, (inputs, targets) in enumerate(batches, start=1):
-            self.batch = step
+        self.tally, resumed = self.tally or EpochTally(), self.tally is not None
+        started = time.perf_counter() - self.tally.seconds
+        generator = getattr(loader, "generator", None)
+        if not hasattr(loader, "state_dict") and isinstance(generator, np.random.Generator):
+            self.epoch_start_random = get_rng_state(generator)  # to replay this epoch's batches on resuming
+        batches = iter(loader)
+        if resumed and not hasattr(loader, "load_state_dict"):
+            for _ in range(self.tally.batches):  # a loader with no position of its own: draw again what was seen
+                next(batches)
+        batches = self._progress_bar(batches, loader, epoch, epochs, done=self.tally.batches)
+        group = []  # (loss, examples) of the batches whose gradients wait for the next step
+        for inputs, targets in batches:
+            self.batch = self.tally.batches + 1
             try:
-                value, logits = self.train_step(inputs, targets)
+                if self.accumulate == 1:
+                    value, logits = self.train_step(inputs, targets)
+                else:
+                    value, logits = self.accumulate_batch(inputs, targets, first=not group)
             except TrainingDiverged as diverged:
                 if self._stopped_on_divergence(diverged):
                     break
                 raise
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
-            self.global_step += 1
-            n = len(targets)
-            total_loss += value * n
-            seen += n
-            right, made = _correct(logits, targets)
-            correct, predicted = correct + right, predicted + made
-            step_losses.append(value)
-            if batch_end:
-                logs = {"epoch": epoch, "batch": step, "loss": value, "inputs": inputs, "targets": targets}
-                for callback in batch_end:
-                    callback.on_batch_end(self, self.global_step, logs)
-            if self.progress and step % 10 == 0:
-                batches.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            self.tally.add(value, logits, targets)
+            group.append((value, len(targets)))
+            if len(group) == self.accumulate:
+                self._after_step(group, inputs, targets, loader, batches, started)
+                group = []
+        else:
+            if group:  # the epoch's last, smaller group: the mean gradient of the examples it has
+                self._after_step(group, inputs, targets, loader, batches, started)
         if self.progress:
             batches.close()
-        accuracy = correct / predicted if predicted else None
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": accuracy, "step_losses": step_losses}
+        tally, self.tally = self.tally, None
+        return tally.record()
 
-    def _progress_bar(self, loader, epoch, epochs):
+    def _after_step(self, group, inputs, targets, loader, batches, started):
+        """What follows an optimizer step: the step scheduler, the counters, the per-step
+        callbacks, the progress bar and, every ``checkpoint_every`` steps, a checkpoint."""
+        examples = sum(n for _, n in group)
+        if self.accumulate > 1:
+            self.step_accumulated(examples)
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.global_step += 1
+        loss = sum(value * n for value, n in group) / examples if len(group) > 1 else group[0][0]
+        self.tally.step_losses.append(loss)
+        for callback in _overriding(self.callbacks, "on_batch_end"):
+            logs = {"epoch": self.epoch, "batch": self.batch, "loss": loss, "inputs": inputs, "targets": targets}
+            callback.on_batch_end(self, self.global_step, logs)
+        if self.progress and self.batch % 10 < len(group):
+            batches.set_postfix(loss=f"{self.tally.total_loss / self.tally.seen:.4f}", refresh=False)
+        last_batch = hasattr(loader, "__len__") and self.tally.batches >= len(loader)
+        if self.checkpoint_every and self.global_step % self.checkpoint_every == 0 and not last_batch:
+            self.tally.seconds = time.perf_counter() - started
+            self.save_checkpoint(loader, self.epoch - 1)  # the epoch's own checkpoint follows its last batch
+
+    def _progress_bar(self, batches, loader, epoch, epochs, done=0):
         if not self.progress:
-            return loader
+            return batches
         from tqdm.auto import tqdm
 
-        return tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", file=sys.stderr, dynamic_ncols=True)
+        total = len(loader) if hasattr(loader, "__len__") else None
+        return tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", file=sys.stderr,
+                    dynamic_ncols=True, initial=done, total=total)
 
     # -- the whole run -------------------------------------------------------------------------
 
-    def fit(self, train_loader, epochs=1, val=None, initial_eval=False):
+    def fit(self, train_loader, epochs=1, val=None, initial_eval=False, resume=None):
+        """Train for ``epochs`` epochs in all (a resumed run counts those it had trained:
+        it goes on up to ``epochs``); see :func:`fit`."""
         val_loader = _as_loader(val) if val is not None else None
-        if self.history_path:
+        self.epochs = epochs
+        first_epoch = 1
+        if self.save_path or resume is not None:
+            self.data_fingerprint = resuming.fingerprint(train_loader)
+        if resume is not None:
+            first_epoch = self._resume(resume, train_loader, epochs)
+            if first_epoch > epochs:
+                return self.history
+        elif self.history_path:
             os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
             open(self.history_path, "w").close()
-        self.epochs = epochs
+            if os.path.exists(self.history_csv_path):
+                os.remove(self.history_csv_path)
         for callback in self.callbacks:
             callback.on_train_begin(self)
         self._print_header(val_loader is not None)
-        if initial_eval:  # epoch 0: the untrained network, at chance (train metrics from a few batches)
+        if initial_eval and resume is None:  # epoch 0: the untrained network, at chance (train metrics: a few batches)
             first_batches = list(itertools.islice(iter(train_loader), 20))
             record = {"epoch": 0, **_prefixed(evaluate(self.model, first_batches, self.loss_fn), "train")}
             if val_loader is not None:
                 record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
             self._record(record | {"seconds": 0.0, "lr": self._lr()})
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
+        for epoch in range(first_epoch, epochs + 1):
+            start = time.perf_counter() - (self.tally.seconds if self.tally is not None else 0.0)
             record = {"epoch": epoch, **self.train_epoch(train_loader, epoch, epochs)}
             if val_loader is not None and not self.stopped_reason:
                 record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
@@ -193,12 +309,38 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_epoch_end(self, epoch, record)
             if self.save_path:
-                save(self.model.state_dict(), self.save_path, optimizer=self.optimizer, metadata=dict(self.metadata or {}, epoch=epoch))
+                self.save_checkpoint(train_loader, epoch)
             if self.stop_training:
                 break
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
+
+    def save_checkpoint(self, loader, completed_epochs):
+        """Write the checkpoint to ``save_path`` (a temporary file renamed into place, so a
+        run killed at any moment leaves the last whole one): the weights, the optimizer,
+        and everything needed to go on exactly (:func:`glassnet.train.resume.training_state`)."""
+        metadata = dict(self.metadata or {}, epoch=completed_epochs)
+        save(self.model.state_dict(), self.save_path, optimizer=self.optimizer, metadata=metadata,
+             training=resuming.training_state(self, loader, completed_epochs))
+
+    def _resume(self, run, loader, epochs):
+        """Put back the run saved in ``run`` (:func:`glassnet.train.resume.restore`), carry
+        its history over, and return the epoch to train next."""
+        done = resuming.restore(self, run, loader, epochs)
+        self.resumed = done
+        if self.history_path:  # the records up to the checkpoint, written again where this run keeps its history
+            os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
+            _write_atomically(self.history_path, "".join(json.dumps(r) + "\n" for r in self.history.epochs))
+            self._write_csv()
+        if done.epochs >= epochs:
+            print(f"glassnet: {done.path} has trained its {done.epochs} epochs (step {self.global_step}): nothing to "
+                  "do; help: ask for more epochs (--epochs, or fit(..., epochs=...))", file=self.out, flush=True)
+            return epochs + 1
+        where = f"epoch {done.epochs + 1}" + (f", batch {done.batches + 1}" if done.batches else "")
+        print(f"glassnet: resuming {done.path} at {where} (step {self.global_step}), up to epoch {epochs}",
+              file=self.out, flush=True)
+        return done.epochs + 1
 
     def _lr(self):
         return self.optimizer.param_groups[0]["lr"]
@@ -209,6 +351,19 @@ class Trainer:
         if self.history_path:
             with open(self.history_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            self._write_csv()
+
+    def _write_csv(self):
+        """``history.csv``: the history's rows with their numbers (and short texts), one
+        column per key that any row has, written whole each epoch (a new key, such as
+        ``stopped``, adds a column)."""
+        rows = [{key: value for key, value in record.items() if _is_scalar(value)} for record in self.history.epochs]
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        lines = _CsvLines()
+        writer = csv.DictWriter(lines, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        _write_atomically(self.history_csv_path, "".join(lines))
 
     # -- the per-epoch table ------------------------------------------------------------------
 
@@ -231,20 +386,43 @@ class Trainer:
         print("  ".join(cells), file=self.out, flush=True)
 
 
-def fit(model, train_loader, optimizer, epochs=1, loss=None, val=None, callbacks=(), **options):
+def fit(model, train_loader, optimizer, epochs=1, loss=None, val=None, callbacks=(), resume=None, **options):
     """Train ``model`` on ``train_loader`` for ``epochs`` epochs and return the
     :class:`History`.
 
     Each epoch prints one line of the table (a progress bar runs meanwhile in a
     terminal, never in a log file). ``val`` (a DataLoader or Dataset) is evaluated after
-    each epoch. Options: ``scheduler`` (with ``scheduler_interval='epoch'|'step'``),
-    ``clip_grad_norm``, ``save_path`` (the checkpoint, saved every epoch, with the JSON-lines
-    history next to it), ``metadata``, ``progress``, ``initial_eval`` (an epoch-0 row for the
-    untrained network), ``val_label``, ``out``.
+    each epoch. Options: ``scheduler`` (with ``scheduler_interval='epoch'|'step'``; a step
+    is an optimizer step), ``clip_grad_norm``, ``save_path`` (the checkpoint, saved every
+    epoch, with ``history.jsonl`` and ``history.csv`` next to it), ``checkpoint_every``
+    (steps: a checkpoint within the epoch too), ``accumulate`` (batches per optimizer
+    step: their gradients are summed, each batch's weighted by its examples, and divided
+    by the examples of the group, so the step is that of one batch N times larger; the
+    last group of an epoch may have fewer batches, and is the mean over the examples it
+    has), ``metadata``, ``progress``, ``initial_eval`` (an epoch-0 row for the untrained
+    network), ``val_label``, ``out``.
+
+    ``resume`` (a run folder or a checkpoint written with ``save_path``) goes on from where
+    that run stopped, exactly: weights, optimizer, scheduler, glassnet's random state, the
+    loader's order and position in the epoch, the counters, the history and the callbacks'
+    state come back, and the history goes on (appended, epochs numbered on). Build the
+    model, optimizer, scheduler, loader and callbacks as for the first run; a model or data
+    set that differs from the checkpoint's is an error that says what differs. Without a
+    ``save_path``, the resumed run is saved where it came from.
+
+    >>> import glassnet as gn, numpy as np, io
+    >>> data = gn.data.TensorDataset(np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 2)
+    >>> model = gn.nn.Linear(4, 2)
+    >>> history = fit(model, gn.data.DataLoader(data, batch_size=8), gn.optim.SGD(model.parameters(), lr=0.1),
+    ...               epochs=2, accumulate=2, out=io.StringIO(), progress=False)
+    >>> len(history), len(history.last["step_losses"])  # 4 batches an epoch, a step every 2
+    (2, 2)
     """
     initial_eval = options.pop("initial_eval", False)
+    if resume is not None and options.get("save_path") is None:
+        options["save_path"] = resuming.checkpoint_path_for(resume)
     trainer = Trainer(model, optimizer, loss=loss, callbacks=callbacks, **options)
-    return trainer.fit(train_loader, epochs=epochs, val=val, initial_eval=initial_eval)
+    return trainer.fit(train_loader, epochs=epochs, val=val, initial_eval=initial_eval, resume=resume)
 
 
 def evaluate(model, data, loss=None, batch_size=512):
@@ -282,6 +460,35 @@ def predict(model, data, batch_size=512):
             outputs.append(model(inputs).numpy())
     model.train(was_training)
     return xp.concatenate(outputs) if outputs else xp.zeros((0,))
+
+
+def _whole(value):
+    """A whole number of at least 1 (and not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
+def _is_scalar(value):
+    return value is None or isinstance(value, (bool, int, float, str, np.generic))
+
+
+class _CsvLines(list):
+    """A list that csv.writer can write lines into."""
+
+    def write(self, line):
+        self.append(line)
+
+
+def _write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "w", newline="") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def _overriding(callbacks, hook):

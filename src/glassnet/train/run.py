@@ -1,8 +1,9 @@
 """A saved run: the folder ``glassnet train --save RUN_DIR/model.safetensors`` writes.
 
 It holds the checkpoint (weights plus metadata naming the model, its input shape, the
-data set and the class names), ``history.jsonl`` (one JSON record per epoch) and, with
-``--health``, ``health.json``; ``glassnet report`` and ``glassnet inspect`` add their page
+data set and the class names, and the state to resume training from), ``history.jsonl``
+(one JSON record per epoch), ``history.csv`` (the same rows' numbers, for a spreadsheet)
+and, with ``--health``, ``health.json``; ``glassnet report`` and ``glassnet inspect`` add their page
 and pictures. Their names are spelled here and only here. Every inspection tool starts
 from one: ``run = load_run("runs/cnn")``.
 
@@ -19,6 +20,7 @@ from ..serialization import load, load_metadata
 
 CHECKPOINT = "model.safetensors"  # the weights and the metadata
 HISTORY = "history.jsonl"  # one JSON record per epoch (glassnet.train.fit)
+HISTORY_CSV = "history.csv"  # the same epoch rows, their numbers only (glassnet.train.fit)
 HEALTH = "health.json"  # per-layer statistics (glassnet.inspect.HealthMonitor)
 REPORT = "report.html"  # the page of glassnet.inspect.report
 PICTURES = "inspect"  # the folder of the PNG files of `glassnet inspect`
@@ -33,6 +35,22 @@ def _beside(checkpoint_path, name):
 def history_path_for(checkpoint_path):
     """The JSON-lines history that lives next to a checkpoint."""
     return _beside(checkpoint_path, HISTORY)
+
+
+def history_csv_path_for(checkpoint_path):
+    """The CSV history that lives next to a checkpoint, beside ``history.jsonl``."""
+    return _beside(checkpoint_path, HISTORY_CSV)
+
+
+def checkpoint_path_for(run):
+    """The checkpoint of ``run``: a run folder (its ``model.safetensors``) or the
+    checkpoint file itself."""
+    path = os.path.join(run, CHECKPOINT) if os.path.isdir(run) else run
+    if not os.path.isfile(path):
+        where = f"{run!r} has no {CHECKPOINT}" if os.path.isdir(run) else f"no checkpoint at {run!r}"
+        raise FileNotFoundError(f"cannot resume: {where}; help: give the run folder or checkpoint that "
+                                "'glassnet train --save' (or fit(..., save_path=...)) wrote")
+    return path
 
 
 def health_path_for(checkpoint_path):
