@@ -343,7 +343,7 @@ def hold_out(dataset, fraction, seed=0):
     >>> pixels = np.zeros((10, 1, 2, 2), np.float32)
     >>> train, val = hold_out(ImageDataset(pixels, np.array([0] * 6 + [1] * 4), ["a", "b"]), 0.25)
     >>> len(train), val.labels.tolist()
-    (6, [0, 0, 1])
+    (7, [0, 0, 1])
     """
     generator = np.random.default_rng(seed)
     held = np.zeros(len(dataset), dtype=bool)

@@ -124,6 +124,7 @@ class Trainer:
         self.val_label, self.history = val_label, History()
         self.stop_training, self.stopped_reason, self.global_step = False, None, 0
         self.epoch, self.epochs, self.batch = 0, 0, 0  # where training is, for callbacks
+        self.logits, self.val_loader = None, None  # the last batch's outputs; the validation data of fit
         self.history_path = history_path_for(save_path) if save_path else None
         self.history_csv_path = history_csv_path_for(save_path) if save_path else None
         self.tally, self.data_fingerprint = None, None  # the epoch in progress; what the data was (for resuming)
@@ -225,6 +226,7 @@ class Trainer:
                     break
                 raise
             self.tally.add(value, logits, targets)
+            self.logits = logits  # the last batch's, for the per-step callbacks' logs
             group.append((value, len(targets)))
             if len(group) == self.accumulate:
                 self._after_step(group, inputs, targets, loader, batches, started)
@@ -249,7 +251,8 @@ class Trainer:
         loss = sum(value * n for value, n in group) / examples if len(group) > 1 else group[0][0]
         self.tally.step_losses.append(loss)
         for callback in _overriding(self.callbacks, "on_batch_end"):
-            logs = {"epoch": self.epoch, "batch": self.batch, "loss": loss, "inputs": inputs, "targets": targets}
+            logs = {"epoch": self.epoch, "batch": self.batch, "loss": loss, "inputs": inputs, "targets": targets,
+                    "logits": self.logits}
             callback.on_batch_end(self, self.global_step, logs)
         if self.progress and self.batch % 10 < len(group):
             batches.set_postfix(loss=f"{self.tally.total_loss / self.tally.seen:.4f}", refresh=False)
@@ -273,6 +276,7 @@ class Trainer:
         """Train for ``epochs`` epochs in all (a resumed run counts those it had trained:
         it goes on up to ``epochs``); see :func:`fit`."""
         val_loader = _as_loader(val) if val is not None else None
+        self.val_loader = val_loader  # for callbacks that look at validation data (TensorBoard's images)
         self.epochs = epochs
         first_epoch = 1
         if self.save_path or resume is not None:
