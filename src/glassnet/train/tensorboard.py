@@ -47,15 +47,15 @@ class TensorBoard(Callback):
         samples: validation examples whose predictions are drawn at the end of each epoch:
             a Dataset (an ``ImageDataset``), a DataLoader or an ``(images, labels)`` pair,
             images of shape (N, C, H, W) with 1 or 3 channels; the first ``max_images`` are
-            used. By default the trainer's validation data when it is images (a trainer that
-            exposes it as ``trainer.val_loader``).
+            used. By default the trainer's validation data (``trainer.val_loader``) when it
+            is images.
         classes: the class names under the images; by default those of the samples' Dataset
             (``classes``), else the class numbers.
         max_images: how many sample images to draw.
 
     The step accuracy is that of the batch, from the logits the loop passes in
-    ``logs["logits"]`` when it does, else from one forward pass (in eval mode) after the
-    step.
+    ``logs["logits"]`` (a trainer of another make that passes none: from one forward pass,
+    in eval mode, after the step).
     """
 
     def __init__(self, log_dir, every=10, histograms=False, samples=None, classes=None, max_images=16):
