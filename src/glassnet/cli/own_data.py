@@ -64,9 +64,9 @@ def _holds_texts(folder):
 def train_own(args, optimizer_for, callbacks, loop=None):
     """``glassnet train --data``: the path for what the data is. ``optimizer_for(parameters)``
     makes the optimizer the command line asked for; ``callbacks`` are the command line's
-    (the time budget, TensorBoard); ``loop(args, optimizer, loader, metadata, clip=None)`` gives fit's loop options (the
-    schedule, accumulation, clipping, step checkpoints, --resume, the save path and the
-    metadata: :func:`glassnet.cli.training.loop_options`)."""
+    (the time budget, TensorBoard); ``loop(args, optimizer, loader, metadata, clip=None)``
+    gives fit's loop options (the schedule, accumulation, clipping, step checkpoints,
+    --resume, the save path and the metadata: :func:`glassnet.cli.training.loop_options`)."""
     kind = data_kind(args.data, args.text_column)
     if kind == "images" and args.target:
         raise ValueError(f"--target names a table's column, but --data {args.data} is a folder of images")
