@@ -88,7 +88,7 @@ def train(args):
     }
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=test_set, val_label="test", initial_eval=True,
-        progress=_progress(args), callbacks=_budget(args) + _health(args, test_set) + _tensorboard(args, test_set),
+        progress=progress_option(args), callbacks=_budget(args) + _health(args, test_set) + _tensorboard(args, test_set),
         **loop_options(args, optimizer, loader, metadata),
     )
     final = history.last
@@ -125,7 +125,8 @@ def _export(args):
     return export_command(args)
 
 
-def _progress(args):
+def progress_option(args):
+    """--progress as fit takes it: None (auto: a bar only in a terminal), True or False."""
     return None if args.progress == "auto" else args.progress == "on"
 
 
@@ -177,7 +178,7 @@ def train_text(args):
     )
     metadata = {"model": "gpt", "options": options, "chars": "".join(tokenizer.chars), "text": source}
     history = fit(
-        model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, progress=_progress(args),
+        model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, progress=progress_option(args),
         callbacks=_budget(args) + _tensorboard(args), **loop_options(args, optimizer, loader, metadata, clip=1.0),
     )
     print(f"final validation loss: {history.last.get('val_loss', float('nan')):.4f} nats/char"

@@ -30,6 +30,7 @@ from ..train import fit
 from ..train import metrics as scores
 from ..train import predict as model_outputs
 from ..train.run import CHECKPOINT, METRICS, VOCABULARY
+from . import progress_option
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
 ON_ERROR = {"stop": "raise", "skip": "skip"}  # --bad-images: what ImageFolder does at an unreadable file
@@ -105,7 +106,7 @@ def _train_table(args, optimizer_for, callbacks, loop):
     loader, optimizer = _loader(data.train, args), optimizer_for(model.parameters())
     fit(model, loader, optimizer, epochs=args.epochs,
         loss=F.cross_entropy if classify else F.mse_loss, val=data.val if len(data.val) else None,
-        val_label="val", progress=_progress(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
+        val_label="val", progress=progress_option(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
     if not len(data.val):
         return 0
     outputs = model_outputs(model, data.X_val)
@@ -133,7 +134,7 @@ def _train_images(args, optimizer_for, callbacks, loop):
     with warnings.catch_warnings(record=True) as caught:  # said once, as a note, not as a Python warning
         warnings.simplefilter("always")
         train_set, val_set, val_name = images.training_splits(args.data, size, val_split=args.val_split,
-                                                              seed=args.seed, progress=_progress(args),
+                                                              seed=args.seed, progress=progress_option(args),
                                                               on_error=ON_ERROR[args.bad_images])
     for warning in caught:
         print(f"glassnet: note: {warning.message}", file=sys.stderr)
@@ -154,7 +155,7 @@ def _train_images(args, optimizer_for, callbacks, loop):
                            + (f", augmented ({args.augment})" if args.augment else ""))
     optimizer = optimizer_for(model.parameters())
     fit(model, loader, optimizer, epochs=args.epochs, val=val_set, val_label=val_name or "val",
-        progress=_progress(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
+        progress=progress_option(args), callbacks=callbacks, **loop(args, optimizer, loader, metadata))
     if val_set is not None:
         predicted = model_outputs(model, val_set.images).argmax(axis=1)
         _report_scores(args, f"glassnet {model_name}", scores.classification_report(val_set.labels, predicted, classes),
@@ -212,7 +213,7 @@ def _train_texts(args, optimizer_for, callbacks, loop):
     _announce(args, model_name, model, f"{len(splits.train)} train / {len(val) if val else 0} validation texts of "
                                        f"{splits.max_length} {args.tokens} tokens, {len(splits.classes)} classes")
     loader, optimizer = _loader(splits.train, args), optimizer_for(model.parameters())
-    fit(model, loader, optimizer, epochs=args.epochs, val=val, val_label="val", progress=_progress(args),
+    fit(model, loader, optimizer, epochs=args.epochs, val=val, val_label="val", progress=progress_option(args),
         callbacks=callbacks, **loop(args, optimizer, loader, metadata, clip=1.0))
     if val is not None:
         predicted = model_outputs(model, val.ids).argmax(axis=1)
@@ -229,10 +230,6 @@ def _train_texts(args, optimizer_for, callbacks, loop):
 
 def _loader(dataset, args):
     return DataLoader(dataset, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-
-
-def _progress(args):
-    return None if args.progress == "auto" else args.progress == "on"
 
 
 def _announce(args, name, model, what):

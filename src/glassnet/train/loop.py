@@ -125,6 +125,7 @@ class Trainer:
         self.stop_training, self.stopped_reason, self.global_step = False, None, 0
         self.epoch, self.epochs, self.batch = 0, 0, 0  # where training is, for callbacks
         self.logits, self.val_loader = None, None  # the last batch's outputs; the validation data of fit
+        self._batch_end = []  # the callbacks that define on_batch_end (train_epoch finds them)
         self.history_path = history_path_for(save_path) if save_path else None
         self.history_csv_path = history_csv_path_for(save_path) if save_path else None
         self.tally, self.data_fingerprint = None, None  # the epoch in progress; what the data was (for resuming)
@@ -214,6 +215,7 @@ class Trainer:
                 next(batches)
         batches = self._progress_bar(batches, loader, epoch, epochs, done=self.tally.batches)
         group = []  # (loss, examples) of the batches whose gradients wait for the next step
+        self._batch_end = _overriding(self.callbacks, "on_batch_end")  # looked up once an epoch, not every step
         for inputs, targets in batches:
             self.batch = self.tally.batches + 1
             try:
@@ -250,10 +252,11 @@ class Trainer:
         self.global_step += 1
         loss = sum(value * n for value, n in group) / examples if len(group) > 1 else group[0][0]
         self.tally.step_losses.append(loss)
-        for callback in _overriding(self.callbacks, "on_batch_end"):
+        if self._batch_end:
             logs = {"epoch": self.epoch, "batch": self.batch, "loss": loss, "inputs": inputs, "targets": targets,
                     "logits": self.logits}
-            callback.on_batch_end(self, self.global_step, logs)
+            for callback in self._batch_end:
+                callback.on_batch_end(self, self.global_step, logs)
         if self.progress and self.batch % 10 < len(group):
             batches.set_postfix(loss=f"{self.tally.total_loss / self.tally.seen:.4f}", refresh=False)
         last_batch = hasattr(loader, "__len__") and self.tally.batches >= len(loader)
