@@ -249,7 +249,7 @@ def check_images(who, shape, channels=None, channels_argument="in_channels"):
         raise ValueError(f"{_name(who)}: expected a 4-D input (N, C, H, W), got shape {shape}{_four_d_hint(shape, channels)}")
     if channels is not None and shape[1] != channels:
         if shape[3] == channels:
-            hint = f"; help: the channels seem to be last (N, H, W, C); move them with x.permute(0, 3, 1, 2)"
+            hint = "; help: the channels seem to be last (N, H, W, C); move them with x.permute(0, 3, 1, 2)"
         else:
             hint = f"; help: if the images really have {shape[1]} channels, build the layer with {channels_argument}={shape[1]}"
         raise ValueError(f"{_name(who)}: expected input with {_plural(channels, 'channel')}, got {shape}{hint}")
