@@ -112,3 +112,20 @@ def offline_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "_open_url", no_network)
     monkeypatch.setattr(datasets, "_decoded", {})
+
+
+_lab_findings = {}
+
+
+@pytest.fixture(scope="session")
+def lab_finding():
+    """``lab_finding(name)``: the :class:`glassnet.lab.claims.Finding` of that claim's quick
+    run, computed once a session (each claim's test and the lab page's test share it)."""
+    from glassnet.lab import claims
+
+    def finding(name):
+        if name not in _lab_findings:
+            _lab_findings[name] = claims.run(name, quick=True, seed=0)
+        return _lab_findings[name]
+
+    return finding
