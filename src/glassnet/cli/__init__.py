@@ -9,6 +9,7 @@
     glassnet inspect runs/cnn --what saliency        # PNG files in runs/cnn/inspect
     glassnet report runs/cnn                         # runs/cnn/report.html, one self-contained page
     glassnet compare --dataset fashion-mnist         # deep vs traditional learning, by training-set size
+    glassnet lab linear-depth                        # one of the seed's claims, tested here (glassnet lab: the list)
 
 The command parses first, then imports what it needs. glassnet.inspect (matplotlib, and
 scikit-learn for the embeddings) is imported by the commands that draw, when they run, so
@@ -28,6 +29,7 @@ from ..nn import functional as F
 from ..serialization import load, load_metadata
 from ..train import TensorBoard, TimeBudget, evaluate, fit
 from ..train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
+from .lab import add_lab_arguments
 from .training import add_loop_arguments, given_options, loop_options, resumed_args
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
@@ -432,6 +434,8 @@ def build_parser():
     c = commands.add_parser("compare", help="deep vs traditional learning at growing training-set sizes")
     comparison.add_compare_arguments(c)
     c.set_defaults(run=comparison.compare_command)
+
+    add_lab_arguments(commands.add_parser("lab", help="the seed's claims, each tested on this machine (a PNG, a JSON, a page)"))
     return parser
 
 

@@ -1,0 +1,65 @@
+"""``glassnet lab``: the seed's claims, each tested by one command on this machine.
+
+    glassnet lab                          # the claims, one a line
+    glassnet lab linear-depth             # run one: its number, its verdict, runs/lab/linear-depth.{png,json}
+    glassnet lab --all --out runs/lab     # all twelve, and runs/lab/index.html, one page with them all
+"""
+import os
+
+from ..lab.claims import CLAIMS
+
+DEFAULT_OUT = os.path.join("runs", "lab")
+
+
+def add_lab_arguments(parser):
+    """The options of ``glassnet lab``."""
+    parser.add_argument("name", nargs="?", default=None, metavar="NAME",
+                        help="the claim to test (without a name and without --all: list the claims)")
+    parser.add_argument("--all", action="store_true", help="test every claim and write one HTML page, index.html")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the PNG, JSON and HTML files (default: {DEFAULT_OUT})")
+    parser.add_argument("--quick", action="store_true",
+                        help="less data and fewer steps (seconds, not minutes): the effect's direction, not its size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=lab_command)
+
+
+def list_claims():
+    width = max(len(name) for name in CLAIMS)
+    for claim in CLAIMS.values():
+        print(f"{claim.name:<{width}}  {claim.statement}")
+    print(f"\nrun one: glassnet lab NAME; all of them, with a page: glassnet lab --all --out {DEFAULT_OUT}")
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def lab_command(args):
+    if args.all and args.name:
+        raise ValueError(f"give a claim's name or --all, not both (got {args.name!r} and --all)")
+    if not args.all and not args.name:
+        list_claims()
+        return 0
+    if args.all:
+        return _run_all(args)
+    from ..lab import claims
+
+    claim = claims.claim(args.name)
+    say(f"glassnet lab {claim.name}: {claim.statement}")
+    finding = claims.run(claim.name, quick=args.quick, seed=args.seed, log=lambda text: say(f"  {text}"))
+    png, json_path = claims.save(finding, args.out)
+    say(finding.line())
+    say(f"wrote {png} and {json_path}" if png else f"wrote {json_path}")
+    return 0
+
+
+def _run_all(args):
+    from ..lab.page import outcome, run_all
+
+    results, path = run_all(args.out, quick=args.quick, seed=args.seed, log=say)
+    outcomes = [outcome(finding) for finding in results.values()]
+    say(f"\n{outcomes.count('held')} of {len(outcomes)} claims held here; wrote {path}")
+    failed = [name for name, finding in results.items() if outcome(finding) == "could not run"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(outcomes)} claims could not run: {', '.join(failed)} (the page says why)")
+    return 0
