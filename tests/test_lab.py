@@ -56,6 +56,7 @@ def test_glassnet_lab_name_prints_the_verdict_and_writes_png_and_json(cached_run
     assert re.search(r"^linear-depth: (held|did NOT hold) here: ", out, re.MULTILINE)
     record = json.loads((tmp_path / "linear-depth.json").read_text())
     assert record["name"] == "linear-depth" and isinstance(record["held"], bool) and record["data"]
+    assert 'id="linear-depth"' in (tmp_path / "index.html").read_text()  # the page, with this one claim
     assert read_png((tmp_path / "linear-depth.png").read_bytes()).shape[1] >= 200
 
 
@@ -63,12 +64,9 @@ def test_glassnet_lab_name_prints_the_verdict_and_writes_png_and_json(cached_run
 def lab_page(tmp_path_factory, lab_finding):
     """The page of all twelve claims' quick runs, as ``glassnet lab --all --quick`` writes it."""
     folder = tmp_path_factory.mktemp("lab")
-    results = {}
     for name in claims.CLAIMS:
-        finding = lab_finding(name)
-        claims.save(finding, str(folder))
-        results[name] = finding
-    return page.write_page(results, str(folder), quick=True)
+        claims.save(lab_finding(name), str(folder))
+    return page.write_page(str(folder))
 
 
 def test_the_page_follows_the_text_and_shows_every_claim(lab_page):
@@ -77,7 +75,7 @@ def test_the_page_follows_the_text_and_shows_every_claim(lab_page):
     assert headings == list(claims.SECTIONS.values())
     for name in claims.CLAIMS:
         assert f'id="{name}"' in text and f'src="{name}.png"' in text and f'href="{name}.json"' in text
-    assert re.search(r"\d+ of 12 held on this run", text)
+    assert re.search(r"\d+ of the 12 claims held here\. ", text) and "quick (small data, for tests), seed 0" in text
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
@@ -109,7 +107,8 @@ def test_run_all_records_a_claim_that_fails_and_runs_the_others(monkeypatch, lab
     assert isinstance(results["bias"], ValueError) and results["nudging"].name == "nudging"
     text = open(path).read()
     assert "could not run</span>: no data for this claim" in text
-    assert (tmp_path / "nudging.json").exists() and not (tmp_path / "bias.json").exists()
+    assert json.loads((tmp_path / "bias.json").read_text())["error"] == "no data for this claim"
+    assert (tmp_path / "nudging.png").exists() and not (tmp_path / "bias.png").exists()
 
 
 def test_glassnet_lab_all_exits_with_an_error_line_when_a_claim_could_not_run(monkeypatch, lab_finding, tmp_path,

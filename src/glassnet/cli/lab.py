@@ -3,6 +3,9 @@
     glassnet lab                          # the claims, one a line
     glassnet lab linear-depth             # run one: its number, its verdict, runs/lab/linear-depth.{png,json}
     glassnet lab --all --out runs/lab     # all twelve, and runs/lab/index.html, one page with them all
+
+Each run also rewrites ``OUT/index.html`` from the claims' files in ``OUT``: running the claims
+one at a time builds the same page.
 """
 import os
 
@@ -43,23 +46,26 @@ def lab_command(args):
     if args.all:
         return _run_all(args)
     from ..lab import claims
+    from ..lab.page import write_page
 
     claim = claims.claim(args.name)
     say(f"glassnet lab {claim.name}: {claim.statement}")
     finding = claims.run(claim.name, quick=args.quick, seed=args.seed, log=lambda text: say(f"  {text}"))
     png, json_path = claims.save(finding, args.out)
     say(finding.line())
-    say(f"wrote {png} and {json_path}" if png else f"wrote {json_path}")
+    written = [path for path in (png, json_path, write_page(args.out)) if path]
+    say(f"wrote {', '.join(written)}")
     return 0
 
 
 def _run_all(args):
-    from ..lab.page import outcome, run_all
+    from ..lab.page import run_all
 
     results, path = run_all(args.out, quick=args.quick, seed=args.seed, log=say)
-    outcomes = [outcome(finding) for finding in results.values()]
-    say(f"\n{outcomes.count('held')} of {len(outcomes)} claims held here; wrote {path}")
-    failed = [name for name, finding in results.items() if outcome(finding) == "could not run"]
+    failed = [name for name, finding in results.items() if isinstance(finding, Exception)]
+    held = [name for name, finding in results.items() if name not in failed and finding.held]
+    say(f"\n{len(held)} of {len(results)} claims held here; wrote {path}")
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(outcomes)} claims could not run: {', '.join(failed)} (the page says why)")
+        raise RuntimeError(f"{len(failed)} of {len(results)} claims could not run: {', '.join(failed)} "
+                           "(the page says why)")
     return 0

@@ -45,6 +45,7 @@ class Finding:
         figure: a matplotlib Figure that shows it (written as NAME.png).
         data: every number behind the verdict, JSON-able (written as NAME.json).
         seconds: wall time of the experiment.
+        settings: how it was run (``quick``, ``seed``), set by :func:`run`.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Finding:
     figure: object = None
     data: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    settings: dict = dataclasses.field(default_factory=dict)
 
     def line(self):
         """The one line ``glassnet lab NAME`` prints last."""
@@ -119,6 +121,7 @@ def run(name, quick=False, seed=0, log=None):
     start = time.perf_counter()
     finding = module.run(quick=quick, seed=seed, log=log)
     finding.seconds = time.perf_counter() - start
+    finding.settings = {"quick": bool(quick), "seed": seed}
     return finding
 
 
@@ -133,12 +136,36 @@ def save(finding, out):
         png = plots.save(finding.figure, os.path.join(out, f"{finding.name}.png"))
     record = {"name": finding.name, "claim": CLAIMS[finding.name].statement, "held": bool(finding.held),
               "number": finding.number, "verdict": finding.verdict, "seconds": round(finding.seconds, 2),
-              "data": finding.data}
-    json_path = os.path.join(out, f"{finding.name}.json")
-    with open(json_path, "w") as stream:
+              **finding.settings, "data": finding.data}
+    return png, _write_record(record, out)
+
+
+def save_failure(name, error, out, quick=False, seed=0):
+    """Record that the claim ``name`` could not run (``error``, an exception) as
+    ``out/NAME.json``, removing the picture of an earlier run; return the JSON's path."""
+    os.makedirs(out, exist_ok=True)
+    stale = os.path.join(out, f"{name}.png")
+    if os.path.exists(stale):
+        os.remove(stale)
+    record = {"name": name, "claim": CLAIMS[name].statement, "error": str(error), "quick": bool(quick), "seed": seed}
+    return _write_record(record, out)
+
+
+def load_record(name, out):
+    """The JSON record :func:`save` or :func:`save_failure` wrote for ``name`` in ``out``, or None."""
+    path = os.path.join(out, f"{name}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as stream:
+        return json.load(stream)
+
+
+def _write_record(record, out):
+    path = os.path.join(out, f"{record['name']}.json")
+    with open(path, "w") as stream:
         json.dump(record, stream, indent=1, default=_plain)
         stream.write("\n")
-    return png, json_path
+    return path
 
 
 def _plain(value):

@@ -1,9 +1,10 @@
 """The lab's page: every claim's picture and numbers from one run, in the order of the text
 glassnet grew from (``glassnet lab --all --out DIR`` writes ``DIR/index.html``).
 
-The page links each claim's PNG and JSON file, which sit beside it in ``DIR``, so the folder
-is the record of the run; a claim that could not run (a missing data set, an error) is on
-the page too, saying why.
+The page is made from each claim's PNG and JSON files, which sit beside it in ``DIR``, so
+the folder is the record of the run: ``glassnet lab NAME --out DIR`` updates the page with
+that one claim. A claim that could not run (a missing data set, an error) is on the page
+too, saying why.
 """
 import datetime
 import html
@@ -13,7 +14,7 @@ import platform
 import numpy as np
 
 from .. import __version__
-from .claims import CLAIMS, SECTIONS
+from .claims import CLAIMS, SECTIONS, load_record
 
 PAGE = "index.html"
 
@@ -46,38 +47,37 @@ blockquote { margin: 0.5em 0; padding-left: 1em; border-left: 3px solid #ccc; co
 </style>"""
 
 
-def outcome(finding):
-    """'held', 'did not hold' or 'could not run' for a Finding, or an exception."""
-    if isinstance(finding, BaseException):
+def outcome(record):
+    """'held', 'did not hold' or 'could not run' for a claim's JSON record."""
+    if "error" in record:
         return "could not run"
-    return "held" if finding.held else "did not hold"
+    return "held" if record["held"] else "did not hold"
 
 
-def _badge(finding):
-    word = outcome(finding)
+def _badge(record):
+    word = outcome(record)
     return f'<span class="{"held" if word == "held" else "failed"}">{word}</span>'
 
 
-def _summary_table(results):
+def _summary_table(records):
     rows = []
-    for name, finding in results.items():
-        number = "" if isinstance(finding, BaseException) else html.escape(finding.number)
-        seconds = "" if isinstance(finding, BaseException) else f"{finding.seconds:.0f} s"
-        rows.append(f'<tr><td><a href="#{name}">{name}</a></td><td>{_badge(finding)}</td><td>{number}</td>'
+    for name, record in records.items():
+        number = html.escape(record.get("number", ""))
+        seconds = f"{record['seconds']:.0f} s" if "seconds" in record else ""
+        rows.append(f'<tr><td><a href="#{name}">{name}</a></td><td>{_badge(record)}</td><td>{number}</td>'
                     f"<td>{seconds}</td></tr>")
     return ("<table><tr><th>claim</th><th>here</th><th>the number</th><th>time</th></tr>"
             + "".join(rows) + "</table>")
 
 
-def _claim_block(name, finding, folder):
-    claim = CLAIMS[name]
+def _claim_block(name, record, folder):
     parts = [f'<div class="claim" id="{name}">', f"<h3>{name}</h3>",
-             f"<blockquote>{html.escape(claim.statement)}</blockquote>"]
-    if isinstance(finding, BaseException):
-        parts.append(f"<p>{_badge(finding)}: {html.escape(str(finding))}</p>")
+             f"<blockquote>{html.escape(CLAIMS[name].statement)}</blockquote>"]
+    if "error" in record:
+        parts.append(f"<p>{_badge(record)}: {html.escape(record['error'])}</p>")
     else:
-        parts.append(f"<p>{_badge(finding)} here: {html.escape(finding.verdict)}</p>")
-        parts.append(f"<p><b>{html.escape(finding.number)}</b> ({finding.seconds:.0f} s)</p>")
+        parts.append(f"<p>{_badge(record)} here: {html.escape(record['verdict'])}</p>")
+        parts.append(f"<p><b>{html.escape(record['number'])}</b> ({record['seconds']:.0f} s)</p>")
         if os.path.exists(os.path.join(folder, f"{name}.png")):
             parts.append(f'<img alt="{name}" src="{name}.png">')
         parts.append(f'<p class="note">The numbers: <a href="{name}.json">{name}.json</a>. '
@@ -86,38 +86,42 @@ def _claim_block(name, finding, folder):
     return "\n".join(parts)
 
 
-def _sections(results, folder):
+def _sections(records, folder):
     blocks = []
     for key, heading in SECTIONS.items():
-        names = [name for name in results if CLAIMS[name].section == key]
+        names = [name for name in records if CLAIMS[name].section == key]
         if not names:
             continue
         blocks.append(f'<section>\n<h2>{heading}</h2>\n<p>{INTRODUCTIONS[key]}</p>\n'
-                      + "\n".join(_claim_block(name, results[name], folder) for name in names) + "\n</section>")
+                      + "\n".join(_claim_block(name, records[name], folder) for name in names) + "\n</section>")
     return "\n".join(blocks)
 
 
-def _machine(quick, seed):
-    held = "quick (small data, for tests)" if quick else "full"
-    return (f"Run {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
+def _machine(records):
+    runs = {("quick (small data, for tests)" if record.get("quick") else "full") + f", seed {record.get('seed', 0)}"
+            for record in records.values()}
+    return (f"Written {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, NumPy {np.__version__}, glassnet {__version__}; "
-            f"{held} experiments, seed {seed}.")
+            f"experiments: {'; '.join(sorted(runs))}.")
 
 
-def write_page(results, folder, quick=False, seed=0):
-    """Write ``folder/index.html`` for ``results`` ({claim name: Finding, or the exception
-    that stopped it}), whose PNG and JSON files :func:`claims.save` wrote in ``folder``;
-    return its path."""
+def write_page(folder):
+    """Write ``folder/index.html`` from the claims' records there (the JSON and PNG files
+    :func:`claims.save` and :func:`claims.save_failure` wrote), in the text's order, and
+    return its path. Claims not run yet are left out; the page says how many it has."""
     from ..inspect.report import COUNT_IMAGES, STYLE  # the report's look (and matplotlib: only when drawing)
 
-    held = sum(1 for finding in results.values() if outcome(finding) == "held")
+    records = {name: record for name in CLAIMS if (record := load_record(name, folder)) is not None}
+    held = sum(1 for record in records.values() if outcome(record) == "held")
     title = "The seed's claims, tested on this machine"
+    missing = len(CLAIMS) - len(records)
     intro = (f"glassnet grew from a text that explains deep learning. It makes claims; here each one is an "
-             f"experiment, run on this machine, with its number and its picture. {held} of {len(results)} "
-             f"held on this run. A claim that did not hold says so: the lab reports what happened.")
-    body = "\n".join([f"<p>{intro}</p>", _summary_table(results), _sections(results, folder),
-                      f'<p class="note">{html.escape(_machine(quick, seed))} Made by '
-                      "<code>glassnet lab --all</code>.</p>"])
+             f"experiment, run on this machine, with its number and its picture. {held} of the {len(records)} "
+             f"claims held here{f' ({missing} not run yet)' if missing else ''}. A claim that did not hold "
+             "says so: the lab reports what happened.")
+    body = "\n".join([f"<p>{intro}</p>", _summary_table(records), _sections(records, folder),
+                      f'<p class="note">{html.escape(_machine(records))} Made by '
+                      "<code>glassnet lab</code>.</p>"])
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
             f"{STYLE}\n{EXTRA_STYLE}\n{COUNT_IMAGES}\n</head>\n<body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n")
     os.makedirs(folder, exist_ok=True)
@@ -131,22 +135,23 @@ def run_all(folder, names=None, quick=False, seed=0, log=None):
     """Run the claims ``names`` (default: all twelve, in order), writing each one's PNG and
     JSON into ``folder`` as it finishes and the page after each, so that an interrupted run
     leaves a page of what it did. A claim that raises is recorded with its error and the
-    others still run. Returns ({name: Finding or exception}, the page's path)."""
-    from .claims import quiet, run, save
+    others still run. Returns ({name: Finding, or the exception that stopped it}, the page's path)."""
+    from . import claims
 
-    log = quiet(log)
+    log = claims.quiet(log)
     names = list(CLAIMS) if names is None else names
     results, path = {}, None
     for number, name in enumerate(names, 1):
         log(f"[{number}/{len(names)}] {name}: {CLAIMS[name].statement}")
         try:
-            finding = run(name, quick=quick, seed=seed, log=lambda text: log(f"    {text}"))
+            finding = claims.run(name, quick=quick, seed=seed, log=lambda text: log(f"    {text}"))
         except (OSError, ValueError, RuntimeError, ImportError, FloatingPointError) as error:
             results[name] = error
+            claims.save_failure(name, error, folder, quick, seed)
             log(f"    could not run: {error}")
         else:
-            save(finding, folder)
+            claims.save(finding, folder)
             results[name] = finding
             log(f"    {finding.line()}")
-        path = write_page(results, folder, quick, seed)
+        path = write_page(folder)
     return results, path
