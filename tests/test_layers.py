@@ -31,7 +31,7 @@ LAYERS = [
               "extras"]),  # optional third-party imports with a clear error; it imports nothing of glassnet
     ("nn and optim", ["nn", "optim", "models", "serialization"]),
     ("data", ["data", "utils"]),
-    ("train", ["train", "onnx"]),
+    ("train", ["train", "onnx", "distributed"]),
     ("inspect", ["inspect"]),
     ("lab", ["lab"]),
     ("cli", ["cli"]),

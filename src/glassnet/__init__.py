@@ -45,8 +45,9 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # gn.inspect and gn.lab on first use: they bring matplotlib and scikit-learn, which
-    # training does not need; gn.onnx too (light itself: it imports onnx when it exports)
-    if name in ("inspect", "lab", "onnx"):
+    # training does not need; gn.onnx and gn.distributed too (light themselves: they import
+    # onnx when exporting, mpi4py in gn.distributed.init())
+    if name in ("inspect", "lab", "onnx", "distributed"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
