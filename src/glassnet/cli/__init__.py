@@ -30,6 +30,8 @@ from ..serialization import load, load_metadata
 from ..train import TensorBoard, TimeBudget, evaluate, fit
 from ..train.run import CHECKPOINT, HEALTH, PICTURES, REPORT, load_run
 from .lab import add_lab_arguments
+from .distributed import abort_job, add_distributed_arguments, distribute, for_this_rank, training_loader
+from .distributed import start as start_distributed, text_loader
 from .training import add_loop_arguments, given_options, loop_options, resumed_args
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
@@ -61,6 +63,7 @@ def train(args):
         args = resumed_args(args)
     check_save_path(args.save)
     random.seed(args.seed)
+    world = start_distributed(args)  # glassnet.distributed with --distributed, else None
     if args.data:
         from .own_data import train_own
 
@@ -70,13 +73,14 @@ def train(args):
         return train_own(args, optimizer_for, _budget(args) + _tensorboard(args), loop_options)
     args.model = args.model or "mlp"
     if args.model in models.TEXT_MODELS:
-        return train_text(args)
+        return train_text(args, world)
     train_set = training_set(args)
     test_set = load_dataset(args.dataset, "test", args.data_root)
     input_shape, num_classes = train_set.images.shape[1:], len(train_set.classes)
     model = models.build(args.model, input_shape, num_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    optimizer = distribute(model, optimizer, world)
+    loader = training_loader(train_set, args, world)
     parameter_count = sum(p.numel() for p in model.parameters())
     print(
         f"glassnet: training {args.model} ({parameter_count:,} parameters) on {args.dataset} "
@@ -90,7 +94,8 @@ def train(args):
     }
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=test_set, val_label="test", initial_eval=True,
-        progress=progress_option(args), callbacks=_budget(args) + _health(args, test_set) + _tensorboard(args, test_set),
+        progress=progress_option(args),
+        callbacks=for_this_rank(_budget(args) + _health(args, test_set) + _tensorboard(args, test_set), world),
         **loop_options(args, optimizer, loader, metadata),
     )
     final = history.last
@@ -162,14 +167,16 @@ def sequence_loss(logits, targets):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def train_text(args):
+def train_text(args, world=None):
     train_text_, val_text = _read_corpus(args.text)
     tokenizer = text.CharTokenizer(train_text_ + val_text)
     train_tokens, val_tokens = tokenizer.encode(train_text_), tokenizer.encode(val_text)
     options = {"context": args.context, "dim": args.dim, "depth": args.depth, "heads": args.heads}
     model = models.gpt(tokenizer.vocab_size, **options)
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
+    optimizer = distribute(model, make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
+                                                  args.weight_decay), world)
     loader = text.RandomWindows(train_tokens, args.context, args.batch_size, args.steps_per_epoch, seed=args.seed)
+    loader = text_loader(loader, world)
     val = text.SequentialWindows(val_tokens, args.context, args.batch_size, max_batches=args.val_batches)
     source = args.text or "the Python standard library's source"
     print(
@@ -181,7 +188,8 @@ def train_text(args):
     metadata = {"model": "gpt", "options": options, "chars": "".join(tokenizer.chars), "text": source}
     history = fit(
         model, loader, optimizer, epochs=args.epochs, val=val, loss=sequence_loss, progress=progress_option(args),
-        callbacks=_budget(args) + _tensorboard(args), **loop_options(args, optimizer, loader, metadata, clip=1.0),
+        callbacks=for_this_rank(_budget(args) + _tensorboard(args), world),
+        **loop_options(args, optimizer, loader, metadata, clip=1.0),
     )
     print(f"final validation loss: {history.last.get('val_loss', float('nan')):.4f} nats/char"
           + (f"  (saved to {args.save})" if args.save else ""))
@@ -343,7 +351,8 @@ def build_parser():
     own.add_argument("--tokens", default="word", choices=["word", "char"], help="texts: word- or character-level")
     own.add_argument("--max-length", type=count(1), default=None, help="texts: tokens kept per text")
     t.add_argument("--epochs", type=count(0), default=10, help="0: only evaluate the untrained network")
-    t.add_argument("--batch-size", type=count(1), default=64)
+    t.add_argument("--batch-size", type=count(1), default=64,
+                   help="examples per optimizer step; with --distributed the global batch, split over the ranks")
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     t.add_argument("--momentum", type=float, default=0.9, help="for sgd")
@@ -359,6 +368,7 @@ def build_parser():
                    help="write TensorBoard event files to DIR (see them with: tensorboard --logdir DIR); "
                         "--health adds weight and gradient histograms")
     add_loop_arguments(t)  # --schedule, --accumulate, --clip-grad, --checkpoint-every, --resume
+    add_distributed_arguments(t)  # --distributed
     t.set_defaults(run=train)
 
     e = commands.add_parser("evaluate", help="evaluate a saved model")
@@ -447,6 +457,7 @@ def main(argv=None):
             args.given = given_options(argv)
         return args.run(args)
     except (OSError, KeyError, ValueError, RuntimeError, FloatingPointError, MissingExtra) as error:
+        abort_job(message(error))  # one rank of several: names itself and ends the job (never returns)
         report_error(message(error))
         return 1
 

@@ -173,13 +173,17 @@ class DataLoader:
 
     def state_dict(self):
         """Where the loader is: ``generator`` (its shuffling generator's state, or None),
-        ``order`` (the epoch in progress's order of the examples, an int64 array, or None)
+        ``order`` (the epoch in progress's order of the examples, an int64 array, or None:
+        also when the sampler has ``set_epoch``, whose order is that of its epoch)
         and ``position`` (how many of that epoch's batches were handed out). Plain data:
         arrays and numbers."""
         in_progress = 0 < self._position < len(self)
+        # a sampler with epochs (DistributedSampler) gives the same order again once set to the epoch: on each
+        # rank its own share, even when a run goes on with another number of ranks
+        keep_order = in_progress and self._order is not None and not hasattr(self.sampler, "set_epoch")
         return {
             "generator": get_rng_state(self.generator) if self.generator is not None else None,
-            "order": np.asarray(self._order, dtype=np.int64) if in_progress and self._order is not None else None,
+            "order": np.asarray(self._order, dtype=np.int64) if keep_order else None,
             "position": self._position if in_progress else 0,
         }
 

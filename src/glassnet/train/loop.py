@@ -4,7 +4,8 @@ One step is the whole of deep learning in four lines: forward (predict), loss (m
 the error), backward (trace the error back to every weight), step (nudge the weights).
 Around it: accuracy, validation, progress a person can watch, a JSON-lines history (and
 the same rows as CSV), callbacks, gradient accumulation, and checkpoints a run can be
-resumed from exactly (:mod:`glassnet.train.resume`).
+resumed from exactly (:mod:`glassnet.train.resume`). On several ranks
+(:mod:`glassnet.distributed`) the same loop runs on each; rank 0 alone prints and saves.
 """
 import csv
 import itertools
@@ -131,6 +132,10 @@ class Trainer:
         self.tally, self.data_fingerprint = None, None  # the epoch in progress; what the data was (for resuming)
         self.resumed = None  # set by fit(resume=...): where the run went on from
         self.epoch_start_random = None  # a loader's generator at the epoch's start, if it has no state_dict
+        self.world = _world()  # glassnet.distributed when this is one of several ranks, else None
+        self.is_root = self.world is None or self.world.rank() == 0
+        if not self.is_root:  # rank 0 alone shows the run and writes its files
+            self.out, self.progress, self.history_path, self.history_csv_path = _Nowhere(), False, None, None
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -180,7 +185,10 @@ class Trainer:
             self.optimizer.step()
 
     def _before_update(self):
-        """Between backward and step: callbacks see the raw gradients, then clipping may shrink them."""
+        """Between backward and step: callbacks see the raw gradients (averaged over the
+        ranks by a DistributedOptimizer), then clipping may shrink them."""
+        if hasattr(self.optimizer, "synchronize"):
+            self.optimizer.synchronize()
         for callback in _overriding(self.callbacks, "on_after_backward"):
             callback.on_after_backward(self, self.global_step + 1)
         if self.clip_grad_norm:
@@ -204,6 +212,8 @@ class Trainer:
         progress bar. An epoch resumed mid-way goes on from the checkpoint's batch."""
         self.model.train()
         self.epoch = epoch
+        if hasattr(getattr(loader, "sampler", None), "set_epoch"):
+            loader.sampler.set_epoch(epoch - 1)  # a DistributedSampler's order for this epoch (from 0, as PyTorch's)
         self.tally, resumed = self.tally or EpochTally(), self.tally is not None
         started = time.perf_counter() - self.tally.seconds
         generator = getattr(loader, "generator", None)
@@ -238,8 +248,18 @@ class Trainer:
                 self._after_step(group, inputs, targets, loader, batches, started)
         if self.progress:
             batches.close()
-        tally, self.tally = self.tally, None
+        tally, self.tally = self._all_ranks(self.tally), None
+        if self.world is not None:  # rank 0's buffers (batch norm's running statistics) to all, as DDP's
+            self.world.broadcast_parameters(self.model.named_buffers())
         return tally.record()
+
+    def _all_ranks(self, tally):
+        """The epoch's running sums over all ranks' examples (the tally itself on one)."""
+        if self.world is None:
+            return tally
+        sums = self.world.all_reduce(np.array([tally.total_loss, tally.seen, tally.correct, tally.predicted]))
+        step_losses = self.world.all_reduce(np.array(tally.step_losses, dtype=np.float64), "average")
+        return EpochTally(sums[0], int(sums[1]), int(sums[2]), int(sums[3]), step_losses, tally.batches, tally.seconds)
 
     def _after_step(self, group, inputs, targets, loader, batches, started):
         """What follows an optimizer step: the step scheduler, the counters, the per-step
@@ -298,15 +318,15 @@ class Trainer:
         self._print_header(val_loader is not None)
         if initial_eval and resume is None:  # epoch 0: the untrained network, at chance (train metrics: a few batches)
             first_batches = list(itertools.islice(iter(train_loader), 20))
-            record = {"epoch": 0, **_prefixed(evaluate(self.model, first_batches, self.loss_fn), "train")}
+            record = {"epoch": 0, **_prefixed(self._evaluate(first_batches, shard=False), "train")}
             if val_loader is not None:
-                record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
+                record.update(_prefixed(self._evaluate(val_loader), "val"))
             self._record(record | {"seconds": 0.0, "lr": self._lr()})
         for epoch in range(first_epoch, epochs + 1):
             start = time.perf_counter() - (self.tally.seconds if self.tally is not None else 0.0)
             record = {"epoch": epoch, **self.train_epoch(train_loader, epoch, epochs)}
             if val_loader is not None and not self.stopped_reason:
-                record.update(_prefixed(evaluate(self.model, val_loader, self.loss_fn), "val"))
+                record.update(_prefixed(self._evaluate(val_loader), "val"))
             record.update(seconds=time.perf_counter() - start, lr=self._lr())
             if self.stopped_reason:
                 record["stopped"] = self.stopped_reason
@@ -315,6 +335,8 @@ class Trainer:
                 self.scheduler.step()
             for callback in self.callbacks:
                 callback.on_epoch_end(self, epoch, record)
+            if self.world is not None:  # rank 0 decides (a time budget's clock differs between ranks): all stop together
+                self.stop_training = bool(self.world.broadcast(self.stop_training, root=0))
             if self.save_path:
                 self.save_checkpoint(train_loader, epoch)
             if self.stop_training:
@@ -328,14 +350,23 @@ class Trainer:
         run killed at any moment leaves the last whole one): the weights, the optimizer,
         and everything needed to go on exactly (:func:`glassnet.train.resume.training_state`)."""
         metadata = dict(self.metadata or {}, epoch=completed_epochs)
-        save(self.model.state_dict(), self.save_path, optimizer=self.optimizer, metadata=metadata,
-             training=resuming.training_state(self, loader, completed_epochs))
+        tally = self.tally
+        if tally is not None:
+            self.tally = self._all_ranks(tally)  # an epoch in progress: its sums over all ranks go in the checkpoint
+        try:
+            if self.is_root:  # the weights are the same on every rank: rank 0 writes them
+                save(self.model.state_dict(), self.save_path, optimizer=self.optimizer, metadata=metadata,
+                     training=resuming.training_state(self, loader, completed_epochs))
+        finally:
+            self.tally = tally
 
     def _resume(self, run, loader, epochs):
         """Put back the run saved in ``run`` (:func:`glassnet.train.resume.restore`), carry
         its history over, and return the epoch to train next."""
         done = resuming.restore(self, run, loader, epochs)
         self.resumed = done
+        if self.tally is not None and not self.is_root:  # the saved sums are all ranks': counted once, on rank 0
+            self.tally.total_loss, self.tally.seen, self.tally.correct, self.tally.predicted = 0.0, 0, 0, 0
         if self.history_path:  # the records up to the checkpoint, written again where this run keeps its history
             os.makedirs(os.path.dirname(self.history_path), exist_ok=True)
             _write_atomically(self.history_path, "".join(json.dumps(r) + "\n" for r in self.history.epochs))
@@ -348,6 +379,16 @@ class Trainer:
         print(f"glassnet: resuming {done.path} at {where} (step {self.global_step}), up to epoch {epochs}",
               file=self.out, flush=True)
         return done.epochs + 1
+
+    def _evaluate(self, data, shard=True):
+        """:func:`evaluate` on this rank, or on several: each rank takes every N-th batch
+        (``shard``; else each its own ``data``), and the sums are all-reduced."""
+        if self.world is None:
+            return evaluate(self.model, data, self.loss_fn)
+        batches = _as_loader(data)
+        if shard:
+            batches = itertools.islice(batches, self.world.rank(), None, self.world.world_size())
+        return _means(self.world.all_reduce(np.array(_evaluation_sums(self.model, batches, self.loss_fn))))
 
     def _lr(self):
         return self.optimizer.param_groups[0]["lr"]
@@ -435,12 +476,16 @@ def fit(model, train_loader, optimizer, epochs=1, loss=None, val=None, callbacks
 def evaluate(model, data, loss=None, batch_size=512):
     """Mean loss and accuracy of ``model`` on ``data`` (a DataLoader or Dataset), in eval
     mode and without building a graph."""
-    loss_fn = loss or F.cross_entropy
+    return _means(_evaluation_sums(model, _as_loader(data, batch_size), loss or F.cross_entropy))
+
+
+def _evaluation_sums(model, batches, loss_fn):
+    """(summed loss, examples, right predictions, predictions made) over ``batches``."""
     was_training = model.training
     model.eval()
     total_loss, seen, correct, predicted = 0.0, 0, 0, 0
     with no_grad():
-        for inputs, targets in _as_loader(data, batch_size):
+        for inputs, targets in batches:
             logits = model(inputs)
             n = len(targets)
             total_loss += loss_fn(logits, targets).item() * n
@@ -448,7 +493,12 @@ def evaluate(model, data, loss=None, batch_size=512):
             right, made = _correct(logits, targets)
             correct, predicted = correct + right, predicted + made
     model.train(was_training)
-    return {"loss": total_loss / max(seen, 1), "acc": correct / predicted if predicted else None}
+    return total_loss, seen, correct, predicted
+
+
+def _means(sums):
+    total_loss, seen, correct, predicted = sums
+    return {"loss": float(total_loss) / max(seen, 1), "acc": float(correct) / predicted if predicted else None}
 
 
 def predict(model, data, batch_size=512):
@@ -467,6 +517,24 @@ def predict(model, data, batch_size=512):
             outputs.append(model(inputs).numpy())
     model.train(was_training)
     return xp.concatenate(outputs) if outputs else xp.zeros((0,))
+
+
+def _world():
+    """glassnet.distributed when this process is one rank of several, else None (without
+    importing mpi4py: a run that is not distributed never starts MPI)."""
+    from .. import distributed
+
+    return distributed if distributed.is_initialized() and distributed.world_size() > 1 else None
+
+
+class _Nowhere:
+    """An output stream that keeps nothing: the table and messages of ranks other than 0."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
 
 
 def _whole(value):
