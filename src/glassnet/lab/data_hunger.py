@@ -140,7 +140,7 @@ def verdict(judged):
     if judged["held"]:
         return f"with {small} images {t_method} matches or beats the networks, and the CNN's lead {moved}: {standing}"
     if not judged["traditional_matches_at_smallest"]:
-        return (f"not here: with only {small} images the {n_method} already beats every traditional method "
+        return (f"the opposite: with only {small} images the {n_method} already beats every traditional method "
                 f"({n_accuracy:.1%} against {t_method}'s {t_accuracy:.1%}), and the CNN's lead {moved} ({standing})")
     return (f"with {small} images {t_method} matches or beats the networks, but the CNN's lead did not grow with "
             f"data: it {moved} ({standing})")
