@@ -56,9 +56,11 @@ test-slow: install-test fashion-mnist
 # glassnet beside PyTorch: the MLP epoch, then every ready model (training at 1 and 2 threads,
 # memory, inference, GEMM peak, the time-to-accuracy command); sized for under 10 minutes on 2 cores.
 # The scale table is separate (long): $(BIN)/python bench/bench_scale.py
+# Then 1 rank against 2 ranks over MPI (mlp, cnn, gpt; about a minute).
 bench: install-test fashion-mnist
 	$(BIN)/python bench/bench_mlp.py
 	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
