@@ -7,8 +7,13 @@ Modes:
                      measured); rank 0 writes the numbers to OUT (JSON)
     raise RANK       rank RANK raises in the middle of training; the others are in a collective
     hang SAVE        trains for ever, saving a checkpoint every few steps (for a kill from outside)
+    midway FOLDER    2 epochs with a checkpoint every 5 steps, a copy of the one at step 10
+                     (in the second epoch) kept in FOLDER/midway; the weights in FOLDER/whole.npz
+    resume FOLDER    goes on from FOLDER/midway to the end; the weights in FOLDER/resumed.npz
 """
 import json
+import os
+import shutil
 import sys
 
 import numpy as np
@@ -120,6 +125,40 @@ def hang(save):
                  checkpoint_every=5, progress=False)
 
 
+class KeepCheckpoint(gn.train.Callback):
+    """Rank 0 copies the run's checkpoint and history as they are at step ``step`` (the checkpoint of
+    an earlier step: a step's own is written after its callbacks)."""
+
+    def __init__(self, run, copy, step):
+        self.run, self.copy, self.step = run, copy, step
+
+    def on_batch_end(self, trainer, step, logs):
+        if step == self.step and dist.rank() == 0:
+            os.makedirs(self.copy, exist_ok=True)
+            for name in ("model.safetensors", "history.jsonl"):
+                shutil.copy(os.path.join(self.run, name), os.path.join(self.copy, name))
+
+
+def midway(folder, resume):
+    """2 epochs of 8 steps (global batch 32); the run saved at step 10 goes on, on any number of ranks."""
+    net = model(False)
+    dist.broadcast_parameters(net.state_dict())
+    train_set = data(n=256)
+    sampler = dist.DistributedSampler(train_set, seed=0)
+    loader = gn.data.DataLoader(train_set, batch_size=BATCH // dist.world_size(), sampler=sampler)
+    step = dist.DistributedOptimizer(optimizer(net))
+    if resume:
+        history = gn.train.fit(net, loader, step, epochs=2, resume=os.path.join(folder, "midway"), progress=False)
+    else:
+        run = os.path.join(folder, "run")
+        history = gn.train.fit(net, loader, step, epochs=2, save_path=os.path.join(run, "model.safetensors"),
+                               checkpoint_every=5, callbacks=[KeepCheckpoint(run, os.path.join(folder, "midway"), 11)],
+                               progress=False)
+    if dist.rank() == 0:
+        np.savez(os.path.join(folder, "resumed.npz" if resume else "whole.npz"), **net.state_dict(),
+                 train_loss=history.last["train_loss"], train_acc=history.last["train_acc"])
+
+
 if __name__ == "__main__":
     dist.init()
     mode, argument = sys.argv[1], sys.argv[2]
@@ -129,3 +168,5 @@ if __name__ == "__main__":
         fail(int(argument))
     elif mode == "hang":
         hang(argument)
+    elif mode in ("midway", "resume"):
+        midway(argument, resume=mode == "resume")

@@ -86,7 +86,7 @@ def test_importing_and_training_alone_never_import_mpi4py():
             "model = gn.nn.Linear(2, 2)\n"
             "gn.train.fit(model, gn.data.DataLoader(data, batch_size=4), gn.optim.SGD(model.parameters(), lr=0.1),"
             " out=io.StringIO(), progress=False)\n"
-            "import glassnet.distributed\n"
+            "import glassnet.distributed, glassnet.cli\n"
             "print('mpi4py' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True)
     assert out.stdout.split() == ["False"]
@@ -312,6 +312,22 @@ def test_the_train_command_resumes_on_another_number_of_ranks(tmp_path):
         assert max(float(np.abs(weights[k] - expected[k]).max()) for k in expected) < 1e-5
         history = [json.loads(line) for line in open(tmp_path / run / "history.jsonl")]
         assert [record["epoch"] for record in history] == [0, 1, 2, 3, 4]
+
+
+@needs_mpi
+def test_a_run_saved_midway_on_two_ranks_goes_on_on_one(tmp_path):
+    """A checkpoint taken within an epoch (step 10 of 16) on 2 ranks holds the epoch's sums of
+    both ranks and its place; one process goes on from it to the same weights and the same
+    epoch record."""
+    job = mpiexec(sys.executable, WORKER, "midway", tmp_path)
+    assert job.returncode == 0, job.stderr
+    alone = subprocess.run([sys.executable, str(WORKER), "resume", str(tmp_path)], capture_output=True, text=True,
+                           timeout=TIMEOUT, env=_environment())
+    assert alone.returncode == 0, alone.stderr
+    assert "resuming" in alone.stdout and "epoch 2, batch 3" in alone.stdout
+    whole, resumed = np.load(tmp_path / "whole.npz"), np.load(tmp_path / "resumed.npz")
+    for key in whole:
+        np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-6, atol=1e-6, err_msg=key)
 
 
 @needs_mpi

@@ -43,6 +43,11 @@ What :func:`glassnet.train.fit` does when several ranks train:
   is measured in the tests and in bench/RESULTS.md;
 - the stop decision (early stopping, time budget) is rank 0's, so that all stop together.
 
+Give ``fit`` the same arguments on every rank, ``save_path`` too (rank 0 alone writes, but
+every rank takes part in summing the epoch before a checkpoint), and a checkpoint path
+that every rank can read to resume (a shared file system on a cluster). Callbacks run on
+every rank: one that writes files should do so on rank 0 only (``dist.rank() == 0``).
+
 A rank that raises ends the whole job: the traceback, ``glassnet: error: rank R: ...``,
 and MPI's Abort (:func:`abort`). A rank killed from outside is seen by MPICH's ``mpiexec``,
 which ends the others within about a second.
