@@ -134,7 +134,10 @@ def verdict(judged):
     small, large = f"{judged['sizes'][0]:,}", f"{judged['sizes'][-1]:,}"
     (t_method, t_accuracy), (n_method, n_accuracy) = judged["best_traditional"][0], judged["best_network"][0]
     growth, lead = judged["lead_growth"], judged["cnn_lead"][-1]
-    moved = f"{'grew' if growth >= 0 else 'shrank'} by {abs(growth):.1f} points from {small} to {large} images"
+    if abs(growth) < GROWTH_POINTS:
+        moved = f"stayed within {GROWTH_POINTS:g} point ({growth:+.1f}) from {small} to {large} images"
+    else:
+        moved = f"{'grew' if growth > 0 else 'shrank'} by {abs(growth):.1f} points from {small} to {large} images"
     standing = (f"it beats every traditional method by {lead:.1f} points at {large}" if lead > 0 else
                 f"it trails {judged['best_traditional'][-1][0]} by {-lead:.1f} points at {large}")
     if judged["held"]:
