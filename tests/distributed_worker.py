@@ -89,6 +89,7 @@ def check(out):
         "broadcast": dist.broadcast(np.array([10 * r + 7]), root=n - 1).tolist(),
         "gathered": dist.all_gather(np.array([r, -r])).tolist(),
         "local_rank": dist.all_gather(np.array(dist.local_rank())).tolist(),
+        "threads": [dist.local_size(), gn.get_num_threads()],  # the machine's 2 cores shared by its 2 ranks
     }
     dist.barrier()
     results = {"world_size": n, "checks": checks}

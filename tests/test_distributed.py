@@ -47,7 +47,8 @@ def world_of_one(monkeypatch):
 
 
 def test_a_world_of_one_without_mpi4py(world_of_one):
-    assert dist.is_initialized() and (dist.rank(), dist.world_size(), dist.local_rank()) == (0, 1, 0)
+    assert dist.is_initialized()
+    assert (dist.rank(), dist.world_size(), dist.local_rank(), dist.local_size()) == (0, 1, 0, 1)
     dist.barrier()
     x = np.array([1.0, 2.0])
     summed = dist.all_reduce(x)
@@ -274,7 +275,8 @@ def test_two_ranks_take_the_steps_of_one_process(tmp_path):
     results = json.loads(out.read_text())
     assert results["world_size"] == 2
     assert results["checks"] == {"sum": [3.0, 2.0], "average": 0.5, "max": [1.0], "broadcast": [17],
-                                 "gathered": [[0, 0], [1, -1]], "local_rank": [0, 1]}
+                                 "gathered": [[0, 0], [1, -1]], "local_rank": [0, 1],
+                                 "threads": [2, max(1, len(os.sched_getaffinity(0)) // 2)]}
     exact, batch_norm = results["batch_norm=False"], results["batch_norm=True"]
     assert exact["steps"] == batch_norm["steps"] == 6 and exact["ranks_agree"] and batch_norm["ranks_agree"]
     assert exact["difference"] < 1e-6 and exact["moved"] > 0.05  # float32 rounding, on weights that moved
@@ -382,7 +384,8 @@ def _rank_process(launcher, rank):
             environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"PMI_RANK={rank}".encode() in environment and b"distributed_worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        is_worker = b"distributed_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if is_worker and f"PMI_RANK={rank}".encode() in environment:
             return pid
     raise AssertionError(f"no process of rank {rank} under {launcher}")
 

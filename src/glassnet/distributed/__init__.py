@@ -53,13 +53,14 @@ and MPI's Abort (:func:`abort`). A rank killed from outside is seen by MPICH's `
 which ends the others within about a second.
 """
 from .comm import (
-    abort, all_gather, all_reduce, barrier, broadcast, broadcast_parameters, init, is_initialized, local_rank, rank,
-    world_size,
+    abort, all_gather, all_reduce, barrier, broadcast, broadcast_parameters, init, is_initialized, local_rank,
+    local_size, rank, world_size,
 )
 from .optimizer import DistributedOptimizer
 from .sampler import DistributedSampler
 
 __all__ = [
-    "init", "is_initialized", "rank", "world_size", "local_rank", "barrier", "all_reduce", "broadcast", "all_gather",
+    "init", "is_initialized", "rank", "world_size", "local_rank", "local_size", "barrier", "all_reduce", "broadcast",
+    "all_gather",
     "broadcast_parameters", "abort", "DistributedOptimizer", "DistributedSampler",
 ]

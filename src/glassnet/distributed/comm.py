@@ -17,6 +17,7 @@ waits without a time limit): once :func:`init` has joined a job of several ranks
 exception that nothing catches prints ``glassnet: error: rank R: ...`` and calls MPI's
 ``Abort``, which ends every rank of the job (:func:`abort`).
 """
+import importlib.util
 import os
 import sys
 import traceback
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..extras import require
 from ..tensor import Tensor
+from ..threads import get_num_threads, set_num_threads
 
 # the launchers' variables that say how many processes they started: MPICH's Hydra (and
 # Slurm's PMI), Open MPI, Slurm's srun
@@ -33,7 +35,7 @@ OPERATIONS = ("sum", "average", "max", "min")
 
 _initialized = False
 _comm = None  # mpi4py's COMM_WORLD once init() joined a job; None in a world of one
-_local_rank = 0
+_local_rank, _local_size = 0, 1
 _MPI = None  # the mpi4py.MPI module, once imported
 
 
@@ -44,14 +46,16 @@ def init():
     Started by ``mpiexec -n 4``, each of the four processes learns its :func:`rank` and
     the :func:`world_size`; started alone it is rank 0 of 1. A process that a launcher
     started as one of several, without mpi4py to talk to the others, is an error (it would
-    otherwise train alone, as if it were the whole job)."""
-    global _initialized, _comm, _local_rank, _MPI
+    otherwise train alone, as if it were the whole job).
+
+    Ranks that share a machine share its cores: each gets ``cores // ranks on the machine``
+    threads (:func:`glassnet.set_num_threads`; call it after ``init()`` to choose), since
+    more threads than cores wait for each other and lose far more than they gain."""
+    global _initialized, _comm, _local_rank, _local_size, _MPI
     if _initialized:
         return
     launched = _launched_size()
-    try:
-        import mpi4py  # noqa: F401 (only to know whether it is there)
-    except ModuleNotFoundError:
+    if not _mpi4py_installed():
         if launched > 1:
             require("mpi4py", f"glassnet.distributed.init (this process is one of {launched} that a launcher started)",
                     extra="distributed")
@@ -60,10 +64,14 @@ def init():
     _MPI = require("mpi4py.MPI", "glassnet.distributed.init", extra="distributed")  # starts MPI
     _comm = _MPI.COMM_WORLD
     # the ranks on this machine, numbered from 0: which of its cores (or accelerators) to use
-    _local_rank = _comm.Split_type(_MPI.COMM_TYPE_SHARED).Get_rank()
+    machine = _comm.Split_type(_MPI.COMM_TYPE_SHARED)
+    _local_rank, _local_size = machine.Get_rank(), machine.Get_size()
+    machine.Free()
     _initialized = True
     if _comm.Get_size() > 1:
         sys.excepthook = _abort_on_uncaught_exception
+    if _local_size > 1:
+        set_num_threads(max(1, get_num_threads() // _local_size))
 
 
 def is_initialized():
@@ -88,6 +96,12 @@ def local_rank():
     """This process's number among the ranks on its own machine (0 to their count - 1)."""
     _check_initialized("local_rank")
     return _local_rank
+
+
+def local_size():
+    """How many ranks run on this process's machine."""
+    _check_initialized("local_size")
+    return _local_size
 
 
 def barrier():
@@ -183,6 +197,12 @@ def _abort_on_uncaught_exception(kind, error, trace):
     if issubclass(kind, KeyboardInterrupt):
         abort("interrupted", code=130)
     abort(f"{kind.__name__}: {error}")
+
+
+def _mpi4py_installed():
+    if "mpi4py" in sys.modules:  # None there stands for a module that cannot be imported
+        return sys.modules["mpi4py"] is not None
+    return importlib.util.find_spec("mpi4py") is not None
 
 
 def _launched_size():

@@ -57,9 +57,10 @@ class DistributedOptimizer(Optimizer):
             raise TypeError("DistributedOptimizer: this optimizer averages its gradients already (wrapped twice)")
         return object.__new__(_distributed_class(type(optimizer)))
 
-    def __init__(self, optimizer, bucket_mb=BUCKET_MB):  # noqa: the optimizer is built already; no super().__init__
+    def __init__(self, optimizer, bucket_mb=BUCKET_MB):  # the optimizer is built already: no super().__init__
         if isinstance(bucket_mb, bool) or not isinstance(bucket_mb, (int, float)) or not bucket_mb > 0:
-            raise ValueError(f"DistributedOptimizer: bucket_mb must be a positive number of megabytes, got {bucket_mb!r}")
+            raise ValueError(f"DistributedOptimizer: bucket_mb must be a positive number of megabytes, "
+                             f"got {bucket_mb!r}")
         self.__dict__ = optimizer.__dict__  # one optimizer seen two ways: groups, state, everything shared
         self.bucket_bytes = int(bucket_mb * 2**20)
         self.synchronized, self.synchronize_seconds, self.buckets = False, 0.0, 0
