@@ -55,6 +55,7 @@ KIND_OF_MODULE = {
 # (builder, batch) of each model profiled; images are (1, 28, 28), the gpt reads token windows
 FULL_MODELS = {"mlp": {"batch": 128}, "cnn": {"batch": 64},
                "gpt": {"batch": 16, "vocab": 96, "context": 128, "dim": 128, "depth": 4}}
+MAX_STEPS = 200  # timed steps of one model, at most
 QUICK_MODELS = {"mlp": {"batch": 64}, "cnn": {"batch": 16},
                 "gpt": {"batch": 8, "vocab": 96, "context": 64, "dim": 64, "depth": 2}}
 
@@ -64,9 +65,10 @@ def run(quick=False, seed=0, log=None):
     :class:`~glassnet.lab.claims.Finding` (figure: time by op kind, and multiply-adds
     against time with the peak's line)."""
     log = claims.quiet(log)
-    # 1024 rather than larger: on a busy machine a product that takes long is more likely to
-    # be interrupted, and the best of many short ones is the fairer peak
-    size, repeats = (1024, 5) if quick else (1024, 10)
+    # 512 rather than larger, many times: large enough for BLAS's full speed, short enough (a few
+    # ms) that on a busy machine some run without being interrupted (measured on one: 88 GFLOP/s
+    # at 512, 30 at 1024, whose every product was interrupted)
+    size, repeats = (512, 10) if quick else (512, 30)
     log(f"matrix-math: this machine's peak, the best of {repeats} NumPy products of two {size}x{size} float32 "
         "matrices...")
     peak = measure_peak(size, repeats)
@@ -75,12 +77,13 @@ def run(quick=False, seed=0, log=None):
     for name, settings in (QUICK_MODELS if quick else FULL_MODELS).items():
         model, inputs, targets = workload(name, settings, seed)
         counted = count_multiply_adds(model, inputs)
-        steps = 3 if quick else 8
+        steps, min_seconds = (3, 0.3) if quick else (5, 1.5)
         log(f"{name}: {counted['forward'] / 1e6:,.1f} M multiply-adds forward, {counted['backward'] / 1e6:,.1f} M "
-            f"backward; timing {steps} training steps, op by op...")
-        timed = profile_step(model, inputs, targets, steps=steps)
+            f"backward; timing training steps op by op, at least {steps} and {min_seconds:g} s...")
+        timed = profile_step(model, inputs, targets, steps=steps, min_seconds=min_seconds)
         models[name] = summarize(name, settings, counted, timed, peak)
-        log(f"  {timed['step_seconds'] * 1e3:.0f} ms a step, {models[name]['shares'][MATRIX_PRODUCTS]:.0%} in matrix "
+        log(f"  fastest of {timed['steps']} steps: {timed['step_seconds'] * 1e3:.1f} ms (mean "
+            f"{timed['mean_step_seconds'] * 1e3:.1f} ms), {models[name]['shares'][MATRIX_PRODUCTS]:.0%} in matrix "
             f"products, {models[name]['gflops']:.2f} GFLOP/s ({models[name]['fraction_of_peak']:.0%} of the peak)")
     data = {"peak": peak, "models": models, "gpu": gpu_backend(), **judge(models)}
     return claims.Finding(name="matrix-math", held=data["held"], number=headline(data), verdict=verdict(data),
@@ -174,7 +177,7 @@ def count_multiply_adds(model, inputs):
 
 # -- this machine's peak ------------------------------------------------------------------------
 
-def measure_peak(size=2048, repeats=5, seed=0):
+def measure_peak(size=512, repeats=30, seed=0):
     """This machine's speed at a large float32 matrix product with NumPy (its BLAS, on every
     core it uses): the best of ``repeats`` products of two ``size`` x ``size`` matrices.
     A product makes ``size**3`` multiply-adds, two floating-point operations each.
@@ -267,17 +270,19 @@ def _loss(output, targets):
     return F.cross_entropy(output, targets)
 
 
-def profile_step(model, inputs, targets, steps=5, warmup=1, lr=1e-3):
-    """Train ``model`` for ``warmup`` untimed and then ``steps`` timed steps (forward,
-    cross-entropy, zero_grad, backward, Adam) on one batch, and say where the time of the
-    fastest step went (the best of several, as for the peak: on a busy machine the slower
-    ones measure the other programs too).
+def profile_step(model, inputs, targets, steps=5, warmup=1, min_seconds=0.0, lr=1e-3):
+    """Train ``model`` for ``warmup`` untimed and then at least ``steps`` timed steps
+    (forward, cross-entropy, zero_grad, backward, Adam) on one batch, going on until
+    ``min_seconds`` have passed (at most ``MAX_STEPS``), and say where the time of the
+    fastest step went: the best of several, as for the peak, since on a busy machine the
+    slower ones measure the other programs too, and a step of a few milliseconds needs
+    many tries to find one that ran undisturbed.
 
     Returns a dict: ``step_seconds`` (the fastest step's wall time), ``mean_step_seconds``,
     ``seconds`` ({kind: seconds}, forward and backward together, with ``'optimizer
     update'`` and ``'other (Python, autograd)'``, the rest of the step), ``by_op`` ({op
     name: {'kind', 'forward', 'backward' (seconds), 'calls' (forward and backward)}}),
-    ``steps``.
+    ``steps`` (the number timed).
     """
     if steps < 1:
         raise ValueError(f"profile_step: steps must be at least 1, got {steps}")
@@ -297,8 +302,8 @@ def profile_step(model, inputs, targets, steps=5, warmup=1, lr=1e-3):
 
     for _ in range(warmup):
         step()
-    timed = []
-    for _ in range(steps):
+    timed, started = [], time.perf_counter()
+    while len(timed) < steps or (time.perf_counter() - started < min_seconds and len(timed) < MAX_STEPS):
         clock = OpClock()
         with timing_ops(clock):
             total, update = step()
@@ -314,8 +319,8 @@ def profile_step(model, inputs, targets, steps=5, warmup=1, lr=1e-3):
         seconds[entry["kind"]] += spent
     seconds[OPTIMIZER] = update
     seconds[OTHER] = max(0.0, total - sum(seconds.values()))
-    return {"step_seconds": total, "mean_step_seconds": sum(entry[0] for entry in timed) / steps,
-            "seconds": dict(seconds), "by_op": by_op, "steps": steps}
+    return {"step_seconds": total, "mean_step_seconds": sum(entry[0] for entry in timed) / len(timed),
+            "seconds": dict(seconds), "by_op": by_op, "steps": len(timed)}
 
 
 # -- the models ---------------------------------------------------------------------------------
