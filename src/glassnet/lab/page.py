@@ -8,12 +8,12 @@ too, saying why.
 """
 import datetime
 import html
+import importlib.metadata
 import os
 import platform
 
 import numpy as np
 
-from .. import __version__
 from .claims import CLAIMS, SECTIONS, load_record
 
 PAGE = "index.html"
@@ -101,7 +101,7 @@ def _machine(records):
     runs = {("quick (small data, for tests)" if record.get("quick") else "full") + f", seed {record.get('seed', 0)}"
             for record in records.values()}
     return (f"Written {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, glassnet {__version__}; "
+            f"Python {platform.python_version()}, NumPy {np.__version__}, glassnet {importlib.metadata.version('glassnet')}; "
             f"experiments: {'; '.join(sorted(runs))}.")
 
 
