@@ -75,6 +75,17 @@ def test_multiply_adds_of_strided_grouped_convolutions_and_matmul():
     assert counted["by_op"] == {"MatMul": [3 * 2 * 5 * 4, 3 * 2 * 5 * 4]}  # only a needs a gradient
 
 
+def test_multiply_adds_of_recurrent_layers_and_a_transposed_convolution():
+    sequence = images(5, 2, 3)  # 5 steps, 2 sequences, 3 features
+    # each step: every gate's H units sum over the 3 inputs and the 4 previous hidden values
+    for layer, gates in ((nn.RNN(3, 4), 1), (nn.GRU(3, 4), 3), (nn.LSTM(3, 4), 4)):
+        counted = mm.count_multiply_adds(layer, (sequence,))
+        assert counted["forward"] == 5 * 2 * gates * 4 * (3 + 4), type(layer).__name__
+    # each of the 2 x 4 x 4 input values spreads over 3 output channels x 3 x 3
+    counted = mm.count_multiply_adds(nn.ConvTranspose2d(2, 3, 3, stride=2), (images(1, 2, 4, 4),))
+    assert counted["forward"] == counted["backward"] == 32 * 27
+
+
 def test_ops_without_products_count_none():
     counted = mm.count_multiply_adds(nn.Sequential(nn.ReLU(), nn.BatchNorm1d(3)), (images(4, 3),))
     assert counted == {"forward": 0, "backward": 0, "by_op": {}, "ops": 2}

@@ -7,13 +7,13 @@ of every input channel). This experiment measures, on this machine:
 1. the multiply-adds of one training step of the mlp, the cnn and the gpt, counted from a
    recorded forward pass (:func:`count_multiply_adds`, through
    :func:`glassnet.tensor.observe_ops`, the hook that sees every op), forward and backward;
-2. this machine's speed at the one thing it does best, a large float32 matrix product
-   with NumPy (:func:`measure_peak`: the best of a few, in GFLOP/s, two floating-point
-   operations per multiply-add);
+2. this machine's speed at the one thing it does best, a float32 matrix product with
+   NumPy (:func:`measure_peak`: the best of many 512x512 products, in GFLOP/s, two
+   floating-point operations per multiply-add);
 3. where the time of a training step goes (:func:`profile_step`: every op's forward and
-   backward timed over a few steps, grouped into kinds: matrix products, element-wise
-   ops, normalisation, pooling, ...; plus the optimizer's update and the rest, which is
-   Python and autograd's bookkeeping);
+   backward timed, in the fastest of several steps, grouped into kinds: matrix products,
+   element-wise ops, normalisation, pooling, ...; plus the optimizer's update and the
+   rest, which is Python and autograd's bookkeeping);
 4. the achieved GFLOP/s of each step against that peak;
 5. a GPU: glassnet has no GPU backend (its array library, ``glassnet.backend.xp``, is
    NumPy), so no GPU figure is measured, and the finding says so (:func:`gpu_backend`).
@@ -33,9 +33,9 @@ import time
 import numpy as np
 
 from .. import backend
-from ..device import cuda
 from .. import random as gn_random
 from ..autograd import Function
+from ..device import cuda
 from ..models import build, gpt
 from ..nn import functional as F
 from ..optim import Adam
@@ -52,7 +52,8 @@ KIND_OF_MODULE = {
     "loss": "loss", "movement": "reshaping, indexing", "embedding": "reshaping, indexing",
 }
 
-# (builder, batch) of each model profiled; images are (1, 28, 28), the gpt reads token windows
+# the batch of each model profiled (and the gpt's size); images are (1, 28, 28), the gpt reads
+# windows of `context` tokens
 FULL_MODELS = {"mlp": {"batch": 128}, "cnn": {"batch": 64},
                "gpt": {"batch": 16, "vocab": 96, "context": 128, "dim": 128, "depth": 4}}
 MAX_STEPS = 200  # timed steps of one model, at most
@@ -428,7 +429,8 @@ def plot(data):
         count, color = counts[index], f"C{index}"
         product_seconds = model["seconds"].get(MATRIX_PRODUCTS, 0) + model["seconds"].get("attention", 0)
         speed_axis.plot(count, model["step_seconds"], "o", color=color, label=f"{name}: whole step")
-        speed_axis.plot(count, product_seconds, "s", color=color, fillstyle="none", label=f"{name}: its matrix products")
+        speed_axis.plot(count, product_seconds, "s", color=color, fillstyle="none",
+                        label=f"{name}: its matrix products" + (" and attention" if name == "gpt" else ""))
         speed_axis.annotate(f"{model['fraction_of_peak']:.0%} of peak", (count, model["step_seconds"]),
                             textcoords="offset points", xytext=(6, 4), fontsize=8)
     speed_axis.set(xscale="log", yscale="log", xlabel="multiply-adds in a training step (forward + backward)",
