@@ -18,7 +18,8 @@ def row(method, size, accuracy):
 
 def results(table):
     """{size: {method: accuracy}} -> compare's rows."""
-    return [row(method, size, accuracy) for size, accuracies in table.items() for method, accuracy in accuracies.items()]
+    return [row(method, size, accuracy) for size, accuracies in table.items()
+            for method, accuracy in accuracies.items()]
 
 
 # -- the quick run -------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def run(quick=False, seed=0, log=None):
     :class:`~glassnet.lab.claims.Finding` (figure: accuracy against epsilon, and that image
     with its perturbation)."""
     log = claims.quiet(log)
-    log("crafted-noise: the lab's CNN (trained once, shared by the claims)...")
+    log("crafted-noise: the lab's CNN, trained now for 2 epochs unless another claim of this run already did...")
     network, data_name, _, test, _ = claims.trained("cnn", quick=quick, seed=seed)
     images, labels = attack_set(test, QUICK_ATTACKED if quick else ATTACKED, seed)
     epsilons = QUICK_EPSILONS if quick else EPSILONS
@@ -49,7 +49,7 @@ def run(quick=False, seed=0, log=None):
     judged = judge(data)
     data.update(judged)
     return claims.Finding(name="crafted-noise", held=judged["held"], number=headline(data), verdict=verdict(data),
-                          figure=plot(network, data, images, test.classes), data=data)
+                          figure=plot(data, images), data=data)
 
 
 def attack_set(test, count, seed=0):
@@ -172,10 +172,11 @@ def verdict(data):
 
 # -- the figure -------------------------------------------------------------------------------
 
-def plot(network, data, images, classes):
+def plot(data, images):
     """Accuracy against epsilon for the two attacks and the noise (left), and the example:
-    the image, its perturbation (stretched to full colour, its true size on the scale) and
-    the changed image, each with the network's prediction."""
+    the image, its perturbation (stretched to full colour, its true size on the scale), the
+    changed image, and the image under random noise of the same size instead, each with
+    the network's prediction. ``images`` are the attacked images ``data`` describes."""
     from ..inspect import plots
 
     fig = plots.Figure(figsize=(18, 4.2))
@@ -228,5 +229,5 @@ def _plot_example(fig, panels, image, changed, example, seed=0):
     result.set_title(f"original + perturbation\npredicted {example['after']} ({example['p_after']:.0%})", fontsize=9)
     noise = example["noise"]
     control.imshow(shown[2], cmap="gray", vmin=0, vmax=1)
-    control.set_title(f"random ±{limit:g} noise instead (control)\npredicted {noise['after']} ({noise['p_after']:.0%})",
-                      fontsize=9)
+    control.set_title(f"random ±{limit:g} noise instead (control)\n"
+                      f"predicted {noise['after']} ({noise['p_after']:.0%})", fontsize=9)

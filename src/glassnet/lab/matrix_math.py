@@ -378,8 +378,9 @@ def judge(models):
 
 
 def headline(data):
-    shares = ", ".join(f"{name} {model['shares'].get(MATRIX_PRODUCTS, 0):.0%}" for name, model in data["models"].items())
-    achieved = ", ".join(f"{name} {model['gflops']:.1f}" for name, model in data["models"].items())
+    models = data["models"].items()
+    shares = ", ".join(f"{name} {model['shares'].get(MATRIX_PRODUCTS, 0):.0%}" for name, model in models)
+    achieved = ", ".join(f"{name} {model['gflops']:.1f}" for name, model in models)
     return (f"step time in matrix products: {shares}; achieved GFLOP/s: {achieved} "
             f"(peak {data['peak']['gflops']:.0f}); no GPU backend")
 
@@ -424,7 +425,8 @@ def plot(data):
     peak = data["peak"]["gflops"]
     counts = [model["multiply_adds"]["forward"] + model["multiply_adds"]["backward"] for model in models.values()]
     line = np.geomspace(min(counts) / 2, max(counts) * 2, 10)
-    speed_axis.plot(line, 2 * line / (peak * 1e9), "k--", linewidth=1, label=f"at this machine's peak ({peak:.0f} GFLOP/s)")
+    speed_axis.plot(line, 2 * line / (peak * 1e9), "k--", linewidth=1,
+                    label=f"at this machine's peak ({peak:.0f} GFLOP/s)")
     for index, (name, model) in enumerate(models.items()):
         count, color = counts[index], f"C{index}"
         product_seconds = model["seconds"].get(MATRIX_PRODUCTS, 0) + model["seconds"].get("attention", 0)
