@@ -1,0 +1,366 @@
+"""Claim: early layers learn edges, middle layers shapes, later layers objects.
+
+The lab's cnn (two conv blocks, then a hidden layer; see :func:`glassnet.models.cnn`),
+trained by :func:`claims.trained`, is looked at depth by depth, each time beside the same
+network as it was before training (the same seed gives the same random start), so every
+number has a baseline:
+
+* edges: the first layer's 3x3 filters against a bank of oriented edge detectors
+  (:func:`glassnet.inspect.features.edge_score`): the trained filters, the random filters
+  they started from, and the change training made to them. A short training moves the
+  filters only a little, so the change says best which way learning pushed them.
+* shapes and objects: the image patches that excite a unit most (a conv unit sees only a
+  small patch, its receptive field: 4x4 pixels after the first block, 10x10 after the
+  second; a hidden unit sees the whole image), and how often a unit's top images are of
+  one class. An edge is in every class; an object is in one.
+* how well the classes separate in each layer's activations (the silhouette score of
+  :func:`glassnet.inspect.embedding.separation`): on the input pixels, after each conv
+  block and at the last hidden layer.
+
+The claim holds here when training pushed the first-layer filters toward edges (the change
+scores higher than the random start) and the trained network's later layers are about
+objects: the classes separate best at the last hidden layer, better than in the pixels,
+and its units' top images are purer in class than the first block's.
+"""
+import numpy as np
+
+from .. import nn
+from .. import random as gn_random
+from ..inspect import embedding, features
+from ..inspect.layers import capture, get_layer, inspecting
+from ..models import build
+from . import claims
+
+TOP_K = 9  # images a unit's purity is measured on: its k strongest
+EXAMPLES = {True: 500, False: 1000}  # test images looked at (quick, full); silhouettes cost N^2
+
+
+# -- where the depths are ----------------------------------------------------------------------
+
+def depth_layers(network):
+    """The depths the claim looks at: ``[('input', 'input'), ('conv block 1', name of its
+    pooling layer), ..., ('last hidden layer', name of the activation before the output
+    layer)]``, as (label, layer name) pairs in order.
+
+    >>> import glassnet as gn
+    >>> depth_layers(gn.models.cnn((1, 28, 28), 10))
+    [('input', 'input'), ('conv block 1', '3'), ('conv block 2', '7'), ('last hidden layer', '11')]
+    """
+    named = [(name, module) for name, module in network.named_modules() if name]
+    blocks = [name for name, module in named if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d))]
+    activations = [name for name, module in named if isinstance(module, nn.ReLU)]
+    if not blocks or not activations:
+        raise ValueError(f"depth_layers: expected a network of conv blocks ending in pooling layers and a ReLU "
+                         f"hidden layer (the cnn), got the layers {', '.join(f'{n} ({type(m).__name__})' for n, m in named)}")
+    pairs = [("input", embedding.INPUT)]
+    pairs += [(f"conv block {index + 1}", name) for index, name in enumerate(blocks)]
+    return pairs + [("last hidden layer", activations[-1])]
+
+
+def receptive_field(network, layer):
+    """The square of input pixels that one unit of ``layer`` sees: ``(size, stride,
+    first)``. Unit (i, j) of the layer's maps sees the ``size`` x ``size`` pixels whose
+    top-left corner is at row ``first + i * stride``, column ``first + j * stride``
+    (``first`` is negative where the padding adds pixels outside the image).
+
+    Each convolution or pooling with kernel k widens the field by (k - 1) steps of the
+    layers below; each stride s spaces the units s times further apart.
+
+    >>> import glassnet as gn
+    >>> network = gn.models.cnn((1, 28, 28), 10)
+    >>> receptive_field(network, "0"), receptive_field(network, "3"), receptive_field(network, "7")
+    ((3, 1, -1), (4, 2, -1), (10, 4, -3))
+    """
+    get_layer(network, layer)  # an unknown name fails here, listing the valid ones
+    size, stride, first = 1, 1, 0
+    for name, module in network.named_children():
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            kernel, step, padding = (_first(getattr(module, key)) for key in ("kernel_size", "stride", "padding"))
+            step = kernel if step is None else step
+            first -= padding * stride
+            size += (kernel - 1) * stride
+            stride *= step
+        elif not isinstance(module, (nn.BatchNorm2d, nn.ReLU, nn.Dropout)):
+            raise ValueError(f"receptive_field: layer {layer!r} is not reached through convolutions and poolings "
+                             f"alone: layer {name!r} is a {type(module).__name__}")
+        if name == layer:
+            return size, stride, first
+    raise ValueError(f"receptive_field: layer {layer!r} is not one of the network's top-level layers")
+
+
+def _first(value):
+    """A layer's kernel, stride or padding as one number (they are square here)."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+# -- what the units respond to ----------------------------------------------------------------
+
+def unit_responses(network, images, layer):
+    """Each unit's response to each image, and where in the image: a conv unit (a
+    channel) responds with its largest value over positions, a hidden unit with its one
+    value. Returns ``(responses (N, units), positions (N, units, 2) or None)``, the
+    positions as (row, column) in the layer's maps."""
+    with inspecting(network):
+        _, found = capture(network, images, [layer])
+    output = np.asarray(found[layer], dtype=np.float32)
+    if output.ndim == 2:
+        return output, None
+    if output.ndim != 4:
+        raise ValueError(f"unit_responses: layer {layer!r} outputs {output.shape}, neither maps (N, C, h, w) "
+                         f"nor units (N, D)")
+    flat = output.reshape(*output.shape[:2], -1)
+    best = flat.argmax(axis=2)
+    positions = np.stack(np.unravel_index(best, output.shape[2:]), axis=-1)
+    return flat.max(axis=2), positions
+
+
+def top_patches(network, images, layer, unit, k=6):
+    """The ``k`` image patches that excite ``unit`` (a channel) of the conv ``layer``
+    most, one per image, strongest first: each the unit's :func:`receptive_field` around
+    the position of its largest value (zero outside the image).
+
+    Shape: images (N, C, H, W) -> (patches (k, C, size, size), image indices (k,), values (k,)).
+    """
+    images = np.asarray(images, dtype=np.float32)
+    responses, positions = unit_responses(network, images, layer)
+    if positions is None:
+        raise ValueError(f"top_patches: layer {layer!r} has no positions (it outputs {responses.shape[1:]} per image); "
+                         f"help: for whole images use glassnet.inspect.features.top_activating")
+    if not 0 <= unit < responses.shape[1]:
+        raise ValueError(f"top_patches: layer {layer!r} has {responses.shape[1]} channels, got unit {unit}")
+    size, stride, first = receptive_field(network, layer)
+    order = np.argsort(-responses[:, unit], kind="stable")[:k]
+    margin = size  # enough zeros around the image for any field that sticks out
+    padded = np.pad(images, ((0, 0), (0, 0), (margin, margin), (margin, margin)))
+    patches = []
+    for index in order:
+        row, column = first + positions[index, unit] * stride + margin
+        patches.append(padded[index, :, row:row + size, column:column + size])
+    return np.stack(patches), order, responses[order, unit]
+
+
+def class_purity(responses, labels, k=TOP_K):
+    """How much each unit is about one class: for each unit (a column of ``responses``
+    (N, units)), the fraction of its ``k`` most exciting images that belong to their
+    commonest class, averaged over the units that respond at all (a dead unit, the same
+    for every image, is left out). 1 means every unit's favourite images are of one
+    class; about 0.3 is what k = 9 images drawn at random from ten classes give.
+
+    >>> responses = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.5, 4.0]])
+    >>> class_purity(responses, np.array([0, 0, 1, 1]), k=2)
+    1.0
+    """
+    responses, labels = np.asarray(responses), np.asarray(labels)
+    if responses.ndim != 2 or len(responses) != len(labels):
+        raise ValueError(f"class_purity: expected responses (N, units) and N labels, got {responses.shape} "
+                         f"and {labels.shape}")
+    if not 1 <= k <= len(labels):
+        raise ValueError(f"class_purity: k must be between 1 and the number of images ({len(labels)}), got {k}")
+    alive = responses.max(axis=0) > responses.min(axis=0)
+    if not alive.any():
+        return 0.0
+    top = np.argsort(-responses[:, alive], axis=0, kind="stable")[:k]  # (k, live units)
+    top_labels = labels[top]
+    commonest = np.array([np.bincount(column).max() for column in top_labels.T])
+    return float(commonest.mean() / k)
+
+
+# -- the experiment ---------------------------------------------------------------------------
+
+def _untrained_twin(train, seed):
+    """The cnn exactly as :func:`claims.trained` built it before training: same seed,
+    same initial weights."""
+    gn_random.seed(seed)
+    network = build("cnn", train.images.shape[1:], len(train.classes))
+    network.eval()
+    return network
+
+
+def _edges(trained, untrained):
+    first_trained, first_untrained = features.conv_filters(trained), features.conv_filters(untrained)
+    return {"trained": features.edge_score(first_trained), "untrained": features.edge_score(first_untrained),
+            "change": features.edge_score(first_trained - first_untrained),
+            "relative_change": float(np.linalg.norm(first_trained - first_untrained) / np.linalg.norm(first_untrained))}
+
+
+def _depth_measures(network, images, labels, depths):
+    """The separation of the classes at every depth, and the class purity of the units
+    of every depth but the input."""
+    found = embedding.activations(network, images, [layer for _, layer in depths])
+    separation = [embedding.separation(found[layer], labels) for _, layer in depths]
+    purity = [None] + [class_purity(unit_responses(network, images, layer)[0], labels) for _, layer in depths[1:]]
+    return separation, purity
+
+
+def _rises(values):
+    """Whether the last value is the largest and larger than the first."""
+    return values[-1] > values[0] and values[-1] >= max(values)
+
+
+def run(quick=False, seed=0, log=None):
+    """Look at the cnn depth by depth, against its untrained twin: edges, top patches,
+    class separation. See the module's docstring for what is measured and when it holds."""
+    log = claims.quiet(log)
+    log("training the cnn (claims.trained: 2 epochs, shared with the other claims that look inside it)")
+    trained, data_name, train, test, history = claims.trained("cnn", quick=quick, seed=seed)
+    untrained = _untrained_twin(train, seed)
+    examples = claims.subset(test, EXAMPLES[quick], seed=seed)
+    images, labels = examples.images, np.asarray(examples.labels)
+    depths = depth_layers(trained)
+
+    log("scoring the first-layer filters against edge detectors")
+    edges = _edges(trained, untrained)
+    log(f"measuring class separation and unit purity at {len(depths)} depths, trained and untrained")
+    separation, purity = _depth_measures(trained, images, labels, depths)
+    separation_untrained, purity_untrained = _depth_measures(untrained, images, labels, depths)
+    log("finding the patches and images that excite units at each depth")
+    examples_shown = _examples(trained, images, labels, examples.classes, depths)
+
+    edges_learned = edges["change"] > edges["untrained"]
+    separation_rises = _rises(separation)
+    purity_rises = purity[-1] > purity[1]
+    held = bool(edges_learned and separation_rises and purity_rises)
+    data = {
+        "dataset": data_name, "train_images": len(train), "examples": len(images),
+        "test_accuracy": history.last.get("val_acc"), "depths": [label for label, _ in depths],
+        "layers": [layer for _, layer in depths], "edge_score": edges,
+        "separation": {"trained": separation, "untrained": separation_untrained},
+        "purity": {"trained": purity, "untrained": purity_untrained, "k": TOP_K},
+        "edges_learned": bool(edges_learned), "separation_rises": bool(separation_rises),
+        "purity_rises": bool(purity_rises),
+    }
+    number = (f"edge score {edges['untrained']:.2f} random -> {edges['trained']:.2f} trained (change "
+              f"{edges['change']:.2f}); separation {separation[0]:.2f} pixels -> {separation[-1]:.2f} last hidden; "
+              f"purity {purity[1]:.2f} block 1 -> {purity[-1]:.2f} last hidden")
+    figure = _figure(trained, untrained, edges, depths, separation, separation_untrained, purity, purity_untrained,
+                     examples_shown, data_name)
+    return claims.Finding("feature-hierarchy", held, number,
+                          _verdict(edges_learned, separation_rises, purity_rises, edges, separation, purity), figure,
+                          data)
+
+
+def _verdict(edges_learned, separation_rises, purity_rises, edges, separation, purity):
+    if edges_learned and separation_rises and purity_rises:
+        return (f"training pushed the first-layer filters toward edge detectors (the change scores "
+                f"{edges['change']:.2f} against {edges['untrained']:.2f} for the random start), and deeper layers are "
+                f"more about objects: the classes separate best at the last hidden layer and its units' favourite "
+                f"images are mostly of one class")
+    failed = []
+    if not edges_learned:
+        failed.append(f"the change training made to the first-layer filters is no more edge-like "
+                      f"({edges['change']:.2f}) than random filters ({edges['untrained']:.2f})")
+    if not separation_rises:
+        failed.append("the classes do not separate best at the last hidden layer (separation by depth: "
+                      + ", ".join(f"{value:.2f}" for value in separation) + ")")
+    if not purity_rises:
+        failed.append(f"the last hidden layer's units are not purer in class ({purity[-1]:.2f}) than the first "
+                      f"block's ({purity[1]:.2f})")
+    return "not here: " + "; and ".join(failed)
+
+
+def _examples(network, images, labels, classes, depths, units=3, k=5):
+    """For each depth after the input: ``units`` units (the ones whose top images are of one
+    class most often, so the figure shows what the depth can do) and their ``k`` top patches
+    or images, with the class names of the images they come from."""
+    shown = []
+    for label, layer in depths[1:]:
+        responses, positions = unit_responses(network, images, layer)
+        ranked = _purest_units(responses, labels)[:units]
+        rows = []
+        for unit in ranked:
+            if positions is None:
+                order, values = features.top_activating(network, images, layer, int(unit), k=k)
+                pictures = images[order]
+            else:
+                pictures, order, values = top_patches(network, images, layer, int(unit), k=k)
+            rows.append({"unit": int(unit), "pictures": pictures[:, 0] if pictures.shape[1] == 1 else pictures,
+                         "classes": [str(classes[labels[index]]) for index in order]})
+        shown.append((label, layer, rows))
+    return shown
+
+
+def _purest_units(responses, labels, k=TOP_K):
+    """Units ordered by the purity of their top ``k`` images, purest first (live ones only)."""
+    alive = np.flatnonzero(responses.max(axis=0) > responses.min(axis=0))
+    scores = [class_purity(responses[:, [unit]], labels, k) for unit in alive]
+    return alive[np.argsort(-np.asarray(scores), kind="stable")]
+
+
+# -- the figure -------------------------------------------------------------------------------
+
+def _figure(trained, untrained, edges, depths, separation, separation_untrained, purity, purity_untrained,
+            shown, data_name):
+    from ..inspect import plots
+
+    fig = plots.Figure(figsize=(13.5, 13.0), layout="constrained")
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.0, 1.25, 1.0])
+    _draw_filters(top, trained, untrained, edges)
+    _draw_examples(middle, shown)
+    _draw_depth(bottom, depths, separation, separation_untrained, purity, purity_untrained)
+    fig.suptitle(f"Early layers learn edges, later layers objects: the cnn on {data_name}, against its untrained twin",
+                 fontsize=13)
+    return fig
+
+
+def _draw_filters(subfig, trained, untrained, edges, count=16):
+    first_trained, first_untrained = features.conv_filters(trained), features.conv_filters(untrained)
+    panels = [("before training (random)", first_untrained), ("after training", first_trained),
+              ("what training changed", first_trained - first_untrained)]
+    grids = subfig.subfigures(1, 4, width_ratios=[1, 1, 1, 1.1])
+    for grid, (title, filters) in zip(grids, panels):
+        axes = grid.subplots(4, 4)
+        for axis, kernel in zip(axes.flat, filters[:count, 0]):  # one input channel: grey images
+            limit = float(np.abs(kernel).max()) or 1.0
+            axis.imshow(kernel, cmap="bwr", vmin=-limit, vmax=limit)
+            axis.set_title(f"{features.edge_score(kernel):.2f}", fontsize=7)
+            axis.axis("off")
+        grid.suptitle(f"first-layer filters\n{title}", fontsize=9)
+    axis = grids[3].subplots()
+    names = ["random\nstart", "trained", "change by\ntraining"]
+    values = [edges["untrained"], edges["trained"], edges["change"]]
+    bars = axis.bar(names, values, color=["lightgrey", "tab:blue", "tab:orange"])
+    for bar, value in zip(bars, values):
+        axis.text(bar.get_x() + bar.get_width() / 2, value + 0.01, f"{value:.2f}", ha="center", fontsize=8)
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("edge score (1 = an oriented edge detector)", fontsize=8)
+    axis.set_title("How edge-like the first layer is\n(mean over its filters; each filter's score above it)",
+                   fontsize=9)
+    axis.tick_params(labelsize=8)
+
+
+def _draw_examples(subfig, shown):
+    columns = subfig.subfigures(1, len(shown))
+    for column, (label, layer, rows) in zip(np.atleast_1d(columns), shown):
+        k = len(rows[0]["pictures"])
+        axes = column.subplots(len(rows), k, squeeze=False)
+        for axes_row, row in zip(axes, rows):
+            for axis, picture, name in zip(axes_row, row["pictures"], row["classes"]):
+                axis.imshow(picture, cmap="gray", vmin=0, vmax=1)
+                axis.set_xticks([])
+                axis.set_yticks([])
+                axis.set_title(name, fontsize=6)
+            axes_row[0].set_ylabel(f"unit {row['unit']}", fontsize=8)
+        size = rows[0]["pictures"].shape[-1]
+        what = f"{size}x{size} patches" if label != "last hidden layer" else "whole images"
+        column.suptitle(f"{label} (layer {layer}): its top {what}", fontsize=9)
+
+
+def _draw_depth(subfig, depths, separation, separation_untrained, purity, purity_untrained):
+    left, right = subfig.subplots(1, 2)
+    labels = [label for label, _ in depths]
+    positions = np.arange(len(labels))
+    left.plot(positions, separation, "o-", color="tab:blue", label="trained")
+    left.plot(positions, separation_untrained, "s--", color="grey", label="untrained (same random start)")
+    left.set_xticks(positions, labels, fontsize=8)
+    left.set_ylabel("class separation (silhouette)")
+    left.set_title("How well the classes separate at each depth", fontsize=10)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.plot(positions[1:], purity[1:], "o-", color="tab:blue", label="trained")
+    right.plot(positions[1:], purity_untrained[1:], "s--", color="grey", label="untrained")
+    right.set_xticks(positions[1:], labels[1:], fontsize=8)
+    right.set_ylim(0, 1.05)
+    right.set_ylabel(f"share of a unit's top {TOP_K} images\nin its commonest class")
+    right.set_title("Are a unit's favourite images of one class? (edges: no; objects: yes)", fontsize=10)
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
