@@ -1,7 +1,6 @@
 """The ``accuracy-climb`` claim: from chance before training, far above it after one pass."""
 import io
 
-import numpy as np
 import pytest
 
 import glassnet as gn

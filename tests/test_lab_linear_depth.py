@@ -1,5 +1,4 @@
 """The ``linear-depth`` claim: a stack of linear layers is one linear map; ReLU makes depth pay."""
-import io
 
 import numpy as np
 import pytest
@@ -66,3 +65,13 @@ def test_the_image_path_collapses_a_stack_trained_on_the_digits():
     assert check["weight_shape"] == [10, 64] and check["relative_difference"] < 1e-5
     verdict = linear_depth.judge(accuracies, [1, 4], check["relative_difference"])
     assert verdict["collapses"] and set(verdict) >= {"held", "linear_adds_nothing", "relu_beats_linear"}
+
+
+def test_standardized_images_are_centred_flat_vectors():
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    flat_train, flat_test = linear_depth.standardized(train, test)
+    inputs = flat_train.arrays[0]
+    assert inputs.shape == (len(train), 64) and flat_test.arrays[0].shape == (len(test), 64)
+    assert np.abs(inputs.mean(axis=0)).max() < 1e-4
+    assert inputs.std(axis=0).max() < 1.0  # the spread plus 0.1: never blown up
+    np.testing.assert_array_equal(flat_test.arrays[1], test.labels)

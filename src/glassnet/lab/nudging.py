@@ -266,12 +266,13 @@ def run(quick=False, seed=0, log=None):
     number = (f"one step: loss {step['loss_before']:.4f} -> {step['loss_after']:.4f}, step = -lr*gradient to "
               f"{tiny['step_error']:.0e}; MLP weights travelled {first_layer['final_travel']:.0%} (first layer) "
               f"and {last_layer['final_travel']:.0%} (last) in {travel['steps']} steps")
+    travels = [layer["final_travel"] for layer in travel["layers"].values()]
     if held:
         verdict = (f"every weight got a gradient (backprop agreed with finite differences to "
                    f"{max(c['relative_error'] for c in tiny['gradient_checks']):.0e}), each SGD step moved it by "
                    f"exactly -lr*gradient and lowered the loss, and on the MLP no step moved a layer by more than "
-                   f"{max(l['largest_step'] for l in travel['layers'].values()):.1%} while the run added up to "
-                   f"{first_layer['final_travel']:.0%}-{max(l['final_travel'] for l in travel['layers'].values()):.0%}")
+                   f"{max(l['largest_step'] for l in travel['layers'].values()):.1%} of its size, while over the "
+                   f"{travel['steps']} steps the layers travelled {min(travels):.0%}-{max(travels):.0%} of theirs")
     else:
         failed = ", ".join(name.replace("_", " ") for name, ok in parts.items() if not ok)
         verdict = f"these parts did not hold: {failed}"
@@ -308,7 +309,8 @@ def plot(tiny, travel):
                  f"-> {travel['accuracy']:.1%})")
     _plot_travel(fig.add_subplot(grid[1, 2]), travel, "steps_moved", "one step's move, ||W_t - W_t-1|| / ||W_t-1||",
                  "...made of many small steps", log_scale=True)
-    fig.suptitle("Training nudges the weights: backpropagation gives each weight a gradient, SGD moves it by -lr x gradient")
+    fig.suptitle("Training nudges the weights: backpropagation gives each weight a gradient, "
+                 "SGD moves it by -lr x gradient")
     fig.tight_layout()
     return fig
 
