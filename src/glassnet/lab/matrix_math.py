@@ -83,9 +83,10 @@ def run(quick=False, seed=0, log=None):
             f"backward; timing training steps op by op, at least {steps} and {min_seconds:g} s...")
         timed = profile_step(model, inputs, targets, steps=steps, min_seconds=min_seconds)
         models[name] = summarize(name, settings, counted, timed, peak)
+        result = models[name]
         log(f"  fastest of {timed['steps']} steps: {timed['step_seconds'] * 1e3:.1f} ms (mean "
-            f"{timed['mean_step_seconds'] * 1e3:.1f} ms), {models[name]['shares'][MATRIX_PRODUCTS]:.0%} in matrix "
-            f"products, {models[name]['gflops']:.2f} GFLOP/s ({models[name]['fraction_of_peak']:.0%} of the peak)")
+            f"{timed['mean_step_seconds'] * 1e3:.1f} ms), {result['shares'][MATRIX_PRODUCTS]:.0%} in matrix products, "
+            f"{result['gflops']:.2f} GFLOP/s ({_percent(result['fraction_of_peak'])} of the peak)")
     data = {"peak": peak, "models": models, "gpu": gpu_backend(), **judge(models)}
     return claims.Finding(name="matrix-math", held=data["held"], number=headline(data), verdict=verdict(data),
                           figure=plot(data), data=data)
@@ -385,10 +386,19 @@ def headline(data):
             f"(peak {data['peak']['gflops']:.0f}); no GPU backend")
 
 
+def _percent(fraction):
+    """A fraction as a percentage, with a decimal below 10% so that a small one does not read 0%.
+
+    >>> _percent(0.256), _percent(0.0062)
+    ('26%', '0.6%')
+    """
+    return f"{fraction:.0%}" if fraction >= 0.1 else f"{fraction:.1%}"
+
+
 def verdict(data):
     """One sentence: where the step's time went, against the multiply-adds, and the GPU."""
     models = data["models"]
-    fractions = ", ".join(f"{model['fraction_of_peak']:.0%}" for model in models.values())
+    fractions = ", ".join(_percent(model["fraction_of_peak"]) for model in models.values())
     tail = (f"; the steps reach {fractions} of this machine's {data['peak']['gflops']:.0f} GFLOP/s "
             f"({', '.join(models)}), and no GPU figure exists: glassnet has no GPU backend")
     if data["held"]:
@@ -433,7 +443,7 @@ def plot(data):
         speed_axis.plot(count, model["step_seconds"], "o", color=color, label=f"{name}: whole step")
         speed_axis.plot(count, product_seconds, "s", color=color, fillstyle="none",
                         label=f"{name}: its matrix products" + (" and attention" if name == "gpt" else ""))
-        speed_axis.annotate(f"{model['fraction_of_peak']:.0%} of peak", (count, model["step_seconds"]),
+        speed_axis.annotate(f"{_percent(model['fraction_of_peak'])} of peak", (count, model["step_seconds"]),
                             textcoords="offset points", xytext=(6, 4), fontsize=8)
     speed_axis.set(xscale="log", yscale="log", xlabel="multiply-adds in a training step (forward + backward)",
                    ylabel="seconds", title="Multiply-adds against time")
