@@ -227,18 +227,24 @@ def run(quick=False, seed=0, log=None):
     return _finding(results, networks["moons"], (test_points, test_labels))
 
 
+def _percents(values):
+    return " / ".join(f"{value:.1%}" for value in values)
+
+
 def _finding(results, moon_networks, moon_test):
     held = all(result["held"] for result in results.values())
     headline = results[list(results)[-1]]  # the image data set when it ran, else the moons
-    depths = headline["depths"]
-    deepest = max(depths)
-    number = (f"{headline['dataset']}: 1 linear layer {headline['one_layer']:.1%}, {deepest} linear "
-              f"{headline['accuracy']['linear'][-1]:.1%}, {deepest} with ReLU {headline['accuracy']['relu'][-1]:.1%}; "
-              f"collapsed stack = one layer to {headline['collapse']['max_difference']:.1e}")
+    deep = ", ".join(str(depth) for depth in headline["depths"][1:])
+    accuracy = headline["accuracy"]
+    number = (f"{headline['dataset']}: 1 linear layer {headline['one_layer']:.1%}; {deep} layers linear "
+              f"{_percents(accuracy['linear'][1:])}, with ReLU {_percents(accuracy['relu'][1:])}; "
+              f"collapsed stack = one layer to {headline['collapse']['max_difference']:.0e}")
     parts = []
     for name, result in results.items():
-        parts.append(f"on {name} deep linear stacks stay within {result['deep_linear_spread']:.1%} of one layer "
-                     f"({result['one_layer']:.1%}) while ReLU networks reach {result['best_deep_relu']:.1%}")
+        deep_linear = result["accuracy"]["linear"][1:]
+        parts.append(f"on {name} one linear layer scores {result['one_layer']:.1%}, deeper linear stacks "
+                     f"{min(deep_linear):.1%}-{max(deep_linear):.1%}, ReLU networks up to "
+                     f"{result['best_deep_relu']:.1%}")
     if held:
         verdict = ("every linear stack multiplied out to one matrix and bias with the same outputs; "
                    + "; ".join(parts))
