@@ -33,7 +33,7 @@ def test_quick_run_moves_every_mlp_layer_in_small_steps_that_add_up(lab_finding)
     for name, layer in run["layers"].items():
         travel = np.asarray(layer["travel"])
         assert len(travel) == run["steps"]
-        assert layer["largest_step"] < 0.05, name
+        assert layer["largest_step"] < 0.1, name
         assert travel[-1] > 10 * layer["median_step"], name
         assert travel[-1] > travel[len(travel) // 10], name  # farther at the end than early on
 
