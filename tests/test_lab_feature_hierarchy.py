@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.inspect import features
 from glassnet.lab import claims, feature_hierarchy
 
 
@@ -17,8 +18,9 @@ def on_digits(monkeypatch):
 def check_direction(finding):
     data = finding.data
     edges = data["edge_score"]
-    # what training changed in the first-layer filters is more edge-like than their random start
-    assert edges["change"] > edges["untrained"] + 0.05
+    # what training changed in the first-layer filters is more edge-like than the same values in random places
+    assert edges["change"] > edges["change_shuffled"] + feature_hierarchy.EDGE_MARGIN
+    assert 0.4 < edges["change_shuffled"] < 0.6 and 0.3 < edges["untrained"] < 0.7  # chance, for 3x3 filters
     assert 0 < edges["relative_change"] < 1  # the filters moved, and stayed near where they began
     trained, untrained = data["separation"]["trained"], data["separation"]["untrained"]
     assert data["depths"] == ["input", "conv block 1", "conv block 2", "last hidden layer"]
@@ -85,6 +87,14 @@ def test_top_patches_cut_out_what_the_unit_saw():
     assert pooled.shape == (3, 1, 4, 4) and pooled.sum() == pytest.approx(1.7)  # the dots are inside the 4x4 fields
     with pytest.raises(ValueError, match="channels"):
         feature_hierarchy.top_patches(dot_detector(pool=False), images, "0", unit=1)
+
+
+def test_shuffled_edge_score_is_chance():
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
+    assert features.edge_score(sobel) > 0.9
+    assert feature_hierarchy.shuffled_edge_score(np.stack([sobel, sobel.T]), shuffles=50) < 0.75
+    noise = np.random.default_rng(0).standard_normal((200, 3, 3))
+    assert feature_hierarchy.shuffled_edge_score(noise) == pytest.approx(features.edge_score(noise), abs=0.03)
 
 
 def test_class_purity():
