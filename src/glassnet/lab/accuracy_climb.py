@@ -13,15 +13,16 @@ each network on a fixed held-out sample before the first step, every few batches
 first pass, and after every epoch, so the curve starts at chance and shows where the
 accuracy is after one pass and after several.
 
-Compute is the limit on two cores: the full run trains on the whole digits set, and on a
-subset of 20,000 Fashion-MNIST (or MNIST) training images (a third of them), so "one pass" there is one pass
-over those 20,000. The figures are what that gives. The quick run (for the tests) climbs on
-the digits alone, 3 epochs.
+Compute is the limit on two cores: the full run trains on the whole digits set (15
+epochs), and on a subset of 20,000 Fashion-MNIST (or MNIST) training images, a third of
+them (3 epochs), so "one pass" there is one pass over those 20,000. The figures are what
+that gives. The quick run (for the tests) climbs on the digits alone, 3 epochs.
 
 The claim holds on a run when, on every data set, every untrained network scores within
 10 points of chance, the better network is at least 75% right after one pass (far above
-chance; the text says about 90%), and training for several epochs ends higher than one pass
-did (on the networks' mean). Whether any network passed 99% (the text's figure, for MNIST) is reported beside it.
+chance; the text says about 90%), and training for several epochs ends higher than one
+pass did (on the networks' mean). Whether the text's 90% after one pass and 99% after
+several (MNIST's figures) were reached is reported beside it.
 """
 import io
 
@@ -151,9 +152,8 @@ def judge(runs, num_classes):
 
 def run(quick=False, seed=0, log=None):
     """Train the MLP and the CNN on each data set (quick: the digits, 3 epochs; full: the
-    digits for 15 epochs, Fashion-MNIST and MNIST where present for 3),
-    scoring them along the first pass and after each epoch; see the module docstring for
-    the criterion."""
+    digits for 15 epochs, Fashion-MNIST and MNIST where present for 3), scoring them along
+    the first pass and after each epoch; see the module docstring for the criterion."""
     log = claims.quiet(log)
     results = {}
     for name, train, sample in data_sets(quick, seed=seed):
