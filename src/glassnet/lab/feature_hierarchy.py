@@ -55,8 +55,9 @@ def depth_layers(network):
     blocks = [name for name, module in named if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d))]
     activations = [name for name, module in named if isinstance(module, nn.ReLU)]
     if not blocks or not activations:
+        layers = ", ".join(f"{name} ({type(module).__name__})" for name, module in named)
         raise ValueError(f"depth_layers: expected a network of conv blocks ending in pooling layers and a ReLU "
-                         f"hidden layer (the cnn), got the layers {', '.join(f'{n} ({type(m).__name__})' for n, m in named)}")
+                         f"hidden layer (the cnn), got the layers {layers}")
     pairs = [("input", embedding.INPUT)]
     pairs += [(f"conv block {index + 1}", name) for index, name in enumerate(blocks)]
     return pairs + [("last hidden layer", activations[-1])]
@@ -252,9 +253,9 @@ def run(quick=False, seed=0, log=None):
         "edges_learned": bool(edges_learned), "separation_rises": bool(separation_rises),
         "purity_rises": bool(purity_rises),
     }
-    number = (f"edge score {edges['untrained']:.2f} random start, {edges['trained']:.2f} trained, change "
-              f"{edges['change']:.2f} ({edges['change_shuffled']:.2f} shuffled); separation {separation[0]:.2f} pixels -> {separation[-1]:.2f} last hidden; "
-              f"purity {purity[1]:.2f} block 1 -> {purity[-1]:.2f} last hidden")
+    number = (f"edge score of the learned change {edges['change']:.2f} (shuffled {edges['change_shuffled']:.2f}); "
+              f"separation {separation[0]:.2f} in the pixels, {separation[-1]:.2f} at the last hidden layer; "
+              f"purity {purity[1]:.0%} block 1, {purity[-1]:.0%} last hidden")
     figure = _figure(trained, untrained, edges, depths, separation, separation_untrained, purity, purity_untrained,
                      examples_shown, data_name)
     return claims.Finding("feature-hierarchy", held, number,
@@ -368,7 +369,8 @@ def _draw_examples(subfig, shown):
             axes_row[0].set_ylabel(f"unit {row['unit']}", fontsize=8)
         size = rows[0]["pictures"].shape[-1]
         what = f"{size}x{size} patches" if label != "last hidden layer" else "whole images"
-        column.suptitle(f"{label} (layer {layer}): its top {what}", fontsize=9)
+        column.suptitle(f"{label} (layer {layer}): top {what}\nof its {len(rows)} most class-specific units",
+                        fontsize=9)
 
 
 def _draw_depth(subfig, depths, separation, separation_untrained, purity, purity_untrained):
