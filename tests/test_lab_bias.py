@@ -88,3 +88,12 @@ def test_the_figure_shows_every_class_for_every_run(lab_finding):
     assert len(bars.containers) == len(bias.RUNS)  # one group of bars per run
     assert all(len(group) == len(finding.data["classes"]) for group in bars.containers)
     assert len(summary.get_lines()) == 2 and "accuracy" in bars.get_ylabel()
+
+
+def test_the_rare_classes_test_images_are_taken_for_other_classes(lab_finding):
+    data = lab_finding("bias").data
+    rare_class, taken_for = data["rare_class"], data["rare_taken_for"]
+    total = sum(taken_for["balanced"])
+    assert all(sum(counts) == total for counts in taken_for.values())  # every test image of the rare class
+    assert taken_for["rare"][rare_class] / total == pytest.approx(data["rare_accuracy"]["rare"])
+    assert data["mistaken_for"] != data["rare_name"] and data["mistaken_for"] in data["classes"]

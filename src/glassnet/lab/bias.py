@@ -121,19 +121,20 @@ def per_class_accuracy(logits, labels, num_classes):
 
 def train_one(train, test, epochs, seed, class_weights=None):
     """The mlp trained on ``train`` (Adam, batches of 64, the loss weighted per class by
-    ``class_weights`` when given); returns its per-class accuracy on ``test``."""
+    ``class_weights`` when given); returns its predicted class for every image of ``test``."""
     gn_random.seed(seed)  # every run starts from the same weights
     network = build("mlp", train.images.shape[1:], len(train.classes))
     loss = nn.CrossEntropyLoss(weight=class_weights) if class_weights is not None else None
     loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True, seed=seed)
     fit(network, loader, Adam(network.parameters(), lr=LEARNING_RATE), epochs=epochs, loss=loss, progress=False,
         out=io.StringIO())
-    return per_class_accuracy(predict(network, test), test.labels, len(test.classes))
+    return predict(network, test).argmax(axis=1)
 
 
 def experiment(name, train, test, settings, seed=0, log=None):
     """Train the four runs (:data:`RUNS`) and return ``(rare_class, training counts per
-    run, per-class test accuracy per run)``."""
+    run, per-class test accuracy per run, what the rare class's test images were taken for
+    per run)``: the last maps each run to the count of every predicted class."""
     log = claims.quiet(log)
     if settings["train_images"]:
         train = claims.subset(train, settings["train_images"], seed)
@@ -141,16 +142,19 @@ def experiment(name, train, test, settings, seed=0, log=None):
     rare = make_rare(train, rare_class, RARE_FRACTION, seed)
     sets = {"balanced": train, "rare": rare, "re-weighted": rare, "re-sampled": oversample(rare, seed)}
     weights = {"re-weighted": inverse_frequency_weights(rare.labels, len(rare.classes))}
-    accuracy, counts = {}, {}
+    accuracy, counts, taken_for = {}, {}, {}
+    of_rare = np.asarray(test.labels) == rare_class
     for run_name in RUNS:
         data = sets[run_name]
         counts[run_name] = np.bincount(data.labels, minlength=len(data.classes)).tolist()
         log(f"bias: training the mlp, {run_name} ({len(data)} images, {counts[run_name][rare_class]} of "
             f"{train.classes[rare_class]!r}, {settings['epochs']} epochs)")
-        accuracy[run_name] = train_one(data, test, settings["epochs"], seed, weights.get(run_name))
+        predictions = train_one(data, test, settings["epochs"], seed, weights.get(run_name))
+        accuracy[run_name] = per_class_accuracy(np.eye(len(test.classes))[predictions], test.labels, len(test.classes))
+        taken_for[run_name] = np.bincount(predictions[of_rare], minlength=len(test.classes)).tolist()
         log(f"bias:   {train.classes[rare_class]!r} {accuracy[run_name][rare_class]:.1%}, the other classes "
             f"{_others(accuracy[run_name], rare_class):.1%}")
-    return rare_class, counts, accuracy
+    return rare_class, counts, accuracy, taken_for
 
 
 def run(quick=False, seed=0, log=None):
@@ -158,8 +162,8 @@ def run(quick=False, seed=0, log=None):
     :class:`~glassnet.lab.claims.Finding`."""
     settings = QUICK if quick else FULL
     name, train, test = claims.image_data("fashion-mnist", quick=quick)
-    rare_class, counts, accuracy = experiment(name, train, test, settings, seed, log)
-    return _finding(name, train.classes, rare_class, counts, accuracy, settings)
+    rare_class, counts, accuracy, taken_for = experiment(name, train, test, settings, seed, log)
+    return _finding(name, train.classes, rare_class, counts, accuracy, taken_for, settings)
 
 
 def _others(accuracy, rare_class):
@@ -167,7 +171,7 @@ def _others(accuracy, rare_class):
     return float(np.delete(accuracy, rare_class).mean())
 
 
-def _finding(name, classes, rare_class, counts, accuracy, settings):
+def _finding(name, classes, rare_class, counts, accuracy, taken_for, settings):
     rare_name = classes[rare_class]
     of_rare = {run_name: float(accuracy[run_name][rare_class]) for run_name in RUNS}
     others = {run_name: _others(accuracy[run_name], rare_class) for run_name in RUNS}
@@ -180,10 +184,14 @@ def _finding(name, classes, rare_class, counts, accuracy, settings):
               f"{of_rare['re-weighted']:.0%}, re-sampled {of_rare['re-sampled']:.0%}")
     remedies = "; ".join(f"{run_name} brings it to {of_rare[run_name]:.0%} ({_narrowed(closed[run_name])})"
                          for run_name in ("re-weighted", "re-sampled"))
+    wrong = np.array(taken_for["rare"])
+    wrong[rare_class] = 0
+    mistaken_for = classes[int(wrong.argmax())]
     if held:
         verdict = (f"with {kept} training images of {rare_name!r} (from {counts['balanced'][rare_class]}) the "
                    f"network recognizes it {of_rare['rare']:.0%} of the time against {of_rare['balanced']:.0%} "
-                   f"when balanced, while the other classes keep {others['rare']:.0%}; {remedies}")
+                   f"when balanced (it calls most of them {mistaken_for!r}), while the other classes keep "
+                   f"{others['rare']:.0%}; {remedies}")
     else:
         verdict = (f"with {kept} training images of {rare_name!r} its accuracy fell only from "
                    f"{of_rare['balanced']:.0%} to {of_rare['rare']:.0%}, less than {GAP:.0%}; {remedies}")
@@ -191,7 +199,7 @@ def _finding(name, classes, rare_class, counts, accuracy, settings):
             "rare_fraction": RARE_FRACTION, "train_counts": counts,
             "per_class_accuracy": {run_name: accuracy[run_name].tolist() for run_name in RUNS},
             "rare_accuracy": of_rare, "others_accuracy": others, "gap": gap, "gap_threshold": GAP,
-            "gap_closed": closed, "settings": dict(settings, learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE,
+            "gap_closed": closed, "rare_taken_for": taken_for, "mistaken_for": mistaken_for, "settings": dict(settings, learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE,
                                                    model="mlp")}
     return claims.Finding("bias", held, number, verdict, _figure(name, classes, rare_class, accuracy, kept), data)
 
