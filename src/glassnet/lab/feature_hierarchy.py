@@ -101,37 +101,54 @@ def _first(value):
 
 # -- what the units respond to ----------------------------------------------------------------
 
-def unit_responses(network, images, layer):
-    """Each unit's response to each image, and where in the image: a conv unit (a
-    channel) responds with its largest value over positions, a hidden unit with its one
-    value. Returns ``(responses (N, units), positions (N, units, 2) or None)``, the
-    positions as (row, column) in the layer's maps."""
+def layer_outputs(network, images, layers):
+    """What each of ``layers`` outputs for every image, from one pass of the network in
+    evaluation mode: {layer name: array}, 'input' giving the images themselves."""
+    images = np.asarray(images, dtype=np.float32)
+    hidden = [layer for layer in layers if layer != embedding.INPUT]
     with inspecting(network):
-        _, found = capture(network, images, [layer])
-    output = np.asarray(found[layer], dtype=np.float32)
+        _, found = capture(network, images, hidden)
+    return {layer: images if layer == embedding.INPUT else np.asarray(found[layer], dtype=np.float32)
+            for layer in layers}
+
+
+def unit_responses(output):
+    """Each unit's response to each image, and where in the image, from a layer's
+    ``output``: a conv unit (a channel of maps (N, C, h, w)) responds with its largest
+    value over positions, a hidden unit (N, D) with its one value. Returns ``(responses
+    (N, units), positions (N, units, 2) or None)``, the positions as (row, column) in the
+    layer's maps.
+
+    >>> maps = np.zeros((1, 2, 3, 3)); maps[0, 1, 2, 0] = 5.0
+    >>> responses, positions = unit_responses(maps)
+    >>> responses.tolist(), positions[0, 1].tolist()
+    ([[0.0, 5.0]], [2, 0])
+    """
+    output = np.asarray(output)
     if output.ndim == 2:
         return output, None
     if output.ndim != 4:
-        raise ValueError(f"unit_responses: layer {layer!r} outputs {output.shape}, neither maps (N, C, h, w) "
-                         f"nor units (N, D)")
+        raise ValueError(f"unit_responses: expected maps (N, C, h, w) or units (N, D), got shape {output.shape}")
     flat = output.reshape(*output.shape[:2], -1)
-    best = flat.argmax(axis=2)
-    positions = np.stack(np.unravel_index(best, output.shape[2:]), axis=-1)
+    positions = np.stack(np.unravel_index(flat.argmax(axis=2), output.shape[2:]), axis=-1)
     return flat.max(axis=2), positions
 
 
-def top_patches(network, images, layer, unit, k=6):
+def top_patches(network, images, layer, unit, k=6, output=None):
     """The ``k`` image patches that excite ``unit`` (a channel) of the conv ``layer``
     most, one per image, strongest first: each the unit's :func:`receptive_field` around
-    the position of its largest value (zero outside the image).
+    the position of its largest value (zero outside the image). ``output``: the layer's
+    output for ``images``, if already computed.
 
     Shape: images (N, C, H, W) -> (patches (k, C, size, size), image indices (k,), values (k,)).
     """
     images = np.asarray(images, dtype=np.float32)
-    responses, positions = unit_responses(network, images, layer)
+    if output is None:
+        output = layer_outputs(network, images, [layer])[layer]
+    responses, positions = unit_responses(output)
     if positions is None:
-        raise ValueError(f"top_patches: layer {layer!r} has no positions (it outputs {responses.shape[1:]} per image); "
-                         f"help: for whole images use glassnet.inspect.features.top_activating")
+        raise ValueError(f"top_patches: layer {layer!r} has no positions (it outputs {responses.shape[1:]} per "
+                         f"image); help: for whole images use glassnet.inspect.features.top_activating")
     if not 0 <= unit < responses.shape[1]:
         raise ValueError(f"top_patches: layer {layer!r} has {responses.shape[1]} channels, got unit {unit}")
     size, stride, first = receptive_field(network, layer)
@@ -207,12 +224,12 @@ def _edges(trained, untrained, seed):
             "relative_change": float(np.linalg.norm(change) / np.linalg.norm(first_untrained))}
 
 
-def _depth_measures(network, images, labels, depths):
-    """The separation of the classes at every depth, and the class purity of the units
-    of every depth but the input."""
-    found = embedding.activations(network, images, [layer for _, layer in depths])
-    separation = [embedding.separation(found[layer], labels) for _, layer in depths]
-    purity = [None] + [class_purity(unit_responses(network, images, layer)[0], labels) for _, layer in depths[1:]]
+def _depth_measures(outputs, labels, depths):
+    """From every depth's outputs: the separation of the classes at each depth, and the
+    class purity of the units of each depth but the input."""
+    layers = [layer for _, layer in depths]
+    separation = [embedding.separation(outputs[layer].reshape(len(labels), -1), labels) for layer in layers]
+    purity = [None] + [class_purity(unit_responses(outputs[layer])[0], labels) for layer in layers[1:]]
     return separation, purity
 
 
@@ -235,10 +252,12 @@ def run(quick=False, seed=0, log=None):
     log("scoring the first-layer filters against edge detectors")
     edges = _edges(trained, untrained, seed)
     log(f"measuring class separation and unit purity at {len(depths)} depths, trained and untrained")
-    separation, purity = _depth_measures(trained, images, labels, depths)
-    separation_untrained, purity_untrained = _depth_measures(untrained, images, labels, depths)
+    layers = [layer for _, layer in depths]
+    outputs = layer_outputs(trained, images, layers)
+    separation, purity = _depth_measures(outputs, labels, depths)
+    separation_untrained, purity_untrained = _depth_measures(layer_outputs(untrained, images, layers), labels, depths)
     log("finding the patches and images that excite units at each depth")
-    examples_shown = _examples(trained, images, labels, examples.classes, depths)
+    examples_shown = _examples(trained, images, labels, examples.classes, depths, outputs)
 
     edges_learned = edges["change"] > edges["change_shuffled"] + EDGE_MARGIN
     separation_rises = _rises(separation)
@@ -285,13 +304,13 @@ def _verdict(edges_learned, separation_rises, purity_rises, edges, separation, p
     return "not here: " + "; and ".join(failed)
 
 
-def _examples(network, images, labels, classes, depths, units=3, k=5):
+def _examples(network, images, labels, classes, depths, outputs, units=3, k=5):
     """For each depth after the input: ``units`` units (the ones whose top images are of one
     class most often, so the figure shows what the depth can do) and their ``k`` top patches
     or images, with the class names of the images they come from."""
     shown = []
     for label, layer in depths[1:]:
-        responses, positions = unit_responses(network, images, layer)
+        responses, positions = unit_responses(outputs[layer])
         ranked = _purest_units(responses, labels)[:units]
         rows = []
         for unit in ranked:
@@ -299,7 +318,7 @@ def _examples(network, images, labels, classes, depths, units=3, k=5):
                 order, values = features.top_activating(network, images, layer, int(unit), k=k)
                 pictures = images[order]
             else:
-                pictures, order, values = top_patches(network, images, layer, int(unit), k=k)
+                pictures, order, values = top_patches(network, images, layer, int(unit), k=k, output=outputs[layer])
             rows.append({"unit": int(unit), "pictures": pictures[:, 0] if pictures.shape[1] == 1 else pictures,
                          "classes": [str(classes[labels[index]]) for index in order]})
         shown.append((label, layer, rows))
