@@ -233,12 +233,16 @@ def _finding(lengths, accuracy, gradients, settings):
     longest = lengths[-1]
     number = (f"at length {longest}: RNN {last['rnn']:.0%}, LSTM {last['lstm']:.0%}, transformer "
               f"{last['transformer']:.0%} (chance {1 / CLASSES:.0%})")
-    ratio = {kind: float(gradients[kind][0] / gradients[kind][-1]) for kind in ("rnn", "lstm")}
+    # first step's gradient over the last step's: before training (what decides whether the
+    # first token can be learned at all) and after it
+    ratio = {kind: float(gradients[f"{kind}_untrained"][0] / gradients[f"{kind}_untrained"][-1])
+             for kind in ("rnn", "lstm")}
+    trained_ratio = {kind: float(gradients[kind][0] / gradients[kind][-1]) for kind in ("rnn", "lstm")}
     if held:
         verdict = (f"at length {longest} the plain RNN answers {last['rnn']:.0%} (from {accuracy['rnn'][0]:.0%} at "
                    f"length {lengths[0]}) while the LSTM and the transformer keep {last['lstm']:.0%} and "
-                   f"{last['transformer']:.0%}; the gradient reaching step 1 is {ratio['rnn']:.1e} of the last "
-                   f"step's in the RNN, {ratio['lstm']:.1e} in the LSTM")
+                   f"{last['transformer']:.0%}; before training, the gradient reaching step 1 is {ratio['rnn']:.0e} "
+                   f"of the last step's in the RNN, {ratio['lstm']:.1f} in the LSTM")
     else:
         behind = [LABELS[kind] for kind, ahead in (("lstm", lstm_ahead), ("transformer", transformer_ahead))
                   if not ahead]
@@ -247,7 +251,7 @@ def _finding(lengths, accuracy, gradients, settings):
                    f"{last['transformer']:.0%}) with this training budget")
     data = {"lengths": list(lengths), "accuracy": accuracy, "chance": 1 / CLASSES, "margin": MARGIN,
             "gradient_by_step": {kind: values.tolist() for kind, values in gradients.items()},
-            "gradient_first_over_last": ratio, "settings": dict(settings, lengths=list(lengths),
+            "gradient_first_over_last": ratio, "trained_gradient_first_over_last": trained_ratio, "settings": dict(settings, lengths=list(lengths),
                                                                  learning_rate=LEARNING_RATE, classes=CLASSES,
                                                                  noise_symbols=NOISE_SYMBOLS)}
     return claims.Finding("long-range", held, number, verdict, _figure(lengths, accuracy, gradients), data)
