@@ -46,7 +46,7 @@ def test_the_claim_holds_on_the_digits_too(on_digits):
 
 def test_integrated_gradients_add_up_to_the_rise_of_the_score(on_digits):
     """Completeness: the attributions sum to score(image) - score(black), for the trained cnn."""
-    network, _, _, test, _ = claims.trained("cnn", quick=True)
+    network, _, _, test, _ = claims.trained("cnn", quick=True, seed=0)  # as the claim asks: cached
     images, labels = test.images[:12], np.asarray(test.labels[:12])
     found = attribution.integrated_gradients(network, images, labels, steps=64)
     logits, black = black_box._logits(network, images), black_box._logits(network, np.zeros_like(images))
