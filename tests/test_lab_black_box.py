@@ -49,7 +49,7 @@ def test_integrated_gradients_add_up_to_the_rise_of_the_score(on_digits):
     network, _, _, test, _ = claims.trained("cnn", quick=True, seed=0)  # as the claim asks: cached
     images, labels = test.images[:12], np.asarray(test.labels[:12])
     found = attribution.integrated_gradients(network, images, labels, steps=64)
-    logits, black = black_box._logits(network, images), black_box._logits(network, np.zeros_like(images))
+    logits, black = gn.train.predict(network, images), gn.train.predict(network, np.zeros_like(images))
     rows = np.arange(len(labels))
     rise = logits[rows, labels] - black[rows, labels]
     np.testing.assert_allclose(found.reshape(len(images), -1).sum(axis=1), rise, rtol=0.02, atol=0.02)
@@ -94,6 +94,15 @@ def test_deletion_curve_of_a_network_that_reads_one_pixel():
     wrong_map = 1 - right_map
     probabilities, _ = black_box.deletion_curve(network, images, labels, wrong_map, (0.0, 0.25, 0.5))
     assert min(probabilities) > 0.99
+
+
+def test_the_verdict_says_which_map_failed():
+    held = black_box._verdict({"saliency": 1.3, "integrated gradients": 2.3, "grad-cam": 0.7}, True)
+    assert "grad-cam did no better than random" in held
+    weak = black_box._verdict({"saliency": 1.1, "integrated gradients": 1.2, "grad-cam": 0.9}, False)
+    assert weak.startswith("not here") and "short of the 1.5x" in weak
+    lonely = black_box._verdict({"saliency": 0.9, "integrated gradients": 2.0, "grad-cam": 0.8}, False)
+    assert "most maps did no better" in lonely and "saliency and grad-cam" in lonely
 
 
 def test_speedups_and_background_share():
