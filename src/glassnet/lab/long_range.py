@@ -23,6 +23,9 @@ the input at step t passes back through every step after t, each multiplying it 
 W_hh^T and tanh's derivative (at most 1); it shrinks geometrically with the distance (the
 *vanishing gradient*), so the first token's influence is too faint to learn from. The
 LSTM's cell state carries it back almost undamped while its forget gate stays near 1.
+Training can push the RNN's W_hh to the other extreme, where the same product of matrices
+grows with the distance (an *exploding* gradient) and the network is no better off: the
+figure shows each gradient before and after training.
 
 The claim holds here when the LSTM and the transformer both answer at least
 :data:`MARGIN` more often than the plain RNN at the longest length.
@@ -241,8 +244,8 @@ def _finding(lengths, accuracy, gradients, settings):
     if held:
         verdict = (f"at length {longest} the plain RNN answers {last['rnn']:.0%} (from {accuracy['rnn'][0]:.0%} at "
                    f"length {lengths[0]}) while the LSTM and the transformer keep {last['lstm']:.0%} and "
-                   f"{last['transformer']:.0%}; before training, the gradient reaching step 1 is {ratio['rnn']:.0e} "
-                   f"of the last step's in the RNN, {ratio['lstm']:.1f} in the LSTM")
+                   f"{last['transformer']:.0%}; before training, the gradient reaching step 1 is "
+                   f"{_fraction(ratio['rnn'])} of the last step's in the RNN, {_fraction(ratio['lstm'])} in the LSTM")
     else:
         behind = [LABELS[kind] for kind, ahead in (("lstm", lstm_ahead), ("transformer", transformer_ahead))
                   if not ahead]
@@ -255,6 +258,13 @@ def _finding(lengths, accuracy, gradients, settings):
                                                                  learning_rate=LEARNING_RATE, classes=CLASSES,
                                                                  noise_symbols=NOISE_SYMBOLS)}
     return claims.Finding("long-range", held, number, verdict, _figure(lengths, accuracy, gradients), data)
+
+
+def _fraction(ratio):
+    """A ratio of gradients in words: 0.3, 2e-12, or 0 when it underflowed float32."""
+    if ratio == 0:
+        return "0 (too small for float32)"
+    return f"{ratio:.1f}" if ratio >= 0.1 else f"{ratio:.0e}"
 
 
 def _figure(lengths, accuracy, gradients):

@@ -44,7 +44,7 @@ BATCH_SIZE = 32
 CNN = {"channels": (16, 32), "hidden": 64}  # glassnet's cnn, narrowed: 24 trainings must fit in minutes
 
 # The settings of the two runs: the same experiment, smaller in quick mode.
-FULL = {"shots": (1, 5, 10, 50), "draws": 3, "pretrain_images": 12000, "pretrain_epochs": 2, "steps": 60}
+FULL = {"shots": (1, 5, 10, 50), "draws": 5, "pretrain_images": 12000, "pretrain_epochs": 2, "steps": 60}
 QUICK = {"shots": (1, 5, 10), "draws": 3, "pretrain_images": None, "pretrain_epochs": 8, "steps": 40}
 
 
@@ -211,7 +211,8 @@ def _figure(name, results, old_names, new_train):
     axis.set_xticks(shots, [str(k) for k in shots])
     axis.set(xlabel=f"training examples per new class ({', '.join(new_train.classes)})",
              ylabel="test accuracy on the new classes (%)", ylim=(0, 100),
-             title=f"Transfer learning on {name}: accuracy against examples per class")
+             title=f"Transfer learning on {name}: accuracy against examples per class\n(the mean of "
+                   f"{len(results[shots[0]]['scratch'])} draws of the examples; bars: their standard deviation)")
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     return fig
