@@ -150,14 +150,21 @@ def _train_cnn(train, test, seed):
     return evaluate(network, test)["acc"], epochs
 
 
-def _training_order(train, quick, seed):
-    """The training images to use, in order, and the sizes to compare: the whole (quick)
-    set, or the :data:`SIZES` that fit. Each size takes the first n images of one
-    permutation, so each subset lies inside the next (more data, not other data)."""
+def _training_order(count, quick, seed):
+    """Of ``count`` training images, the ones to use, in order, and the sizes to compare: the whole (quick)
+    set, or the :data:`SIZES` that fit (and the whole set, if one does not). Each size
+    takes the first n images of one permutation, so each subset lies inside the next
+    (more data, not other data).
+
+    >>> [_training_order(count, False, 0)[1] for count in (60000, 1438)]
+    [[1000, 4000], [1000, 1438]]
+    """
     if quick:
-        return np.arange(len(train)), [len(train)]
-    sizes = [size for size in SIZES if size < len(train)] or [len(train)]
-    return np.random.default_rng(seed).permutation(len(train))[:sizes[-1]], sizes
+        return np.arange(count), [count]
+    sizes = [size for size in SIZES if size < count]
+    if len(sizes) < len(SIZES):  # a small data set (the digits): all of it is the largest size
+        sizes.append(count)
+    return np.random.default_rng(seed).permutation(count)[:sizes[-1]], sizes
 
 
 def _take(dataset, indices):
@@ -171,13 +178,13 @@ def run(quick=False, seed=0, log=None):
     log = claims.quiet(log)
     if quick:
         log("training the cnn (claims.trained: 2 epochs on the quick set, shared with other claims)")
-        network, data_name, train, test, history = claims.trained("cnn", quick=True, seed=seed)
+        _, data_name, train, test, history = claims.trained("cnn", quick=True, seed=seed)
         shared = {len(train): (history.last["val_acc"], len(history))}
     else:
         data_name, train, test = claims.image_data(quick=False)
         test = claims.subset(test, FULL_TEST, seed=seed + 1)
         shared = {}
-    order, sizes = _training_order(train, quick, seed)
+    order, sizes = _training_order(len(train), quick, seed)
     labels = np.asarray(train.labels)[order]
     cell = cell_size(train.images.shape[2])
     log(f"computing HOG features ({cell}x{cell}-pixel cells) of {len(order)} training and {len(test)} test images")
