@@ -14,9 +14,10 @@ first pass, and after every epoch, so the curve starts at chance and shows where
 accuracy is after one pass and after several.
 
 Compute is the limit on two cores: the full run trains on the whole digits set (15
-epochs), and on a subset of 20,000 Fashion-MNIST (or MNIST) training images, a third of
-them (3 epochs), so "one pass" there is one pass over those 20,000. The figures are what
-that gives. The quick run (for the tests) climbs on the digits alone, 3 epochs.
+epochs) and on the whole of Fashion-MNIST's 60,000 training images (3 epochs, about two
+minutes); where MNIST's files are present too, the two share that budget, 30,000 images
+each, and "one pass" is a pass over those. The quick run (for the tests) climbs on the
+digits alone, 3 epochs.
 
 The claim holds on a run when, on every data set, every untrained network scores within
 10 points of chance, the better network is at least 75% right after one pass (far above
@@ -111,11 +112,12 @@ def climb(model, train, sample, epochs, batch_size=64, lr=1e-3, seed=0):
 
 # -- the data sets -----------------------------------------------------------------------------
 
-def data_sets(quick=False, train_size=20000, sample_size=1000, seed=0):
+def data_sets(quick=False, budget=60000, sample_size=2000, seed=0):
     """The data sets to climb on, as ``(name, train, held-out sample)``: the digits (all
     1438 training images, the 359 test images as the sample), then, unless ``quick``,
-    Fashion-MNIST and MNIST where their files are on this machine (never downloaded), each
-    cut to ``train_size`` training images and a ``sample_size`` held-out sample.
+    Fashion-MNIST and MNIST where their files are on this machine (never downloaded), with
+    a ``sample_size`` held-out sample each. They share a ``budget`` of training images:
+    all 60,000 of Fashion-MNIST when it is alone, 30,000 each when MNIST is there too.
 
     >>> [name for name, _, _ in data_sets(quick=True)]
     ['digits']
@@ -123,12 +125,15 @@ def data_sets(quick=False, train_size=20000, sample_size=1000, seed=0):
     found = [("digits", load_dataset("digits", "train"), load_dataset("digits", "test"))]
     if quick:
         return found
+    large = []
     for name, loader in (("fashion-mnist", datasets.fashion_mnist), ("mnist", datasets.mnist)):
         try:
-            train, test = loader("train", download=False), loader("test", download=False)
+            large.append((name, loader("train", download=False), loader("test", download=False)))
         except (DataNotFoundError, OSError, ValueError):
             continue
-        found.append((name, claims.subset(train, train_size, seed), claims.subset(test, sample_size, seed + 1)))
+    for name, train, test in large:
+        train, test = claims.subset(train, budget // len(large), seed), claims.subset(test, sample_size, seed + 1)
+        found.append((name, train, test))
     return found
 
 
@@ -191,15 +196,11 @@ def _finding(results):
               f"{cnn['one_pass']:.1%} / {mlp['one_pass']:.1%} after one pass, {cnn['final']:.1%} / "
               f"{mlp['final']:.1%} after {headline['epochs']} epochs")
     parts = [_story(name, result) for name, result in results.items()]
-    ninety = [name for name, result in results.items() if result["best_one_pass"] >= TEXT_FIGURES["one_pass"]]
-    short = [f"{name} ({result['best_one_pass']:.1%})" for name, result in results.items() if name not in ninety]
-    ninety = (f"the text's 90% after one pass was reached on {', '.join(ninety) or 'no data set'}"
-              + (f", not on {', '.join(short)}" if short else ""))
     above_99 = [name for name, result in results.items() if result["reached_99"]]
-    ninety_nine = (f"99% was passed on {', '.join(above_99)}" if above_99 else
-                   "no network passed the text's 99% (an MNIST figure, with all 60,000 images)")
+    ninety_nine = f"99% was passed on {', '.join(above_99)}" if above_99 else "no network passed 99% here"
     if held:
-        verdict = f"accuracy climbed from chance {'; '.join(parts)}; {ninety}; {ninety_nine}"
+        verdict = (f"accuracy climbed from chance {'; '.join(parts)} (the text, for MNIST: about 10%, then 90% "
+                   f"after one pass, above 99% after several; {ninety_nine})")
     else:
         failed = [f"{name}: {', '.join(part.replace('_', ' ') for part in PARTS if not result[part])}"
                   for name, result in results.items() if not result["held"]]
@@ -228,15 +229,21 @@ def plot(results):
         _references(first, result["chance"], ["one_pass"])
         _references(epochs, result["chance"], ["one_pass", "several"])
         first.set_title(f"{name}: the first pass over {result['train_size']} images")
-        first.set_xlabel("training images seen")
+        # The checkpoints are spread geometrically: a log axis spaces them evenly and shows
+        # the fast early climb (linear below one batch, where 0 = untrained sits).
+        first.set_xscale("symlog", linthresh=result["batch_size"], linscale=0.5)
+        first.set_xlim(0, result["train_size"] * 1.1)
+        ticks = [0] + [10 ** k for k in range(2, 6) if result["batch_size"] <= 10 ** k <= result["train_size"]]
+        first.set_xticks(ticks, [f"{tick:,}" for tick in ticks])
+        first.set_xlabel("training images seen (log scale)")
         epochs.set_title(f"{name}: epoch after epoch")
         epochs.set_xlabel("epochs (0 = untrained)")
         epochs.set_xticks(range(len(result["runs"]["mlp"]["per_epoch"])))
-        for axis in (first, epochs):
+        for axis, corner in ((first, "upper left"), (epochs, "lower right")):  # where the curves are not
             axis.set_ylabel(f"accuracy on {result['sample_size']} held-out images")
             axis.set_ylim(0, 1.02)
             axis.grid(alpha=0.3)
-            axis.legend(loc="lower right", fontsize=8)
+            axis.legend(loc=corner, fontsize=8)
     fig.suptitle("Accuracy climbs from chance: an MLP and a CNN (Adam), scored as they train")
     fig.tight_layout()
     return fig
