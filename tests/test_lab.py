@@ -127,3 +127,19 @@ def test_glassnet_lab_all_exits_with_an_error_line_when_a_claim_could_not_run(mo
     assert "1 of 2 claims held here" in captured.out or "0 of 2 claims held here" in captured.out
     assert captured.err.strip() == "glassnet: error: 1 of 2 claims could not run: bias (the page says why)"
     assert (tmp_path / "index.html").exists()
+
+
+def test_image_data_falls_back_to_the_digits_and_a_quick_run_never_downloads(monkeypatch):
+    from glassnet.data import DataNotFoundError
+
+    asked = []
+
+    def absent(split, root=None, download=True):
+        asked.append(download)
+        raise DataNotFoundError("no Fashion-MNIST files here")
+
+    monkeypatch.setitem(claims.DATASETS, "fashion-mnist", absent)
+    name, train, test = claims.image_data("fashion-mnist", quick=True)
+    assert (name, len(train), len(test)) == ("digits", 1438, 359) and asked == [False]
+    claims.image_data("fashion-mnist", quick=False)
+    assert asked == [False, True]  # a full run may fetch it where a network is

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import random as gn_random
 from ..data import DataLoader
-from ..data.registry import load_dataset
+from ..data.registry import DATASETS, load_dataset
 
 
 @dataclasses.dataclass
@@ -185,14 +185,20 @@ def quiet(log):
 # -- what several claims share --------------------------------------------------------------
 
 def image_data(prefer="fashion-mnist", quick=False, data_root=None):
-    """The lab's image data set: ``prefer`` when its files are on this machine, else the
-    embedded digits. Returns ``(name, train, test)``; ``quick`` keeps 2000 training and 500
-    test images of a large set (the digits stay whole)."""
+    """The lab's image data set: ``prefer`` when its files are on this machine (or, for a
+    full run, can be downloaded), else the embedded digits. Returns ``(name, train, test)``;
+    ``quick`` keeps 2000 training and 500 test images of a large set (the digits stay whole)
+    and never downloads, so the tests need no network."""
+    if prefer not in DATASETS:
+        raise ValueError(f"image_data: unknown data set {prefer!r}; choose one of: {', '.join(DATASETS)}")
     name = prefer
-    try:
-        train, test = load_dataset(prefer, "train", data_root), load_dataset(prefer, "test", data_root)
-    except (OSError, ValueError):
-        name = "digits"
+    if name != "digits":
+        try:
+            load = functools.partial(DATASETS[name], root=data_root, download=not quick)
+            train, test = load("train"), load("test")
+        except OSError:  # not on this machine (nor fetched: a quick run never downloads)
+            name = "digits"
+    if name == "digits":
         train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     if quick and len(train) > 2000:
         train, test = subset(train, 2000, seed=0), subset(test, 500, seed=1)
