@@ -129,3 +129,14 @@ def lab_finding():
         return _lab_findings[name]
 
     return finding
+
+
+@pytest.fixture
+def lab_on_digits(monkeypatch):
+    """The lab's shared network (``claims.trained``) trained on the 8x8 digits, as on a
+    machine without Fashion-MNIST."""
+    from glassnet.lab import claims
+
+    original = claims.trained
+    monkeypatch.setattr(claims, "trained", lambda model="cnn", dataset="fashion-mnist", **options:
+                        original(model, "digits", **options))

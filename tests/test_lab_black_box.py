@@ -7,14 +7,6 @@ from glassnet.inspect import attribution
 from glassnet.lab import black_box, claims
 
 
-@pytest.fixture
-def on_digits(monkeypatch):
-    """The claim's shared cnn trained on the 8x8 digits, as on a machine without Fashion-MNIST."""
-    original = claims.trained
-    monkeypatch.setattr(claims, "trained", lambda model="cnn", dataset="fashion-mnist", **options:
-                        original(model, "digits", **options))
-
-
 def check_direction(finding):
     data = finding.data
     curves, faster = data["curves"], data["speedup"]
@@ -38,13 +30,13 @@ def test_quick_run_attributions_beat_random_deletion(lab_finding):
     assert "top 10%" in finding.number and finding.verdict
 
 
-def test_the_claim_holds_on_the_digits_too(on_digits):
+def test_the_claim_holds_on_the_digits_too(lab_on_digits):
     finding = black_box.run(quick=True, seed=0)
     assert finding.data["dataset"] == "digits"
     check_direction(finding)
 
 
-def test_integrated_gradients_add_up_to_the_rise_of_the_score(on_digits):
+def test_integrated_gradients_add_up_to_the_rise_of_the_score(lab_on_digits):
     """Completeness: the attributions sum to score(image) - score(black), for the trained cnn."""
     network, _, _, test, _ = claims.trained("cnn", quick=True, seed=0)  # as the claim asks: cached
     images, labels = test.images[:12], np.asarray(test.labels[:12])

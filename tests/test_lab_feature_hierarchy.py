@@ -7,14 +7,6 @@ from glassnet.inspect import features
 from glassnet.lab import claims, feature_hierarchy
 
 
-@pytest.fixture
-def on_digits(monkeypatch):
-    """The claim's shared cnn trained on the 8x8 digits, as on a machine without Fashion-MNIST."""
-    original = claims.trained
-    monkeypatch.setattr(claims, "trained", lambda model="cnn", dataset="fashion-mnist", **options:
-                        original(model, "digits", **options))
-
-
 def check_direction(finding):
     data = finding.data
     edges = data["edge_score"]
@@ -39,7 +31,7 @@ def test_quick_run_shows_edges_then_objects(lab_finding):
     assert "edge score" in finding.number and finding.verdict
 
 
-def test_the_claim_holds_on_the_digits_too(on_digits):
+def test_the_claim_holds_on_the_digits_too(lab_on_digits):
     finding = feature_hierarchy.run(quick=True, seed=0)
     assert finding.data["dataset"] == "digits"
     check_direction(finding)
