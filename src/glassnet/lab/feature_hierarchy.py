@@ -5,12 +5,15 @@ trained by :func:`claims.trained`, is looked at depth by depth, each time beside
 network as it was before training (the same seed gives the same random start), so every
 number has a baseline:
 
-* edges: the first layer's 3x3 filters against a bank of oriented edge detectors
+* edges: the first layer's filters against a bank of oriented edge detectors
   (:func:`glassnet.inspect.features.edge_score`): the trained filters, the random filters
-  they started from, and the change training made to them (what was learned). Any 3x3
-  pattern looks somewhat like some edge (random filters score about 0.5), so the change is
-  also scored with its nine values put back in random places: an edge needs its values in
-  the right arrangement, noise does not care.
+  they started from, and the change training made to them (what was learned). The change
+  is also scored with its values put back in random places: an edge needs its values in
+  the right arrangement, noise does not care. The cnn's first filters are 3x3, where any
+  pattern looks somewhat like some edge (random ones score about 0.5, and so did trained
+  ones, measured); so where the images are large enough (12x12 or more) the edges are
+  looked for in LeNet-5 (:data:`EDGE_MODEL`), trained on the same images, whose first
+  layer has 5x5 filters, as the classic networks whose first layers showed edges had.
 * shapes and objects: the image patches that excite a unit most (a conv unit sees only a
   small patch, its receptive field: 4x4 pixels after the first block, 10x10 after the
   second; a hidden unit sees the whole image), and how often a unit's top images are of
@@ -27,17 +30,25 @@ The verdict says which part did not hold, if one did not.
 """
 import numpy as np
 
+import copy
+import io
+
 from .. import nn
 from .. import random as gn_random
+from ..data import DataLoader
 from ..inspect import embedding, features
 from ..inspect.layers import capture, get_layer, inspecting
 from ..models import build
+from ..optim import Adam
+from ..train import fit
 from . import claims
 
 TOP_K = 9  # images a unit's purity is measured on: its k strongest
 EXAMPLES = {True: 500, False: 1000}  # test images looked at (quick, full); silhouettes cost N^2
 EDGE_MARGIN = 0.05  # how far above its shuffled self the learned change must score
 SHUFFLES = 20  # random arrangements the shuffled score averages over
+EDGE_MODEL = "lenet5"  # a first layer of 5x5 filters: room for an edge that 3x3 does not give
+EDGE_IMAGES = 20000  # it trains 2 epochs on at most this many of the training images
 
 
 # -- where the depths are ----------------------------------------------------------------------
@@ -216,6 +227,21 @@ def shuffled_edge_score(filters, shuffles=SHUFFLES, seed=0):
     return float(np.mean(scores))
 
 
+def edge_networks(trained, untrained, train, seed=0, epochs=2):
+    """The networks whose first layer is scored for edges, trained and untrained:
+    :data:`EDGE_MODEL` trained on (at most :data:`EDGE_IMAGES` of) ``train``, and its
+    random start, when the images are large enough for it; else the cnn itself
+    (``trained``, ``untrained``)."""
+    if min(train.images.shape[-2:]) < 12:  # LeNet-5's two 5x5 convolutions and poolings need 12x12
+        return trained, untrained
+    gn_random.seed(seed)
+    network = build(EDGE_MODEL, train.images.shape[1:], len(train.classes))
+    start = copy.deepcopy(network)
+    loader = DataLoader(claims.subset(train, EDGE_IMAGES, seed), batch_size=64, shuffle=True, seed=seed)
+    fit(network, loader, Adam(network.parameters(), lr=1e-3), epochs=epochs, progress=False, out=io.StringIO())
+    return network.eval(), start.eval()
+
+
 def _edges(trained, untrained, seed):
     first_trained, first_untrained = features.conv_filters(trained), features.conv_filters(untrained)
     change = first_trained - first_untrained
@@ -249,8 +275,11 @@ def run(quick=False, seed=0, log=None):
     images, labels = examples.images, np.asarray(examples.labels)
     depths = depth_layers(trained)
 
-    log("scoring the first-layer filters against edge detectors")
-    edges = _edges(trained, untrained, seed)
+    edge_trained, edge_untrained = edge_networks(trained, untrained, train, seed)
+    filter_size = "x".join(str(size) for size in features.conv_filters(edge_trained).shape[-2:])
+    edge_model = EDGE_MODEL if edge_trained is not trained else "cnn"
+    log(f"scoring the first-layer {filter_size} filters of the {edge_model} against edge detectors")
+    edges = dict(_edges(edge_trained, edge_untrained, seed), network=edge_model, filter_size=filter_size)
     log(f"measuring class separation and unit purity at {len(depths)} depths, trained and untrained")
     layers = [layer for _, layer in depths]
     outputs = layer_outputs(trained, images, layers)
@@ -275,7 +304,7 @@ def run(quick=False, seed=0, log=None):
     number = (f"edge score of the learned change {edges['change']:.2f} (shuffled {edges['change_shuffled']:.2f}); "
               f"separation {separation[0]:.2f} in the pixels, {separation[-1]:.2f} at the last hidden layer; "
               f"purity {purity[1]:.0%} block 1, {purity[-1]:.0%} last hidden")
-    figure = _figure(trained, untrained, edges, depths, separation, separation_untrained, purity, purity_untrained,
+    figure = _figure(edge_trained, edge_untrained, edges, depths, separation, separation_untrained, purity, purity_untrained,
                      examples_shown, data_name)
     return claims.Finding("feature-hierarchy", held, number,
                           _verdict(edges_learned, separation_rises, purity_rises, edges, separation, purity), figure,
@@ -283,7 +312,8 @@ def run(quick=False, seed=0, log=None):
 
 
 def _verdict(edges_learned, separation_rises, purity_rises, edges, separation, purity):
-    edge_numbers = (f"what training changed in the first-layer filters scores {edges['change']:.2f} against "
+    edge_numbers = (f"what training changed in the {edges['network']}'s first-layer {edges['filter_size']} filters "
+                    f"scores {edges['change']:.2f} against "
                     f"{edges['change_shuffled']:.2f} for the same values in random places")
     objects = (f"the classes separate best at the last hidden layer ({separation[0]:.2f} in the pixels, "
                f"{separation[-1]:.2f} there) and its units' favourite images are mostly of one class "
@@ -292,7 +322,8 @@ def _verdict(edges_learned, separation_rises, purity_rises, edges, separation, p
         return f"training pushed the first-layer filters toward edge detectors ({edge_numbers}), and {objects}"
     failed = []
     if not edges_learned:
-        failed.append(f"training did not make the first-layer 3x3 filters edge detectors ({edge_numbers})")
+        failed.append(f"training did not make the {edges['network']}'s first-layer {edges['filter_size']} filters "
+                      f"edge detectors ({edge_numbers})")
     if not separation_rises:
         failed.append("the classes do not separate best at the last hidden layer (separation by depth: "
                       + ", ".join(f"{value:.2f}" for value in separation) + ")")
@@ -355,12 +386,14 @@ def _draw_filters(subfig, trained, untrained, edges, count=16):
     grids = subfig.subfigures(1, 4, width_ratios=[1, 1, 1, 1.1])
     for grid, (title, filters) in zip(grids, panels):
         axes = grid.subplots(4, 4)
+        for axis in axes.flat:  # a network with fewer filters leaves some empty
+            axis.axis("off")
         for axis, kernel in zip(axes.flat, filters[:count, 0]):  # one input channel: grey images
             limit = float(np.abs(kernel).max()) or 1.0
             axis.imshow(kernel, cmap="bwr", vmin=-limit, vmax=limit)
             axis.set_title(f"{features.edge_score(kernel):.2f}", fontsize=7)
             axis.axis("off")
-        grid.suptitle(f"first-layer filters\n{title}", fontsize=9)
+        grid.suptitle(f"{edges['network']}'s first-layer {edges['filter_size']} filters\n{title}", fontsize=9)
     axis = grids[3].subplots()
     names = ["random\nstart", "trained", "change by\ntraining", "the change,\nshuffled"]
     values = [edges["untrained"], edges["trained"], edges["change"], edges["change_shuffled"]]
