@@ -29,7 +29,7 @@ from ..serialization import load, load_metadata
 from ..train import fit
 from ..train import metrics as scores
 from ..train import predict as model_outputs
-from ..train.run import CHECKPOINT, METRICS, VOCABULARY
+from ..train.run import CHECKPOINT, METRICS, VOCABULARY, plain_json
 from . import progress_option
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip", ".zst")
@@ -254,7 +254,7 @@ def _report_scores(args, name, result, baselines, classes):
     if args.save:
         path = os.path.join(os.path.dirname(os.path.abspath(args.save)), METRICS)
         with open(path, "w") as f:
-            json.dump({"model": result, "baselines": dict(baselines)}, f, indent=1, default=_plain)
+            json.dump({"model": result, "baselines": dict(baselines)}, f, indent=1, default=plain_json)
         print(f"scores saved to {path}")
 
 
@@ -271,14 +271,6 @@ def _confusion_text(matrix, classes, limit=12):
     for name, row in zip(names, matrix):
         lines.append("  " + name.rjust(width) + "".join(str(int(v)).rjust(width + 1) for v in row))
     return "\n".join(lines)
-
-
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 # -- predictions on new inputs -------------------------------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 from .. import random as gn_random
 from ..data import DataLoader
 from ..data.registry import DATASETS, load_dataset
+from ..train.run import plain_json
 
 
 @dataclasses.dataclass
@@ -163,18 +164,9 @@ def load_record(name, out):
 def _write_record(record, out):
     path = os.path.join(out, f"{record['name']}.json")
     with open(path, "w") as stream:
-        json.dump(record, stream, indent=1, default=_plain)
+        json.dump(record, stream, indent=1, default=plain_json)
         stream.write("\n")
     return path
-
-
-def _plain(value):
-    """JSON for NumPy's numbers and arrays."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def quiet(log):

@@ -14,6 +14,8 @@ import dataclasses
 import json
 import os
 
+import numpy as np
+
 from .. import models
 from ..data.registry import load_dataset
 from ..serialization import load, load_metadata
@@ -26,6 +28,20 @@ REPORT = "report.html"  # the page of glassnet.inspect.report
 PICTURES = "inspect"  # the folder of the PNG files of `glassnet inspect`
 METRICS = "metrics.json"  # held-out scores beside the baselines' (`glassnet train --data`)
 VOCABULARY = "vocabulary.json"  # a text classifier's tokenizer (glassnet.data.texts.Tokenizer.save)
+
+
+def plain_json(value):
+    """``json.dump``'s ``default`` for the run's files: NumPy numbers as Python numbers,
+    arrays as lists.
+
+    >>> json.dumps({"acc": np.float32(0.5), "counts": np.arange(3)}, default=plain_json)
+    '{"acc": 0.5, "counts": [0, 1, 2]}'
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _beside(checkpoint_path, name):
