@@ -198,13 +198,13 @@ def image_data(prefer="fashion-mnist", quick=False, data_root=None):
 
 
 def subset(dataset, size, seed=0):
-    """A random subset of ``size`` examples of an ImageDataset (all of it when smaller)."""
-    from ..data.datasets import ImageDataset
+    """A random subset of ``size`` examples of an ImageDataset (all of it when smaller), in
+    their order in ``dataset``: :func:`compare.training_subset`'s choice under ``seed``."""
+    from .compare import _subset, training_subset
 
     if size >= len(dataset):
         return dataset
-    chosen = np.sort(np.random.default_rng(seed).permutation(len(dataset))[:size])
-    return ImageDataset(dataset.images[chosen], np.asarray(dataset.labels)[chosen], dataset.classes)
+    return _subset(dataset, np.sort(training_subset(len(dataset), size, seed)))
 
 
 @functools.lru_cache(maxsize=4)
