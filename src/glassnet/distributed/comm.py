@@ -20,6 +20,7 @@ exception that nothing catches prints ``glassnet: error: rank R: ...`` and calls
 import importlib.util
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -32,6 +33,7 @@ from ..threads import get_num_threads, set_num_threads
 # Slurm's PMI), Open MPI, Slurm's srun
 LAUNCHER_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS")
 OPERATIONS = ("sum", "average", "max", "min")
+ABORT_GRACE_SECONDS = 0.5  # for the error's lines to leave through mpiexec before the job ends
 
 _initialized = False
 _comm = None  # mpi4py's COMM_WORLD once init() joined a job; None in a world of one
@@ -185,6 +187,9 @@ def abort(message, code=1):
         return
     print(f"glassnet: error: rank {_comm.Get_rank()}: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
+    # mpiexec forwards each rank's output through a pipe, and Abort kills every rank at once:
+    # a moment first, so that the lines above reach the terminal (on a busy machine they were lost)
+    time.sleep(ABORT_GRACE_SECONDS)
     _comm.Abort(code)
 
 
