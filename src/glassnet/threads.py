@@ -14,8 +14,8 @@ these blocks need. ``import glassnet`` shortens that wait to about 0.4 ms (the
 ``OPENBLAS_THREAD_TIMEOUT`` variable, read when NumPy loads OpenBLAS: so import glassnet
 before NumPy, or set it in the environment).
 
-``gn.set_num_threads(n)`` sets the number of threads (and BLAS's, when threadpoolctl is
-installed), as ``torch.set_num_threads`` does; the default is the number of cores this
+``gn.set_num_threads(n)`` sets the number of threads, BLAS's too (through threadpoolctl),
+as ``torch.set_num_threads`` does; the default is the number of cores this
 process may use.
 
 >>> import numpy as np
@@ -38,8 +38,8 @@ _pool = None
 
 
 def set_num_threads(count):
-    """Use ``count`` threads for glassnet's element-wise kernels and, when threadpoolctl
-    is installed, for the BLAS library's matrix products."""
+    """Use ``count`` threads for glassnet's element-wise kernels and for the BLAS
+    library's matrix products."""
     global _threads, _pool
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError(f"set_num_threads: count must be a whole number of at least 1, got {count!r}")
@@ -47,10 +47,7 @@ def set_num_threads(count):
         _pool.shutdown()
         _pool = None
     _threads = count
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
+    from threadpoolctl import threadpool_limits  # here, not at import: it looks for libraries
     threadpool_limits(count)
 
 
@@ -58,11 +55,15 @@ def get_num_threads():
     return _threads
 
 
-def in_blocks(kernel, count, bytes_per_item):
+def in_blocks(kernel, count, bytes_per_item, calls_blas=False):
     """Call ``kernel(start, stop)`` over consecutive blocks that cover ``range(count)``, one
     per thread (fewer when the work is small: ``bytes_per_item`` is what one item of the
     split axis spans in the largest array the kernel touches). The blocks must be
-    independent: each call writes only its own block. The calling thread runs the first."""
+    independent: each call writes only its own block. The calling thread runs the first.
+
+    A kernel that makes matrix products of its own (``calls_blas``) runs them with BLAS on
+    one thread while the blocks run: each block is then one core's work, where two blocks
+    each asking BLAS for every core would fight over them."""
     blocks = max(1, min(_threads, count, count * bytes_per_item // MIN_BLOCK_BYTES))
     bounds = [count * i // blocks for i in range(blocks + 1)]
     if blocks == 1:
@@ -70,10 +71,29 @@ def in_blocks(kernel, count, bytes_per_item):
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="glassnet")
-    futures = [_pool.submit(kernel, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
-    kernel(bounds[0], bounds[1])
-    for future in futures:
-        future.result()  # re-raises a kernel's exception here
+    limit = _blas_on_one_thread() if calls_blas else None
+    try:
+        futures = [_pool.submit(kernel, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
+        kernel(bounds[0], bounds[1])
+        for future in futures:
+            future.result()  # re-raises a kernel's exception here
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+
+
+_blas = None
+
+
+def _blas_on_one_thread():
+    """Set the BLAS libraries NumPy loaded to one thread; returns what restores them.
+    Their controller is found once: the search costs milliseconds, the setting itself
+    microseconds."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1)
 
 
 def map_blocks(kernel, *arrays):

@@ -5,6 +5,7 @@ back to each input's shape (``unbroadcast``).
 """
 import math
 
+from .. import compiled
 from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor, unbroadcast
 from ..threads import map_blocks
@@ -313,6 +314,8 @@ class Sigmoid(Function):
 
 
 def _sigmoid_block(x, out):
+    if compiled.fits(x, out):
+        return compiled.load().sigmoid_into(x.reshape(-1), out.reshape(-1))
     # exp of a negative number only, so large |x| cannot overflow
     e = xp.exp(-xp.abs(x))
     out[...] = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -322,11 +325,17 @@ class Tanh(Function):
     """tanh(x); its gradient 1 - out². Large arrays are split over the threads."""
 
     def forward(self, x):
-        self.out = _on_threads(lambda x, out: xp.tanh(x, out=out), x)
+        self.out = _on_threads(_tanh_block, x)
         return self.out
 
     def backward(self, grad):
         return _grad_times(lambda out: 1 - out * out, self.out, grad)
+
+
+def _tanh_block(x, out):
+    if compiled.fits(x, out):
+        return compiled.load().tanh_into(x.reshape(-1), out.reshape(-1))
+    xp.tanh(x, out=out)
 
 
 def _on_threads(kernel, x):
@@ -430,11 +439,15 @@ class GELU(Function):
 
 
 def _gelu_block(x, cdf, out):
+    if compiled.fits(x, cdf, out):  # the same formula in one compiled pass
+        return compiled.load().gelu_forward(x.reshape(-1), cdf.reshape(-1), out.reshape(-1))
     _normal_cdf(x, cdf, gauss=out)  # out holds exp(-x²/2) until the product overwrites it
     xp.multiply(x, cdf, out=out)
 
 
 def _gelu_backward_block(x, cdf, grad, grad_x):
+    if compiled.fits(x, cdf, grad, grad_x):
+        return compiled.load().gelu_backward(x.reshape(-1), cdf.reshape(-1), grad.reshape(-1), grad_x.reshape(-1))
     # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π), recomputed here (four passes)
     # rather than kept from the forward: an array the size of x less to hold until backward
     slope = _gauss(x, out=grad_x)

@@ -14,8 +14,10 @@ Beside each op stands its reference (``rnn_reference``, ``lstm_reference``,
 autograd differentiates. It is the version to read; ``with gn.reference_ops():`` runs it
 in place of the op, and ``tests/test_references.py`` checks that the two agree.
 """
+from .. import compiled
 from ..backend import xp
 from ..tensor import Function
+from ..threads import in_blocks
 from .movement import stack
 
 # -- shared array helpers ------------------------------------------------------------------
@@ -47,6 +49,17 @@ def _project_inputs(x, weight_ih, bias):
     if bias is not None:
         projected += bias
     return projected
+
+
+def _over_rows(recur, largest):
+    """Run ``recur(rows)`` for blocks of the batch's rows, one block per thread. The rows
+    of a batch never meet in a recurrence (each sequence has its own state), so each
+    thread can run the whole loop over time for its own rows, its small per-step products
+    on one core (BLAS is set to one thread meanwhile), which is faster than two cores on
+    each small product in turn. ``largest`` is the largest (L, N, ...) array the loop
+    writes: it sizes the blocks, so that short sequences and small batches stay whole."""
+    batch = largest.shape[1]
+    in_blocks(lambda start, stop: recur(slice(start, stop)), batch, largest.nbytes // max(batch, 1), calls_blas=True)
 
 
 def _in_reading_order(sequence, reverse):
@@ -174,6 +187,39 @@ def lstm_reference(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     return stack(_in_reading_order(hs, reverse)), c
 
 
+def _lstm_cell(gates, c, c_next, tanh_c_next, h_next):
+    """The element-wise part of one LSTM step, in arrays that exist already: ``gates``
+    (N, 4H) holds the pre-activations on entry and the activated i, f, g, o on exit;
+    c' = f c + i g, tanh(c') and h' = o tanh(c') go to the three (N, H) arrays."""
+    i, f, g, o = _split(gates, 4)
+    # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one sigmoid
+    # over the whole block makes all four, in one pass over contiguous memory
+    g *= 2
+    _sigmoid(gates, out=gates)
+    g *= 2
+    g -= 1
+    xp.multiply(f, c, out=c_next)
+    c_next += i * g
+    xp.tanh(c_next, out=tanh_c_next)
+    xp.multiply(o, tanh_c_next, out=h_next)
+
+
+def _lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
+    """One step back through :func:`_lstm_cell`: the gradient of the gate pre-activations
+    into ``d_gates`` (N, 4H), given dh reaching h_t and dc reaching c_t (the step's c is
+    c_{t-1}); ``dc`` becomes the gradient reaching c_{t-1}, in place."""
+    i, f, g, o = _split(gates, 4)
+    di, df, dg, do = _split(d_gates, 4)
+    # h = o tanh(c): to o, and to c (joining the gradient c received from step t + 1)
+    xp.multiply(dh * tanh_c, o * (1 - o), out=do)
+    dc += dh * o * (1 - tanh_c * tanh_c)
+    # c = f c_prev + i g: to each gate through its activation, and on to c_prev
+    xp.multiply(dc * g, i * (1 - i), out=di)
+    xp.multiply(dc * c, f * (1 - f), out=df)
+    xp.multiply(dc * i, 1 - g * g, out=dg)
+    dc *= f
+
+
 class LSTM(Function):
     """The long short-term memory recurrence over x (L, N, in), from states h0, c0 (N, H),
     with PyTorch's gate order i, f, g, o in the rows of the weights:
@@ -198,20 +244,15 @@ class LSTM(Function):
         cs = xp.empty_like(hs)  # cs[t] is c_{t-1}
         tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
         hs[0], cs[0] = h0, c0
-        recurrent = xp.empty_like(gates[0])  # h W_hh^T of one step; every step writes into the arrays above
-        for t in range(steps):
-            gates[t] += xp.matmul(hs[t], weight_hh.T, out=recurrent)
-            i, f, g, o = _split(gates[t], 4)
-            # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one
-            # sigmoid over the whole block makes all four, in one pass over contiguous memory
-            g *= 2
-            _sigmoid(gates[t], out=gates[t])
-            g *= 2
-            g -= 1
-            xp.multiply(f, cs[t], out=cs[t + 1])
-            cs[t + 1] += i * g
-            xp.tanh(cs[t + 1], out=tanh_cs[t])
-            xp.multiply(o, tanh_cs[t], out=hs[t + 1])
+        cell = compiled.load().lstm_cell if compiled.fits(gates) else _lstm_cell  # the same maths
+
+        def recur(rows):
+            recurrent = xp.empty_like(gates[0, rows])  # h W_hh^T of one step
+            for t in range(steps):
+                gates[t, rows] += xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
+                cell(gates[t, rows], cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
+
+        _over_rows(recur, gates)
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -220,21 +261,20 @@ class LSTM(Function):
     def backward(self, grad_output, grad_c):
         grad_hs = _in_reading_order(grad_output, self.reverse)
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
-        dh, dc = xp.zeros_like(grad_c), grad_c.copy()  # both updated in place, step after step
-        for t in reversed(range(len(grad_hs))):
-            i, f, g, o = _split(self.gates[t], 4)
-            di, df, dg, do = _split(d_gates[t], 4)
-            tanh_c = self.tanh_cs[t]
-            dh += grad_hs[t]
-            # h = o tanh(c): to o, and to c (joining the gradient c received from step t + 1)
-            xp.multiply(dh * tanh_c, o * (1 - o), out=do)
-            dc += dh * o * (1 - tanh_c * tanh_c)
-            # c = f c_prev + i g: to each gate through its activation, and on to c_prev
-            xp.multiply(dc * g, i * (1 - i), out=di)
-            xp.multiply(dc * self.cs[t], f * (1 - f), out=df)
-            xp.multiply(dc * i, 1 - g * g, out=dg)
-            dc *= f
-            xp.matmul(d_gates[t], self.weight_hh, out=dh)
+        # both updated in place, step after step
+        dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
+        fast = compiled.fits(d_gates, self.gates) and compiled.fits(dh, dc)
+        cell_backward = compiled.load().lstm_cell_backward if fast else _lstm_cell_backward  # the same maths
+
+        def recur(rows):
+            dh_rows, dc_rows = dh[rows], dc[rows]  # views: the updates land in dh and dc
+            for t in reversed(range(len(grad_hs))):
+                dh_rows += grad_hs[t, rows]
+                cell_backward(self.gates[t, rows], self.cs[t, rows], self.tanh_cs[t, rows], dh_rows, dc_rows,
+                              d_gates[t, rows])
+                xp.matmul(d_gates[t, rows], self.weight_hh, out=dh_rows)
+
+        _over_rows(recur, d_gates)
         grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
         return (grad_x, dh, dc, *weight_grads)
 

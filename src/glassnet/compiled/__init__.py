@@ -1,0 +1,55 @@
+"""Compiled kernels: the fast path beside NumPy's, for the element-wise formulas that
+dominate a step once the matrix products are done.
+
+NumPy runs one pass over memory per operation, and on this project's CPUs its float32
+``exp`` and ``tanh`` are not vectorized (about 1.5 and 2.8 ns a value): a GELU, with its
+erf, is about 22 passes; a sigmoid five. A loop compiled by numba computes the whole
+formula per element in one pass, eight lanes at a time (``exp`` in about 0.4 ns a value).
+
+Each kernel here is the same maths as the NumPy code it stands beside in ``glassnet.ops``,
+which stays: it is the version to read, and it runs whenever these cannot (numba not
+installed, ``GLASSNET_COMPILED=0``, float64 arrays, arrays that are not contiguous, or an
+array library other than NumPy). ``tests/test_compiled.py`` ties every kernel to it.
+
+The kernels are serial loops that release the GIL; the ops split them over the threads
+with ``glassnet.threads`` as they do NumPy's passes, so ``gn.set_num_threads`` governs
+both. numba is optional (``pip install glassnet[fast]``, part of ``all``); each kernel
+compiles when first used, about a second, and is cached on disk after that.
+"""
+import importlib
+import os
+
+from ..backend import xp
+
+_modules = {}
+
+
+def enabled():
+    """Whether the compiled kernels run: numba is installed, the arrays are NumPy's, and
+    ``GLASSNET_COMPILED`` is not ``0``."""
+    if os.environ.get("GLASSNET_COMPILED", "1") == "0" or xp.__name__ != "numpy":
+        return False
+    if "numba" not in _modules:
+        try:
+            import numba  # noqa: F401  (imported here, not with glassnet: it takes 0.2 s)
+        except ImportError:
+            _modules["numba"] = None
+        else:
+            _modules["numba"] = True
+    return _modules["numba"] is not None
+
+
+def fits(*arrays):
+    """Whether compiled kernels may take these arrays: all float32 and C-contiguous, of
+    one shape, and the kernels enabled. Their blocks (``threads.map_blocks``) then are too."""
+    first = arrays[0]
+    return enabled() and all(
+        a.dtype == xp.float32 and a.flags.c_contiguous and a.shape == first.shape for a in arrays)
+
+
+def load():
+    """The module of compiled kernels, ``glassnet.compiled.kernels``, imported on first use
+    (it imports numba). Check :func:`fits` first."""
+    if "kernels" not in _modules:
+        _modules["kernels"] = importlib.import_module(f"{__name__}.kernels")
+    return _modules["kernels"]

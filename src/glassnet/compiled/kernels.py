@@ -1,0 +1,205 @@
+"""The compiled kernels (numba), and the scalar functions they are made of.
+
+Everything numba compiles lives in this one module on purpose: numba's on-disk cache
+checks only the file of the function it compiled, so a kernel in another file would keep
+running a stale copy of a scalar function changed here.
+
+The scalar functions are written so that LLVM vectorizes the loops that call them: no
+library calls, no branches around work (both values are computed and one is chosen, a
+select), no Python ints (``np.floor`` rather than ``math.floor``, which returns one and
+stops vectorization), and the kernels' loops run over contiguous arrays.
+
+``exp`` is the textbook range reduction: x = k ln 2 + r with |r| <= ln 2 / 2, e^r by its
+Taylor polynomial to r^7 (truncation error below 1e-8), and 2^k made by writing k into a
+float32's exponent bits (in two halves, so that results down to the subnormals come out
+as float32 rounds them). Its error against float64 is float32 rounding (about 1e-7
+relative); tests/test_compiled.py measures it, and ties every kernel to its NumPy twin.
+"""
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+f32 = np.float32
+jit = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogil=True, cache=True)
+
+LOG2_E = f32(1.4426950408889634)
+LN2_HIGH = f32(0.693145751953125)  # ln 2 split in two, so that k ln 2 is exact in float32
+LN2_LOW = f32(1.4286068203094173e-06)
+EXP_MIN, EXP_MAX = f32(-104), f32(89)  # e^x is 0 below, inf above, in float32
+
+
+@intrinsic
+def _bits_as_float32(typingctx, bits):
+    """The float32 whose bit pattern is the int32 ``bits`` (a reinterpretation, not a conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@jit
+def exp(x):
+    """e^x for float32 x, NaN kept, 0 and inf where float32 has no room (x below -104 or
+    above 88.7), subnormals in between as float32 rounds them. 2^k is applied as two
+    halves, 2^(k//2) 2^(k - k//2), so that each is a normal float32 for any k here."""
+    clamped = min(max(x, EXP_MIN), EXP_MAX)
+    k = np.floor(clamped * LOG2_E + f32(0.5))
+    r = clamped - k * LN2_HIGH - k * LN2_LOW
+    p = f32(1 / 5040)
+    p = p * r + f32(1 / 720)
+    p = p * r + f32(1 / 120)
+    p = p * r + f32(1 / 24)
+    p = p * r + f32(1 / 6)
+    p = p * r + f32(0.5)
+    p = p * r + f32(1)
+    p = p * r + f32(1)
+    k_low = np.int32(k) >> np.int32(1)
+    k_high = np.int32(k) - k_low
+    e = p * _bits_as_float32((k_low + np.int32(127)) << np.int32(23))
+    e *= _bits_as_float32((k_high + np.int32(127)) << np.int32(23))
+    return e if x == x else x
+
+
+@jit
+def expm1_negative(y):
+    """e^y - 1 for y <= 0, accurate also near 0, where e^y - 1 would cancel: there its
+    Taylor series (to y^9: error below 3e-10 for y > -0.5), else exp(y) - 1."""
+    series = f32(1 / 362880)  # Horner's rule, written out: a loop over the coefficients would not vectorize
+    series = series * y + f32(1 / 40320)
+    series = series * y + f32(1 / 5040)
+    series = series * y + f32(1 / 720)
+    series = series * y + f32(1 / 120)
+    series = series * y + f32(1 / 24)
+    series = series * y + f32(1 / 6)
+    series = series * y + f32(0.5)
+    series = series * y + f32(1)
+    series *= y
+    direct = exp(y) - f32(1)  # computed always, then chosen: a branch around it would not vectorize
+    return series if y > f32(-0.5) else direct
+
+
+@jit
+def sigmoid(x):
+    """1 / (1 + e^-x), from e^-|x| so that nothing overflows: for x < 0 it is
+    e^x / (1 + e^x). NaN stays NaN."""
+    e = exp(-abs(x))
+    s = f32(1) / (f32(1) + e)
+    s = s if x >= f32(0) else e * s
+    return s if x == x else x
+
+
+@jit
+def tanh(x):
+    """tanh |x| = (1 - e^-2|x|) / (1 + e^-2|x|), the numerator from expm1 so that small x
+    keep their digits, and the sign of x put back; NaN stays NaN."""
+    m = expm1_negative(f32(-2) * min(abs(x), f32(10)))  # tanh(10) is 1 in float32
+    t = -m / (f32(2) + m)
+    t = t if x >= f32(0) else -t
+    return t if x == x else x
+
+
+# -- element-wise activations: out[k] = f(x[k]) over flat, contiguous arrays ---------------------
+
+
+@jit
+def sigmoid_into(x, out):
+    for k in range(x.size):
+        out[k] = sigmoid(x[k])
+
+
+@jit
+def tanh_into(x, out):
+    for k in range(x.size):
+        out[k] = tanh(x[k])
+
+
+# -- GELU, exact (erf) form: ops.elementwise._normal_cdf's formula, one pass -------------------
+
+ERF_P = f32(0.3275911 / np.sqrt(2))  # Abramowitz & Stegun 7.1.26, for erfc(|x| / sqrt 2)
+ERF_A1, ERF_A2, ERF_A3, ERF_A4, ERF_A5 = (f32(a) for a in (0.254829592, -0.284496736, 1.421413741,
+                                                            -1.453152027, 1.061405429))
+INV_SQRT_2PI = f32(1 / np.sqrt(2 * np.pi))
+
+
+@jit
+def gauss(x):
+    """exp(-x^2 / 2), 0 below e^-80 as in ops.elementwise._gauss."""
+    return exp(max(f32(-0.5) * x * x, f32(-80)))
+
+
+@jit
+def gelu_forward(x, cdf, out):
+    """cdf[k] = Phi(x[k]), the standard normal CDF (kept for the backward), out[k] = x Phi(x)."""
+    for k in range(x.size):
+        v = x[k]
+        t = f32(1) / (f32(1) + ERF_P * abs(v))
+        tail = t * (ERF_A1 + t * (ERF_A2 + t * (ERF_A3 + t * (ERF_A4 + t * ERF_A5))))
+        tail *= f32(0.5) * gauss(v)  # P(Z > |x|)
+        phi = f32(0.5) + math.copysign(f32(0.5) - tail, v)
+        cdf[k] = phi
+        out[k] = v * phi
+
+
+@jit
+def gelu_backward(x, cdf, grad, grad_x):
+    """grad_x = grad (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
+    for k in range(x.size):
+        v = x[k]
+        grad_x[k] = grad[k] * (cdf[k] + v * gauss(v) * INV_SQRT_2PI)
+
+
+# -- one LSTM step: ops.recurrent's _lstm_cell and the body of LSTM.backward's loop ------------
+
+
+@jit
+def lstm_cell(gates, c, c_next, tanh_c_next, h_next):
+    """gates (N, 4H): the pre-activations i, f, g, o on entry, the activations on exit;
+    c' = f c + i g, tanh(c') and h' = o tanh(c') into the (N, H) arrays. g = tanh(a) is
+    made as 2 sigmoid(2a) - 1, as the NumPy step does. Each quantity has its own short
+    loop over one row's slices, which LLVM vectorizes (one loop doing all, or a loop over
+    an offset range of the row, it does not)."""
+    rows, hidden = c.shape
+    for n in range(rows):
+        i, f, g, o = gates[n, :hidden], gates[n, hidden:2 * hidden], gates[n, 2 * hidden:3 * hidden], gates[n, 3 * hidden:]
+        c_row, c_new, tanh_new, h_new = c[n], c_next[n], tanh_c_next[n], h_next[n]
+        for j in range(hidden):
+            i[j] = sigmoid(i[j])
+        for j in range(hidden):
+            f[j] = sigmoid(f[j])
+        for j in range(hidden):
+            g[j] = f32(2) * sigmoid(f32(2) * g[j]) - f32(1)
+        for j in range(hidden):
+            o[j] = sigmoid(o[j])
+        for j in range(hidden):
+            c_new[j] = f[j] * c_row[j] + i[j] * g[j]
+        for j in range(hidden):
+            tanh_new[j] = tanh(c_new[j])
+        for j in range(hidden):
+            h_new[j] = o[j] * tanh_new[j]
+
+
+@jit
+def lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
+    """The gradient of one step's gate pre-activations into d_gates (N, 4H), given the
+    gradient dh reaching h_t and dc reaching c_t; dc becomes the gradient reaching c_{t-1}."""
+    rows, hidden = c.shape
+    for n in range(rows):
+        i, f, g, o = gates[n, :hidden], gates[n, hidden:2 * hidden], gates[n, 2 * hidden:3 * hidden], gates[n, 3 * hidden:]
+        di, df = d_gates[n, :hidden], d_gates[n, hidden:2 * hidden]
+        dg, do = d_gates[n, 2 * hidden:3 * hidden], d_gates[n, 3 * hidden:]
+        c_row, t, d_h, d_c = c[n], tanh_c[n], dh[n], dc[n]
+        for j in range(hidden):  # h = o tanh(c): to o, and to c, joining what c had from step t + 1
+            do[j] = d_h[j] * t[j] * o[j] * (f32(1) - o[j])
+        for j in range(hidden):
+            d_c[j] += d_h[j] * o[j] * (f32(1) - t[j] * t[j])
+        for j in range(hidden):  # c = f c_prev + i g: to each gate, and on to c_prev
+            di[j] = d_c[j] * g[j] * i[j] * (f32(1) - i[j])
+        for j in range(hidden):
+            df[j] = d_c[j] * c_row[j] * f[j] * (f32(1) - f[j])
+        for j in range(hidden):
+            dg[j] = d_c[j] * i[j] * (f32(1) - g[j] * g[j])
+        for j in range(hidden):
+            d_c[j] *= f[j]

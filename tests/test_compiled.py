@@ -1,0 +1,183 @@
+"""The compiled kernels (glassnet.compiled, numba) against the NumPy code they stand beside.
+
+Each op runs twice on the same float32 data, once on the compiled path and once with
+``GLASSNET_COMPILED=0`` (NumPy's passes), and the outputs and gradients must agree to
+float32 rounding. The first run must really have used a compiled kernel (a spy counts).
+The scalar functions the kernels are made of are checked against float64 here too.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.threads
+from glassnet import compiled
+
+TOLERANCE = dict(rtol=2e-5, atol=2e-6)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts the calls that fetch the compiled kernels (ops call ``compiled.load()``
+    once per kernel use, after ``compiled.fits`` said yes)."""
+    calls = []
+    load = compiled.load
+
+    def counting_load():
+        calls.append(1)
+        return load()
+    monkeypatch.setattr(compiled, "load", counting_load)
+    return calls
+
+
+def both_paths(monkeypatch, spy, compute):
+    """compute() on the compiled path, then on NumPy's; the arrays of each."""
+    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    fast = compute()
+    assert spy, "the compiled path did not run"
+    spy.clear()
+    monkeypatch.setenv("GLASSNET_COMPILED", "0")
+    plain = compute()
+    assert not spy, "GLASSNET_COMPILED=0 still ran a compiled kernel"
+    return fast, plain
+
+
+def assert_same(fast, plain):
+    """Equal to float32 rounding: relative to each element, and absolutely relative to the
+    array's largest value (a gradient summed over many steps carries rounding of that size)."""
+    for i, (a, b) in enumerate(zip(fast, plain)):
+        assert a.dtype == b.dtype == np.float32 and a.shape == b.shape, f"array {i}"
+        scale = max(1.0, float(np.abs(b).max()))
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE["rtol"], atol=TOLERANCE["atol"] * scale, err_msg=f"array {i}")
+
+
+def test_numba_is_installed_where_the_tests_run():
+    """make test installs the ``fast`` extra: without numba, this file would only compare
+    NumPy with itself."""
+    assert compiled.enabled()
+
+
+# -- the scalar functions ----------------------------------------------------------------------
+
+
+def _mapped(name):
+    """A compiled loop applying kernels.<name> to every element of a float32 array."""
+    kernels = compiled.load()
+    function = getattr(kernels, name)
+
+    @kernels.numba.njit
+    def apply(x, out):
+        for k in range(x.size):
+            out[k] = function(x[k])
+
+    def run(x):
+        out = np.empty_like(x)
+        apply(x, out)
+        return out
+    return run
+
+
+def test_exp_is_float32_rounding_of_the_true_value_over_its_whole_range():
+    x = np.concatenate([np.linspace(-110, 89, 200_001), [0.0, -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    got, want = _mapped("exp")(x), np.exp(x.astype(np.float64))
+    normal = (want > np.finfo(np.float32).tiny) & (want < np.finfo(np.float32).max)
+    assert np.max(np.abs(got[normal] / want[normal] - 1)) < 3e-7
+    # below the normal range float32 keeps fewer digits: the error is a few of its smallest steps
+    subnormal = (want > 0) & ~normal & (want < 1)
+    assert np.max(np.abs(got[subnormal] - want[subnormal])) <= 4 * 1.5e-45
+    assert (got[x < -104] == 0).all() and np.isposinf(got[x > 88.73]).all()
+    special = _mapped("exp")(np.array([np.nan, np.inf, -np.inf], np.float32))
+    assert np.isnan(special[0]) and special[1] == np.inf and special[2] == 0
+
+
+@pytest.mark.parametrize("name, exact", [("tanh", np.tanh), ("sigmoid", lambda x: 1 / (1 + np.exp(-x)))])
+def test_activations_keep_their_digits_near_zero_and_saturate_cleanly(name, exact):
+    x = np.concatenate([np.linspace(-120, 120, 100_001), np.geomspace(1e-30, 1, 1001)]).astype(np.float32)
+    x = np.concatenate([x, -x])
+    with np.errstate(over="ignore"):
+        want = exact(x.astype(np.float64))
+    got = _mapped(name)(x)
+    relative = np.abs(got - want) / np.maximum(np.abs(want), np.finfo(np.float32).tiny)
+    assert relative.max() < 5e-7, f"at x = {x[relative.argmax()]}"
+    special = _mapped(name)(np.array([np.nan, np.inf, -np.inf], np.float32))
+    assert np.isnan(special[0]) and special[1] == 1 and special[2] == (-1 if name == "tanh" else 0)
+
+
+# -- the ops: compiled against NumPy -------------------------------------------------------------
+
+
+def _data(*shape, scale=3.0, seed=0):
+    x = (scale * np.random.default_rng(seed).standard_normal(shape)).astype(np.float32)
+    x.reshape(-1)[:8] = [-60, -12, -0.0, 0, 1e-6, 12, 60, -1e-6]  # the tails and the middle
+    return x
+
+
+@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh"])
+def test_activation_and_its_gradient_match_numpys(monkeypatch, spy, activation):
+    x, upstream = _data(37, 129), _data(37, 129, seed=1)
+
+    def compute():
+        t = gn.tensor(x, requires_grad=True)
+        y = getattr(gn.nn.functional, activation)(t)
+        (y * gn.tensor(upstream)).sum().backward()
+        return [y.numpy(), t.grad.numpy()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+def test_gelu_splits_over_threads_like_numpys(monkeypatch, spy):
+    """Large arrays run in one block per thread; every block goes through the kernel."""
+    monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+    monkeypatch.setattr(glassnet.threads, "_threads", 3)
+    monkeypatch.setattr(glassnet.threads, "_pool", None)
+    test_activation_and_its_gradient_match_numpys(monkeypatch, spy, "gelu")
+
+
+def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
+    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    x = _data(16, 32)
+    gn.tensor(x.astype(np.float64)).sigmoid()
+    gn.tensor(x[:, ::2]).tanh()  # a strided view: its own contiguous copy is not what the kernel writes
+    assert not compiled.fits(x.astype(np.float64)) and not compiled.fits(x[:, ::2]) and compiled.fits(x)
+    monkeypatch.setenv("GLASSNET_COMPILED", "0")
+    assert not compiled.fits(x)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
+def test_lstm_matches_numpys_forward_and_backward(monkeypatch, spy, split):
+    if split:  # every thread runs the recurrence over its own rows of the batch
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
+    gn.seed(0)
+    lstm = gn.nn.LSTM(20, 32, bidirectional=True)
+    x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
+
+    def compute():
+        lstm.zero_grad()
+        inputs = gn.tensor(x, requires_grad=True)
+        out, (h, c) = lstm(inputs)
+        ((out * gn.tensor(upstream)).sum() + h.sum() + 2 * c.sum()).backward()
+        return [out.numpy(), h.numpy(), c.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
+    """Pre-activations of +-60 saturate every gate: both cells must give exactly 0 and 1
+    where float32 does, not NaN or overflow."""
+    from glassnet.ops.recurrent import _lstm_cell
+    gates = _data(5, 4 * 8, scale=30.0)
+    c = _data(5, 8, seed=2)
+    results = []
+    for cell in (compiled.load().lstm_cell, _lstm_cell):
+        arrays = [gates.copy()] + [np.empty_like(c) for _ in range(3)]
+        cell(arrays[0], c, *arrays[1:])
+        results.append(arrays)
+    assert_same(*results)
+    assert all(np.isfinite(a).all() for a in results[0])
+
+
+def test_compiled_kernels_are_off_for_other_array_libraries(monkeypatch):
+    monkeypatch.setattr(compiled, "xp", type("OtherLibrary", (), {"__name__": "cupy"}))
+    assert not compiled.enabled()
+    assert math.isfinite(1.0)  # the NumPy path needs nothing from numba
