@@ -144,21 +144,24 @@ def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
-def test_lstm_matches_numpys_forward_and_backward(monkeypatch, spy, split):
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, layer, split):
     if split:  # every thread runs the recurrence over its own rows of the batch
         monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
         monkeypatch.setattr(glassnet.threads, "_threads", 3)
         monkeypatch.setattr(glassnet.threads, "_pool", None)
     gn.seed(0)
-    lstm = gn.nn.LSTM(20, 32, bidirectional=True)
+    recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True)
     x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
 
     def compute():
-        lstm.zero_grad()
+        recurrent.zero_grad()
         inputs = gn.tensor(x, requires_grad=True)
-        out, (h, c) = lstm(inputs)
-        ((out * gn.tensor(upstream)).sum() + h.sum() + 2 * c.sum()).backward()
-        return [out.numpy(), h.numpy(), c.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
+        out, state = recurrent(inputs)
+        states = state if layer == "LSTM" else (state,)
+        ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
+        return ([out.numpy(), inputs.grad.numpy()] + [s.numpy() for s in states]
+                + [p.grad.numpy() for p in recurrent.parameters()])
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 

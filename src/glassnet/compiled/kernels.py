@@ -203,3 +203,54 @@ def lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
             dg[j] = d_c[j] * i[j] * (f32(1) - g[j] * g[j])
         for j in range(hidden):
             d_c[j] *= f[j]
+
+
+# -- one GRU step: ops.recurrent's _gru_cell and _gru_cell_backward ------------------------------
+
+
+@jit
+def gru_cell(x_gates, h_gates, h, gates, h_next, h_candidate):
+    """r, z = sigmoid(x_rz + h_rz), n = tanh(x_n + r h_n) into ``gates`` (N, 3H);
+    h' = n + z (h - n) into ``h_next``; h_n into ``h_candidate`` (N, H)."""
+    rows, hidden = h.shape
+    for row in range(rows):
+        x_r, x_z, x_n = x_gates[row, :hidden], x_gates[row, hidden:2 * hidden], x_gates[row, 2 * hidden:]
+        h_r, h_z, h_n = h_gates[row, :hidden], h_gates[row, hidden:2 * hidden], h_gates[row, 2 * hidden:]
+        r, z, n = gates[row, :hidden], gates[row, hidden:2 * hidden], gates[row, 2 * hidden:]
+        h_row, h_new, candidate = h[row], h_next[row], h_candidate[row]
+        for j in range(hidden):
+            r[j] = sigmoid(x_r[j] + h_r[j])
+        for j in range(hidden):
+            z[j] = sigmoid(x_z[j] + h_z[j])
+        for j in range(hidden):
+            n[j] = tanh(x_n[j] + r[j] * h_n[j])
+        for j in range(hidden):
+            h_new[j] = n[j] + z[j] * (h_row[j] - n[j])
+        for j in range(hidden):
+            candidate[j] = h_n[j]
+
+
+@jit
+def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
+    """The gate gradients of one GRU step into d_x_gates and d_h_gates (N, 3H), given dh
+    reaching h_t; dh becomes z dh, the part of dh_{t-1} that skips the weights."""
+    rows, hidden = dh.shape
+    for row in range(rows):
+        r, z, n = gates[row, :hidden], gates[row, hidden:2 * hidden], gates[row, 2 * hidden:]
+        dx_r, dx_z, dx_n = d_x_gates[row, :hidden], d_x_gates[row, hidden:2 * hidden], d_x_gates[row, 2 * hidden:]
+        dh_r, dh_z, dh_n = d_h_gates[row, :hidden], d_h_gates[row, hidden:2 * hidden], d_h_gates[row, 2 * hidden:]
+        d_h, h_row, candidate = dh[row], h_prev[row], h_candidate[row]
+        for j in range(hidden):
+            dx_n[j] = d_h[j] * (f32(1) - z[j]) * (f32(1) - n[j] * n[j])
+        for j in range(hidden):
+            dx_z[j] = d_h[j] * (h_row[j] - n[j]) * z[j] * (f32(1) - z[j])
+        for j in range(hidden):
+            dh_n[j] = dx_n[j] * r[j]
+        for j in range(hidden):
+            dx_r[j] = dx_n[j] * candidate[j] * r[j] * (f32(1) - r[j])
+        for j in range(hidden):
+            dh_r[j] = dx_r[j]
+        for j in range(hidden):
+            dh_z[j] = dx_z[j]
+        for j in range(hidden):
+            d_h[j] *= z[j]

@@ -304,6 +304,40 @@ def gru_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     return stack(_in_reading_order(hs, reverse))
 
 
+def _gru_cell(x_gates, h_gates, h, gates, h_next, h_candidate):
+    """The element-wise part of one GRU step: from x W_ih^T + b_ih and h W_hh^T + b_hh
+    (both (N, 3H)) and h, the activated r, z, n into ``gates``, h' into ``h_next`` and
+    h W_hn^T + b_hn (which r multiplies, and the backward needs) into ``h_candidate``."""
+    hidden = h.shape[-1]
+    r, z, n = _split(gates, 3)
+    h_n = h_gates[:, 2 * hidden:]
+    _sigmoid(x_gates[:, :2 * hidden] + h_gates[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z in one pass
+    xp.tanh(x_gates[:, 2 * hidden:] + r * h_n, out=n)
+    xp.add(n, z * (h - n), out=h_next)  # (1 - z) n + z h, with one product fewer
+    h_candidate[...] = h_n
+
+
+def _gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
+    """One step back through :func:`_gru_cell`, given dh reaching h_t: the gradients of the
+    two gate pre-activations into ``d_x_gates`` and ``d_h_gates``, and ``dh`` becomes the
+    part of dh_{t-1} that goes straight through (z dh); the part through W_hh is added
+    by the caller."""
+    r, z, n = _split(gates, 3)
+    dx_r, dx_z, dx_n = _split(d_x_gates, 3)
+    dh_r, dh_z, dh_n = _split(d_h_gates, 3)
+    # h' = n + z (h - n): to n, to z, and straight on to h
+    d_n = dh * (1 - z) * (1 - n * n)
+    dx_z[...] = dh * (h_prev - n) * z * (1 - z)
+    # n = tanh(x_n + r * h_n): to x_n, to h_n through r, and to r
+    dx_n[...] = d_n
+    dh_n[...] = d_n * r
+    dx_r[...] = d_n * h_candidate * r * (1 - r)
+    # x and h enter r and z as a plain sum, so both parts get the same gradient there
+    dh_r[...] = dx_r
+    dh_z[...] = dx_z
+    dh *= z
+
+
 class GRU(Function):
     """The gated recurrent unit over x (L, N, in), from state h0 (N, H), with PyTorch's gate
     order r, z, n in the rows of the weights:
@@ -326,17 +360,17 @@ class GRU(Function):
         gates = xp.empty_like(x_gates)  # r, z, n of every step
         h_candidates = xp.empty_like(hs[1:])  # h W_hn^T + b_hn, which r multiplies
         hs[0] = h0
-        for t in range(steps):
-            h_gates = hs[t] @ weight_hh.T
-            if bias_hh is not None:
-                h_gates += bias_hh
-            x_rz, x_n = x_gates[t, :, :2 * hidden], x_gates[t, :, 2 * hidden:]
-            h_rz, h_n = h_gates[:, :2 * hidden], h_gates[:, 2 * hidden:]
-            r, z, n = _split(gates[t], 3)
-            _sigmoid(x_rz + h_rz, out=gates[t, :, :2 * hidden])  # r and z in one pass
-            xp.tanh(x_n + r * h_n, out=n)
-            hs[t + 1] = n + z * (hs[t] - n)  # (1 - z) n + z h, with one product fewer
-            h_candidates[t] = h_n
+        cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
+
+        def recur(rows):
+            h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T + b_hh of one step
+            for t in range(steps):
+                xp.matmul(hs[t, rows], weight_hh.T, out=h_gates)
+                if bias_hh is not None:
+                    h_gates += bias_hh
+                cell(x_gates[t, rows], h_gates, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
+
+        _over_rows(recur, x_gates)
         self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -346,24 +380,19 @@ class GRU(Function):
         grad = _in_reading_order(grad, self.reverse)
         d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
         d_h_gates = xp.empty_like(self.gates)  # gradient of h W_hh^T + b_hh, per gate
-        dh = xp.zeros_like(self.hs[0])
-        for t in reversed(range(len(grad))):
-            r, z, n = _split(self.gates[t], 3)
-            dx_r, dx_z, dx_n = _split(d_x_gates[t], 3)
-            dh_r, dh_z, dh_n = _split(d_h_gates[t], 3)
-            h_prev = self.hs[t]
-            dh = dh + grad[t]
-            # h' = n + z (h - n): to n, to z, and straight on to h
-            d_n = dh * (1 - z) * (1 - n * n)
-            dx_z[...] = dh * (h_prev - n) * z * (1 - z)
-            # n = tanh(x_n + r * h_n): to x_n, to h_n through r, and to r
-            dx_n[...] = d_n
-            dh_n[...] = d_n * r
-            dx_r[...] = d_n * self.h_candidates[t] * r * (1 - r)
-            # x and h enter r and z as a plain sum, so both parts get the same gradient there
-            dh_r[...] = dx_r
-            dh_z[...] = dx_z
-            dh = dh * z + d_h_gates[t] @ self.weight_hh
+        dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
+        fast = compiled.fits(self.gates, d_x_gates, d_h_gates) and compiled.fits(dh, self.h_candidates[0])
+        cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
+
+        def recur(rows):
+            dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
+            for t in reversed(range(len(grad))):
+                dh_rows += grad[t, rows]
+                cell_backward(self.gates[t, rows], self.hs[t, rows], self.h_candidates[t, rows], dh_rows,
+                              d_x_gates[t, rows], d_h_gates[t, rows])
+                dh_rows += xp.matmul(d_h_gates[t, rows], self.weight_hh, out=through_weights)
+
+        _over_rows(recur, d_x_gates)
         grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, d_h_gates)
         return (grad_x, dh, *weight_grads)
 
