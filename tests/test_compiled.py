@@ -165,6 +165,62 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, layer,
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("mask", ["none", "causal", "one row for all", "per batch (NumPy's path)"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
+def test_attention_softmax_matches_numpys(monkeypatch, spy, mask, split):
+    """Masked rows, a row that may attend nowhere (zeros, not NaN), and blocks of rows on
+    three threads that do not start at a multiple of the sequence length."""
+    if split:
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
+    query, key, value = _data(2, 3, 5, 4, scale=1.0), _data(2, 3, 6, 4, scale=1.0, seed=1), _data(2, 3, 6, 4, seed=2)
+    masks = {"none": None, "causal": np.triu(np.full((5, 6), -np.inf, np.float32), 1),
+             "one row for all": np.where(np.arange(6) == 2, -np.inf, 0).astype(np.float32)[None],
+             "per batch (NumPy's path)": np.zeros((2, 1, 5, 6), np.float32)}
+    additive = masks[mask]
+    if mask == "causal":
+        additive[3] = -np.inf  # query 3 may attend nowhere
+    upstream = _data(2, 3, 5, 4, seed=3)
+
+    def compute():
+        tensors = [gn.tensor(a, requires_grad=True) for a in (query, key, value)]
+        out = gn.ops.Attention.apply(*tensors, mask=additive, scale=0.5)
+        (out * gn.tensor(upstream)).sum().backward()
+        return [out.numpy()] + [t.grad.numpy() for t in tensors]
+    if mask == "per batch (NumPy's path)":
+        monkeypatch.setenv("GLASSNET_COMPILED", "1")
+        compute()
+        assert not spy, "a 4-D mask is not the kernel's"
+        return
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    assert_same(fast, plain)
+    if mask == "causal":
+        assert (fast[0][:, :, 3] == 0).all()
+
+
+@pytest.mark.parametrize("affine", ["weight and bias", "weight", "none"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
+def test_layer_norm_matches_numpys(monkeypatch, spy, affine, split):
+    if split:
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
+    x = _data(4, 7, 48) + 5  # a mean far from 0, where a one-pass variance would lose digits
+    upstream = _data(4, 7, 48, seed=1)
+    norm = gn.nn.LayerNorm(48, elementwise_affine=affine != "none", bias=affine == "weight and bias")
+    if affine != "none":
+        norm.weight.data[...] = _data(48, seed=2)
+
+    def compute():
+        norm.zero_grad()
+        t = gn.tensor(x, requires_grad=True)
+        y = norm(t)
+        (y * gn.tensor(upstream)).sum().backward()
+        return [y.numpy(), t.grad.numpy()] + [p.grad.numpy() for p in norm.parameters()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
 def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
     """Pre-activations of +-60 saturate every gate: both cells must give exactly 0 and 1
     where float32 does, not NaN or overflow."""

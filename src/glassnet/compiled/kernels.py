@@ -25,6 +25,10 @@ from numba.extending import intrinsic
 
 f32 = np.float32
 jit = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogil=True, cache=True)
+# for loops that sum or take a maximum: reassociation lets LLVM keep eight partial sums
+# in the lanes (NumPy's own sums are pairwise, so neither order is "the" exact one)
+jit_reducing = numba.njit(fastmath={"contract", "afn", "arcp", "reassoc", "nsz"}, error_model="numpy", nogil=True,
+                          cache=True)
 
 LOG2_E = f32(1.4426950408889634)
 LN2_HIGH = f32(0.693145751953125)  # ln 2 split in two, so that k ln 2 is exact in float32
@@ -254,3 +258,96 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
             dh_z[j] = dx_z[j]
         for j in range(hidden):
             d_h[j] *= z[j]
+
+
+# -- softmax along the rows of a (R, S) array, in place: ops.attention's -------------------------
+
+
+@jit_reducing
+def softmax_rows(scores, mask, masked, first_row):
+    """Each row r of ``scores`` (R, S) becomes softmax(row + mask[(first_row + r) % L]) in
+    place, where ``mask`` (L, S) is added only when ``masked`` (``first_row``: where this
+    block of rows starts in the whole). A row whose every entry is -inf (it may attend
+    nowhere) becomes zeros, not NaN."""
+    rows, size = scores.shape
+    for r in range(rows):
+        row = scores[r]
+        if masked:
+            mask_row = mask[(first_row + r) % mask.shape[0]]
+            for j in range(size):
+                row[j] += mask_row[j]
+        most = -np.inf
+        for j in range(size):
+            most = max(most, row[j])
+        if most == -np.inf:
+            for j in range(size):
+                row[j] = f32(0)
+            continue
+        total = f32(0)
+        for j in range(size):
+            e = exp(row[j] - most)
+            row[j] = e
+            total += e
+        scale = f32(1) / total
+        for j in range(size):
+            row[j] *= scale
+
+
+# -- layer norm over the rows of a (R, D) array: ops.norm.LayerNorm's ----------------------------
+
+
+@jit_reducing
+def layer_norm_rows(rows, weight, bias, has_weight, has_bias, eps, out, mean, rstd):
+    """out = (x - mean) / sqrt(var + eps) * weight + bias for each row x of ``rows``, the
+    variance biased and taken around the mean (two passes: no cancellation); each row's
+    mean and 1 / sqrt(var + eps) into ``mean`` and ``rstd`` (R,)."""
+    count, size = rows.shape
+    for r in range(count):
+        x, y = rows[r], out[r]
+        total = f32(0)
+        for j in range(size):
+            total += x[j]
+        centre = total / f32(size)
+        squares = f32(0)
+        for j in range(size):
+            d = x[j] - centre
+            squares += d * d
+        scale = f32(1) / np.sqrt(squares / f32(size) + eps)
+        mean[r], rstd[r] = centre, scale
+        for j in range(size):
+            y[j] = (x[j] - centre) * scale
+        if has_weight:
+            for j in range(size):
+                y[j] *= weight[j]
+        if has_bias:
+            for j in range(size):
+                y[j] += bias[j]
+
+
+@jit_reducing
+def layer_norm_backward_rows(rows, grad, mean, rstd, weight, has_weight, grad_x, want_grad_x, sum_grad_xhat,
+                             sum_grad):
+    """The input's gradient for each row into ``grad_x`` (when ``want_grad_x``):
+    (g - xhat mean(g xhat) - mean(g)) / sqrt(var + eps), g = grad * weight; and the
+    column sums of grad * xhat and of grad (the weight's and the bias's gradients) added
+    into ``sum_grad_xhat`` and ``sum_grad`` (D,)."""
+    count, size = rows.shape
+    for r in range(count):
+        x, dy = rows[r], grad[r]
+        centre, scale = mean[r], rstd[r]
+        for j in range(size):
+            xhat = (x[j] - centre) * scale
+            sum_grad_xhat[j] += dy[j] * xhat
+            sum_grad[j] += dy[j]
+        if want_grad_x:
+            dx = grad_x[r]
+            for j in range(size):
+                dx[j] = dy[j] * weight[j] if has_weight else dy[j]  # g, for now
+            mean_g, mean_g_xhat = f32(0), f32(0)
+            for j in range(size):
+                mean_g += dx[j]
+                mean_g_xhat += dx[j] * (x[j] - centre) * scale
+            mean_g /= f32(size)
+            mean_g_xhat /= f32(size)
+            for j in range(size):
+                dx[j] = (dx[j] - (x[j] - centre) * scale * mean_g_xhat - mean_g) * scale

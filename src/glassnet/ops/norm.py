@@ -7,6 +7,7 @@ version to read; ``tests/test_references.py`` checks that the two agree.
 """
 import math
 
+from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
@@ -181,6 +182,12 @@ class LayerNorm(Function):
 
     def _normalize(self, r, out, bias, eps):
         """The forward for the block of rows ``r`` (the blocks run on all threads at once)."""
+        weight = self.weight
+        if compiled.fits(self.rows, out) and all(compiled.fits(a) for a in (weight, bias) if a is not None):
+            no_affine = xp.zeros(0, xp.float32)
+            return compiled.load().layer_norm_rows(
+                self.rows[r], no_affine if weight is None else weight, no_affine if bias is None else bias,
+                weight is not None, bias is not None, eps, out[r], self.mean[r, 0], self.rstd[r, 0])
         self.mean[r] = self.rows[r].mean(axis=1, keepdims=True)
         xhat = xp.subtract(self.rows[r], self.mean[r], out=out[r])  # centred
         self.rstd[r] = 1 / xp.sqrt(xp.square(xhat).mean(axis=1, keepdims=True) + eps)  # the variance biased, as in the paper
@@ -205,6 +212,14 @@ class LayerNorm(Function):
     def _backward(self, r, grad, grad_x):
         """The input's gradient for the block of rows ``r``; returns the block's sums for the
         weight's and the bias's gradients (added up in block order: the same numbers every run)."""
+        weight, want_grad_x = self.weight, grad_x is not None
+        if compiled.fits(self.rows, grad) and (not want_grad_x or compiled.fits(grad_x)) and (
+                weight is None or compiled.fits(weight)):
+            sums = xp.zeros((2, self.rows.shape[1]), xp.float32)
+            compiled.load().layer_norm_backward_rows(
+                self.rows[r], grad[r], self.mean[r, 0], self.rstd[r, 0], xp.zeros(0, xp.float32) if weight is None else weight,
+                weight is not None, grad_x[r] if want_grad_x else sums, want_grad_x, sums[0], sums[1])
+            return sums[0], sums[1]
         grad, xhat = grad[r], (self.rows[r] - self.mean[r]) * self.rstd[r]
         if grad_x is not None:
             grad_xhat = grad * self.weight if self.weight is not None else grad
