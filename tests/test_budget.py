@@ -20,7 +20,10 @@ from glassnet.tensor import Function
 
 SOURCE = Path(ops.__file__).resolve().parents[1]
 ENGINE = [SOURCE / "tensor.py", *sorted((SOURCE / "ops").glob("*.py"))]
-ENGINE_BUDGET = 2500
+# 2500 until issue 11's compiled kernels: each fused op that has one (GELU, sigmoid, tanh,
+# softmax, layer norm, the LSTM and GRU steps) now keeps its NumPy passes as a named twin
+# of the kernel beside a line that chooses between them, about a hundred lines in all
+ENGINE_BUDGET = 2600
 OP_BUDGET = 25
 REFERENCE_BUDGET = 18
 

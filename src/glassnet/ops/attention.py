@@ -53,14 +53,14 @@ def attention_reference(query, key, value, mask=None, scale=None, dropout_p=0.0,
 def _softmax_in_place(scores, mask):
     """softmax(scores + mask) along the last axis, in the scores' own memory; rows that
     may attend nowhere (every entry -inf) end up all zero. The compiled kernel does each
-    row in one pass where NumPy makes seven, and its blocks of rows run on all threads."""
+    row in one pass where NumPy makes seven; it adds a mask of one or L rows itself."""
     length, size = scores.shape[-2:]
-    if compiled.fits(scores) and (mask is None or (mask.ndim == 2 and compiled.fits(mask)
-                                                   and mask.shape[1] == size and mask.shape[0] in (1, length))):
-        rows = scores.reshape(-1, size)
-        kernel, no_mask = compiled.load().softmax_rows, xp.zeros((1, 1), xp.float32)
-        in_blocks(lambda start, stop: kernel(rows[start:stop], no_mask if mask is None else mask, mask is not None, start),
-                  len(rows), rows[0].nbytes)
+    if mask is not None and not (mask.ndim == 2 and mask.shape[1] == size and mask.shape[0] in (1, length)):
+        scores += mask  # any other mask that broadcasts: added here, so the kernel has none to add
+        mask = None
+    if compiled.fits(scores) and (mask is None or compiled.fits(mask)):
+        no_mask = xp.zeros((1, 1), xp.float32)
+        compiled.load().softmax_rows(scores.reshape(-1, size), no_mask if mask is None else mask, mask is not None, 0)
         return scores
     if mask is not None:
         scores += mask
@@ -74,47 +74,81 @@ def _softmax_in_place(scores, mask):
     return weights
 
 
+def _batched(array, lead):
+    """``array`` (..., r, c) broadcast to the leading shape ``lead`` (a view), with one
+    leading axis at least, along which the work is cut into blocks."""
+    array = xp.broadcast_to(array, lead + array.shape[-2:])
+    return array if lead else array[None]
+
+
 class Attention(Function):
     """softmax(q k^T * scale + mask) v, with dropout on the weights, as one op.
 
     Fused so that the (N, heads, L, S) scores are masked and normalized in place, in one
     array where the composed ops make about five, and the softmax backward takes its row
-    sums from the smaller output (see ``backward``): about a fifth faster, forward and
-    backward, at the sizes of a small GPT. ``mask`` is an additive array (no gradient).
+    sums from the smaller output (see ``_backward_block``). The batch is cut along its
+    first axis into one block per thread, each block's products on one core (BLAS is set
+    to one thread meanwhile): NumPy's stacked products of small matrices keep only one core
+    busy, and two BLAS threads on each small product in turn lose more than they gain.
+    ``mask`` is an additive array (no gradient).
     """
 
     def forward(self, query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
         self.shapes = (query.shape, key.shape, value.shape)
-        # the inputs themselves are kept for backward (alive anyway), not the scaled query
-        self.query, self.key, self.value, self.scale = query, key, value, scale
-        scores = (query * scale) @ xp.swapaxes(key, -1, -2)
-        weights = _softmax_in_place(scores, mask)
-        self.weights, self.keep = weights, None
+        self.lead = xp.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+        # the inputs themselves are kept for backward (alive anyway), as views
+        self.query, self.key, self.value = (_batched(a, self.lead) for a in (query, key, value))
+        self.scale, self.keep, self.keep_scale = scale, None, None
+        count, length, size = self.query.shape[0], query.shape[-2], key.shape[-2]
+        self.weights = xp.empty((count,) + self.query.shape[1:-1] + (size,), xp.result_type(query, key))
+        self.dropped = self.weights
         if dropout_p > 0:
-            self.keep = _dropout_keep(weights.shape, dropout_p, generator)
-            self.keep_scale = xp.asarray(0.0 if dropout_p == 1 else 1 / (1 - dropout_p), dtype=weights.dtype)
-            weights = weights * self.keep * self.keep_scale
-        self.dropped = weights
-        self.out = weights @ value
-        return self.out
+            self.keep = _dropout_keep(self.weights.shape, dropout_p, generator)
+            self.keep_scale = xp.asarray(0.0 if dropout_p == 1 else 1 / (1 - dropout_p), dtype=self.weights.dtype)
+            self.dropped = xp.empty_like(self.weights)
+        if mask is not None and mask.ndim > 2:
+            mask = _batched(mask, self.lead)  # its blocks are cut as the scores' are
+        self.out = xp.empty(self.weights.shape[:-1] + self.value.shape[-1:], xp.result_type(self.weights, value))
+        in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count, self.weights[0].nbytes,
+                  calls_blas=True)
+        return self.out.reshape(self.lead + self.out.shape[-2:])
+
+    def _forward_block(self, b, mask):
+        weights = xp.matmul(self.query[b] * self.scale, xp.swapaxes(self.key[b], -1, -2), out=self.weights[b])
+        _softmax_in_place(weights, mask if mask is None or mask.ndim <= 2 else mask[b])
+        if self.keep is not None:
+            xp.multiply(weights, self.keep[b] * self.keep_scale, out=self.dropped[b])
+        xp.matmul(self.dropped[b], self.value[b], out=self.out[b])
 
     def backward(self, grad):
-        query_shape, key_shape, value_shape = self.shapes
-        q_needs, k_needs, v_needs = self.needs_input_grad
-        grad_value = unbroadcast(xp.swapaxes(self.dropped, -1, -2) @ grad, value_shape) if v_needs else None
-        if not (q_needs or k_needs):
-            return None, None, grad_value
-        grad_weights = grad @ xp.swapaxes(self.value, -1, -2)
+        grad = _batched(grad, self.lead)
+        grads = [xp.empty(a.shape, xp.result_type(grad, a)) if needs else None
+                 for a, needs in zip((self.query, self.key, self.value), self.needs_input_grad)]
+        in_blocks(lambda start, stop: self._backward_block(slice(start, stop), grad, *grads), len(grad),
+                  self.weights[0].nbytes, calls_blas=True)
+        return tuple(None if g is None else unbroadcast(g.reshape(self.lead + g.shape[-2:]), shape)
+                     for g, shape in zip(grads, self.shapes))
+
+    def _backward_block(self, b, grad, grad_query, grad_key, grad_value):
+        grad = grad[b]
+        if grad_value is not None:
+            xp.matmul(xp.swapaxes(self.dropped[b], -1, -2), grad, out=grad_value[b])
+        if grad_query is None and grad_key is None:
+            return
+        grad_weights = grad @ xp.swapaxes(self.value[b], -1, -2)
         if self.keep is not None:
-            grad_weights *= self.keep * self.keep_scale
+            grad_weights *= self.keep[b] * self.keep_scale
         # softmax backward, w * (g - sum(g * w)) along each row; that row sum equals
         # sum(grad * out) over the (shorter) head axis, as out = dropped weights @ value
-        grad_weights -= (grad * self.out).sum(axis=-1, keepdims=True)
+        grad_weights -= (grad * self.out[b]).sum(axis=-1, keepdims=True)
         grad_scores = grad_weights
-        grad_scores *= self.weights
-        grad_query = unbroadcast(grad_scores @ self.key * self.scale, query_shape) if q_needs else None
-        grad_key = unbroadcast(xp.swapaxes(grad_scores, -1, -2) @ self.query * self.scale, key_shape) if k_needs else None
-        return grad_query, grad_key, grad_value
+        grad_scores *= self.weights[b]
+        if grad_query is not None:
+            xp.matmul(grad_scores, self.key[b], out=grad_query[b])
+            grad_query[b] *= self.scale
+        if grad_key is not None:
+            xp.matmul(xp.swapaxes(grad_scores, -1, -2), self.query[b], out=grad_key[b])
+            grad_key[b] *= self.scale
 
 
 def _attention_output(query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
