@@ -223,9 +223,10 @@ def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
     gates = _data(5, 4 * 8, scale=30.0)
     c = _data(5, 8, seed=2)
     results = []
+    recurrent, bias = _data(5, 4 * 8, scale=30.0, seed=3), _data(4 * 8, seed=4)
     for cell in (compiled.load().lstm_cell, _lstm_cell):
         arrays = [gates.copy()] + [np.empty_like(c) for _ in range(3)]
-        cell(arrays[0], c, *arrays[1:])
+        cell(arrays[0], recurrent, bias, c, *arrays[1:])
         results.append(arrays)
     assert_same(*results)
     assert all(np.isfinite(a).all() for a in results[0])

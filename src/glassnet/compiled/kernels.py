@@ -159,14 +159,18 @@ def gelu_backward(x, cdf, grad, grad_x):
 
 
 @jit
-def lstm_cell(gates, c, c_next, tanh_c_next, h_next):
-    """gates (N, 4H): the pre-activations i, f, g, o on entry, the activations on exit;
-    c' = f c + i g, tanh(c') and h' = o tanh(c') into the (N, H) arrays. g = tanh(a) is
-    made as 2 sigmoid(2a) - 1, as the NumPy step does. Each quantity has its own short
-    loop over one row's slices, which LLVM vectorizes (one loop doing all, or a loop over
-    an offset range of the row, it does not)."""
+def lstm_cell(gates, recurrent, bias, c, c_next, tanh_c_next, h_next):
+    """gates (N, 4H): x W_ih^T on entry, to which ``recurrent`` (h W_hh^T, (N, 4H)) and
+    ``bias`` (4H,) are added; the activations i, f, g, o on exit. c' = f c + i g,
+    tanh(c') and h' = o tanh(c') into the (N, H) arrays. g = tanh(a) is made as
+    2 sigmoid(2a) - 1, as the NumPy step does. Each quantity has its own short loop over
+    one row's slices, which LLVM vectorizes (one loop doing all, or a loop over an offset
+    range of the row, it does not)."""
     rows, hidden = c.shape
     for n in range(rows):
+        row, added = gates[n], recurrent[n]
+        for k in range(4 * hidden):
+            row[k] += added[k] + bias[k]
         i, f, g, o = gates[n, :hidden], gates[n, hidden:2 * hidden], gates[n, 2 * hidden:3 * hidden], gates[n, 3 * hidden:]
         c_row, c_new, tanh_new, h_new = c[n], c_next[n], tanh_c_next[n], h_next[n]
         for j in range(hidden):

@@ -187,10 +187,13 @@ def lstm_reference(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     return stack(_in_reading_order(hs, reverse)), c
 
 
-def _lstm_cell(gates, c, c_next, tanh_c_next, h_next):
+def _lstm_cell(gates, recurrent, bias, c, c_next, tanh_c_next, h_next):
     """The element-wise part of one LSTM step, in arrays that exist already: ``gates``
-    (N, 4H) holds the pre-activations on entry and the activated i, f, g, o on exit;
-    c' = f c + i g, tanh(c') and h' = o tanh(c') go to the three (N, H) arrays."""
+    (N, 4H) holds x W_ih^T on entry, ``recurrent`` h W_hh^T and ``bias`` both biases
+    (4H,); ``gates`` gets the activated i, f, g, o, and c' = f c + i g, tanh(c') and
+    h' = o tanh(c') go to the three (N, H) arrays."""
+    gates += recurrent
+    gates += bias
     i, f, g, o = _split(gates, 4)
     # i, f, o are sigmoids and g is a tanh, which is 2 sigmoid(2a) - 1: so one sigmoid
     # over the whole block makes all four, in one pass over contiguous memory
@@ -238,7 +241,8 @@ class LSTM(Function):
     def forward(self, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
         x = xp.ascontiguousarray(_in_reading_order(x, reverse))  # as in RNN: reshapes are views
         both_biases = None if bias_ih is None else bias_ih + bias_hh  # always added together: merged once
-        gates = _project_inputs(x, weight_ih, both_biases)  # (L, N, 4H): pre-activations, then activations
+        gates = _project_inputs(x, weight_ih, None)  # (L, N, 4H): x W_ih^T, then the activations
+        bias = xp.zeros(gates.shape[-1], gates.dtype) if both_biases is None else both_biases.astype(gates.dtype)
         steps, batch, hidden = gates.shape[0], gates.shape[1], h0.shape[-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=gates.dtype)  # hs[t] is h_{t-1}
         cs = xp.empty_like(hs)  # cs[t] is c_{t-1}
@@ -249,8 +253,8 @@ class LSTM(Function):
         def recur(rows):
             recurrent = xp.empty_like(gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
-                gates[t, rows] += xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
-                cell(gates[t, rows], cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
+                xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
+                cell(gates[t, rows], recurrent, bias, cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
 
         _over_rows(recur, gates)
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
