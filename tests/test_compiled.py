@@ -216,6 +216,31 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, affine, split):
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batch_norm_matches_numpys(monkeypatch, spy, training, affine):
+    """After a convolution (its output lies batch-last in memory), as in every CNN here;
+    in training the running statistics must move alike too."""
+    gn.seed(0)
+    # no conv bias: batch norm cancels it, so its gradient is 0 plus each path's own rounding
+    conv, norm = gn.nn.Conv2d(3, 6, 3, padding=1, bias=False), gn.nn.BatchNorm2d(6, affine=affine)
+    norm.train(training)
+    rng = np.random.default_rng(3)
+    start_mean, start_var = rng.normal(size=6).astype(np.float32), rng.uniform(0.5, 2, 6).astype(np.float32)
+    x, upstream = _data(5, 3, 7, 9, scale=1.0) + 2, _data(5, 6, 7, 9, seed=1)
+
+    def compute():
+        conv.zero_grad()
+        norm.zero_grad()
+        norm.running_mean.numpy()[...], norm.running_var.numpy()[...] = start_mean, start_var
+        t = gn.tensor(x, requires_grad=True)
+        y = norm(conv(t))
+        (y * gn.tensor(upstream)).sum().backward()
+        return ([y.numpy(), t.grad.numpy(), norm.running_mean.numpy().copy(), norm.running_var.numpy().copy()]
+                + [p.grad.numpy() for p in (*conv.parameters(), *norm.parameters())])
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
 def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
     """Pre-activations of +-60 saturate every gate: both cells must give exactly 0 and 1
     where float32 does, not NaN or overflow."""

@@ -355,3 +355,63 @@ def layer_norm_backward_rows(rows, grad, mean, rstd, weight, has_weight, grad_x,
             mean_g_xhat /= f32(size)
             for j in range(size):
                 dx[j] = (dx[j] - (x[j] - centre) * scale * mean_g_xhat - mean_g) * scale
+
+
+# -- batch norm over the rows of a (C, M) array, one row per channel: ops.norm.BatchNorm's -------
+
+
+@jit_reducing
+def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, eps, x_hat, out):
+    """For each channel's row x: in training its mean and biased variance (two passes:
+    no cancellation) into ``mean`` and ``var``, else those are read from them; then
+    1 / sqrt(var + eps) into ``inv_std``, x_hat = (x - mean) inv_std into ``x_hat`` and
+    x_hat weight + bias (or x_hat) into ``out``, in one pass."""
+    channels, size = rows.shape
+    for c in range(channels):
+        x, standard, y = rows[c], x_hat[c], out[c]
+        if training:
+            total = f32(0)
+            for j in range(size):
+                total += x[j]
+            centre = total / f32(size)
+            squares = f32(0)
+            for j in range(size):
+                d = x[j] - centre
+                squares += d * d
+            mean[c], var[c] = centre, squares / f32(size)
+        centre = mean[c]
+        scale = f32(1) / np.sqrt(var[c] + eps)
+        inv_std[c] = scale
+        gain, shift = (weight[c], bias[c]) if affine else (f32(1), f32(0))
+        for j in range(size):
+            standard[j] = (x[j] - centre) * scale
+        for j in range(size):
+            y[j] = standard[j] * gain + shift
+
+
+@jit_reducing
+def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, grad_weight, grad_bias, grad_x,
+                             want_grad_x):
+    """Per channel: the sums of grad (the bias's gradient) and of grad x_hat (the
+    weight's) in one pass, then, when ``want_grad_x``, in training
+    (grad - mean(grad) - x_hat mean(grad x_hat)) weight inv_std, in evaluation grad
+    weight inv_std, into ``grad_x``."""
+    channels, size = grad.shape
+    for c in range(channels):
+        g, standard = grad[c], x_hat[c]
+        sum_g, sum_g_xhat = f32(0), f32(0)
+        for j in range(size):
+            sum_g += g[j]
+            sum_g_xhat += g[j] * standard[j]
+        grad_bias[c], grad_weight[c] = sum_g, sum_g_xhat
+        if not want_grad_x:
+            continue
+        scale = inv_std[c] * weight[c] if affine else inv_std[c]
+        dx = grad_x[c]
+        if training:
+            mean_g, mean_g_xhat = sum_g / f32(size), sum_g_xhat / f32(size)
+            for j in range(size):
+                dx[j] = (g[j] - mean_g - standard[j] * mean_g_xhat) * scale
+        else:
+            for j in range(size):
+                dx[j] = g[j] * scale
