@@ -241,6 +241,22 @@ def test_batch_norm_matches_numpys(monkeypatch, spy, training, affine):
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("optimizer, options", [
+    ("Adam", {}), ("Adam", {"weight_decay": 0.1}), ("AdamW", {"weight_decay": 0.1}), ("Adam", {"maximize": True})])
+def test_adam_matches_numpys(monkeypatch, spy, optimizer, options):
+    start, gradients = _data(40, 30, scale=1.0), [_data(40, 30, seed=k) for k in range(1, 6)]
+
+    def compute():
+        weight = gn.nn.Parameter(start.copy())
+        adam = getattr(gn.optim, optimizer)([weight], lr=0.01, **options)
+        for gradient in gradients:  # five steps, the bias corrections changing each time
+            weight.grad = gn.tensor(gradient)
+            adam.step()
+        state = adam.state[weight]
+        return [weight.numpy(), state["exp_avg"], state["exp_avg_sq"]]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
 def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
     """Pre-activations of +-60 saturate every gate: both cells must give exactly 0 and 1
     where float32 does, not NaN or overflow."""

@@ -415,3 +415,22 @@ def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, gra
         else:
             for j in range(size):
                 dx[j] = g[j] * scale
+
+
+# -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------
+
+
+@numba.njit(error_model="numpy", nogil=True, cache=True)  # no fastmath: each operation rounded as NumPy rounds it
+def adam_update(param, grad, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, eps, bias2_root):
+    """m <- m + (1 - b1)(g - m), v <- b2 v + (1 - b2) g^2, and
+    param <- param - step_size m / (sqrt(v) / bias2_root + eps), with step_size
+    lr / (1 - b1^t) and bias2_root sqrt(1 - b2^t): the NumPy update's order of operations,
+    without fused multiply-adds, so that a training run follows PyTorch's as closely.
+    1 - b1 and 1 - b2 come in float32 as NumPy's update rounds them (from float64), not
+    as float32 arithmetic on b1 and b2 would give them."""
+    for k in range(param.size):
+        g = grad[k]
+        m_k = m[k] + one_minus_beta1 * (g - m[k])
+        v_k = beta2 * v[k] + one_minus_beta2 * (g * g)
+        m[k], v[k] = m_k, v_k
+        param[k] -= m_k / (np.sqrt(v_k) / bias2_root + eps) * step_size

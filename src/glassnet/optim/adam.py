@@ -2,6 +2,7 @@
 and of the gradient's square."""
 import math
 
+from .. import compiled
 from ..backend import xp
 from .optimizer import Optimizer
 
@@ -53,6 +54,10 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        if not group["amsgrad"] and compiled.fits(param, grad, m, v):  # the lines below in one compiled pass
+            return compiled.load().adam_update(
+                *(a.reshape(-1) for a in (param, grad, m, v)), *(xp.float32(c) for c in (
+                    1 - beta1, beta2, 1 - beta2, lr / (1 - beta1**step), eps, math.sqrt(1 - beta2**step))))
 
         # Everything below runs in place, through one scratch array (made with empty_like:
         # arithmetic on 0-d arrays gives NumPy scalars, which cannot be written into).
