@@ -146,8 +146,9 @@ class Runner:
         backward and the update), whatever each framework's allocator keeps between steps.
         "The framework" includes the code it loads on first use (glassnet's compiled
         kernels and numba, about 110 MB; PyTorch's lazily initialized parts): one forward
-        and backward pass on two samples, whose gradients are then dropped, loads it before
-        the reset. The absolute peak counts the whole process, imports included."""
+        and backward pass on two samples, whose gradients are then dropped, and one Adam
+        step of a throwaway parameter load it before the reset. The absolute peak counts
+        the whole process, imports included."""
         self.set_threads(threads)
         inputs, targets = self.batches[0]
         self.load_code(inputs[:2], targets[:2])
@@ -230,10 +231,14 @@ class GlassnetRunner(Runner):
         return self.model(self.gn.from_numpy(inputs))
 
     def load_code(self, inputs, targets):
-        logits = self.model(self.gn.from_numpy(inputs))
-        self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self.gn.from_numpy(targets.reshape(-1))).backward()
+        gn = self.gn
+        logits = self.model(gn.from_numpy(inputs))
+        self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), gn.from_numpy(targets.reshape(-1))).backward()
         for parameter in self.model.parameters():
             parameter.grad = None
+        throwaway = gn.nn.Parameter(np.zeros(8, np.float32))
+        throwaway.grad = gn.tensor(np.ones(8, np.float32))
+        gn.optim.Adam([throwaway], lr=1e-3).step()
 
 
 class TorchRunner(Runner):
@@ -274,6 +279,9 @@ class TorchRunner(Runner):
         torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1)).backward()
         for parameter in self.model.parameters():
             parameter.grad = None
+        throwaway = torch.nn.Parameter(torch.zeros(8))
+        throwaway.grad = torch.ones(8)
+        torch.optim.Adam([throwaway], lr=1e-3).step()
 
 
 def check_alone(framework):
