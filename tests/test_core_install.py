@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def core_env(tmp_path_factory):
     """A virtual environment holding glassnet's core install only (about 15 s: pip
-    installs NumPy, safetensors and tqdm from the registry or its cache)."""
+    installs NumPy, safetensors, tqdm and threadpoolctl from the registry or its cache)."""
     home = tmp_path_factory.mktemp("core-venv")
     venv.create(home, with_pip=True)
     python = home / "bin" / "python"
@@ -35,9 +35,22 @@ def _run(core_env, *args, cwd):
 
 def test_the_core_install_has_no_extras(core_env, tmp_path):
     result = _run(core_env, "-c", "import importlib.util as u; print([m for m in ('matplotlib', 'sklearn', 'scipy', "
-                  "'torch') if u.find_spec(m)])", cwd=tmp_path)
+                  "'torch', 'numba') if u.find_spec(m)])", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_without_numba_the_numpy_kernels_run(core_env, tmp_path):
+    """The ops that have compiled kernels (the ``fast`` extra) fall back to NumPy's passes."""
+    script = ("import numpy as np, glassnet as gn\n"
+              "from glassnet import compiled\n"
+              "x = gn.tensor(np.linspace(-3, 3, 24, dtype=np.float32).reshape(2, 3, 4), requires_grad=True)\n"
+              "out, _ = gn.nn.LSTM(4, 5)(gn.nn.functional.gelu(x).tanh().sigmoid())\n"
+              "out.sum().backward()\n"
+              "print(compiled.enabled(), out.dtype, bool(np.isfinite(x.grad.numpy()).all()))")
+    result = _run(core_env, "-c", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "float32", "True"]
 
 
 def test_the_core_install_trains_saves_and_evaluates_the_digits_mlp(core_env, tmp_path):
