@@ -216,16 +216,24 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, affine, split):
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "channels over threads"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
-def test_batch_norm_matches_numpys(monkeypatch, spy, training, affine):
+def test_batch_norm_matches_numpys(monkeypatch, spy, training, affine, split):
     """After a convolution (its output lies batch-last in memory), as in every CNN here;
-    in training the running statistics must move alike too."""
+    in training the running statistics must move alike too. Split, each thread's block of
+    channels must meet its own channels' weights."""
+    if split:
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
     gn.seed(0)
     # no conv bias: batch norm cancels it, so its gradient is 0 plus each path's own rounding
     conv, norm = gn.nn.Conv2d(3, 6, 3, padding=1, bias=False), gn.nn.BatchNorm2d(6, affine=affine)
     norm.train(training)
     rng = np.random.default_rng(3)
+    if affine:  # weights and biases that differ by channel
+        norm.weight.numpy()[...], norm.bias.numpy()[...] = rng.uniform(0.5, 2, 6), rng.normal(size=6)
     start_mean, start_var = rng.normal(size=6).astype(np.float32), rng.uniform(0.5, 2, 6).astype(np.float32)
     x, upstream = _data(5, 3, 7, 9, scale=1.0) + 2, _data(5, 6, 7, 9, seed=1)
 

@@ -71,8 +71,9 @@ class BatchNorm(Function):
         if self._compiled(rows, out, bias):  # the same maths, three passes instead of seven
             weight, no_affine = self.weight, xp.zeros(0, xp.float32)
             return compiled.load().batch_norm_rows(
-                rows[c], self.training, self.mean[c], self.var[c], self.inv_std[c], no_affine if weight is None else weight,
-                no_affine if bias is None else bias, weight is not None, eps, self.x_hat[c], out[c])
+                rows[c], self.training, self.mean[c], self.var[c], self.inv_std[c],
+                no_affine if weight is None else weight[c], no_affine if bias is None else bias[c], weight is not None, eps,
+                self.x_hat[c], out[c])
         x_hat = self.x_hat[c]
         if self.training:
             self.mean[c] = rows[c].mean(axis=1)
@@ -106,7 +107,7 @@ class BatchNorm(Function):
     def _backward(self, c, grad, grad_x):
         """The backward for the block of channels ``c``, the formula above, in place to spare temporaries."""
         if self._compiled(grad, *(() if grad_x is None else (grad_x,))):  # the same maths, two passes
-            weight = self.weight if self.weight is not None else xp.zeros(0, xp.float32)
+            weight = self.weight[c] if self.weight is not None else xp.zeros(0, xp.float32)
             return compiled.load().batch_norm_backward_rows(
                 self.x_hat[c], grad[c], self.inv_std[c], weight, self.weight is not None, self.training,
                 self.grad_weight[c], self.grad_bias[c], self.x_hat[c] if grad_x is None else grad_x[c], grad_x is not None)
