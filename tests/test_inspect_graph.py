@@ -104,7 +104,8 @@ def test_the_layout_keeps_boxes_apart_and_edges_pointing_down():
     gn.manual_seed(0)
     block = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
     found = graph(block(gn.randn(2, 5, 16)).sum(), params=block)
-    assert found.count("op") > 20 and "Attention" in [node.name for node in found.nodes]
+    # 16 ops: q, k and v come from one product (self-attention), split by one Unbind
+    assert found.count("op") > 12 and "Attention" in [node.name for node in found.nodes]
     from glassnet.inspect.graph import HEIGHT, _layout
     layout = _layout(found, None)
     for i, j in found.edges:

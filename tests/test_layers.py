@@ -28,6 +28,7 @@ ROOT = Path(glassnet.__file__).parent
 LAYERS = [
     ("core", ["tensor", "ops", "autograd", "dtypes", "creation", "functions", "device", "size", "backend", "random",
               "return_types", "gradcheck", "threads",
+              "compiled",  # the numba kernels beside ops' NumPy passes; it imports only backend
               "extras"]),  # optional third-party imports with a clear error; it imports nothing of glassnet
     ("nn and optim", ["nn", "optim", "models", "serialization"]),
     ("data", ["data", "utils"]),
