@@ -155,6 +155,19 @@ def gelu_backward(x, cdf, grad, grad_x):
         grad_x[k] = grad[k] * (cdf[k] + v * gauss(v) * INV_SQRT_2PI)
 
 
+@jit
+def three_gates(block, row, hidden):
+    """The three gates' slices of one row of a (N, 3H) gate block, [r | z | n]."""
+    return block[row, :hidden], block[row, hidden:2 * hidden], block[row, 2 * hidden:3 * hidden]
+
+
+@jit
+def four_gates(block, row, hidden):
+    """The four gates' slices of one row of a (N, 4H) gate block, [i | f | g | o]."""
+    return (block[row, :hidden], block[row, hidden:2 * hidden], block[row, 2 * hidden:3 * hidden],
+            block[row, 3 * hidden:4 * hidden])
+
+
 # -- one LSTM step: ops.recurrent's _lstm_cell and the body of LSTM.backward's loop ------------
 
 
@@ -171,7 +184,7 @@ def lstm_cell(gates, recurrent, bias, c, c_next, tanh_c_next, h_next):
         row, added = gates[n], recurrent[n]
         for k in range(4 * hidden):
             row[k] += added[k] + bias[k]
-        i, f, g, o = gates[n, :hidden], gates[n, hidden:2 * hidden], gates[n, 2 * hidden:3 * hidden], gates[n, 3 * hidden:]
+        i, f, g, o = four_gates(gates, n, hidden)
         c_row, c_new, tanh_new, h_new = c[n], c_next[n], tanh_c_next[n], h_next[n]
         for j in range(hidden):
             i[j] = sigmoid(i[j])
@@ -195,9 +208,8 @@ def lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
     gradient dh reaching h_t and dc reaching c_t; dc becomes the gradient reaching c_{t-1}."""
     rows, hidden = c.shape
     for n in range(rows):
-        i, f, g, o = gates[n, :hidden], gates[n, hidden:2 * hidden], gates[n, 2 * hidden:3 * hidden], gates[n, 3 * hidden:]
-        di, df = d_gates[n, :hidden], d_gates[n, hidden:2 * hidden]
-        dg, do = d_gates[n, 2 * hidden:3 * hidden], d_gates[n, 3 * hidden:]
+        i, f, g, o = four_gates(gates, n, hidden)
+        di, df, dg, do = four_gates(d_gates, n, hidden)
         c_row, t, d_h, d_c = c[n], tanh_c[n], dh[n], dc[n]
         for j in range(hidden):  # h = o tanh(c): to o, and to c, joining what c had from step t + 1
             do[j] = d_h[j] * t[j] * o[j] * (f32(1) - o[j])
@@ -222,9 +234,8 @@ def gru_cell(x_gates, h_gates, h, gates, h_next, h_candidate):
     h' = n + z (h - n) into ``h_next``; h_n into ``h_candidate`` (N, H)."""
     rows, hidden = h.shape
     for row in range(rows):
-        x_r, x_z, x_n = x_gates[row, :hidden], x_gates[row, hidden:2 * hidden], x_gates[row, 2 * hidden:]
-        h_r, h_z, h_n = h_gates[row, :hidden], h_gates[row, hidden:2 * hidden], h_gates[row, 2 * hidden:]
-        r, z, n = gates[row, :hidden], gates[row, hidden:2 * hidden], gates[row, 2 * hidden:]
+        (x_r, x_z, x_n), (h_r, h_z, h_n) = three_gates(x_gates, row, hidden), three_gates(h_gates, row, hidden)
+        r, z, n = three_gates(gates, row, hidden)
         h_row, h_new, candidate = h[row], h_next[row], h_candidate[row]
         for j in range(hidden):
             r[j] = sigmoid(x_r[j] + h_r[j])
@@ -244,9 +255,9 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
     reaching h_t; dh becomes z dh, the part of dh_{t-1} that skips the weights."""
     rows, hidden = dh.shape
     for row in range(rows):
-        r, z, n = gates[row, :hidden], gates[row, hidden:2 * hidden], gates[row, 2 * hidden:]
-        dx_r, dx_z, dx_n = d_x_gates[row, :hidden], d_x_gates[row, hidden:2 * hidden], d_x_gates[row, 2 * hidden:]
-        dh_r, dh_z, dh_n = d_h_gates[row, :hidden], d_h_gates[row, hidden:2 * hidden], d_h_gates[row, 2 * hidden:]
+        r, z, n = three_gates(gates, row, hidden)
+        dx_r, dx_z, dx_n = three_gates(d_x_gates, row, hidden)
+        dh_r, dh_z, dh_n = three_gates(d_h_gates, row, hidden)
         d_h, h_row, candidate = dh[row], h_prev[row], h_candidate[row]
         for j in range(hidden):
             dx_n[j] = d_h[j] * (f32(1) - z[j]) * (f32(1) - n[j] * n[j])
@@ -301,6 +312,22 @@ def softmax_rows(scores, mask, masked, first_row):
 
 
 @jit_reducing
+def mean_and_variance(x):
+    """The mean of the 1-D array x and its biased variance, taken around the mean (two
+    passes: no cancellation, whatever the mean)."""
+    size = x.size
+    total = f32(0)
+    for j in range(size):
+        total += x[j]
+    centre = total / f32(size)
+    squares = f32(0)
+    for j in range(size):
+        d = x[j] - centre
+        squares += d * d
+    return centre, squares / f32(size)
+
+
+@jit_reducing
 def layer_norm_rows(rows, weight, bias, has_weight, has_bias, eps, out, mean, rstd):
     """out = (x - mean) / sqrt(var + eps) * weight + bias for each row x of ``rows``, the
     variance biased and taken around the mean (two passes: no cancellation); each row's
@@ -308,15 +335,8 @@ def layer_norm_rows(rows, weight, bias, has_weight, has_bias, eps, out, mean, rs
     count, size = rows.shape
     for r in range(count):
         x, y = rows[r], out[r]
-        total = f32(0)
-        for j in range(size):
-            total += x[j]
-        centre = total / f32(size)
-        squares = f32(0)
-        for j in range(size):
-            d = x[j] - centre
-            squares += d * d
-        scale = f32(1) / np.sqrt(squares / f32(size) + eps)
+        centre, variance = mean_and_variance(x)
+        scale = f32(1) / np.sqrt(variance + eps)
         mean[r], rstd[r] = centre, scale
         for j in range(size):
             y[j] = (x[j] - centre) * scale
@@ -370,15 +390,7 @@ def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, ep
     for c in range(channels):
         x, standard, y = rows[c], x_hat[c], out[c]
         if training:
-            total = f32(0)
-            for j in range(size):
-                total += x[j]
-            centre = total / f32(size)
-            squares = f32(0)
-            for j in range(size):
-                d = x[j] - centre
-                squares += d * d
-            mean[c], var[c] = centre, squares / f32(size)
+            mean[c], var[c] = mean_and_variance(x)
         centre = mean[c]
         scale = f32(1) / np.sqrt(var[c] + eps)
         inv_std[c] = scale
