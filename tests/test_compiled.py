@@ -281,6 +281,31 @@ def test_lstm_cell_kernel_equals_the_numpy_cell_on_saturated_gates():
     assert all(np.isfinite(a).all() for a in results[0])
 
 
+def _import_failing_with(error):
+    def failing(name, *args):
+        raise error
+    return failing
+
+
+def test_without_numba_the_kernels_are_off_quietly(monkeypatch, recwarn):
+    monkeypatch.setattr(compiled, "_modules", {})
+    missing = ModuleNotFoundError("No module named 'numba'", name="numba")
+    monkeypatch.setattr(compiled.importlib, "import_module", _import_failing_with(missing))
+    assert not compiled.enabled() and not compiled.fits(np.zeros(3, np.float32))
+    assert not recwarn.list
+
+
+def test_a_numba_that_does_not_load_is_said_once_and_numpy_runs(monkeypatch):
+    monkeypatch.setattr(compiled, "_modules", {})
+    broken = ImportError("Numba needs NumPy 2.3 or less. Got NumPy 2.9.")
+    monkeypatch.setattr(compiled.importlib, "import_module", _import_failing_with(broken))
+    with pytest.warns(RuntimeWarning, match="numba is installed but does not load .*Numba needs NumPy"):
+        assert not compiled.enabled()
+    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    out = gn.tensor(np.linspace(-2, 2, 5, dtype=np.float32)).sigmoid()  # no second warning: it would fail here
+    np.testing.assert_allclose(out.numpy(), 1 / (1 + np.exp(-np.linspace(-2, 2, 5))), rtol=1e-6)
+
+
 def test_compiled_kernels_are_off_for_other_array_libraries(monkeypatch):
     monkeypatch.setattr(compiled, "xp", type("OtherLibrary", (), {"__name__": "cupy"}))
     assert not compiled.enabled()

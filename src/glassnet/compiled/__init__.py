@@ -18,6 +18,7 @@ compiles when first used, about a second, and is cached on disk after that.
 """
 import importlib
 import os
+import warnings
 
 from ..backend import xp
 
@@ -25,18 +26,11 @@ _modules = {}
 
 
 def enabled():
-    """Whether the compiled kernels run: numba is installed, the arrays are NumPy's, and
-    ``GLASSNET_COMPILED`` is not ``0``."""
+    """Whether the compiled kernels run: numba is installed and loads, the arrays are
+    NumPy's, and ``GLASSNET_COMPILED`` is not ``0``."""
     if os.environ.get("GLASSNET_COMPILED", "1") == "0" or xp.__name__ != "numpy":
         return False
-    if "numba" not in _modules:
-        try:
-            import numba  # noqa: F401  (imported here, not with glassnet: it takes 0.2 s)
-        except ImportError:
-            _modules["numba"] = None
-        else:
-            _modules["numba"] = True
-    return _modules["numba"] is not None
+    return _kernels() is not None
 
 
 def fits(*arrays):
@@ -48,8 +42,21 @@ def fits(*arrays):
 
 
 def load():
-    """The module of compiled kernels, ``glassnet.compiled.kernels``, imported on first use
-    (it imports numba). Check :func:`fits` first."""
+    """The module of compiled kernels, ``glassnet.compiled.kernels``. Check :func:`fits`
+    first."""
+    return _kernels()
+
+
+def _kernels():
+    """The kernels' module, imported once (with numba, 0.2 s: not when glassnet is), or
+    None without numba. A numba that is installed but cannot load (built for another
+    NumPy, say) is said once in a warning, and NumPy's passes run."""
     if "kernels" not in _modules:
-        _modules["kernels"] = importlib.import_module(f"{__name__}.kernels")
+        try:
+            _modules["kernels"] = importlib.import_module(f"{__name__}.kernels")
+        except ImportError as error:
+            if not (isinstance(error, ModuleNotFoundError) and error.name in ("numba", "llvmlite")):
+                warnings.warn(f"glassnet.compiled: numba is installed but does not load ({error}); "
+                              "NumPy's kernels run instead", RuntimeWarning, stacklevel=3)
+            _modules["kernels"] = None
     return _modules["kernels"]
