@@ -140,3 +140,16 @@ def lab_on_digits(monkeypatch):
     original = claims.trained
     monkeypatch.setattr(claims, "trained", lambda model="cnn", dataset="fashion-mnist", **options:
                         original(model, "digits", **options))
+
+
+@pytest.fixture
+def split_threads(monkeypatch):
+    """Call it to make glassnet.threads split even the smallest work: blocks of one byte at
+    least, over three threads, so that the blocks come out uneven (undone after the test)."""
+    import glassnet.threads
+
+    def split():
+        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "_threads", 3)
+        monkeypatch.setattr(glassnet.threads, "_pool", None)
+    return split

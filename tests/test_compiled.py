@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-import glassnet.threads
 from glassnet import compiled
 
 TOLERANCE = dict(rtol=2e-5, atol=2e-6)
@@ -125,11 +124,9 @@ def test_activation_and_its_gradient_match_numpys(monkeypatch, spy, activation):
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
-def test_gelu_splits_over_threads_like_numpys(monkeypatch, spy):
+def test_gelu_splits_over_threads_like_numpys(monkeypatch, spy, split_threads):
     """Large arrays run in one block per thread; every block goes through the kernel."""
-    monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-    monkeypatch.setattr(glassnet.threads, "_threads", 3)
-    monkeypatch.setattr(glassnet.threads, "_pool", None)
+    split_threads()
     test_activation_and_its_gradient_match_numpys(monkeypatch, spy, "gelu")
 
 
@@ -145,11 +142,9 @@ def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
 @pytest.mark.parametrize("layer", ["LSTM", "GRU"])
-def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, layer, split):
+def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_threads, layer, split):
     if split:  # every thread runs the recurrence over its own rows of the batch
-        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-        monkeypatch.setattr(glassnet.threads, "_threads", 3)
-        monkeypatch.setattr(glassnet.threads, "_pool", None)
+        split_threads()
     gn.seed(0)
     recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True)
     x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
@@ -167,13 +162,11 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, layer,
 
 @pytest.mark.parametrize("mask", ["none", "causal", "one row for all", "per batch"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
-def test_attention_softmax_matches_numpys(monkeypatch, spy, mask, split):
+def test_attention_softmax_matches_numpys(monkeypatch, spy, split_threads, mask, split):
     """Masked rows, a row that may attend nowhere (zeros, not NaN), a 4-D mask (NumPy adds
     it, the kernel normalizes), and the batch in blocks on three threads."""
     if split:
-        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-        monkeypatch.setattr(glassnet.threads, "_threads", 3)
-        monkeypatch.setattr(glassnet.threads, "_pool", None)
+        split_threads()
     query, key, value = _data(2, 3, 5, 4, scale=1.0), _data(2, 3, 6, 4, scale=1.0, seed=1), _data(2, 3, 6, 4, seed=2)
     masks = {"none": None, "causal": np.triu(np.full((5, 6), -np.inf, np.float32), 1),
              "one row for all": np.where(np.arange(6) == 2, -np.inf, 0).astype(np.float32)[None],
@@ -196,11 +189,9 @@ def test_attention_softmax_matches_numpys(monkeypatch, spy, mask, split):
 
 @pytest.mark.parametrize("affine", ["weight and bias", "weight", "none"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
-def test_layer_norm_matches_numpys(monkeypatch, spy, affine, split):
+def test_layer_norm_matches_numpys(monkeypatch, spy, split_threads, affine, split):
     if split:
-        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-        monkeypatch.setattr(glassnet.threads, "_threads", 3)
-        monkeypatch.setattr(glassnet.threads, "_pool", None)
+        split_threads()
     x = _data(4, 7, 48) + 5  # a mean far from 0, where a one-pass variance would lose digits
     upstream = _data(4, 7, 48, seed=1)
     norm = gn.nn.LayerNorm(48, elementwise_affine=affine != "none", bias=affine == "weight and bias")
@@ -219,14 +210,12 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, affine, split):
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "channels over threads"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
-def test_batch_norm_matches_numpys(monkeypatch, spy, training, affine, split):
+def test_batch_norm_matches_numpys(monkeypatch, spy, split_threads, training, affine, split):
     """After a convolution (its output lies batch-last in memory), as in every CNN here;
     in training the running statistics must move alike too. Split, each thread's block of
     channels must meet its own channels' weights."""
     if split:
-        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-        monkeypatch.setattr(glassnet.threads, "_threads", 3)
-        monkeypatch.setattr(glassnet.threads, "_pool", None)
+        split_threads()
     gn.seed(0)
     # no conv bias: batch norm cancels it, so its gradient is 0 plus each path's own rounding
     conv, norm = gn.nn.Conv2d(3, 6, 3, padding=1, bias=False), gn.nn.BatchNorm2d(6, affine=affine)

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-import glassnet.threads
 from glassnet import ops
 from glassnet.optim.adam import adam_step_reference
 from glassnet.optim.sgd import sgd_step_reference
@@ -184,13 +183,11 @@ def _run(run, make):
 
 
 @pytest.fixture(params=["one thread", "split over threads"])
-def threads(request, monkeypatch):
+def threads(request, split_threads):
     """The kernels that split their work over threads (glassnet.threads) do so only for
     large arrays; the second run splits even these small ones, into three uneven blocks."""
     if request.param == "split over threads":
-        monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
-        monkeypatch.setattr(glassnet.threads, "_threads", 3)
-        monkeypatch.setattr(glassnet.threads, "_pool", None)
+        split_threads()
     yield request.param
 
 

@@ -13,10 +13,8 @@ from glassnet import ops
 
 
 @pytest.fixture
-def split(monkeypatch):
-    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 1)
-    monkeypatch.setattr(threads, "_threads", 3)
-    monkeypatch.setattr(threads, "_pool", None)
+def split(split_threads):
+    split_threads()
 
 
 def test_in_blocks_covers_the_range_once_in_uneven_blocks(split):
