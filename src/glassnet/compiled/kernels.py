@@ -429,6 +429,140 @@ def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, gra
                 dx[j] = g[j] * scale
 
 
+# -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
+#
+# Arrays are batch-last, as in ops/conv.py: x (C, H, W, N) padded, out and grad (O, out_h,
+# out_w, N), weight (O, C, kh, kw). A window's pixel for one kernel tap is then N adjacent
+# floats, and at stride 1 a whole output row's taps are one run of out_w * N floats. The
+# loops run over such runs (a piece of at most CONV_PIECE floats, so that the outputs being
+# summed stay in the first-level cache), and each pass over a run does three taps of a
+# kernel row for four filters at once: twelve multiply-adds per input float loaded, where
+# one tap and one filter a pass would be bound by loading and storing the sums.
+
+CONV_PIECE = 1024
+
+
+@jit
+def conv_pieces(out_w, batch, stride_w):
+    """How an output row splits into runs whose input floats are adjacent too: (length of
+    a run, input floats from one run's start to the next's, number of runs)."""
+    if stride_w == 1:
+        run = min(CONV_PIECE, out_w * batch)
+        return run, run, (out_w * batch + run - 1) // run
+    return batch, stride_w * batch, out_w
+
+
+@jit
+def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h, dilation_w):
+    """out[o, y, x_, :] = sum over c, i, j of weight[o, c, i, j] * x[c, y*sh + i*dh, x_*sw + j*dw, :]
+    for the filters o_start <= o < o_stop (a thread's block), four at a time. A last group
+    of fewer than four sums its missing filters into a spare row."""
+    channels, batch = x.shape[0], x.shape[3]
+    kh, kw = weight.shape[2], weight.shape[3]
+    out_h, out_w = out.shape[1], out.shape[2]
+    rows = x.reshape(channels, x.shape[1], x.shape[2] * batch)
+    out_rows = out.reshape(out.shape[0], out_h, out_w * batch)
+    total = out_w * batch
+    run, in_step, pieces = conv_pieces(out_w, batch, stride_w)
+    tap = dilation_w * batch  # from one tap's input run to the next tap's
+    triples = kw // 3 * 3
+    spare = np.empty((3, run), f32)
+    for o in range(o_start, o_stop, 4):
+        o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
+        for y in range(out_h):
+            for piece in range(pieces):
+                start = piece * run
+                length = min(run, total - start)
+                a0 = out_rows[o, y, start:start + length]
+                a1 = out_rows[o1, y, start:start + length] if o + 1 < o_stop else spare[0, :length]
+                a2 = out_rows[o2, y, start:start + length] if o + 2 < o_stop else spare[1, :length]
+                a3 = out_rows[o3, y, start:start + length] if o + 3 < o_stop else spare[2, :length]
+                a0[:] = 0
+                a1[:] = 0
+                a2[:] = 0
+                a3[:] = 0
+                for c in range(channels):
+                    for i in range(kh):
+                        row = rows[c, y * stride_h + i * dilation_h]
+                        for j in range(0, triples, 3):
+                            at = piece * in_step + j * tap
+                            t0, t1, t2 = row[at:at + length], row[at + tap:at + tap + length], row[at + 2 * tap:at + 2 * tap + length]
+                            w0, w1, w2, w3 = weight[o, c, i], weight[o1, c, i], weight[o2, c, i], weight[o3, c, i]
+                            u0, u1, u2 = w0[j], w0[j + 1], w0[j + 2]
+                            v0, v1, v2 = w1[j], w1[j + 1], w1[j + 2]
+                            p0, p1, p2 = w2[j], w2[j + 1], w2[j + 2]
+                            q0, q1, q2 = w3[j], w3[j + 1], w3[j + 2]
+                            for n in range(length):
+                                a, b, d = t0[n], t1[n], t2[n]
+                                a0[n] += u0 * a + u1 * b + u2 * d
+                                a1[n] += v0 * a + v1 * b + v2 * d
+                                a2[n] += p0 * a + p1 * b + p2 * d
+                                a3[n] += q0 * a + q1 * b + q2 * d
+                        for j in range(triples, kw):  # the taps left over from the triples
+                            at = piece * in_step + j * tap
+                            t0 = row[at:at + length]
+                            u0, v0, p0, q0 = weight[o, c, i, j], weight[o1, c, i, j], weight[o2, c, i, j], weight[o3, c, i, j]
+                            for n in range(length):
+                                a = t0[n]
+                                a0[n] += u0 * a
+                                a1[n] += v0 * a
+                                a2[n] += p0 * a
+                                a3[n] += q0 * a
+
+
+@jit_reducing
+def conv2d_weight_grad(x, grad, grad_weight, o_start, o_stop, stride_h, stride_w, dilation_h, dilation_w):
+    """grad_weight[o, c, i, j] = sum over y, x_, n of grad[o, y, x_, n] * x[c, y*sh + i*dh, x_*sw + j*dw, n]
+    for the filters o_start <= o < o_stop, two filters and three taps (six sums) at a time.
+    Each output row's sums are added up apart, then row by row: shorter sums, less rounding."""
+    channels, batch = x.shape[0], x.shape[3]
+    kh, kw = grad_weight.shape[2], grad_weight.shape[3]
+    out_h, out_w = grad.shape[1], grad.shape[2]
+    rows = x.reshape(channels, x.shape[1], x.shape[2] * batch)
+    grad_rows = grad.reshape(grad.shape[0], out_h, out_w * batch)
+    total = out_w * batch
+    run, in_step, pieces = conv_pieces(out_w, batch, stride_w)
+    tap = dilation_w * batch
+    for o in range(o_start, o_stop, 2):
+        o1 = min(o + 1, o_stop - 1)
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(0, kw, 3):
+                    j1, j2 = min(j + 1, kw - 1), min(j + 2, kw - 1)  # past the kernel's edge: sums thrown away
+                    s00 = s01 = s02 = s10 = s11 = s12 = f32(0)
+                    for y in range(out_h):
+                        row = rows[c, y * stride_h + i * dilation_h]
+                        g0, g1 = grad_rows[o, y], grad_rows[o1, y]
+                        r00 = r01 = r02 = r10 = r11 = r12 = f32(0)
+                        for piece in range(pieces):
+                            start = piece * run
+                            length = min(run, total - start)
+                            at = piece * in_step
+                            t0 = row[at + j * tap:at + j * tap + length]
+                            t1 = row[at + j1 * tap:at + j1 * tap + length]
+                            t2 = row[at + j2 * tap:at + j2 * tap + length]
+                            h0, h1 = g0[start:start + length], g1[start:start + length]
+                            for n in range(length):
+                                a, b, d, e, f = t0[n], t1[n], t2[n], h0[n], h1[n]
+                                r00 += e * a
+                                r01 += e * b
+                                r02 += e * d
+                                r10 += f * a
+                                r11 += f * b
+                                r12 += f * d
+                        s00 += r00
+                        s01 += r01
+                        s02 += r02
+                        s10 += r10
+                        s11 += r11
+                        s12 += r12
+                    for k, s0, s1 in ((j, s00, s10), (j + 1, s01, s11), (j + 2, s02, s12)):
+                        if k < kw:
+                            grad_weight[o, c, i, k] = s0
+                            if o + 1 < o_stop:
+                                grad_weight[o1, c, i, k] = s1
+
+
 # -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------
 
 

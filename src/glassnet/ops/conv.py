@@ -15,6 +15,7 @@ The layers ``nn.Conv2d``, ``nn.Conv1d`` (a conv2d of images one row high) and
 ``nn.ConvTranspose2d`` and their functional forms check the arguments and call the ops
 here with them in normal form (pairs, explicit padding).
 """
+from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
@@ -46,6 +47,23 @@ def transposed_size(size, kernel, stride, pad_before, pad_after, dilation):
 # next convolution, pooling or batch norm reads it in the fast order without copying.
 
 
+def padded_batch_last(x, padding):
+    """x (N, C, H, W) with zeros around each image, in batch-last memory: (C, top + H +
+    bottom, left + W + right, N). A plain copy, blocked over channels, if x is batch-last."""
+    (top, bottom), (left, right) = padding
+    n, c, h, w = x.shape
+    x_padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+
+    def copy(start, stop):  # a block of channels; the blocks run on all threads at once
+        block = x_padded[start:stop]
+        if top or bottom or left or right:
+            block[...] = 0
+        block[:, top:top + h, left:left + w] = x[:, start:stop].transpose(1, 2, 3, 0)
+
+    in_blocks(copy, c, x_padded[0].nbytes)
+    return x_padded
+
+
 def im2col(x, kernel_size, stride, padding, dilation):
     """Unfold every receptive field into a column: (N, C, H, W) -> (C * kh * kw, out_h * out_w * N).
 
@@ -59,18 +77,14 @@ def im2col(x, kernel_size, stride, padding, dilation):
     if bottom < 0 or right < 0:  # a transposed convolution's output_padding beyond its padding
         x = x[:, :, :x.shape[2] + min(bottom, 0), :x.shape[3] + min(right, 0)]
         bottom, right = max(bottom, 0), max(right, 0)
-    n, c, h, w = x.shape
-    x_padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)  # batch-last
+    x_padded = padded_batch_last(x, ((top, bottom), (left, right)))
+    c, n = x_padded.shape[0], x_padded.shape[3]
     out_h, out_w = (output_size(size, k, s, 0, 0, d) for size, k, s, d in zip(x_padded.shape[1:3], kernel_size, stride, dilation))
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     columns = xp.empty((c, kh, kw, out_h, out_w, n), dtype=x.dtype)
 
     def unfold(start, stop):  # a block of channels; the blocks run on all threads at once
-        block = x_padded[start:stop]
-        if top or bottom or left or right:
-            block[...] = 0
-        block[:, top:top + h, left:left + w] = x[:, start:stop].transpose(1, 2, 3, 0)  # a plain copy if x is batch-last
-        windows = xp.lib.stride_tricks.sliding_window_view(block, span, axis=(1, 2))  # a view, no copy
+        windows = xp.lib.stride_tricks.sliding_window_view(x_padded[start:stop], span, axis=(1, 2))  # a view, no copy
         windows = windows[:, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, :, ::dh, ::dw]  # (C, out_h, out_w, N, kh, kw)
         columns[start:stop] = windows.transpose(0, 4, 5, 1, 2, 3)  # the copy that makes the columns
 
@@ -102,12 +116,75 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
     return grad[:, top:top + h, left:left + w, :].transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
 
 
+# -- the direct convolution (compiled) ------------------------------------------------------
+#
+# The columns cost memory: 9 floats per input float for a 3x3 kernel (25 for 5x5), written,
+# read by the product, kept for the backward pass and read again. Where numba is installed,
+# a compiled kernel (glassnet.compiled: kernels.conv2d_rows) sums the taps straight from
+# the padded input instead, and the weight's gradient (kernels.conv2d_weight_grad) reads
+# that input again: the op keeps the padded input, as PyTorch keeps its input, and never
+# makes the columns. At stride 1 the input's gradient is a convolution too: of the output's
+# gradient, padded by the kernel's reach less the padding, with the filters flipped and
+# their inputs and outputs swapped. The im2col path above stays: the NumPy version, and the
+# one for groups, 1x1 kernels and everything else the kernels do not take.
+
+
+def takes_direct(x, weight, stride, padding, groups):
+    """Whether the compiled direct convolution takes this one: float32, one group, a kernel
+    wider than a pixel (a 1x1 convolution's columns are its input: nothing to save), no
+    negative padding, and at a stride that skips pixels, batches of at least 8 (the
+    kernels' runs are then one pixel's batch)."""
+    return (groups == 1 and weight.shape[2] * weight.shape[3] > 1 and (stride[1] == 1 or x.shape[0] >= 8)
+            and x.dtype == weight.dtype == xp.float32 and min(*padding[0], *padding[1]) >= 0 and compiled.enabled())
+
+
+def direct_conv(x_padded, weight, out_size, stride, dilation):
+    """The convolution of a padded batch-last input (C, H, W, N) with filters (O, C, kh, kw):
+    (O, out_h, out_w, N), four filters at a time, split over the threads."""
+    filters, weight = weight.shape[0], xp.ascontiguousarray(weight)
+    out = xp.empty((filters, *out_size, x_padded.shape[3]), dtype=x_padded.dtype)
+    kernel = compiled.load().conv2d_rows
+
+    def run(start, stop):  # four filters per item
+        kernel(x_padded, weight, out, 4 * start, min(4 * stop, filters), *stride, *dilation)
+
+    in_blocks(run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size)  # a multiply-add weighs as a byte of a pass
+    return out
+
+
+def direct_weight_grad(x_padded, grad, weight_shape, stride, dilation):
+    """The filters' gradient from the padded input and the output's gradient (O, out_h,
+    out_w, N), both batch-last; two filters at a time, split over the threads."""
+    grad_weight = xp.empty(weight_shape, dtype=grad.dtype)
+    kernel = compiled.load().conv2d_weight_grad
+
+    def run(start, stop):  # two filters per item
+        kernel(x_padded, grad, grad_weight, 2 * start, min(2 * stop, weight_shape[0]), *stride, *dilation)
+
+    in_blocks(run, -(-weight_shape[0] // 2), 2 * grad[0].nbytes * grad_weight[0].size)
+    return grad_weight
+
+
+def direct_input_grad(grad, weight, x_shape, padding, dilation):
+    """At stride 1, the input's gradient (N, C, H, W) as the convolution above; None when
+    the padding is wider than the kernel's reach (NumPy's col2im then takes it)."""
+    (kh, kw), (dh, dw), ((top, bottom), (left, right)) = weight.shape[2:], dilation, padding
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    grad_padding = ((reach_h - top, reach_h - bottom), (reach_w - left, reach_w - right))
+    if min(*grad_padding[0], *grad_padding[1]) < 0:
+        return None
+    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
+    grad_x = direct_conv(padded_batch_last(grad, grad_padding), flipped, x_shape[2:], (1, 1), dilation)
+    return grad_x.transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
+
+
 # -- the op --------------------------------------------------------------------------------
 
 
 class Conv2d(Function):
     """out[n, o] = bias[o] + sum over c, i, j of weight[o, c, i, j] * x_padded[n, c, y*s + i*d, x*s + j*d],
-    as one matrix product of the filters with the im2col columns of all images.
+    as one matrix product of the filters with the im2col columns of all images, or (where
+    numba is installed) by the direct kernel above.
 
     With G groups, the C input channels and O filters split into G blocks; block g of
     the filters sees only block g of the channels (G = C: depthwise), a batch of G products.
@@ -119,27 +196,40 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         out_channels, kernel_size = weight.shape[0], weight.shape[2:]
-        columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
-        columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
-        filters = weight.reshape(groups, out_channels // groups, -1)  # (G, O/G, C/G*kh*kw)
-        out_h = output_size(x.shape[2], kernel_size[0], stride[0], *padding[0], dilation[0])
-        out = xp.matmul(filters, columns).reshape(out_channels, out_h, -1, x.shape[0])  # (O, out_h, out_w, N)
+        axes = zip(x.shape[2:], kernel_size, stride, padding, dilation)
+        out_size = tuple(output_size(size, k, s, before, after, d) for size, k, s, (before, after), d in axes)
+        self.filters = weight.reshape(groups, out_channels // groups, -1)  # (G, O/G, C/G*kh*kw)
+        self.x_shape, self.weight_shape = x.shape, weight.shape
+        self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
+        self.direct = takes_direct(x, weight, stride, padding, groups)
+        if self.direct:
+            x_padded = padded_batch_last(x, padding)
+            out = direct_conv(x_padded, weight, out_size, stride, dilation)
+            self.x_padded, self.weight = (x_padded if self.needs_input_grad[1] else None), weight
+        else:
+            columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
+            self.columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
+            out = xp.matmul(self.filters, self.columns).reshape(out_channels, *out_size, x.shape[0])  # (O, out_h, out_w, N)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
-        self.columns, self.filters, self.x_shape, self.weight_shape = columns, filters, x.shape, weight.shape
-        self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
         return out.transpose(3, 0, 1, 2)  # (N, O, out_h, out_w), batch-last memory
 
     def backward(self, grad):
         x_needs, weight_needs = self.needs_input_grad[:2]
         groups, group_out = self.filters.shape[:2]
+        kernel_size, stride, padding, dilation = self.geometry
         # (G, O/G, L*N): no copy when grad is batch-last; a copy when it is not, or when it is
         # a broadcast view (as from sum()), which matmul could not hand to BLAS
         grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, group_out, -1)
         grad_x = grad_weight = grad_bias = None
-        if weight_needs:  # every window's gradient times that window, summed over windows and images
+        if weight_needs and self.direct:
+            grad_weight = direct_weight_grad(self.x_padded, grad_t.reshape(grad.shape[1:] + grad.shape[:1]),
+                                             self.weight_shape, stride, dilation)
+        elif weight_needs:  # every window's gradient times that window, summed over windows and images
             grad_weight = xp.matmul(grad_t, self.columns.swapaxes(-1, -2)).reshape(self.weight_shape)
-        if x_needs:  # each column's gradient, then back onto the pixels it came from
+        if x_needs and self.direct and stride == (1, 1):
+            grad_x = direct_input_grad(grad, self.weight, self.x_shape, padding, dilation)
+        if x_needs and grad_x is None:  # each column's gradient, then back onto the pixels it came from
             grad_columns = xp.matmul(self.filters.swapaxes(-1, -2), grad_t)  # (G, C/G*kh*kw, L*N)
             grad_x = col2im(grad_columns, self.x_shape, *self.geometry)
         if not self.has_bias:
