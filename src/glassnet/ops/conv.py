@@ -122,11 +122,11 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
 # read by the product, kept for the backward pass and read again. Where numba is installed,
 # a compiled kernel (glassnet.compiled: kernels.conv2d_rows) sums the taps straight from
 # the padded input instead, and the weight's gradient (kernels.conv2d_weight_grad) reads
-# that input again: the op keeps the padded input, as PyTorch keeps its input, and never
-# makes the columns. At stride 1 the input's gradient is a convolution too: of the output's
-# gradient, padded by the kernel's reach less the padding, with the filters flipped and
-# their inputs and outputs swapped. The im2col path above stays: the NumPy version, and the
-# one for groups, 1x1 kernels and everything else the kernels do not take.
+# the input, padded again, in the backward pass: the op keeps its input, as PyTorch does,
+# and never makes the columns. At stride 1 the input's gradient is a convolution too: of
+# the output's gradient, padded by the kernel's reach less the padding, with the filters
+# flipped and their inputs and outputs swapped. The im2col path above stays: the NumPy
+# version, and the one for groups, 1x1 kernels and everything else the kernels do not take.
 
 
 def takes_direct(x, weight, stride, padding, groups):
@@ -203,9 +203,9 @@ class Conv2d(Function):
         self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
         self.direct = takes_direct(x, weight, stride, padding, groups)
         if self.direct:
-            x_padded = padded_batch_last(x, padding)
-            out = direct_conv(x_padded, weight, out_size, stride, dilation)
-            self.x_padded, self.weight = (x_padded if self.needs_input_grad[1] else None), weight
+            out = direct_conv(padded_batch_last(x, padding), weight, out_size, stride, dilation)
+            # the input as it came (memory the layer before keeps anyway), padded again in backward
+            self.x, self.weight = (x if self.needs_input_grad[1] else None), weight
         else:
             columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
             self.columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
@@ -223,7 +223,7 @@ class Conv2d(Function):
         grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, group_out, -1)
         grad_x = grad_weight = grad_bias = None
         if weight_needs and self.direct:
-            grad_weight = direct_weight_grad(self.x_padded, grad_t.reshape(grad.shape[1:] + grad.shape[:1]),
+            grad_weight = direct_weight_grad(padded_batch_last(self.x, padding), grad_t.reshape(grad.shape[1:] + grad.shape[:1]),
                                              self.weight_shape, stride, dilation)
         elif weight_needs:  # every window's gradient times that window, summed over windows and images
             grad_weight = xp.matmul(grad_t, self.columns.swapaxes(-1, -2)).reshape(self.weight_shape)
