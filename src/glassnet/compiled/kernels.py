@@ -494,10 +494,10 @@ def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h,
                             q0, q1, q2 = w3[j], w3[j + 1], w3[j + 2]
                             for n in range(length):
                                 a, b, d = t0[n], t1[n], t2[n]
-                                a0[n] = a0[n] + u0 * a + u1 * b + u2 * d
-                                a1[n] = a1[n] + v0 * a + v1 * b + v2 * d
-                                a2[n] = a2[n] + p0 * a + p1 * b + p2 * d
-                                a3[n] = a3[n] + q0 * a + q1 * b + q2 * d
+                                a0[n] += u0 * a + u1 * b + u2 * d
+                                a1[n] += v0 * a + v1 * b + v2 * d
+                                a2[n] += p0 * a + p1 * b + p2 * d
+                                a3[n] += q0 * a + q1 * b + q2 * d
                         for j in range(triples, kw):  # the taps left over from the triples
                             at = piece * in_step + j * tap
                             t0 = row[at:at + length]
