@@ -207,6 +207,64 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, split_threads, affine, spli
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+# (x shape, weight shape, stride, padding, dilation): the stem and blocks of the resnet,
+# LeNet's 5x5 (a triple of taps and two left over), a 3x4 kernel, two filters past a
+# group of four, a stride that skips pixels, dilation, padding wider than the kernel's
+# reach (the input's gradient then goes through col2im) and padding on one side only
+CONVOLUTIONS = {
+    "3x3 stride 1": ((4, 3, 9, 11), (6, 3, 3, 3), (1, 1), 1, 1),
+    "5x5": ((3, 2, 12, 10), (5, 2, 5, 5), (1, 1), 2, 1),
+    "3x4, dilated": ((2, 3, 14, 15), (7, 3, 3, 4), (1, 1), (1, 2), (2, 1)),
+    "stride 2": ((9, 4, 13, 12), (10, 4, 3, 3), (2, 2), 1, 1),
+    "stride (1, 2)": ((8, 3, 10, 11), (4, 3, 3, 2), (1, 2), (0, 1), 1),
+    "wide padding": ((3, 2, 8, 8), (5, 2, 3, 3), (1, 1), 3, 1),
+}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "filters over threads"])
+@pytest.mark.parametrize("case", list(CONVOLUTIONS))
+def test_direct_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split):
+    """Output, input and weight gradients and the bias's, on both paths; in blocks of
+    filters on three threads, the last block short of four."""
+    if split:
+        split_threads()
+    x_shape, weight_shape, stride, padding, dilation = CONVOLUTIONS[case]
+    x, weight = _data(*x_shape, scale=1.0), _data(*weight_shape, scale=1.0, seed=1)
+    bias = np.random.default_rng(2).standard_normal(weight_shape[0]).astype(np.float32)
+
+    def compute():
+        inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        out = gn.nn.functional.conv2d(inputs, w, b, stride=stride, padding=padding, dilation=dilation)
+        (out * gn.tensor(_data(*out.shape, seed=3))).sum().backward()
+        return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+def test_direct_convolution_leaves_what_it_does_not_take_to_numpy(monkeypatch, spy):
+    """Groups, 1x1 kernels, float64 and pixel-skipping strides on batches under 8 take the
+    im2col path; and a model built of the direct convolution trains as with NumPy's."""
+    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    x = gn.tensor(_data(2, 4, 6, 6, scale=1.0))
+    gn.nn.functional.conv2d(x, gn.tensor(_data(4, 2, 3, 3)), groups=2)
+    gn.nn.functional.conv2d(x, gn.tensor(_data(3, 4, 1, 1)))
+    gn.nn.functional.conv2d(x.double(), gn.tensor(_data(3, 4, 3, 3).astype(np.float64)))
+    gn.nn.functional.conv2d(x, gn.tensor(_data(3, 4, 3, 3)), stride=2)
+    assert not spy
+
+    def compute():
+        gn.seed(0)
+        model = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3, padding=1), gn.nn.ReLU(), gn.nn.Conv2d(4, 2, 3, stride=2),
+                                 gn.nn.Flatten(), gn.nn.Linear(2 * 3 * 3, 3))
+        optimizer = gn.optim.SGD(model.parameters(), lr=0.1)
+        images, labels = gn.tensor(_data(8, 1, 7, 7, scale=1.0)), gn.tensor(np.arange(8) % 3)
+        for _ in range(3):
+            optimizer.zero_grad()
+            gn.nn.functional.cross_entropy(model(images), labels).backward()
+            optimizer.step()
+        return [p.detach().numpy() for p in model.parameters()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "channels over threads"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
