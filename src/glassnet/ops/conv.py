@@ -154,14 +154,14 @@ def direct_conv(x_padded, weight, out_size, stride, dilation):
 
 def direct_weight_grad(x_padded, grad, weight_shape, stride, dilation):
     """The filters' gradient from the padded input and the output's gradient (O, out_h,
-    out_w, N), both batch-last; two filters at a time, split over the threads."""
+    out_w, N), both batch-last; four filters at a time, split over the threads."""
     grad_weight = xp.empty(weight_shape, dtype=grad.dtype)
     kernel = compiled.load().conv2d_weight_grad
 
-    def run(start, stop):  # two filters per item
-        kernel(x_padded, grad, grad_weight, 2 * start, min(2 * stop, weight_shape[0]), *stride, *dilation)
+    def run(start, stop):  # four filters per item
+        kernel(x_padded, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), *stride, *dilation)
 
-    in_blocks(run, -(-weight_shape[0] // 2), 2 * grad[0].nbytes * grad_weight[0].size)
+    in_blocks(run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size)
     return grad_weight
 
 
