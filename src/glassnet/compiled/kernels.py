@@ -467,9 +467,9 @@ def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h,
     tap = dilation_w * batch  # from one tap's input run to the next tap's
     triples = kw // 3 * 3
     spare = np.empty((3, run), f32)
-    for o in range(o_start, o_stop, 4):
-        o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
-        for y in range(out_h):
+    for y in range(out_h):  # the input rows of an output row, read by every group of filters while in cache
+        for o in range(o_start, o_stop, 4):
+            o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
             for piece in range(pieces):
                 start = piece * run
                 length = min(run, total - start)
