@@ -294,14 +294,15 @@ FLOAT32_OPS = {
 
 
 def _nodes(root):
-    stack, seen = [root], set()
+    """Every op behind ``root``, once, with the shape and dtype of the output used."""
+    stack, seen = [(root._ctx, root._index)], set()
     while stack:
-        node = stack.pop()
-        if id(node) in seen or node._ctx is None:
+        fn, index = stack.pop()
+        if fn is None or id(fn) in seen:
             continue
-        seen.add(id(node))
-        yield node
-        stack.extend(node._ctx.parents)
+        seen.add(id(fn))
+        yield fn, *fn.outputs[index]
+        stack.extend(source for source in fn.sources if source is not None)
 
 
 @pytest.mark.parametrize("name", list(FLOAT32_OPS))
@@ -313,11 +314,11 @@ def test_no_op_promotes_float32_to_float64(name):
     assert out.dtype == np.float32
     # every op on the way, forward and backward, keeps float32 (the leaves' .grad would
     # hide a promotion, since it is stored in the leaf's own dtype)
-    for node in _nodes(out):
-        assert node.dtype == np.float32, type(node._ctx).__name__
-        grads = node._ctx.backward(np.ones(node.shape, np.float32))
+    for fn, shape, dtype in _nodes(out):
+        assert dtype == np.float32, type(fn).__name__
+        grads = fn.backward(np.ones(shape, np.float32))
         for grad in grads if isinstance(grads, tuple) else (grads,):
-            assert grad is None or grad.dtype == np.float32, f"{type(node._ctx).__name__} backward gave {grad.dtype}"
+            assert grad is None or grad.dtype == np.float32, f"{type(fn).__name__} backward gave {grad.dtype}"
     out.sum().backward()
     assert x.grad.dtype == np.float32
 

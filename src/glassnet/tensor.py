@@ -222,7 +222,7 @@ class Function:
                 _check_finite(o._data, f"{fn.describe()} produced NaN/Inf in its forward pass")
         if record:
             fn.saved = _saved_versions(fn, tensors, outputs)
-            fn.parents = inputs
+            fn.parents = tuple([_Made(t) if isinstance(t, Tensor) and t._ctx is not None else t for t in inputs])
             # where each input came from, fixed now: an in-place op may later give the
             # same tensor object a new grad_fn, but this op used the value from before
             fn.sources = tuple([(t._ctx, t._index) if isinstance(t, Tensor) and t._ctx is not None else None
@@ -279,6 +279,17 @@ class Function:
         state.update(freed=True, parents=leaves, sources=sources, outputs=())
         if hooks:
             state["output_hooks"] = hooks
+
+
+class _Made:
+    """What an op keeps of an input that another op made: its shape and dtype, which the
+    gradient it hands back must have. Not the tensor, whose array would then live until
+    backward: an op keeps only the arrays its backward reads, as PyTorch's do."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, tensor):
+        self.shape, self.dtype = tensor.shape, tensor.dtype
 
 
 class AccumulateGrad:
