@@ -290,7 +290,7 @@ class ReLU(Function):
         return self.out
 
     def backward(self, grad):
-        return _grad_times(lambda out: out > 0, self.out, grad)
+        return _grad_times(lambda out, into: out > 0, self.out, grad)  # a mask: a byte an element
 
 
 class LeakyReLU(Function):
@@ -310,7 +310,7 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, grad):
-        return _grad_times(lambda out: out * (1 - out), self.out, grad)
+        return _grad_times(lambda out, into: xp.multiply(out, xp.subtract(1, out, out=into), out=into), self.out, grad)
 
 
 def _sigmoid_block(x, out):
@@ -329,7 +329,7 @@ class Tanh(Function):
         return self.out
 
     def backward(self, grad):
-        return _grad_times(lambda out: 1 - out * out, self.out, grad)
+        return _grad_times(lambda out, into: xp.subtract(1, xp.multiply(out, out, out=into), out=into), self.out, grad)
 
 
 def _tanh_block(x, out):
@@ -348,9 +348,11 @@ def _on_threads(kernel, x):
 
 def _grad_times(slope, out, grad):
     """grad * slope(out) for an activation whose derivative is a function of its output,
-    block by block on all threads, in the output's memory layout."""
+    block by block on all threads, in the output's memory layout. ``slope(out, into)``
+    may compute into the gradient's own block: no temporary arrays of the output's size."""
     grad_x = xp.empty_like(out, dtype=xp.result_type(grad, out))
-    map_blocks(lambda out, grad, grad_x: xp.multiply(grad, slope(out), out=grad_x), out, in_layout_of(out, grad), grad_x)
+    map_blocks(lambda out, grad, grad_x: xp.multiply(grad, slope(out, grad_x), out=grad_x),
+               out, in_layout_of(out, grad), grad_x)
     return grad_x
 
 
