@@ -135,24 +135,29 @@ def gauss(x):
 
 
 @jit
-def gelu_forward(x, cdf, out):
-    """cdf[k] = Phi(x[k]), the standard normal CDF (kept for the backward), out[k] = x Phi(x)."""
-    for k in range(x.size):
-        v = x[k]
-        t = f32(1) / (f32(1) + ERF_P * abs(v))
-        tail = t * (ERF_A1 + t * (ERF_A2 + t * (ERF_A3 + t * (ERF_A4 + t * ERF_A5))))
-        tail *= f32(0.5) * gauss(v)  # P(Z > |x|)
-        phi = f32(0.5) + math.copysign(f32(0.5) - tail, v)
-        cdf[k] = phi
-        out[k] = v * phi
+def normal_cdf(v):
+    """Phi(v), the standard normal CDF: 1 - P(Z > |v|) for v >= 0, P(Z > |v|) below."""
+    t = f32(1) / (f32(1) + ERF_P * abs(v))
+    tail = t * (ERF_A1 + t * (ERF_A2 + t * (ERF_A3 + t * (ERF_A4 + t * ERF_A5))))
+    tail *= f32(0.5) * gauss(v)  # P(Z > |v|)
+    return f32(0.5) + math.copysign(f32(0.5) - tail, v)
 
 
 @jit
-def gelu_backward(x, cdf, grad, grad_x):
-    """grad_x = grad (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
+def gelu_forward(x, out):
+    """out[k] = x Phi(x)."""
     for k in range(x.size):
         v = x[k]
-        grad_x[k] = grad[k] * (cdf[k] + v * gauss(v) * INV_SQRT_2PI)
+        out[k] = v * normal_cdf(v)
+
+
+@jit
+def gelu_backward(x, grad, grad_x):
+    """grad_x = grad (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); Phi computed
+    again, as the forward did, rather than kept: an array the size of x less until backward."""
+    for k in range(x.size):
+        v = x[k]
+        grad_x[k] = grad[k] * (normal_cdf(v) + v * gauss(v) * INV_SQRT_2PI)
 
 
 @jit

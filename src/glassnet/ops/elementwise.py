@@ -416,8 +416,8 @@ class GELU(Function):
     """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh formula.
 
     Reference: :func:`gelu_reference` below, the formula from Erf (or Tanh) and arithmetic;
-    fused so that Φ is computed in place (``_normal_cdf``) and the backward reuses Φ from
-    the forward instead of a graph of five ops.
+    fused so that Φ is computed in place (``_normal_cdf``), and computed again in the
+    backward instead of kept (as PyTorch keeps only x), not a graph of five ops.
     """
 
     def forward(self, x, approximate="none"):
@@ -426,8 +426,8 @@ class GELU(Function):
             self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
-        self.cdf, out = xp.empty_like(x), xp.empty_like(x)
-        map_blocks(_gelu_block, x, self.cdf, out)  # the blocks on all threads at once
+        out = xp.empty_like(x)
+        map_blocks(_gelu_block, x, out)  # the blocks on all threads at once
         return out
 
     def backward(self, grad):
@@ -436,23 +436,23 @@ class GELU(Function):
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
         grad_x = xp.empty_like(x, dtype=xp.result_type(x, grad))
-        map_blocks(_gelu_backward_block, x, self.cdf, grad, grad_x)
+        map_blocks(_gelu_backward_block, x, grad, grad_x)
         return grad_x
 
 
-def _gelu_block(x, cdf, out):
-    if compiled.fits(x, cdf, out):  # the same formula in one compiled pass
-        return compiled.load().gelu_forward(x.reshape(-1), cdf.reshape(-1), out.reshape(-1))
-    _normal_cdf(x, cdf, gauss=out)  # out holds exp(-x²/2) until the product overwrites it
+def _gelu_block(x, out):
+    if compiled.fits(x, out):  # the same formula in one compiled pass
+        return compiled.load().gelu_forward(x.reshape(-1), out.reshape(-1))
+    cdf, _ = _normal_cdf(x, gauss=out)  # out holds exp(-x²/2) until the product overwrites it
     xp.multiply(x, cdf, out=out)
 
 
-def _gelu_backward_block(x, cdf, grad, grad_x):
-    if compiled.fits(x, cdf, grad, grad_x):
-        return compiled.load().gelu_backward(x.reshape(-1), cdf.reshape(-1), grad.reshape(-1), grad_x.reshape(-1))
-    # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π), recomputed here (four passes)
-    # rather than kept from the forward: an array the size of x less to hold until backward
-    slope = _gauss(x, out=grad_x)
+def _gelu_backward_block(x, grad, grad_x):
+    if compiled.fits(x, grad, grad_x):
+        return compiled.load().gelu_backward(x.reshape(-1), grad.reshape(-1), grad_x.reshape(-1))
+    # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π), both computed again here
+    # rather than kept from the forward: no array the size of x to hold until backward
+    cdf, slope = _normal_cdf(x, xp.empty_like(grad_x), gauss=grad_x)
     slope *= x
     slope *= 1 / math.sqrt(2 * math.pi)
     slope += cdf
