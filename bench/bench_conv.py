@@ -5,7 +5,9 @@ on the same input, the same machine and the same number of threads:
   on a batch of 128 28x28 images (both convolutions at full resolution);
 - ``cnn block``: the two blocks of ``glassnet.models.cnn`` (conv, batch norm, ReLU,
   2x2 max-pool), the same batch;
-- the single layers of the cnn block, on inputs of the shapes they see there.
+- the single layers of the cnn block, on inputs of the shapes they see there;
+- the convolutions of ``glassnet.models.resnet`` (ResNet-14: 3x3, no bias, one with stride 2)
+  and LeNet-5's second (5x5), on inputs of the shapes they see there.
 
     python bench/bench_conv.py [--threads 2] [--repeats 10] [--rounds 3] [--batch 128]
 
@@ -32,6 +34,11 @@ CASES = {  # name: (input channels, image side)
     "Conv2d(32, 64) 14x14": (32, 14),
     "BatchNorm2d(64) 14x14": (64, 14),
     "MaxPool2d(2) 64x14x14": (64, 14),
+    "Conv2d(16, 16) 28x28": (16, 28),
+    "Conv2d(16, 32) /2 28x28": (16, 28),
+    "Conv2d(32, 32) 14x14": (32, 14),
+    "Conv2d(64, 64) 7x7": (64, 7),
+    "Conv2d(6, 16) 5x5 14x14": (6, 14),
 }
 
 
@@ -43,11 +50,19 @@ def build(nn, case):
             nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
         )
-    name = case.split(")")[0] + ")"
     return {
-        "Conv2d(1, 32)": nn.Conv2d(1, 32, 3, padding=1), "Conv2d(32, 64)": nn.Conv2d(32, 64, 3, padding=1),
-        "BatchNorm2d(32)": nn.BatchNorm2d(32), "BatchNorm2d(64)": nn.BatchNorm2d(64), "MaxPool2d(2)": nn.MaxPool2d(2),
-    }[name]
+        "Conv2d(1, 32) 28x28": lambda: nn.Conv2d(1, 32, 3, padding=1),
+        "BatchNorm2d(32) 28x28": lambda: nn.BatchNorm2d(32),
+        "MaxPool2d(2) 32x28x28": lambda: nn.MaxPool2d(2),
+        "Conv2d(32, 64) 14x14": lambda: nn.Conv2d(32, 64, 3, padding=1),
+        "BatchNorm2d(64) 14x14": lambda: nn.BatchNorm2d(64),
+        "MaxPool2d(2) 64x14x14": lambda: nn.MaxPool2d(2),
+        "Conv2d(16, 16) 28x28": lambda: nn.Conv2d(16, 16, 3, padding=1, bias=False),
+        "Conv2d(16, 32) /2 28x28": lambda: nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False),
+        "Conv2d(32, 32) 14x14": lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False),
+        "Conv2d(64, 64) 7x7": lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False),
+        "Conv2d(6, 16) 5x5 14x14": lambda: nn.Conv2d(6, 16, 5),
+    }[case]()
 
 
 def measure(framework, threads, repeats, batch):

@@ -97,7 +97,8 @@ def cnn_gemm_flops(batch=128, input_shape=(1, 28, 28), num_classes=10, channels=
     num_classes)``, counted from the shapes. A product (M, K) @ (K, N) costs 2 * M * K * N.
 
     - A 3x3 convolution with padding 1, C -> O channels on H x W images, is one product
-      (O, C*3*3) @ (C*3*3, N*H*W) (im2col); each block then halves H and W (max-pool).
+      (O, C*3*3) @ (C*3*3, N*H*W) (im2col; the direct kernel makes the same multiply-adds
+      without the unfolding); each block then halves H and W (max-pool).
     - A linear layer in -> out is one product (N, in) @ (in, out).
     - Backward repeats each product twice with the same M*K*N: the weight gradient and
       the input gradient. The first convolution has no input gradient (the images need

@@ -2,7 +2,8 @@
 weighted sum of the pixels under it, so the same pattern detector is used everywhere.
 
 The layers own the filters; the computation is the op ``ops.Conv2d`` (one matrix product
-of the filters with the unfolded image, im2col: ``glassnet/ops/conv.py``). ``Conv1d`` runs
+of the filters with the unfolded image, im2col, or where numba is installed a compiled
+loop that sums the taps straight from the image: ``glassnet/ops/conv.py``). ``Conv1d`` runs
 it on sequences seen as images one row high; ``ConvTranspose2d`` runs ``ops.ConvTranspose2d``,
 the convolution's gradient with respect to its input, which spreads each pixel over a patch
 and so upsamples. The functional forms (``conv1d``, ``conv2d``, ``conv_transpose2d``), with

@@ -18,8 +18,9 @@ Where each op lives:
 ``movement``     Reshape, Transpose, GetItem, SetItem, Clone, Expand, Repeat, Contiguous,
                  Split, Unbind, Gather, Concatenate (and ``concatenate``, ``stack``)
 ``matmul``       MatMul, Linear, Einsum (and ``linear_reference``)
-``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies;
-                 ``conv2d_reference``, a loop over kernel offsets), ConvTranspose2d (its
+``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies, or with
+                 numba the direct kernels that never unfold; ``conv2d_reference``, a loop
+                 over kernel offsets), ConvTranspose2d (its
                  gradient as a forward, and ``conv_transpose2d_reference``)
 ``pool``         MaxPool2d (and ``max_pool2d_reference``, a running maximum of tensors),
                  AvgPool2d, AdaptiveAvgPool2d
