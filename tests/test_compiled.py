@@ -207,6 +207,40 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, split_threads, affine, spli
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "channels over threads"])
+@pytest.mark.parametrize("options", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+                                     dict(kernel_size=(2, 3), stride=(2, 1), dilation=2, ceil_mode=True)],
+                         ids=["2x2", "overlapping, padded", "dilated, ceil mode"])
+def test_max_pool_matches_numpys(monkeypatch, spy, split_threads, options, split):
+    """The compiled max pooling keeps where each maximum was; NumPy's finds it again. Both
+    send a window's gradient to its first maximum (whole windows of zeros after a ReLU
+    tie), and add where overlapping windows share one. Batch-last input, as after a
+    convolution."""
+    if split:
+        split_threads()
+    x = np.maximum(_data(5, 6, 9, 10, scale=1.0), 0)  # ties: the ReLU's zeros
+    x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+    def compute():
+        inputs = gn.tensor(x, requires_grad=True)
+        out = gn.nn.functional.max_pool2d(inputs, **options)
+        (out * gn.tensor(_data(*out.shape, seed=1))).sum().backward()
+        return [out.numpy(), inputs.grad.numpy()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+def test_compiled_max_pool_propagates_nan_as_pytorch():
+    """A NaN in a window is its maximum, and the window's gradient goes to it."""
+    x = np.zeros((8, 1, 2, 2), np.float32)
+    x[:, 0, 1, 0] = np.nan
+    x[:, 0, 0, 1] = 5
+    inputs = gn.tensor(np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2), requires_grad=True)
+    out = gn.nn.functional.max_pool2d(inputs, 2)
+    out.sum().backward()
+    assert np.isnan(out.numpy()).all()
+    assert (inputs.grad.numpy()[:, 0] == [[0, 0], [1, 0]]).all()
+
+
 # (x shape, weight shape, stride, padding, dilation): the stem and blocks of the resnet,
 # LeNet's 5x5 (a triple of taps and two left over), a 3x4 kernel, two filters past a
 # group of four, a stride that skips pixels, dilation, padding wider than the kernel's

@@ -434,6 +434,61 @@ def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, gra
                 dx[j] = g[j] * scale
 
 
+# -- max pooling: ops.pool.MaxPool2d, with the winner's place kept for the backward ------------
+
+
+@jit
+def max_pool_rows(x, out, argmax, kh, kw, stride_h, stride_w, dilation_h, dilation_w):
+    """out[c, y, x_, :] = the largest of the window's pixels, batch-last (C, H, W, N) like
+    the convolution's; argmax = the offset i * kw + j of the first largest (a NaN wins, and
+    stays: it propagates, as in PyTorch). x is padded with -inf where the window hangs over.
+    The places are counted in float32, as wide as the values (bytes in the same loop stop
+    it vectorizing: 6x slower), and stored as bytes once per pixel."""
+    channels, out_h, out_w, batch = out.shape[0], out.shape[1], out.shape[2], out.shape[3]
+    place = np.empty(batch, f32)
+    for c in range(channels):
+        for y in range(out_h):
+            for x_ in range(out_w):
+                best, at = out[c, y, x_], argmax[c, y, x_]
+                best[:] = x[c, y * stride_h, x_ * stride_w]
+                place[:] = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        if i + j == 0:
+                            continue
+                        pixels = x[c, y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w]
+                        offset = f32(i * kw + j)
+                        for n in range(batch):
+                            v, b = pixels[n], best[n]
+                            wins = (v > b) | ((v != v) & (b == b))  # a NaN wins once; strictly larger: the first maximum stays
+                            best[n] = v if wins else b
+                            place[n] = offset if wins else place[n]
+                for n in range(batch):
+                    at[n] = np.uint8(place[n])
+
+
+@jit
+def max_pool_backward_rows(grad, argmax, grad_x, kh, kw, stride_h, stride_w, dilation_h, dilation_w):
+    """grad_x (C, H, W, N), zeroed here, gets each window's gradient at its winner's pixel,
+    added offset by offset as NumPy's backward adds them (windows that overlap may share a
+    winner: the same order, the same rounding)."""
+    channels, out_h, out_w, batch = grad.shape[0], grad.shape[1], grad.shape[2], grad.shape[3]
+    place = np.empty(batch, f32)
+    for c in range(channels):
+        grad_x[c] = 0
+        for i in range(kh):
+            for j in range(kw):
+                offset = f32(i * kw + j)
+                for y in range(out_h):
+                    for x_ in range(out_w):
+                        g, at = grad[c, y, x_], argmax[c, y, x_]
+                        for n in range(batch):
+                            place[n] = f32(at[n])
+                        target = grad_x[c, y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w]
+                        for n in range(batch):
+                            target[n] += g[n] if place[n] == offset else f32(0)
+
+
 # -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
 #
 # Arrays are batch-last, as in ops/conv.py: x (C, H, W, N) padded, out and grad (O, out_h,

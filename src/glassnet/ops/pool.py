@@ -9,6 +9,7 @@ size; the ops here receive them in normal form (pairs, ``out_size``).
 Max pooling also reads plainly in :func:`max_pool2d_reference` (a running maximum of
 tensors): ``with gn.reference_ops():`` runs it instead, and a test checks that they agree.
 """
+from .. import compiled
 from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
@@ -77,7 +78,10 @@ class MaxPool2d(Function):
     The forward is a running maximum over the kernel offsets. The backward walks the
     offsets in the same order and gives each window's gradient to the first offset whose
     pixel equals the maximum (cheaper than tracking the argmax during the forward, which
-    inference would pay for too).
+    inference would pay for too). Where numba is installed, batch-last float32 inputs go
+    through compiled kernels instead (glassnet.compiled: kernels.max_pool_rows), which
+    find the maximum and its place in one pass and keep the place (a byte per output) for
+    the backward: no comparisons to redo, and not the input to keep.
 
     Reference: :func:`max_pool2d_reference` below, the running maximum of tensors; fused
     so that the maximum is taken in place in one array, and its backward is a slice-add
@@ -88,6 +92,17 @@ class MaxPool2d(Function):
         self.x_padded = _padded(x, padding, kernel_size, stride, dilation, out_size, -xp.inf)
         self.out = xp.empty_like(x, shape=x.shape[:2] + tuple(out_size))  # keeps x's memory layout (see conv.py)
         self.x_shape, self.geometry = x.shape, (kernel_size, stride, padding, dilation, out_size)
+        x_t, out_t = self.x_padded.transpose(1, 2, 3, 0), self.out.transpose(1, 2, 3, 0)  # (C, H, W, N)
+        if kernel_size[0] * kernel_size[1] < 256 and compiled.enabled() and x.dtype == xp.float32 \
+                and x_t.flags.c_contiguous and out_t.flags.c_contiguous:
+            self.argmax, self.padded_shape = xp.empty(out_t.shape, xp.uint8), self.x_padded.shape
+            kernel = compiled.load().max_pool_rows
+
+            def run(start, stop):
+                kernel(x_t[start:stop], out_t[start:stop], self.argmax[start:stop], *kernel_size, *stride, *dilation)
+            in_blocks(run, x.shape[1], self.x_padded[:, 0].nbytes)
+            del self.x_padded  # the backward needs only where each maximum was
+            return self.out
         in_blocks(self._forward, x.shape[1], self.x_padded[:, 0].nbytes)  # channels in parallel
         return self.out
 
@@ -103,6 +118,16 @@ class MaxPool2d(Function):
     def backward(self, grad):
         kernel_size, stride, padding, dilation, out_size = self.geometry
         grad = in_layout_of(self.out, grad)
+        if "argmax" in self.__dict__:  # the compiled forward ran
+            grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0), dtype=xp.float32)
+            n, c, h, w = self.padded_shape
+            grad_padded = xp.empty((c, h, w, n), xp.float32)
+            kernel = compiled.load().max_pool_backward_rows
+
+            def run(start, stop):
+                kernel(grad_t[start:stop], self.argmax[start:stop], grad_padded[start:stop], *kernel_size, *stride, *dilation)
+            in_blocks(run, c, grad_padded[0].nbytes)
+            return _crop(grad_padded.transpose(3, 0, 1, 2), padding, self.x_shape).astype(grad.dtype, copy=False)
         # every pixel is written when the windows tile the input, so nothing needs zeroing first
         tiled = _tiled(self.x_padded.shape, kernel_size, stride, dilation, out_size)
         grad_padded = (xp.empty_like if tiled else xp.zeros_like)(self.x_padded, dtype=grad.dtype)
