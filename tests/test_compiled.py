@@ -140,6 +140,24 @@ def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
     assert not compiled.fits(x)
 
 
+@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh"])
+def test_activations_of_batch_last_memory_take_the_kernels(monkeypatch, spy, split_threads, activation):
+    """A convolution hands on (N, C, H, W) views of (C, H, W, N) memory: not C-contiguous,
+    but dense, so the element-wise kernels run over its memory in order, in blocks."""
+    split_threads()
+    x = _data(4, 3, 5, 6).transpose(3, 0, 1, 2)  # (N, C, H, W) = (6, 4, 3, 5), batch-last
+    upstream = np.ascontiguousarray(_data(6, 4, 3, 5, seed=1).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    assert compiled.fits_flat(x) and not compiled.fits(x) and not compiled.fits_flat(x, x[:, :, :, ::-1])
+
+    def compute():
+        t = gn.tensor(x, requires_grad=True)
+        y = getattr(gn.nn.functional, activation)(t)
+        (y * gn.tensor(upstream)).sum().backward()
+        assert y.numpy().transpose(1, 2, 3, 0).flags.c_contiguous  # the layout is kept
+        return [y.numpy(), t.grad.numpy()]
+    assert_same(*both_paths(monkeypatch, spy, compute))
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
 @pytest.mark.parametrize("layer", ["LSTM", "GRU"])
 def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_threads, layer, split):

@@ -41,6 +41,25 @@ def fits(*arrays):
         a.dtype == xp.float32 and a.flags.c_contiguous and a.shape == first.shape for a in arrays)
 
 
+def fits_flat(*arrays):
+    """Whether an element-wise kernel may take these arrays as flat runs of memory
+    (:func:`flat`): all float32, of one shape and the same strides, each dense in some
+    order of its axes. A batch-last activation, an (N, C, H, W) view of (C, H, W, N)
+    memory (see ops/conv.py), is; C-contiguity alone would leave it to NumPy."""
+    first = arrays[0]
+    return enabled() and _in_memory_order(first).flags.c_contiguous and all(
+        a.dtype == xp.float32 and a.shape == first.shape and a.strides == first.strides for a in arrays)
+
+
+def flat(array):
+    """The elements of a dense array as one 1-D view, in the order they lie in memory."""
+    return _in_memory_order(array).reshape(-1)
+
+
+def _in_memory_order(array):
+    return array.transpose(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+
+
 def load():
     """The module of compiled kernels, ``glassnet.compiled.kernels``. Check :func:`fits`
     first."""

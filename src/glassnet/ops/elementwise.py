@@ -314,8 +314,8 @@ class Sigmoid(Function):
 
 
 def _sigmoid_block(x, out):
-    if compiled.fits(x, out):
-        return compiled.load().sigmoid_into(x.reshape(-1), out.reshape(-1))
+    if compiled.fits_flat(x, out):
+        return compiled.load().sigmoid_into(compiled.flat(x), compiled.flat(out))
     # exp of a negative number only, so large |x| cannot overflow
     e = xp.exp(-xp.abs(x))
     out[...] = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -333,8 +333,8 @@ class Tanh(Function):
 
 
 def _tanh_block(x, out):
-    if compiled.fits(x, out):
-        return compiled.load().tanh_into(x.reshape(-1), out.reshape(-1))
+    if compiled.fits_flat(x, out):
+        return compiled.load().tanh_into(compiled.flat(x), compiled.flat(out))
     xp.tanh(x, out=out)
 
 
@@ -436,20 +436,20 @@ class GELU(Function):
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
         grad_x = xp.empty_like(x, dtype=xp.result_type(x, grad))
-        map_blocks(_gelu_backward_block, x, grad, grad_x)
+        map_blocks(_gelu_backward_block, x, in_layout_of(x, grad), grad_x)
         return grad_x
 
 
 def _gelu_block(x, out):
-    if compiled.fits(x, out):  # the same formula in one compiled pass
-        return compiled.load().gelu_forward(x.reshape(-1), out.reshape(-1))
+    if compiled.fits_flat(x, out):  # the same formula in one compiled pass
+        return compiled.load().gelu_forward(compiled.flat(x), compiled.flat(out))
     cdf, _ = _normal_cdf(x, gauss=out)  # out holds exp(-x²/2) until the product overwrites it
     xp.multiply(x, cdf, out=out)
 
 
 def _gelu_backward_block(x, grad, grad_x):
-    if compiled.fits(x, grad, grad_x):
-        return compiled.load().gelu_backward(x.reshape(-1), grad.reshape(-1), grad_x.reshape(-1))
+    if compiled.fits_flat(x, grad, grad_x):
+        return compiled.load().gelu_backward(compiled.flat(x), compiled.flat(grad), compiled.flat(grad_x))
     # d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π), both computed again here
     # rather than kept from the forward: no array the size of x to hold until backward
     cdf, slope = _normal_cdf(x, xp.empty_like(grad_x), gauss=grad_x)
