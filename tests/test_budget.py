@@ -22,8 +22,10 @@ SOURCE = Path(ops.__file__).resolve().parents[1]
 ENGINE = [SOURCE / "tensor.py", *sorted((SOURCE / "ops").glob("*.py"))]
 # 2500 until issue 11's compiled kernels: each fused op that has one (GELU, sigmoid, tanh,
 # softmax, layer norm, the LSTM and GRU steps) now keeps its NumPy passes as a named twin
-# of the kernel beside a line that chooses between them, about a hundred lines in all
-ENGINE_BUDGET = 2600
+# of the kernel beside a line that chooses between them, about a hundred lines in all;
+# 2600 until the direct convolution and the compiled max pooling, which kept im2col and
+# the offset walk as their NumPy versions beside the calls into the kernels (about 60)
+ENGINE_BUDGET = 2650
 OP_BUDGET = 25
 REFERENCE_BUDGET = 18
 
