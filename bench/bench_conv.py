@@ -9,6 +9,9 @@ on the same input, the same machine and the same number of threads:
 - the convolutions of ``glassnet.models.resnet`` (ResNet-14: 3x3, no bias, one with stride 2)
   and LeNet-5's second (5x5), on inputs of the shapes they see there.
 
+A layer after a convolution gets its input in the memory layout that framework's
+convolutions hand on: batch-last views in glassnet, contiguous tensors in PyTorch.
+
     python bench/bench_conv.py [--threads 2] [--repeats 10] [--rounds 3] [--batch 128]
 
 Each framework runs in its own process (the thread pools of NumPy's BLAS and of PyTorch
@@ -16,14 +19,20 @@ spin while idle and would slow each other down), in alternating rounds, so a noi
 machine affects both alike. Each figure is the fastest and the median over all repeats,
 after a warm-up step.
 """
-import argparse
-import json
-import statistics
-import subprocess
-import sys
-import time
+import os
 
-import numpy as np
+# what importing glassnet before NumPy does (glassnet/__init__.py), as in child.py: OpenBLAS's
+# idle threads stop spinning 0.4 ms after a product, not 0.1 s, on the cores the kernels need
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 CASES = {  # name: (input channels, image side)
     "conv pair": (1, 28),
@@ -84,7 +93,11 @@ def measure(framework, threads, repeats, batch):
         for case, (channels, side) in CASES.items():
             data = rng.standard_normal((batch, channels, side, side)).astype(np.float32)
             layer = build(nn, case)
-            # inner layers pass gradients on to the layer before them; first layers need none
+            # inner layers pass gradients on to the layer before them; first layers need none.
+            # They see what a convolution before them hands on: in glassnet a batch-last
+            # (N, C, H, W) view (see glassnet/ops/conv.py), in PyTorch a contiguous tensor
+            if framework == "glassnet" and channels > 1:
+                data = np.ascontiguousarray(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
             x = make(data, requires_grad=channels > 1)
 
             def step():
