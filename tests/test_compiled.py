@@ -292,6 +292,37 @@ def test_direct_convolution_matches_numpys_im2col(monkeypatch, spy, split_thread
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+def test_direct_convolution_on_random_geometries(monkeypatch, spy):
+    """Twenty seeded geometries beyond the named ones: batches of 1 to 17, kernels up to
+    7 wide (two triples of taps and one left over), strides up to 3, dilation, padding,
+    and inputs in either memory layout; output and all three gradients as NumPy's."""
+    rng = np.random.default_rng(1)
+    direct = 0
+    for _ in range(20):
+        n, c, o = int(rng.choice([1, 2, 8, 17])), int(rng.integers(1, 6)), int(rng.integers(1, 11))
+        (kh, kw), (dh, dw) = (int(k) for k in rng.integers(1, 8, 2)), (int(d) for d in rng.integers(1, 3, 2))
+        options = dict(stride=tuple(int(s) for s in rng.integers(1, 4, 2)),
+                       padding=tuple(int(p) for p in rng.integers(0, 4, 2)), dilation=(dh, dw))
+        x = _data(n, c, int(rng.integers(dh * (kh - 1) + 1, 20)), int(rng.integers(dw * (kw - 1) + 1, 20)), scale=1.0)
+        if rng.random() < 0.5:
+            x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        weight, bias = rng.standard_normal((o, c, kh, kw)).astype(np.float32), rng.standard_normal(o).astype(np.float32)
+
+        def compute():
+            inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+            out = gn.nn.functional.conv2d(inputs, w, b, **options)
+            (out * gn.tensor(np.random.default_rng(5).standard_normal(out.shape).astype(np.float32))).sum().backward()
+            return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+        monkeypatch.setenv("GLASSNET_COMPILED", "1")
+        fast = compute()
+        direct += bool(spy)  # a 1x1 kernel or a small batch at a pixel-skipping stride takes NumPy's path
+        spy.clear()
+        monkeypatch.setenv("GLASSNET_COMPILED", "0")
+        assert_same(fast, compute())
+        assert not spy
+    assert direct >= 12, direct
+
+
 def test_direct_convolution_leaves_what_it_does_not_take_to_numpy(monkeypatch, spy):
     """Groups, 1x1 kernels, float64 and pixel-skipping strides on batches under 8 take the
     im2col path; and a model built of the direct convolution trains as with NumPy's."""
