@@ -605,36 +605,15 @@ def conv2d_weight_grad(x, grad, grad_weight, o_start, o_stop, stride_h, stride_w
                             t2 = row[at + j2 * tap:at + j2 * tap + length]
                             h0, h1 = g0[start:start + length], g1[start:start + length]
                             h2, h3 = g2[start:start + length], g3[start:start + length]
-                            for n in range(length):
-                                a, b, d = t0[n], t1[n], t2[n]
-                                e = h0[n]
-                                r00 += e * a
-                                r01 += e * b
-                                r02 += e * d
-                                e = h1[n]
-                                r10 += e * a
-                                r11 += e * b
-                                r12 += e * d
-                                e = h2[n]
-                                r20 += e * a
-                                r21 += e * b
-                                r22 += e * d
-                                e = h3[n]
-                                r30 += e * a
-                                r31 += e * b
-                                r32 += e * d
-                        sums[0, 0] += r00
-                        sums[0, 1] += r01
-                        sums[0, 2] += r02
-                        sums[1, 0] += r10
-                        sums[1, 1] += r11
-                        sums[1, 2] += r12
-                        sums[2, 0] += r20
-                        sums[2, 1] += r21
-                        sums[2, 2] += r22
-                        sums[3, 0] += r30
-                        sums[3, 1] += r31
-                        sums[3, 2] += r32
+                            for n in range(length):  # twelve scalars: numba keeps them in registers, an array it would not
+                                a, b, d, e0, e1, e2, e3 = t0[n], t1[n], t2[n], h0[n], h1[n], h2[n], h3[n]
+                                r00, r01, r02 = r00 + e0 * a, r01 + e0 * b, r02 + e0 * d
+                                r10, r11, r12 = r10 + e1 * a, r11 + e1 * b, r12 + e1 * d
+                                r20, r21, r22 = r20 + e2 * a, r21 + e2 * b, r22 + e2 * d
+                                r30, r31, r32 = r30 + e3 * a, r31 + e3 * b, r32 + e3 * d
+                        for k, row_sums in enumerate(((r00, r01, r02), (r10, r11, r12), (r20, r21, r22), (r30, r31, r32))):
+                            for m in range(3):
+                                sums[k, m] += row_sums[m]
                     for k in range(min(4, o_stop - o)):
                         for m in range(min(3, kw - j)):
                             grad_weight[o + k, c, i, j + m] = sums[k, m]
