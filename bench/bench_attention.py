@@ -1,14 +1,13 @@
 """Milliseconds per forward + backward of the attention core, softmax(q k^T * scale + mask) v,
-on the same (N, heads, L, head size) inputs: glassnet's compiled core (each head's scores,
-softmax and weighted sum in one pass while the head is in cache), glassnet's NumPy core
-(stacked BLAS products around the compiled softmax), and PyTorch's
-``scaled_dot_product_attention``.
+on the same (N, heads, L, head size) inputs: glassnet's ``ops.Attention`` (NumPy's stacked
+BLAS products around the compiled softmax) and PyTorch's ``scaled_dot_product_attention``.
 
     python bench/bench_attention.py [--threads 2] [--repeats 20] [--rounds 3]
 
 The shapes are the vit's (17 positions of head size 16, no mask) and the gpt's (128
-positions of 32, causal), and lengths in between; glassnet uses its compiled core up to
-``ops.attention.COMPILED_MAX_KEYS`` keys, which these figures choose. PyTorch runs in a
+positions of 32, causal), and lengths in between. A compiled core (numba: each head's
+scores, softmax and weighted sum in one pass while the head is in cache) was measured
+with this script at commit 98cbfc2 and lost at every size (bench/RESULTS.md). PyTorch runs in a
 process of its own (the two libraries' idle threads would slow each other), in rounds
 alternating with glassnet's. Each figure is the median over all repeats after a warm-up.
 """
@@ -47,24 +46,17 @@ def timed(step, repeats):
 
 def glassnet_times(shape, repeats, threads):
     import glassnet as gn
-    from glassnet.ops import attention
 
     gn.set_num_threads(threads)
     n, heads, length, size, causal = shape
     arrays = inputs(n, heads, length, size)
     mask = np.triu(np.full((length, length), -np.inf, np.float32), 1) if causal else None
     upstream = gn.tensor(np.ones((n, heads, length, size), np.float32))
-    results = {}
-    for path, longest in (("compiled", 1 << 30), ("numpy", 0)):
-        attention.COMPILED_MAX_KEYS = longest
 
-        def step():
-            q, k, v = (gn.tensor(a, requires_grad=True) for a in arrays)
-            out = gn.ops.Attention.apply(q, k, v, mask=mask, scale=1 / size ** 0.5)
-            assert out.grad_fn.compiled == (path == "compiled")
-            out.backward(upstream)
-        results[path] = timed(step, repeats)
-    return results
+    def step():
+        q, k, v = (gn.tensor(a, requires_grad=True) for a in arrays)
+        gn.ops.Attention.apply(q, k, v, mask=mask, scale=1 / size ** 0.5).backward(upstream)
+    return {"glassnet": timed(step, repeats)}
 
 
 def torch_times(shape, repeats, threads):
@@ -105,12 +97,11 @@ def main():
                 for path, seconds in paths.items():
                     times.setdefault((int(i), path), []).extend(seconds)
     print(f"attention core, forward + backward, ms (median of {args.rounds} x {args.repeats}), {args.threads} threads")
-    print(f"{'N x heads x L x head size':<28}{'compiled':>10}{'NumPy':>10}{'PyTorch':>10}{'compiled/PyTorch':>18}")
+    print(f"{'N x heads x L x head size':<28}{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}")
     for i, (n, heads, length, size, causal) in enumerate(SHAPES):
-        compiled, plain, torch = (1000 * statistics.median(times[i, path]) for path in ("compiled", "numpy", "torch"))
+        ours, theirs = (1000 * statistics.median(times[i, path]) for path in ("glassnet", "torch"))
         name = f"{n} x {heads} x {length} x {size}" + (" causal" if causal else "")
-        print(f"{name:<28}{compiled:>10.2f}{plain:>10.2f}{torch:>10.2f}{compiled / torch:>18.2f}")
-
+        print(f"{name:<28}{ours:>10.2f}{theirs:>10.2f}{ours / theirs:>8.2f}")
 
 if __name__ == "__main__":
     main()

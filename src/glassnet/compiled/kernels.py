@@ -284,32 +284,11 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
 
 
 @jit_reducing
-def softmax_row(row):
-    """softmax(row) in place; a row whose every entry is -inf (it may attend nowhere)
-    becomes zeros, not NaN."""
-    size = row.size
-    most = -np.inf
-    for j in range(size):
-        most = max(most, row[j])
-    if most == -np.inf:
-        for j in range(size):
-            row[j] = f32(0)
-        return
-    total = f32(0)
-    for j in range(size):
-        e = exp(row[j] - most)
-        row[j] = e
-        total += e
-    scale = f32(1) / total
-    for j in range(size):
-        row[j] *= scale
-
-
-@jit_reducing
 def softmax_rows(scores, mask, masked, first_row):
     """Each row r of ``scores`` (R, S) becomes softmax(row + mask[(first_row + r) % L]) in
     place, where ``mask`` (L, S) is added only when ``masked`` (``first_row``: where this
-    block of rows starts in the whole)."""
+    block of rows starts in the whole). A row whose every entry is -inf (it may attend
+    nowhere) becomes zeros, not NaN."""
     rows, size = scores.shape
     for r in range(rows):
         row = scores[r]
@@ -317,90 +296,21 @@ def softmax_rows(scores, mask, masked, first_row):
             mask_row = mask[(first_row + r) % mask.shape[0]]
             for j in range(size):
                 row[j] += mask_row[j]
-        softmax_row(row)
-
-
-# -- the whole attention core of short sequences: ops.attention's ------------------------------
-# One (L, S) block of scores per head fits in the first-level cache: the scores, softmax
-# and weighted sum are made row by row while it is there. Every loop is x += a * y along
-# a contiguous row (k and v are read transposed for that), which LLVM vectorizes.
-
-
-@jit
-def transpose_into(a, out):
-    """out = a^T for a 2-D a: a small copy, so that the loops after it run along rows."""
-    for r in range(a.shape[0]):
-        for c in range(a.shape[1]):
-            out[c, r] = a[r, c]
-
-
-@jit_reducing
-def attention_forward(q, k, v, mask, masked, scale, weights, out):
-    """For each head b of q (B, L, D), k (B, S, D), v (B, S, Dv): weights[b] =
-    softmax((q[b] scale) k[b]^T + mask) (B, L, S), out[b] = weights[b] v[b] (B, L, Dv).
-    ``mask`` (1 or L rows, S) is added only when ``masked``."""
-    count, length, depth = q.shape
-    size, width = k.shape[1], v.shape[2]
-    k_t = np.empty((depth, size), np.float32)
-    for b in range(count):
-        transpose_into(k[b], k_t)
-        for i in range(length):
-            row, q_row = weights[b, i], q[b, i]
-            row[:] = f32(0)
-            for d in range(depth):
-                q_scaled, k_col = q_row[d] * scale, k_t[d]
-                for j in range(size):
-                    row[j] += q_scaled * k_col[j]
-            if masked:
-                mask_row = mask[i % mask.shape[0]]
-                for j in range(size):
-                    row[j] += mask_row[j]
-            softmax_row(row)
-            out_row = out[b, i]
-            out_row[:] = f32(0)
+        most = -np.inf
+        for j in range(size):
+            most = max(most, row[j])
+        if most == -np.inf:
             for j in range(size):
-                w, v_row = row[j], v[b, j]
-                for e in range(width):
-                    out_row[e] += w * v_row[e]
-
-
-@jit_reducing
-def attention_backward(q, k, v, weights, grad, scale, grad_q, grad_k, grad_v):
-    """The gradients of attention_forward's q, k and v, given its weights (B, L, S) and the
-    gradient of its output, grad (B, L, Dv). Softmax backward per row:
-    d_scores = w (d_w - sum(d_w w))."""
-    count, length, depth = q.shape
-    size, width = k.shape[1], v.shape[2]
-    v_t = np.empty((width, size), np.float32)
-    d_row = np.empty(size, np.float32)
-    for b in range(count):
-        transpose_into(v[b], v_t)
-        grad_k[b] = f32(0)
-        grad_v[b] = f32(0)
-        for i in range(length):
-            row, g_row = weights[b, i], grad[b, i]
-            d_row[:] = f32(0)
-            for e in range(width):  # d_w = g v^T
-                g, v_col = g_row[e], v_t[e]
-                for j in range(size):
-                    d_row[j] += g * v_col[j]
-            for j in range(size):  # d_v = w^T g
-                w, gv_row = row[j], grad_v[b, j]
-                for e in range(width):
-                    gv_row[e] += w * g_row[e]
-            along = f32(0)
-            for j in range(size):
-                along += d_row[j] * row[j]
-            for j in range(size):
-                d_row[j] = row[j] * (d_row[j] - along) * scale  # the scores' gradient, scaled for q and k
-            gq_row, q_row = grad_q[b, i], q[b, i]
-            gq_row[:] = f32(0)
-            for j in range(size):  # d_q = d_scores k scale, d_k = d_scores^T q scale
-                d, k_row, gk_row = d_row[j], k[b, j], grad_k[b, j]
-                for c in range(depth):
-                    gq_row[c] += d * k_row[c]
-                for c in range(depth):
-                    gk_row[c] += d * q_row[c]
+                row[j] = f32(0)
+            continue
+        total = f32(0)
+        for j in range(size):
+            e = exp(row[j] - most)
+            row[j] = e
+            total += e
+        scale = f32(1) / total
+        for j in range(size):
+            row[j] *= scale
 
 
 # -- layer norm over the rows of a (R, D) array: ops.norm.LayerNorm's ----------------------------

@@ -74,29 +74,6 @@ def _softmax_in_place(scores, mask):
     return weights
 
 
-# The compiled core (kernels.attention_forward, attention_backward) runs heads whose
-# keys number at most this many: there NumPy's stacked products of tiny matrices are
-# mostly call overhead; longer ones go to BLAS, which is faster there (bench/RESULTS.md).
-COMPILED_MAX_KEYS = 64
-
-
-def _takes_compiled(query, key, value, mask):
-    """Whether the compiled core may run: float32 throughout, short sequences, and no mask
-    or one of 1 or L rows of S (the kernel adds it row by row; others go the NumPy way)."""
-    length, size = query.shape[-2], key.shape[-2]
-    return (compiled.enabled() and size <= COMPILED_MAX_KEYS
-            and all(a.dtype == xp.float32 for a in (query, key, value))
-            and (mask is None or (mask.dtype == xp.float32 and mask.ndim == 2 and mask.shape[0] in (1, length)
-                                  and mask.shape[1] == size and mask.flags.c_contiguous)))
-
-
-def _heads(block, *arrays):
-    """The block of each batched (count, ..., r, c) array as one C-contiguous stack of
-    (r, c) heads, the compiled core's layout: a view where the array is C-contiguous
-    already, else a copy (q, k and v are views of one projection, laid out (N, L, 3, H, E))."""
-    return [xp.ascontiguousarray(a[block]).reshape((-1,) + a.shape[-2:]) for a in arrays]
-
-
 def _batched(array, lead):
     """``array`` (..., r, c) broadcast to the leading shape ``lead`` (a view), with one
     leading axis at least, along which the work is cut into blocks."""
@@ -132,17 +109,8 @@ class Attention(Function):
         if mask is not None and mask.ndim > 2:
             mask = _batched(mask, self.lead)  # its blocks are cut as the scores' are
         self.out = xp.empty(self.weights.shape[:-1] + self.value.shape[-1:], xp.result_type(self.weights, value))
-        self.compiled = dropout_p == 0 and _takes_compiled(self.query, self.key, self.value, mask)
-        if self.compiled:  # per head: scores, softmax and weighted sum while the head is in cache
-            kernel = compiled.load().attention_forward
-            no_mask = xp.zeros((1, 1), xp.float32) if mask is None else mask
-            in_blocks(lambda start, stop: kernel(*_heads(slice(start, stop), self.query, self.key, self.value),
-                                                 no_mask, mask is not None, xp.float32(scale),
-                                                 *_heads(slice(start, stop), self.weights, self.out)),
-                      count, self.weights[0].nbytes * query.shape[-1])
-        else:
-            in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count,
-                      self.weights[0].nbytes, calls_blas=True)
+        in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count, self.weights[0].nbytes,
+                  calls_blas=True)
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
     def _forward_block(self, b, mask):
@@ -156,17 +124,8 @@ class Attention(Function):
         grad = _batched(grad, self.lead)
         grads = [xp.empty(a.shape, xp.result_type(grad, a)) if needs else None
                  for a, needs in zip((self.query, self.key, self.value), self.needs_input_grad)]
-        if self.compiled:
-            kernel = compiled.load().attention_backward
-            grads = [g if g is not None else xp.empty(a.shape, xp.float32) for g, a in zip(grads, (self.query, self.key, self.value))]
-            in_blocks(lambda start, stop: kernel(*_heads(slice(start, stop), self.query, self.key, self.value, self.weights,
-                                                         grad), xp.float32(self.scale),
-                                                 *_heads(slice(start, stop), *grads)),
-                      len(grad), self.weights[0].nbytes * self.query.shape[-1])
-            grads = [g if needs else None for g, needs in zip(grads, self.needs_input_grad)]
-        else:
-            in_blocks(lambda start, stop: self._backward_block(slice(start, stop), grad, *grads), len(grad),
-                      self.weights[0].nbytes, calls_blas=True)
+        in_blocks(lambda start, stop: self._backward_block(slice(start, stop), grad, *grads), len(grad),
+                  self.weights[0].nbytes, calls_blas=True)
         return tuple(None if g is None else unbroadcast(g.reshape(self.lead + g.shape[-2:]), shape)
                      for g, shape in zip(grads, self.shapes))
 
