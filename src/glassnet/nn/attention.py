@@ -154,21 +154,21 @@ class MultiheadAttention(Module):
         return f"({length}, E) or " + (f"(N, {length}, E)" if self.batch_first else f"({length}, N, E)")
 
     def _check_inputs(self, query, key, value):
-        who, e = self._label(), self.embed_dim
+        e = self.embed_dim
         for name, x in (("query", query), ("key", key), ("value", value)):
             if x.ndim not in (2, 3) or x.shape[-1] != e:
                 hint = f"; help: the last axis must hold the {e} features" if x.ndim in (2, 3) else ""
                 raise ValueError(
-                    f"{who}: expected {name} of shape {self._layout(name).replace('E', str(e))}, got {x.shape}{hint}"
+                    f"{self._label()}: expected {name} of shape {self._layout(name).replace('E', str(e))}, got {x.shape}{hint}"
                 )
         if not query.ndim == key.ndim == value.ndim:
-            raise ValueError(f"{who}: query {query.shape}, key {key.shape} and value {value.shape} must all be batched (3-D) or all unbatched (2-D)")
+            raise ValueError(f"{self._label()}: query {query.shape}, key {key.shape} and value {value.shape} must all be batched (3-D) or all unbatched (2-D)")
         if key.shape != value.shape:
-            raise ValueError(f"{who}: key {key.shape} and value {value.shape} must have the same shape")
+            raise ValueError(f"{self._label()}: key {key.shape} and value {value.shape} must have the same shape")
         batch_axis = 0 if self.batch_first else 1
         if query.ndim == 3 and query.shape[batch_axis] != key.shape[batch_axis]:
             raise ValueError(
-                f"{who}: query {query.shape} and key {key.shape} have different batch sizes "
+                f"{self._label()}: query {query.shape} and key {key.shape} have different batch sizes "
                 f"(axis {batch_axis}{' with batch_first=True' if self.batch_first else ''})"
             )
         return query.ndim == 3
@@ -176,14 +176,14 @@ class MultiheadAttention(Module):
     def _merged_mask(self, attn_mask, key_padding_mask, is_causal, batched, batch, length, source_length, dtype):
         """attn_mask, key_padding_mask and the causal mask as one additive array that
         broadcasts to the scores (N, num_heads, L, S)."""
-        who, heads = self._label(), self.num_heads
+        heads = self.num_heads
         masks = []
         if attn_mask is not None:
-            mask = _additive_mask(who, "attn_mask", attn_mask, dtype, true_means="blocked")
+            mask = _additive_mask(self, "attn_mask", attn_mask, dtype, true_means="blocked")
             shapes = [(length, source_length), (batch * heads if batched else heads, length, source_length)]
             if mask.shape not in shapes:
                 raise ValueError(
-                    f"{who}: attn_mask of shape {mask.shape}; expected (L, S) = {shapes[0]} or "
+                    f"{self._label()}: attn_mask of shape {mask.shape}; expected (L, S) = {shapes[0]} or "
                     f"({'N * num_heads' if batched else 'num_heads'}, L, S) = {shapes[1]} for a query of "
                     f"length L = {length} and keys of length S = {source_length}"
                 )
@@ -191,11 +191,11 @@ class MultiheadAttention(Module):
         elif is_causal:
             masks.append(_causal_mask(length, source_length, dtype))
         if key_padding_mask is not None:
-            mask = _additive_mask(who, "key_padding_mask", key_padding_mask, dtype, true_means="blocked")
+            mask = _additive_mask(self, "key_padding_mask", key_padding_mask, dtype, true_means="blocked")
             expected = (batch, source_length) if batched else (source_length,)
             if mask.shape != expected:
                 raise ValueError(
-                    f"{who}: key_padding_mask of shape {mask.shape}; expected {'(N, S)' if batched else '(S,)'} = "
+                    f"{self._label()}: key_padding_mask of shape {mask.shape}; expected {'(N, S)' if batched else '(S,)'} = "
                     f"{expected}, one entry per key of each sequence"
                 )
             masks.append(mask.reshape(batch, 1, 1, source_length))

@@ -717,7 +717,7 @@ def _check_normalized_shape(who, shape, normalized_shape):
     k = len(normalized_shape)
     if tuple(shape[len(shape) - k:]) != normalized_shape or len(shape) < k:
         raise ValueError(
-            f"{who}: expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
+            f"{_name(who)}: expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
             f"(the last {k} dimension{'s' if k > 1 else ''} normalized), got {tuple(shape)}; "
             f"help: build the layer with normalized_shape={tuple(shape[len(shape) - k:]) if len(shape) >= k else tuple(shape)} "
             "or reshape the input"
@@ -846,7 +846,7 @@ def embedding(input, weight, padding_idx=None):
 def _check_indices(who, indices, size):
     if indices.dtype.kind not in "iu":
         raise TypeError(
-            f"{who}: indices must be integers, got dtype {indices.dtype}; "
+            f"{_name(who)}: indices must be integers, got dtype {indices.dtype}; "
             "help: convert them with .astype('int64')"
         )
     if indices.size == 0:
@@ -855,7 +855,7 @@ def _check_indices(who, indices, size):
     if low < 0 or high >= size:
         bad = low if low < 0 else high
         raise ValueError(
-            f"{who}: index {bad} is out of range for an embedding table of {size} rows "
+            f"{_name(who)}: index {bad} is out of range for an embedding table of {size} rows "
             f"(valid indices are 0..{size - 1}); help: build the layer with num_embeddings "
             "at least the vocabulary size"
         )
@@ -931,7 +931,7 @@ def _additive_mask(who, name, mask, dtype, true_means):
         return xp.where(blocked, -xp.inf, 0).astype(dtype)
     if mask.dtype.kind != "f":
         raise TypeError(
-            f"{who}: {name} must be bool (True where attention is {true_means}) or float (added to the "
+            f"{_name(who)}: {name} must be bool (True where attention is {true_means}) or float (added to the "
             f"scores), got dtype {mask.dtype}; help: convert it with .astype(bool)"
         )
     return mask.astype(dtype, copy=False)

@@ -70,7 +70,7 @@ class LayerNorm(_Normalization):
         self._learn(self.normalized_shape, weight=elementwise_affine, bias=bool(elementwise_affine and bias))
 
     def forward(self, input):
-        _check_normalized_shape(self._label(), getattr(input, "shape", xp.shape(input)), self.normalized_shape)
+        _check_normalized_shape(self, getattr(input, "shape", xp.shape(input)), self.normalized_shape)
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
@@ -155,7 +155,7 @@ class RMSNorm(_Normalization):
 
     def forward(self, input):
         checks.floating(self, input)
-        _check_normalized_shape(self._label(), checks.shape_of(input), self.normalized_shape)
+        _check_normalized_shape(self, checks.shape_of(input), self.normalized_shape)
         return rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):

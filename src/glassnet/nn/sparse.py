@@ -47,7 +47,7 @@ class Embedding(Module):
 
     def forward(self, input):
         indices = input._data if isinstance(input, Tensor) else xp.asarray(input)
-        _check_indices(self._label(), indices, self.num_embeddings)
+        _check_indices(self, indices, self.num_embeddings)
         return ops.Embedding.apply(self.weight, indices=indices, padding_idx=self.padding_idx)
 
     def extra_repr(self):
