@@ -108,7 +108,7 @@ def map_blocks(kernel, *arrays):
     [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
     """
     last = arrays[-1]
-    if last.ndim == 0:
+    if last.ndim == 0 or last.nbytes < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
         return kernel(*arrays)
     axis = max(range(last.ndim), key=lambda axis: (last.shape[axis] > 1, last.strides[axis]))
 

@@ -47,13 +47,13 @@ def fits_flat(*arrays):
     order of its axes. A batch-last activation, an (N, C, H, W) view of (C, H, W, N)
     memory (see ops/conv.py), is; C-contiguity alone would leave it to NumPy."""
     first = arrays[0]
-    return enabled() and _in_memory_order(first).flags.c_contiguous and all(
+    return enabled() and (first.flags.c_contiguous or _in_memory_order(first).flags.c_contiguous) and all(
         a.dtype == xp.float32 and a.shape == first.shape and a.strides == first.strides for a in arrays)
 
 
 def flat(array):
     """The elements of a dense array as one 1-D view, in the order they lie in memory."""
-    return _in_memory_order(array).reshape(-1)
+    return array.reshape(-1) if array.flags.c_contiguous else _in_memory_order(array).reshape(-1)
 
 
 def _in_memory_order(array):
