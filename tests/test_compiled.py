@@ -112,7 +112,7 @@ def _data(*shape, scale=3.0, seed=0):
     return x
 
 
-@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh", "relu"])
 def test_activation_and_its_gradient_match_numpys(monkeypatch, spy, activation):
     x, upstream = _data(37, 129), _data(37, 129, seed=1)
 
@@ -122,6 +122,38 @@ def test_activation_and_its_gradient_match_numpys(monkeypatch, spy, activation):
         (y * gn.tensor(upstream)).sum().backward()
         return [y.numpy(), t.grad.numpy()]
     assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+def test_relu_is_numpys_to_the_last_bit(monkeypatch, spy):
+    """max(x, 0) and its masked gradient, NaN, infinities and signed zeros included: the
+    select of the kernel gives what NumPy's maximum and bool product give, bit for bit."""
+    x = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1e-45, 1e-45, -2.5, 3.5] * 3, np.float32)
+    upstream = np.roll(np.array([1, 2, np.nan, np.inf, -1, 5, -0.0, np.nan, -np.inf] * 3, np.float32), 4)
+
+    def compute():
+        t = gn.tensor(x, requires_grad=True)
+        y = t.relu()
+        with np.errstate(invalid="ignore"):  # NumPy says so of inf * 0
+            y.backward(gn.tensor(upstream))
+        return [y.numpy(), t.grad.numpy()]
+    for fast, plain in zip(*both_paths(monkeypatch, spy, compute)):
+        assert fast.tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
+def test_linear_adds_its_bias_as_numpy_does(monkeypatch, spy, split_threads, split):
+    """The bias added to every row of the product, to the last bit, in blocks of rows."""
+    if split:
+        split_threads()
+    x, weight, bias = _data(5, 7, 33), _data(19, 33, seed=1), _data(19, seed=2)
+
+    def compute():
+        leaves = [gn.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = gn.nn.functional.linear(*leaves)
+        out.backward(gn.tensor(np.ones(out.shape, np.float32)))
+        return [out.numpy()] + [t.grad.numpy() for t in leaves]
+    for fast, plain in zip(*both_paths(monkeypatch, spy, compute)):
+        assert fast.tobytes() == plain.tobytes()
 
 
 def test_gelu_splits_over_threads_like_numpys(monkeypatch, spy, split_threads):
@@ -140,7 +172,7 @@ def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
     assert not compiled.fits(x)
 
 
-@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["gelu", "sigmoid", "tanh", "relu"])
 def test_activations_of_batch_last_memory_take_the_kernels(monkeypatch, spy, split_threads, activation):
     """A convolution hands on (N, C, H, W) views of (C, H, W, N) memory: not C-contiguous,
     but dense, so the element-wise kernels run over its memory in order, in blocks."""

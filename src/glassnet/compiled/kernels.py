@@ -109,6 +109,33 @@ def tanh(x):
 
 
 @jit
+def add_to_rows(rows, vector):
+    """rows += vector, the same vector added to every row (a layer's bias): rounded as
+    NumPy's broadcast add, which runs about 3x slower, its inner loop restarted per row."""
+    for r in range(rows.shape[0]):
+        row = rows[r]
+        for j in range(row.size):
+            row[j] += vector[j]
+
+
+@jit
+def relu_into(x, out):
+    """max(x, 0) as NumPy's maximum gives it: NaN kept, -0.0 made 0.0. A select, which
+    LLVM vectorizes; NumPy's float32 maximum runs 3x slower than its add here."""
+    for k in range(x.size):
+        v = x[k]
+        out[k] = v if v > f32(0) or v != v else f32(0)
+
+
+@jit
+def relu_backward(out, grad, grad_x):
+    """grad times the mask out > 0, multiplied as NumPy multiplies by a bool array (so a
+    NaN gradient where the mask is 0 stays NaN, as on NumPy's path)."""
+    for k in range(out.size):
+        grad_x[k] = grad[k] * (f32(1) if out[k] > f32(0) else f32(0))
+
+
+@jit
 def sigmoid_into(x, out):
     for k in range(x.size):
         out[k] = sigmoid(x[k])

@@ -286,11 +286,25 @@ class ReLU(Function):
     over the threads (glassnet.threads): a plain ufunc runs on one core."""
 
     def forward(self, x):
-        self.out = _on_threads(lambda x, out: xp.maximum(x, 0, out=out), x)
+        self.out = _on_threads(_relu_block, x)
         return self.out
 
     def backward(self, grad):
-        return _grad_times(lambda out, into: out > 0, self.out, grad)  # a mask: a byte an element
+        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
+        map_blocks(_relu_backward_block, self.out, in_layout_of(self.out, grad), grad_x)
+        return grad_x
+
+
+def _relu_block(x, out):
+    if compiled.fits_flat(x, out):  # NumPy's float32 maximum is 3x slower than a compiled select
+        return compiled.load().relu_into(compiled.flat(x), compiled.flat(out))
+    xp.maximum(x, 0, out=out)
+
+
+def _relu_backward_block(out, grad, grad_x):
+    if compiled.fits_flat(out, grad, grad_x):
+        return compiled.load().relu_backward(compiled.flat(out), compiled.flat(grad), compiled.flat(grad_x))
+    xp.multiply(grad, out > 0, out=grad_x)  # the mask: a byte an element
 
 
 class LeakyReLU(Function):

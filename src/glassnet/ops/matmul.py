@@ -1,8 +1,10 @@
 """Matrix products: ``MatMul`` with NumPy's rules, and ``Linear`` (x W^T + b) fused into
 one op, the product of every fully connected layer.
 """
+from .. import compiled
 from ..backend import xp
 from ..tensor import Function, unbroadcast
+from ..threads import in_blocks
 
 
 class MatMul(Function):
@@ -71,7 +73,7 @@ class Linear(Function):
         self.weight = weight
         out = self.x_rows @ weight.T
         if bias is not None:
-            out += bias  # in place: no second array the size of the output
+            _add_to_rows(out, bias)
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
@@ -84,6 +86,16 @@ class Linear(Function):
 
 
 Linear.reference = linear_reference
+
+
+def _add_to_rows(out, bias):
+    """out += bias, in place (no second array the size of the output); compiled where it
+    fits, in blocks of rows on all threads."""
+    if not (compiled.fits(out) and compiled.fits(bias)):
+        out += bias
+        return
+    kernel = compiled.load().add_to_rows
+    in_blocks(lambda start, stop: kernel(out[start:stop], bias), len(out), out[:1].nbytes)
 
 
 class Einsum(Function):
