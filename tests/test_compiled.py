@@ -145,7 +145,7 @@ def test_linear_adds_its_bias_as_numpy_does(monkeypatch, spy, split_threads, spl
     """The bias added to every row of the product, to the last bit, in blocks of rows."""
     if split:
         split_threads()
-    x, weight, bias = _data(5, 7, 33), _data(19, 33, seed=1), _data(19, seed=2)
+    x, weight, bias = _data(40, 90, 33), _data(19, 33, seed=1), _data(19, seed=2)  # 68,400 values: compiled
 
     def compute():
         leaves = [gn.tensor(a, requires_grad=True) for a in (x, weight, bias)]

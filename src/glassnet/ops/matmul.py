@@ -90,8 +90,9 @@ Linear.reference = linear_reference
 
 def _add_to_rows(out, bias):
     """out += bias, in place (no second array the size of the output); compiled where it
-    fits, in blocks of rows on all threads."""
-    if not (compiled.fits(out) and compiled.fits(bias)):
+    fits, in blocks of rows on all threads. Below 64K values NumPy's add takes less time
+    than the checks before a kernel (bench/RESULTS.md, issue 11)."""
+    if out.size < 1 << 16 or not (compiled.fits(out) and compiled.fits(bias)):
         out += bias
         return
     kernel = compiled.load().add_to_rows
