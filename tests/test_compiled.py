@@ -305,21 +305,30 @@ CONVOLUTIONS = {
 }
 
 
+def _batch_last(a):
+    """The same (N, C, H, W) values in (C, H, W, N) memory, as a convolution hands them on."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("layout", ["C order", "batch-last"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "filters over threads"])
 @pytest.mark.parametrize("case", list(CONVOLUTIONS))
-def test_direct_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split):
+def test_direct_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split, layout):
     """Output, input and weight gradients and the bias's, on both paths; in blocks of
-    filters on three threads, the last block short of four."""
+    filters on three threads, the last block short of four. A batch-last input and
+    output gradient are read in place, the padding left to the kernels (no padded copy):
+    both layouts, every geometry."""
     if split:
         split_threads()
     x_shape, weight_shape, stride, padding, dilation = CONVOLUTIONS[case]
     x, weight = _data(*x_shape, scale=1.0), _data(*weight_shape, scale=1.0, seed=1)
     bias = np.random.default_rng(2).standard_normal(weight_shape[0]).astype(np.float32)
+    in_layout = _batch_last if layout == "batch-last" else np.ascontiguousarray
 
     def compute():
-        inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (in_layout(x), weight, bias))
         out = gn.nn.functional.conv2d(inputs, w, b, stride=stride, padding=padding, dilation=dilation)
-        (out * gn.tensor(_data(*out.shape, seed=3))).sum().backward()
+        out.backward(gn.tensor(in_layout(_data(*out.shape, seed=3))))
         return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
     assert_same(*both_paths(monkeypatch, spy, compute))
 
@@ -337,13 +346,14 @@ def test_direct_convolution_on_random_geometries(monkeypatch, spy):
                        padding=tuple(int(p) for p in rng.integers(0, 4, 2)), dilation=(dh, dw))
         x = _data(n, c, int(rng.integers(dh * (kh - 1) + 1, 20)), int(rng.integers(dw * (kw - 1) + 1, 20)), scale=1.0)
         if rng.random() < 0.5:
-            x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+            x = _batch_last(x)
         weight, bias = rng.standard_normal((o, c, kh, kw)).astype(np.float32), rng.standard_normal(o).astype(np.float32)
 
         def compute():
             inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
             out = gn.nn.functional.conv2d(inputs, w, b, **options)
-            (out * gn.tensor(np.random.default_rng(5).standard_normal(out.shape).astype(np.float32))).sum().backward()
+            upstream = np.random.default_rng(5).standard_normal(out.shape).astype(np.float32)
+            out.backward(gn.tensor(_batch_last(upstream) if x.flags.c_contiguous else upstream))  # the other layout
             return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
         monkeypatch.setenv("GLASSNET_COMPILED", "1")
         fast = compute()
