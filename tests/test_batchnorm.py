@@ -136,6 +136,22 @@ def test_evaluation_uses_running_statistics_and_leaves_them_alone():
     assert int(layer.num_batches_tracked.numpy()) == 0
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+def test_without_gradients_the_output_is_the_same_and_nothing_is_kept(training):
+    """With no gradient to come (gn.no_grad, as in inference), the standardized input is
+    made in the output's memory, not kept for a backward pass: the output bit for bit
+    as with gradients."""
+    data = _batches((8, 3, 5, 5), 1)[0] * 3 + 1
+    layer = BatchNorm2d(3)
+    layer.weight.data[...], layer.bias.data[...] = [0.5, 2.0, -1.0], [0.1, 0.0, -0.3]
+    layer.train(training)
+    with_grad = layer(gn.tensor(data, requires_grad=True))
+    with gn.no_grad():
+        without = layer(gn.tensor(data))
+    assert with_grad.numpy().tobytes() == without.numpy().tobytes()
+    assert with_grad.grad_fn.x_hat is not None
+
+
 def test_state_dict_keys_and_buffers_match_pytorch(load_torch_weights):
     def model(m):
         return m.Sequential(m.Linear(4, 3), m.BatchNorm1d(3), m.ReLU())

@@ -413,11 +413,12 @@ def layer_norm_backward_rows(rows, grad, mean, rstd, weight, has_weight, grad_x,
 
 
 @jit_reducing
-def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, eps, x_hat, out):
+def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, eps, x_hat, keep_x_hat, out):
     """For each channel's row x: in training its mean and biased variance (two passes:
     no cancellation) into ``mean`` and ``var``, else those are read from them; then
-    1 / sqrt(var + eps) into ``inv_std``, x_hat = (x - mean) inv_std into ``x_hat`` and
-    x_hat weight + bias (or x_hat) into ``out``, in one pass."""
+    1 / sqrt(var + eps) into ``inv_std``, x_hat = (x - mean) inv_std into ``x_hat`` (if
+    ``keep_x_hat``: else it lives only on the way) and x_hat weight + bias (or x_hat)
+    into ``out``."""
     channels, size = rows.shape
     for c in range(channels):
         x, standard, y = rows[c], x_hat[c], out[c]
@@ -427,6 +428,12 @@ def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, ep
         scale = f32(1) / np.sqrt(var[c] + eps)
         inv_std[c] = scale
         gain, shift = (weight[c], bias[c]) if affine else (f32(1), f32(0))
+        if not keep_x_hat:  # x_hat in the output's own memory (the same arithmetic, bit for bit)
+            for j in range(size):
+                y[j] = (x[j] - centre) * scale
+            for j in range(size):
+                y[j] = y[j] * gain + shift
+            continue
         for j in range(size):
             standard[j] = (x[j] - centre) * scale
         for j in range(size):

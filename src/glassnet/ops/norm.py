@@ -54,7 +54,10 @@ class BatchNorm(Function):
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
         rows, self.shape = channel_rows(x)  # (C, everything else): a view of a convolution's output
         self.count, self.training, self.weight = rows.shape[1], training, weight
-        self.x_hat, out = xp.empty_like(rows), xp.empty_like(rows)  # x_hat: kept for backward
+        # x_hat is kept for backward; with no gradient to come (inference) it is made in the
+        # output's memory on the way, not in an array of its own: a pass over memory less
+        out = xp.empty_like(rows)
+        self.x_hat = xp.empty_like(rows) if any(self.needs_input_grad) else out
         self.mean = xp.empty(len(rows), x.dtype) if training else running_mean
         self.var = xp.empty(len(rows), x.dtype) if training else running_var
         self.inv_std = xp.empty(len(rows), x.dtype)
@@ -64,6 +67,8 @@ class BatchNorm(Function):
             running_mean += momentum * self.mean
             running_var *= 1 - momentum
             running_var += (momentum * self.count / (self.count - 1)) * self.var
+        if self.x_hat is out:
+            self.x_hat = None
         return self.shape.of(out)
 
     def _normalize(self, c, rows, out, bias, eps):
@@ -73,7 +78,7 @@ class BatchNorm(Function):
             return compiled.load().batch_norm_rows(
                 rows[c], self.training, self.mean[c], self.var[c], self.inv_std[c],
                 no_affine if weight is None else weight[c], no_affine if bias is None else bias[c], weight is not None, xp.float32(eps),
-                self.x_hat[c], out[c])
+                self.x_hat[c], self.x_hat is not out, out[c])
         x_hat = self.x_hat[c]
         if self.training:
             self.mean[c] = rows[c].mean(axis=1)
