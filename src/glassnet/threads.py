@@ -109,7 +109,8 @@ def map_blocks(kernel, *arrays):
     """
     last = arrays[-1]
     if last.ndim == 0 or last.nbytes < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
-        return kernel(*arrays)
+        kernel(*arrays)
+        return
     axis = max(range(last.ndim), key=lambda axis: (last.shape[axis] > 1, last.strides[axis]))
 
     def run(start, stop):
