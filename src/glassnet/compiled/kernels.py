@@ -428,7 +428,9 @@ def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, ep
         scale = f32(1) / np.sqrt(var[c] + eps)
         inv_std[c] = scale
         gain, shift = (weight[c], bias[c]) if affine else (f32(1), f32(0))
-        if not keep_x_hat:  # x_hat in the output's own memory (the same arithmetic, bit for bit)
+        # x_hat in the output's own memory: the same arithmetic, bit for bit, in loops of its
+        # own (under two names for one array, x_hat and out, numba's loops do not vectorize)
+        if not keep_x_hat:
             for j in range(size):
                 y[j] = (x[j] - centre) * scale
             for j in range(size):

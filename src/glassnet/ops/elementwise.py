@@ -290,9 +290,7 @@ class ReLU(Function):
         return self.out
 
     def backward(self, grad):
-        grad_x = xp.empty_like(self.out, dtype=xp.result_type(grad, self.out))
-        map_blocks(_relu_backward_block, self.out, in_layout_of(self.out, grad), grad_x)
-        return grad_x
+        return _backward_on_threads(_relu_backward_block, self.out, grad)
 
 
 def _relu_block(x, out):
@@ -360,14 +358,19 @@ def _on_threads(kernel, x):
     return out
 
 
-def _grad_times(slope, out, grad):
-    """grad * slope(out) for an activation whose derivative is a function of its output,
-    block by block on all threads, in the output's memory layout. ``slope(out, into)``
-    may compute into the gradient's own block: no temporary arrays of the output's size."""
-    grad_x = xp.empty_like(out, dtype=xp.result_type(grad, out))
-    map_blocks(lambda out, grad, grad_x: xp.multiply(grad, slope(out, grad_x), out=grad_x),
-               out, in_layout_of(out, grad), grad_x)
+def _backward_on_threads(block, saved, grad):
+    """The input's gradient made by ``block(saved, grad, grad_x)`` block by block on all
+    threads, in the memory layout of the array the op saved (its output, or its input)."""
+    grad_x = xp.empty_like(saved, dtype=xp.result_type(grad, saved))
+    map_blocks(block, saved, in_layout_of(saved, grad), grad_x)
     return grad_x
+
+
+def _grad_times(slope, out, grad):
+    """grad * slope(out) for an activation whose derivative is a function of its output.
+    ``slope(out, into)`` may compute into the gradient's own block: no temporary arrays
+    of the output's size."""
+    return _backward_on_threads(lambda out, grad, grad_x: xp.multiply(grad, slope(out, grad_x), out=grad_x), out, grad)
 
 
 def _erf_float64(x):
@@ -449,9 +452,7 @@ class GELU(Function):
         if self.approximate == "tanh":
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
-        grad_x = xp.empty_like(x, dtype=xp.result_type(x, grad))
-        map_blocks(_gelu_backward_block, x, in_layout_of(x, grad), grad_x)
-        return grad_x
+        return _backward_on_threads(_gelu_backward_block, x, grad)
 
 
 def _gelu_block(x, out):
