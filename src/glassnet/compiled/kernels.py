@@ -363,21 +363,26 @@ def mean_and_variance(x):
 def layer_norm_rows(rows, weight, bias, has_weight, has_bias, eps, out, mean, rstd):
     """out = (x - mean) / sqrt(var + eps) * weight + bias for each row x of ``rows``, the
     variance biased and taken around the mean (two passes: no cancellation); each row's
-    mean and 1 / sqrt(var + eps) into ``mean`` and ``rstd`` (R,)."""
+    mean and 1 / sqrt(var + eps) into ``mean`` and ``rstd`` (R,). The affine part is in
+    the pass that normalizes (one loop per case): a pass each would read the row again."""
     count, size = rows.shape
     for r in range(count):
         x, y = rows[r], out[r]
         centre, variance = mean_and_variance(x)
         scale = f32(1) / np.sqrt(variance + eps)
         mean[r], rstd[r] = centre, scale
-        for j in range(size):
-            y[j] = (x[j] - centre) * scale
-        if has_weight:
+        if has_weight and has_bias:
             for j in range(size):
-                y[j] *= weight[j]
-        if has_bias:
+                y[j] = (x[j] - centre) * scale * weight[j] + bias[j]
+        elif has_weight:
             for j in range(size):
-                y[j] += bias[j]
+                y[j] = (x[j] - centre) * scale * weight[j]
+        elif has_bias:
+            for j in range(size):
+                y[j] = (x[j] - centre) * scale + bias[j]
+        else:
+            for j in range(size):
+                y[j] = (x[j] - centre) * scale
 
 
 @jit_reducing
@@ -386,27 +391,27 @@ def layer_norm_backward_rows(rows, grad, mean, rstd, weight, has_weight, grad_x,
     """The input's gradient for each row into ``grad_x`` (when ``want_grad_x``):
     (g - xhat mean(g xhat) - mean(g)) / sqrt(var + eps), g = grad * weight; and the
     column sums of grad * xhat and of grad (the weight's and the bias's gradients) added
-    into ``sum_grad_xhat`` and ``sum_grad`` (D,)."""
+    into ``sum_grad_xhat`` and ``sum_grad`` (D,). Two passes over a row: the sums, then
+    its gradient, xhat and g made afresh in each rather than stored between them."""
     count, size = rows.shape
     for r in range(count):
         x, dy = rows[r], grad[r]
         centre, scale = mean[r], rstd[r]
+        mean_g, mean_g_xhat = f32(0), f32(0)
         for j in range(size):
             xhat = (x[j] - centre) * scale
             sum_grad_xhat[j] += dy[j] * xhat
             sum_grad[j] += dy[j]
+            g = dy[j] * weight[j] if has_weight else dy[j]
+            mean_g += g
+            mean_g_xhat += g * xhat
         if want_grad_x:
-            dx = grad_x[r]
-            for j in range(size):
-                dx[j] = dy[j] * weight[j] if has_weight else dy[j]  # g, for now
-            mean_g, mean_g_xhat = f32(0), f32(0)
-            for j in range(size):
-                mean_g += dx[j]
-                mean_g_xhat += dx[j] * (x[j] - centre) * scale
             mean_g /= f32(size)
             mean_g_xhat /= f32(size)
+            dx = grad_x[r]
             for j in range(size):
-                dx[j] = (dx[j] - (x[j] - centre) * scale * mean_g_xhat - mean_g) * scale
+                g = dy[j] * weight[j] if has_weight else dy[j]
+                dx[j] = (g - (x[j] - centre) * scale * mean_g_xhat - mean_g) * scale
 
 
 # -- batch norm over the rows of a (C, M) array, one row per channel: ops.norm.BatchNorm's -------
