@@ -433,18 +433,14 @@ def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, ep
         scale = f32(1) / np.sqrt(var[c] + eps)
         inv_std[c] = scale
         gain, shift = (weight[c], bias[c]) if affine else (f32(1), f32(0))
-        # x_hat in the output's own memory: the same arithmetic, bit for bit, in loops of its
-        # own (under two names for one array, x_hat and out, numba's loops do not vectorize)
-        if not keep_x_hat:
+        # one pass: x_hat, rounded to float32, then x_hat gain + shift (one fused multiply-add)
+        if keep_x_hat:
             for j in range(size):
-                y[j] = (x[j] - centre) * scale
+                standard[j] = (x[j] - centre) * scale
+                y[j] = standard[j] * gain + shift
+        else:  # a loop of its own: under two names for one array, numba's loops do not vectorize
             for j in range(size):
-                y[j] = y[j] * gain + shift
-            continue
-        for j in range(size):
-            standard[j] = (x[j] - centre) * scale
-        for j in range(size):
-            y[j] = standard[j] * gain + shift
+                y[j] = (x[j] - centre) * scale * gain + shift
 
 
 @jit_reducing
