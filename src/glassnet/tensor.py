@@ -19,11 +19,24 @@ from .size import sizes as _sizes
 
 # -- modes ------------------------------------------------------------------------------
 
-_state = threading.local()
+
+class _ThreadModes(threading.local):
+    """Each thread's modes, at these defaults until a context manager sets one. Defaults as
+    class attributes, not ``getattr(local, name, default)``: a lookup that finds nothing
+    raises and catches an AttributeError inside, 0.6 us where this takes 0.08, and every op
+    reads four of them."""
+    grad_enabled = True
+    reference_ops = False
+    anomaly = False
+    observer = None
+    layers = ()
+
+
+_state = _ThreadModes()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
@@ -63,7 +76,7 @@ def inference_mode(mode=True):
 
 
 def reference_ops_enabled() -> bool:
-    return getattr(_state, "reference_ops", False)
+    return _state.reference_ops
 
 
 @contextlib.contextmanager
@@ -122,26 +135,26 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 
 def anomaly_enabled() -> bool:
-    return getattr(_state, "anomaly", False)
+    return _state.anomaly
 
 
 def observe_ops(observer):
     """From now on call ``observer(fn, inputs, options, outputs)`` after every op this
     thread applies (``None``: stop), whatever the grad mode; returns the previous observer
     to restore. The one hook glassnet.onnx needs to record a forward pass as a graph."""
-    previous, _state.observer = getattr(_state, "observer", None), observer
+    previous, _state.observer = _state.observer, observer
     return previous
 
 
 def current_layer() -> str:
     """The chain of layers now running (``"Sequential > Linear"``); kept only while
     anomaly detection is on, so that errors can name where they happened."""
-    return " > ".join(getattr(_state, "layers", ()))
+    return " > ".join(_state.layers)
 
 
 @contextlib.contextmanager
 def entering_layer(name):
-    layers = getattr(_state, "layers", ())
+    layers = _state.layers
     _state.layers = layers + (name,)
     try:
         yield
@@ -231,7 +244,7 @@ class Function:
             for i, o in enumerate(outputs):
                 if o.requires_grad:
                     o._ctx, o._index = fn, i
-        observer = getattr(_state, "observer", None)
+        observer = _state.observer
         if observer is not None:  # glassnet.onnx recording a forward pass, in any grad mode
             observer(fn, inputs, options, outputs)
         return outputs if several else outputs[0]

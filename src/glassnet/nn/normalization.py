@@ -8,7 +8,6 @@ runs the fused op ``ops.LayerNorm``. ``GroupNorm`` is a layer norm of each group
 channels (CNNs with small batches); ``RMSNorm`` only divides by the root mean square (no
 centring, no shift; LLaMA's). Both are composed from tensor ops in ``functional``.
 """
-from ..backend import xp
 from . import checks, init
 from .functional import _as_shape, _check_group_norm, _check_normalized_shape, group_norm, layer_norm, rms_norm
 from .module import Module, Parameter
@@ -70,7 +69,7 @@ class LayerNorm(_Normalization):
         self._learn(self.normalized_shape, weight=elementwise_affine, bias=bool(elementwise_affine and bias))
 
     def forward(self, input):
-        _check_normalized_shape(self, getattr(input, "shape", xp.shape(input)), self.normalized_shape)
+        _check_normalized_shape(self, checks.shape_of(input), self.normalized_shape)
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
