@@ -1,14 +1,15 @@
 """Where each framework's time goes, op by op: glassnet's ops beside PyTorch's, on the same
 model, batch and number of threads (bench/child.py's workload), each in its own process.
 
-    python bench/op_compare.py MODEL [--infer] [--steps 10] [--threads 2] [--top 12]
+    python bench/op_compare.py MODEL [--infer] [--steps 10] [--threads 2] [--top 12] [--shapes]
 
 glassnet's side times every op's forward and backward (wall time, wrapped around each
 Function subclass) and the optimizer's step. PyTorch's side is torch.profiler's self CPU
 time per aten op. Both step times are taken without the timers first. The op names differ
 (PyTorch's fused kernels, such as the transformer's fast path in eval mode or oneDNN's
 whole-sequence LSTM, are one op where glassnet has several), so the two lists are shown
-side by side, each ranked by its own time, not matched row by row.
+side by side, each ranked by its own time, not matched row by row. With ``--shapes``,
+each op is split by the shapes of its inputs (one convolution layer from another).
 """
 import argparse
 import collections
@@ -53,7 +54,8 @@ def glassnet_ops(args, weights_path):
             try:
                 return method(*arguments, **options)
             finally:
-                totals[name] += time.perf_counter() - start
+                shapes = [list(a.shape) for a in arguments[1:] if hasattr(a, "shape")] if args.shapes else ""
+                totals[f"{name} {shapes}".rstrip()] += time.perf_counter() - start
         return timed
 
     def every_subclass(cls):
@@ -75,9 +77,10 @@ def torch_ops(args, weights_path):
 
     runner = TorchRunner(workload(args.model), weights_path)
     step_ms = timed_run(runner, args.infer, args.steps, args.threads)
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as profiler:
         run_steps(runner, args.infer, args.steps)
-    ops = {event.key: event.self_cpu_time_total / 1e3 / args.steps for event in profiler.key_averages()}
+    ops = {f"{event.key} {event.input_shapes if args.shapes else ''}".rstrip(): event.self_cpu_time_total / 1e3 / args.steps
+           for event in profiler.key_averages(group_by_input_shape=args.shapes)}
     return step_ms, ops
 
 
@@ -88,6 +91,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--shapes", action="store_true", help="each op split by its inputs' shapes")
     parser.add_argument("--side", choices=["glassnet", "torch"], help=argparse.SUPPRESS)  # a child's
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -107,14 +111,15 @@ def main():
           f"(ratio {ours / theirs:.2f}); each side's ops by time (ms per {what.split()[-1]}, share of its own ops)")
     ranked = [sorted(ops.items(), key=lambda item: -item[1])[:args.top] for ops in (our_ops, their_ops)]
     totals = [sum(ops.values()) for ops in (our_ops, their_ops)]
-    print(f"  {'glassnet op':34s} {'ms':>7s} {'share':>6s}    {'PyTorch op':40s} {'ms':>7s} {'share':>6s}")
+    widths = (62, 62) if args.shapes else (34, 40)
+    print(f"  {'glassnet op':{widths[0]}s} {'ms':>7s} {'share':>6s}    {'PyTorch op':{widths[1]}s} {'ms':>7s} {'share':>6s}")
     for row in range(max(map(len, ranked))):
         cells = []
-        for side, width in ((0, 34), (1, 40)):
+        for side, width in enumerate(widths):
             name, ms = ranked[side][row] if row < len(ranked[side]) else ("", None)
             cells.append(f"{name[:width]:{width}s} {ms:7.2f} {ms / totals[side]:6.1%}" if ms is not None else " " * (width + 15))
         print("  " + "    ".join(cells))
-    print(f"  {'all ops':34s} {totals[0]:7.2f}           {'all ops':40s} {totals[1]:7.2f}")
+    print(f"  {'all ops':{widths[0]}s} {totals[0]:7.2f}           {'all ops':{widths[1]}s} {totals[1]:7.2f}")
 
 
 if __name__ == "__main__":
