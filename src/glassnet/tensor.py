@@ -1580,6 +1580,10 @@ def _arithmetic(op, a, b):
     (``gn.result_type``); true division of integers gives float32, as in PyTorch."""
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype and a.dtype.kind == "f":
         return op.apply(a, b)  # the common case, without the promotion table
+    if type(b) in (float, int) and isinstance(a, Tensor) and a.dtype.kind == "f":  # x * 0.5: the tensor's dtype
+        return op.apply(a, Tensor._wrap(xp.asarray(b, dtype=a.dtype), False))
+    if type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.kind == "f":  # 1 - x, as above
+        return op.apply(Tensor._wrap(xp.asarray(a, dtype=b.dtype), False), b)
     if op is ops.Sub:
         _refuse_bool_subtraction(a, b)
     dtype = dtypes.result_type(a, b)

@@ -14,13 +14,15 @@ from ..threads import map_blocks
 
 
 def _check_broadcast(op, a, b):
-    try:
-        return xp.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
-            "(trailing dimensions must be equal or 1)"
-        ) from None
+    """NumPy's broadcasting rule, checked before the op so that a mismatch names it: the
+    shapes aligned at their ends, each pair of sizes equal or one of them 1. (A loop over a
+    few numbers: ``xp.broadcast_shapes`` takes 5 us to say the same.)"""
+    for m, n in zip(reversed(a.shape), reversed(b.shape)):
+        if m != n and m != 1 and n != 1:
+            raise ValueError(
+                f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+                "(trailing dimensions must be equal or 1)"
+            )
 
 
 class Add(Function):
