@@ -528,47 +528,37 @@ def max_pool_backward_rows(grad, argmax, grad_x, kh, kw, stride_h, stride_w, dil
 
 # -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
 #
-# Arrays are batch-last, as in ops/conv.py: x (C, H, W, N) padded, out and grad (O, out_h,
-# out_w, N), weight (O, C, kh, kw). A window's pixel for one kernel tap is then N adjacent
-# floats, and at stride 1 a whole output row's taps are one run of out_w * N floats. The
-# loops run over such runs (a piece of at most CONV_PIECE floats, so that the outputs being
-# summed stay in the first-level cache), and each pass over a run does three taps of a
-# kernel row for four filters at once: twelve multiply-adds per input float loaded, where
-# one tap and one filter a pass would be bound by loading and storing the sums.
+# Arrays are batch-last, as in ops/conv.py: out and grad (O, out_h, out_w, N), weight
+# (O, C, kh, kw), and the padded input as ``rows`` (C, H, W' N): each padded row's columns
+# dealt into the stride's phases (conv.padded_in_phases), so that the pixels one kernel tap
+# reads across a whole output row are one run of out_w * N adjacent floats at any stride;
+# ``taps[j]`` is where tap j's run starts in a row. The loops run over such runs (a piece
+# of at most CONV_PIECE floats, so that the outputs being summed stay in the first-level
+# cache), and each pass over a run does three taps of a kernel row for four filters at
+# once: twelve multiply-adds per input float loaded, where one tap and one filter a pass
+# would be bound by loading and storing the sums.
 
 CONV_PIECE = 1024
 
 
 @jit
-def conv_pieces(out_w, batch, stride_w):
-    """How an output row splits into runs whose input floats are adjacent too: (length of
-    a run, input floats from one run's start to the next's, number of runs)."""
-    if stride_w == 1:
-        run = min(CONV_PIECE, out_w * batch)
-        return run, run, (out_w * batch + run - 1) // run
-    return batch, stride_w * batch, out_w
-
-
-@jit
-def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h, dilation_w):
+def conv2d_rows(rows, weight, out, o_start, o_stop, stride_h, dilation_h, taps):
     """out[o, y, x_, :] = sum over c, i, j of weight[o, c, i, j] * x[c, y*sh + i*dh, x_*sw + j*dw, :]
-    for the filters o_start <= o < o_stop (a thread's block), four at a time. A last group
-    of fewer than four sums its missing filters into a spare row."""
-    channels, batch = x.shape[0], x.shape[3]
+    for the filters o_start <= o < o_stop (a thread's block), four at a time, x's row
+    y*sh + i*dh read at ``taps[j]`` onwards. A last group of fewer than four sums its
+    missing filters into a spare row."""
+    channels = rows.shape[0]
     kh, kw = weight.shape[2], weight.shape[3]
-    out_h, out_w = out.shape[1], out.shape[2]
-    rows = x.reshape(channels, x.shape[1], x.shape[2] * batch)
-    out_rows = out.reshape(out.shape[0], out_h, out_w * batch)
-    total = out_w * batch
-    run, in_step, pieces = conv_pieces(out_w, batch, stride_w)
-    tap = dilation_w * batch  # from one tap's input run to the next tap's
+    out_h = out.shape[1]
+    out_rows = out.reshape(out.shape[0], out_h, out.shape[2] * out.shape[3])
+    total = out_rows.shape[2]
+    run = min(CONV_PIECE, total)
     triples = kw // 3 * 3
     spare = np.empty((3, run), f32)
     for y in range(out_h):  # the input rows of an output row, read by every group of filters while in cache
         for o in range(o_start, o_stop, 4):
             o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
-            for piece in range(pieces):
-                start = piece * run
+            for start in range(0, total, run):
                 length = min(run, total - start)
                 a0 = out_rows[o, y, start:start + length]
                 a1 = out_rows[o1, y, start:start + length] if o + 1 < o_stop else spare[0, :length]
@@ -582,8 +572,8 @@ def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h,
                     for i in range(kh):
                         row = rows[c, y * stride_h + i * dilation_h]
                         for j in range(0, triples, 3):
-                            at = piece * in_step + j * tap
-                            t0, t1, t2 = row[at:at + length], row[at + tap:at + tap + length], row[at + 2 * tap:at + 2 * tap + length]
+                            at0, at1, at2 = start + taps[j], start + taps[j + 1], start + taps[j + 2]
+                            t0, t1, t2 = row[at0:at0 + length], row[at1:at1 + length], row[at2:at2 + length]
                             w0, w1, w2, w3 = weight[o, c, i], weight[o1, c, i], weight[o2, c, i], weight[o3, c, i]
                             u0, u1, u2 = w0[j], w0[j + 1], w0[j + 2]
                             v0, v1, v2 = w1[j], w1[j + 1], w1[j + 2]
@@ -596,7 +586,7 @@ def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h,
                                 a2[n] += p0 * a + p1 * b + p2 * d
                                 a3[n] += q0 * a + q1 * b + q2 * d
                         for j in range(triples, kw):  # the taps left over from the triples
-                            at = piece * in_step + j * tap
+                            at = start + taps[j]
                             t0 = row[at:at + length]
                             u0, v0, p0, q0 = weight[o, c, i, j], weight[o1, c, i, j], weight[o2, c, i, j], weight[o3, c, i, j]
                             for n in range(length):
@@ -608,19 +598,18 @@ def conv2d_rows(x, weight, out, o_start, o_stop, stride_h, stride_w, dilation_h,
 
 
 @jit_reducing
-def conv2d_weight_grad(x, grad, grad_weight, o_start, o_stop, stride_h, stride_w, dilation_h, dilation_w):
+def conv2d_weight_grad(rows, grad, grad_weight, o_start, o_stop, stride_h, dilation_h, taps):
     """grad_weight[o, c, i, j] = sum over y, x_, n of grad[o, y, x_, n] * x[c, y*sh + i*dh, x_*sw + j*dw, n]
-    for the filters o_start <= o < o_stop: four filters and three taps (twelve sums, in
-    registers) at a time. Each output row's sums are added up apart, then row by row:
-    shorter sums, less rounding. Filters and taps past the edge are summed and dropped."""
-    channels, batch = x.shape[0], x.shape[3]
+    for the filters o_start <= o < o_stop, the padded input as ``rows`` and ``taps`` as in
+    conv2d_rows: four filters and three taps (twelve sums, in registers) at a time. Each
+    output row's sums are added up apart, then row by row: shorter sums, less rounding.
+    Filters and taps past the edge are summed and dropped."""
+    channels = rows.shape[0]
     kh, kw = grad_weight.shape[2], grad_weight.shape[3]
-    out_h, out_w = grad.shape[1], grad.shape[2]
-    rows = x.reshape(channels, x.shape[1], x.shape[2] * batch)
-    grad_rows = grad.reshape(grad.shape[0], out_h, out_w * batch)
-    total = out_w * batch
-    run, in_step, pieces = conv_pieces(out_w, batch, stride_w)
-    tap = dilation_w * batch
+    out_h = grad.shape[1]
+    grad_rows = grad.reshape(grad.shape[0], out_h, grad.shape[2] * grad.shape[3])
+    total = grad_rows.shape[2]
+    run = min(CONV_PIECE, total)
     sums = np.empty((4, 3), f32)
     for o in range(o_start, o_stop, 4):
         o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
@@ -633,13 +622,11 @@ def conv2d_weight_grad(x, grad, grad_weight, o_start, o_stop, stride_h, stride_w
                         row = rows[c, y * stride_h + i * dilation_h]
                         g0, g1, g2, g3 = grad_rows[o, y], grad_rows[o1, y], grad_rows[o2, y], grad_rows[o3, y]
                         r00 = r01 = r02 = r10 = r11 = r12 = r20 = r21 = r22 = r30 = r31 = r32 = f32(0)
-                        for piece in range(pieces):
-                            start = piece * run
+                        for start in range(0, total, run):
                             length = min(run, total - start)
-                            at = piece * in_step
-                            t0 = row[at + j * tap:at + j * tap + length]
-                            t1 = row[at + j1 * tap:at + j1 * tap + length]
-                            t2 = row[at + j2 * tap:at + j2 * tap + length]
+                            t0 = row[start + taps[j]:start + taps[j] + length]
+                            t1 = row[start + taps[j1]:start + taps[j1] + length]
+                            t2 = row[start + taps[j2]:start + taps[j2] + length]
                             h0, h1 = g0[start:start + length], g1[start:start + length]
                             h2, h3 = g2[start:start + length], g3[start:start + length]
                             for n in range(length):  # twelve scalars: numba keeps them in registers, an array it would not

@@ -64,6 +64,32 @@ def padded_batch_last(x, padding):
     return x_padded
 
 
+def padded_in_phases(x, padding, phases):
+    """x padded as :func:`padded_batch_last` pads it, each row's columns dealt into
+    ``phases`` groups: (C, top + H + bottom, phases, W', N), where [c, y, p, q] is padded
+    column q * phases + p (zeros past the last). At a stride of ``phases`` the pixels a
+    kernel tap reads across all windows of a row are then consecutive columns of one
+    phase: one run of adjacent numbers, as at stride 1 (the direct convolution's kernels
+    read such runs). For one phase, padded_batch_last's array itself."""
+    if phases == 1:
+        return padded_batch_last(x, padding)[:, :, None]
+    (top, bottom), (left, right) = padding
+    n, c, h, w = x.shape
+    x_phased = xp.empty((c, h + top + bottom, phases, -(-(left + w + right) // phases), n), dtype=x.dtype)
+
+    def copy(start, stop):  # a block of channels; the blocks run on all threads at once
+        block = x_phased[start:stop]
+        block[...] = 0
+        source = x[:, start:stop].transpose(1, 2, 3, 0)  # (C, H, W, N)
+        for p in range(phases):
+            first = max(0, -((p - left) // phases))  # the first q whose column q * phases + p is a pixel of x
+            columns = source[:, :, first * phases + p - left::phases]
+            block[:, top:top + h, p, first:first + columns.shape[2]] = columns
+
+    in_blocks(copy, c, x_phased[0].nbytes)
+    return x_phased
+
+
 def im2col(x, kernel_size, stride, padding, dilation):
     """Unfold every receptive field into a column: (N, C, H, W) -> (C * kh * kw, out_h * out_w * N).
 
@@ -123,7 +149,9 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
 # a compiled kernel (glassnet.compiled: kernels.conv2d_rows) sums the taps straight from
 # the padded input instead, and the weight's gradient (kernels.conv2d_weight_grad) reads
 # the input, padded again, in the backward pass: the op keeps its input, as PyTorch does,
-# and never makes the columns. At stride 1 the input's gradient is a convolution too: of
+# and never makes the columns. At a stride that skips pixels the padded copy deals each
+# row's columns into the stride's phases (padded_in_phases), so that the kernels read runs
+# of adjacent numbers as at stride 1. At stride 1 the input's gradient is a convolution too: of
 # the output's gradient, padded by the kernel's reach less the padding, with the filters
 # flipped and their inputs and outputs swapped. The im2col path above stays: the NumPy
 # version, and the one for groups, 1x1 kernels and everything else the kernels do not take.
@@ -131,35 +159,45 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
 
 def takes_direct(x, weight, stride, padding, groups):
     """Whether the compiled direct convolution takes this one: float32, one group, a kernel
-    wider than a pixel (a 1x1 convolution's columns are its input: nothing to save), no
-    negative padding, and at a stride that skips pixels, batches of at least 8 (the
-    kernels' runs are then one pixel's batch)."""
-    return (groups == 1 and weight.shape[2] * weight.shape[3] > 1 and (stride[1] == 1 or x.shape[0] >= 8)
-            and x.dtype == weight.dtype == xp.float32 and min(*padding[0], *padding[1]) >= 0 and compiled.enabled())
+    wider than a pixel (a 1x1 convolution's columns are its input: nothing to save), and
+    no negative padding."""
+    return (groups == 1 and weight.shape[2] * weight.shape[3] > 1 and x.dtype == weight.dtype == xp.float32
+            and min(*padding[0], *padding[1]) >= 0 and compiled.enabled())
 
 
-def direct_conv(x_padded, weight, out_size, stride, dilation):
-    """The convolution of a padded batch-last input (C, H, W, N) with filters (O, C, kh, kw):
-    (O, out_h, out_w, N), four filters at a time, split over the threads."""
+def _in_rows(x_phased, kernel_width, dilation):
+    """The kernels' view of an input from :func:`padded_in_phases`: its rows (C, H, W' N),
+    and where in a row each kernel tap's run of pixels starts."""
+    channels, height, phases, width, batch = x_phased.shape
+    taps = [((j * dilation) % phases) * width * batch + (j * dilation) // phases * batch for j in range(kernel_width)]
+    return x_phased.reshape(channels, height, -1), xp.array(taps, dtype=xp.int64)
+
+
+def direct_conv(x_phased, weight, out_size, stride, dilation):
+    """The convolution of a padded batch-last input in the stride's phases (from
+    :func:`padded_in_phases`) with filters (O, C, kh, kw): (O, out_h, out_w, N), four
+    filters at a time, split over the threads."""
     filters, weight = weight.shape[0], xp.ascontiguousarray(weight)
-    out = xp.empty((filters, *out_size, x_padded.shape[3]), dtype=x_padded.dtype)
+    rows, taps = _in_rows(x_phased, weight.shape[3], dilation[1])
+    out = xp.empty((filters, *out_size, x_phased.shape[4]), dtype=x_phased.dtype)
     kernel = compiled.load().conv2d_rows
 
     def run(start, stop):  # four filters per item
-        kernel(x_padded, weight, out, 4 * start, min(4 * stop, filters), *stride, *dilation)
+        kernel(rows, weight, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
 
     in_blocks(run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size)  # a multiply-add weighs as a byte of a pass
     return out
 
 
-def direct_weight_grad(x_padded, grad, weight_shape, stride, dilation):
-    """The filters' gradient from the padded input and the output's gradient (O, out_h,
-    out_w, N), both batch-last; four filters at a time, split over the threads."""
+def direct_weight_grad(x_phased, grad, weight_shape, stride, dilation):
+    """The filters' gradient from the padded input in the stride's phases and the output's
+    gradient (O, out_h, out_w, N), batch-last; four filters at a time, split over the threads."""
     grad_weight = xp.empty(weight_shape, dtype=grad.dtype)
+    rows, taps = _in_rows(x_phased, weight_shape[3], dilation[1])
     kernel = compiled.load().conv2d_weight_grad
 
     def run(start, stop):  # four filters per item
-        kernel(x_padded, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), *stride, *dilation)
+        kernel(rows, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), stride[0], dilation[0], taps)
 
     in_blocks(run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size)
     return grad_weight
@@ -174,7 +212,7 @@ def direct_input_grad(grad, weight, x_shape, padding, dilation):
     if min(*grad_padding[0], *grad_padding[1]) < 0:
         return None
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
-    grad_x = direct_conv(padded_batch_last(grad, grad_padding), flipped, x_shape[2:], (1, 1), dilation)
+    grad_x = direct_conv(padded_in_phases(grad, grad_padding, 1), flipped, x_shape[2:], (1, 1), dilation)
     return grad_x.transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
 
 
@@ -203,7 +241,7 @@ class Conv2d(Function):
         self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
         self.direct = takes_direct(x, weight, stride, padding, groups)
         if self.direct:
-            out = direct_conv(padded_batch_last(x, padding), weight, out_size, stride, dilation)
+            out = direct_conv(padded_in_phases(x, padding, stride[1]), weight, out_size, stride, dilation)
             # the input as it came (memory the layer before keeps anyway), padded again in backward
             self.x, self.weight = (x if self.needs_input_grad[1] else None), weight
         else:
@@ -223,8 +261,8 @@ class Conv2d(Function):
         grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, group_out, -1)
         grad_x = grad_weight = grad_bias = None
         if weight_needs and self.direct:
-            grad_weight = direct_weight_grad(padded_batch_last(self.x, padding), grad_t.reshape(grad.shape[1:] + grad.shape[:1]),
-                                             self.weight_shape, stride, dilation)
+            grad_weight = direct_weight_grad(padded_in_phases(self.x, padding, stride[1]),
+                                             grad_t.reshape(grad.shape[1:] + grad.shape[:1]), self.weight_shape, stride, dilation)
         elif weight_needs:  # every window's gradient times that window, summed over windows and images
             grad_weight = xp.matmul(grad_t, self.columns.swapaxes(-1, -2)).reshape(self.weight_shape)
         if x_needs and self.direct and stride == (1, 1):
