@@ -50,18 +50,7 @@ def transposed_size(size, kernel, stride, pad_before, pad_after, dilation):
 def padded_batch_last(x, padding):
     """x (N, C, H, W) with zeros around each image, in batch-last memory: (C, top + H +
     bottom, left + W + right, N). A plain copy, blocked over channels, if x is batch-last."""
-    (top, bottom), (left, right) = padding
-    n, c, h, w = x.shape
-    x_padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
-
-    def copy(start, stop):  # a block of channels; the blocks run on all threads at once
-        block = x_padded[start:stop]
-        if top or bottom or left or right:
-            block[...] = 0
-        block[:, top:top + h, left:left + w] = x[:, start:stop].transpose(1, 2, 3, 0)
-
-    in_blocks(copy, c, x_padded[0].nbytes)
-    return x_padded
+    return padded_in_phases(x, padding, 1)[:, :, 0]
 
 
 def padded_in_phases(x, padding, phases):
@@ -70,16 +59,15 @@ def padded_in_phases(x, padding, phases):
     column q * phases + p (zeros past the last). At a stride of ``phases`` the pixels a
     kernel tap reads across all windows of a row are then consecutive columns of one
     phase: one run of adjacent numbers, as at stride 1 (the direct convolution's kernels
-    read such runs). For one phase, padded_batch_last's array itself."""
-    if phases == 1:
-        return padded_batch_last(x, padding)[:, :, None]
+    read such runs)."""
     (top, bottom), (left, right) = padding
     n, c, h, w = x.shape
     x_phased = xp.empty((c, h + top + bottom, phases, -(-(left + w + right) // phases), n), dtype=x.dtype)
 
     def copy(start, stop):  # a block of channels; the blocks run on all threads at once
         block = x_phased[start:stop]
-        block[...] = 0
+        if top or bottom or left or right or w % phases:  # else every place gets a pixel
+            block[...] = 0
         source = x[:, start:stop].transpose(1, 2, 3, 0)  # (C, H, W, N)
         for p in range(phases):
             first = max(0, -((p - left) // phases))  # the first q whose column q * phases + p is a pixel of x
@@ -168,7 +156,7 @@ def takes_direct(x, weight, stride, padding, groups):
 def _in_rows(x_phased, kernel_width, dilation):
     """The kernels' view of an input from :func:`padded_in_phases`: its rows (C, H, W' N),
     and where in a row each kernel tap's run of pixels starts."""
-    channels, height, phases, width, batch = x_phased.shape
+    channels, height, phases, width, batch = x_phased.shape  # phases: the stride along the width
     taps = [((j * dilation) % phases) * width * batch + (j * dilation) // phases * batch for j in range(kernel_width)]
     return x_phased.reshape(channels, height, -1), xp.array(taps, dtype=xp.int64)
 
