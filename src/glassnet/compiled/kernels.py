@@ -585,10 +585,23 @@ def conv2d_rows(rows, weight, out, o_start, o_stop, stride_h, dilation_h, taps):
                                 a1[n] += v0 * a + v1 * b + v2 * d
                                 a2[n] += p0 * a + p1 * b + p2 * d
                                 a3[n] += q0 * a + q1 * b + q2 * d
-                        for j in range(triples, kw):  # the taps left over from the triples
-                            at = start + taps[j]
+                        if kw - triples == 2:  # two taps left over (a 5x5 kernel's): one pass for both
+                            j = triples
+                            at0, at1 = start + taps[j], start + taps[j + 1]
+                            t0, t1 = row[at0:at0 + length], row[at1:at1 + length]
+                            u0, u1, v0, v1 = weight[o, c, i, j], weight[o, c, i, j + 1], weight[o1, c, i, j], weight[o1, c, i, j + 1]
+                            p0, p1, q0, q1 = weight[o2, c, i, j], weight[o2, c, i, j + 1], weight[o3, c, i, j], weight[o3, c, i, j + 1]
+                            for n in range(length):
+                                a, b = t0[n], t1[n]
+                                a0[n] += u0 * a + u1 * b
+                                a1[n] += v0 * a + v1 * b
+                                a2[n] += p0 * a + p1 * b
+                                a3[n] += q0 * a + q1 * b
+                        elif kw - triples == 1:  # one tap left over
+                            at = start + taps[triples]
                             t0 = row[at:at + length]
-                            u0, v0, p0, q0 = weight[o, c, i, j], weight[o1, c, i, j], weight[o2, c, i, j], weight[o3, c, i, j]
+                            u0, v0, p0, q0 = (weight[o, c, i, triples], weight[o1, c, i, triples], weight[o2, c, i, triples],
+                                              weight[o3, c, i, triples])
                             for n in range(length):
                                 a = t0[n]
                                 a0[n] += u0 * a
