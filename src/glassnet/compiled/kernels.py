@@ -261,24 +261,26 @@ def lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
 
 
 @jit
-def gru_cell(x_gates, h_gates, h, gates, h_next, h_candidate):
-    """r, z = sigmoid(x_rz + h_rz), n = tanh(x_n + r h_n) into ``gates`` (N, 3H);
-    h' = n + z (h - n) into ``h_next``; h_n into ``h_candidate`` (N, H)."""
+def gru_cell(x_gates, h_gates, bias, h, gates, h_next, h_candidate):
+    """With h_rzn = h W_hh^T (``h_gates``) + ``bias`` (b_hh, 3H): r, z = sigmoid(x_rz + h_rz),
+    n = tanh(x_n + r h_n) into ``gates`` (N, 3H); h' = n + z (h - n) into ``h_next``; h_n
+    into ``h_candidate`` (N, H). The bias is added here, not in a pass of its own."""
     rows, hidden = h.shape
+    b_r, b_z, b_n = bias[:hidden], bias[hidden:2 * hidden], bias[2 * hidden:]
     for row in range(rows):
         (x_r, x_z, x_n), (h_r, h_z, h_n) = three_gates(x_gates, row, hidden), three_gates(h_gates, row, hidden)
         r, z, n = three_gates(gates, row, hidden)
         h_row, h_new, candidate = h[row], h_next[row], h_candidate[row]
         for j in range(hidden):
-            r[j] = sigmoid(x_r[j] + h_r[j])
+            r[j] = sigmoid(x_r[j] + (h_r[j] + b_r[j]))
         for j in range(hidden):
-            z[j] = sigmoid(x_z[j] + h_z[j])
+            z[j] = sigmoid(x_z[j] + (h_z[j] + b_z[j]))
         for j in range(hidden):
-            n[j] = tanh(x_n[j] + r[j] * h_n[j])
+            candidate[j] = h_n[j] + b_n[j]
+        for j in range(hidden):
+            n[j] = tanh(x_n[j] + r[j] * candidate[j])
         for j in range(hidden):
             h_new[j] = n[j] + z[j] * (h_row[j] - n[j])
-        for j in range(hidden):
-            candidate[j] = h_n[j]
 
 
 @jit

@@ -308,12 +308,14 @@ def gru_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     return stack(_in_reading_order(hs, reverse))
 
 
-def _gru_cell(x_gates, h_gates, h, gates, h_next, h_candidate):
-    """The element-wise part of one GRU step: from x W_ih^T + b_ih and h W_hh^T + b_hh
-    (both (N, 3H)) and h, the activated r, z, n into ``gates``, h' into ``h_next`` and
-    h W_hn^T + b_hn (which r multiplies, and the backward needs) into ``h_candidate``."""
+def _gru_cell(x_gates, h_gates, bias, h, gates, h_next, h_candidate):
+    """The element-wise part of one GRU step: from x W_ih^T + b_ih and h W_hh^T (both
+    (N, 3H)), b_hh (``bias``) and h, the activated r, z, n into ``gates``, h' into ``h_next``
+    and h W_hn^T + b_hn (which r multiplies, and the backward needs) into ``h_candidate``.
+    ``h_gates`` is the caller's scratch: the bias is added into it."""
     hidden = h.shape[-1]
     r, z, n = _split(gates, 3)
+    h_gates += bias
     h_n = h_gates[:, 2 * hidden:]
     _sigmoid(x_gates[:, :2 * hidden] + h_gates[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z in one pass
     xp.tanh(x_gates[:, 2 * hidden:] + r * h_n, out=n)
@@ -364,15 +366,14 @@ class GRU(Function):
         gates = xp.empty_like(x_gates)  # r, z, n of every step
         h_candidates = xp.empty_like(hs[1:])  # h W_hn^T + b_hn, which r multiplies
         hs[0] = h0
+        bias = xp.zeros(x_gates.shape[-1], x_gates.dtype) if bias_hh is None else bias_hh.astype(x_gates.dtype)
         cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
 
         def recur(rows):
-            h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T + b_hh of one step
+            h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=h_gates)
-                if bias_hh is not None:
-                    h_gates += bias_hh
-                cell(x_gates[t, rows], h_gates, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
+                cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
 
         _over_rows(recur, x_gates)
         self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
