@@ -1577,9 +1577,9 @@ def _arithmetic(op, a, b):
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype and a.dtype.kind == "f":
         return op.apply(a, b)  # the common case, without the promotion table
     if type(b) in (float, int) and isinstance(a, Tensor) and a.dtype.kind == "f":  # x * 0.5: the tensor's dtype
-        return op.apply(a, Tensor._wrap(xp.asarray(b, dtype=a.dtype), False))
+        return op.apply(a, _as_operand(b, a.dtype))
     if type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.kind == "f":  # 1 - x, as above
-        return op.apply(Tensor._wrap(xp.asarray(a, dtype=b.dtype), False), b)
+        return op.apply(_as_operand(a, b.dtype), b)
     if op is ops.Sub:
         _refuse_bool_subtraction(a, b)
     dtype = dtypes.result_type(a, b)

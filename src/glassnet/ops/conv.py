@@ -156,18 +156,18 @@ def takes_direct(x, weight, stride, padding, groups):
 def _in_rows(x_phased, kernel_width, dilation):
     """The kernels' view of an input from :func:`padded_in_phases`: its rows (C, H, W' N),
     and where in a row each kernel tap's run of pixels starts."""
-    channels, height, phases, width, batch = x_phased.shape  # phases: the stride along the width
+    channels, height, phases, width, batch = x_phased.shape
     taps = [((j * dilation) % phases) * width * batch + (j * dilation) // phases * batch for j in range(kernel_width)]
     return x_phased.reshape(channels, height, -1), xp.array(taps, dtype=xp.int64)
 
 
-def direct_conv(x_phased, weight, out_size, stride, dilation):
-    """The convolution of a padded batch-last input in the stride's phases (from
-    :func:`padded_in_phases`) with filters (O, C, kh, kw): (O, out_h, out_w, N), four
-    filters at a time, split over the threads."""
+def direct_conv(x, padding, weight, out_size, stride, dilation):
+    """The convolution of x (N, C, H, W), padded, with filters (O, C, kh, kw): (O, out_h,
+    out_w, N), batch-last; four filters at a time, split over the threads. x is copied
+    padded into the stride's phases (:func:`padded_in_phases`) for the kernel."""
     filters, weight = weight.shape[0], xp.ascontiguousarray(weight)
-    rows, taps = _in_rows(x_phased, weight.shape[3], dilation[1])
-    out = xp.empty((filters, *out_size, x_phased.shape[4]), dtype=x_phased.dtype)
+    rows, taps = _in_rows(padded_in_phases(x, padding, stride[1]), weight.shape[3], dilation[1])
+    out = xp.empty((filters, *out_size, x.shape[0]), dtype=x.dtype)
     kernel = compiled.load().conv2d_rows
 
     def run(start, stop):  # four filters per item
@@ -177,11 +177,12 @@ def direct_conv(x_phased, weight, out_size, stride, dilation):
     return out
 
 
-def direct_weight_grad(x_phased, grad, weight_shape, stride, dilation):
-    """The filters' gradient from the padded input in the stride's phases and the output's
-    gradient (O, out_h, out_w, N), batch-last; four filters at a time, split over the threads."""
+def direct_weight_grad(x, padding, grad, weight_shape, stride, dilation):
+    """The filters' gradient from the input x (N, C, H, W), padded as :func:`direct_conv`
+    pads it, and the output's gradient (O, out_h, out_w, N), batch-last; four filters at a
+    time, split over the threads."""
     grad_weight = xp.empty(weight_shape, dtype=grad.dtype)
-    rows, taps = _in_rows(x_phased, weight_shape[3], dilation[1])
+    rows, taps = _in_rows(padded_in_phases(x, padding, stride[1]), weight_shape[3], dilation[1])
     kernel = compiled.load().conv2d_weight_grad
 
     def run(start, stop):  # four filters per item
@@ -200,7 +201,7 @@ def direct_input_grad(grad, weight, x_shape, padding, dilation):
     if min(*grad_padding[0], *grad_padding[1]) < 0:
         return None
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
-    grad_x = direct_conv(padded_in_phases(grad, grad_padding, 1), flipped, x_shape[2:], (1, 1), dilation)
+    grad_x = direct_conv(grad, grad_padding, flipped, x_shape[2:], (1, 1), dilation)
     return grad_x.transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
 
 
@@ -229,7 +230,7 @@ class Conv2d(Function):
         self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
         self.direct = takes_direct(x, weight, stride, padding, groups)
         if self.direct:
-            out = direct_conv(padded_in_phases(x, padding, stride[1]), weight, out_size, stride, dilation)
+            out = direct_conv(x, padding, weight, out_size, stride, dilation)
             # the input as it came (memory the layer before keeps anyway), padded again in backward
             self.x, self.weight = (x if self.needs_input_grad[1] else None), weight
         else:
@@ -249,8 +250,8 @@ class Conv2d(Function):
         grad_t = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, group_out, -1)
         grad_x = grad_weight = grad_bias = None
         if weight_needs and self.direct:
-            grad_weight = direct_weight_grad(padded_in_phases(self.x, padding, stride[1]),
-                                             grad_t.reshape(grad.shape[1:] + grad.shape[:1]), self.weight_shape, stride, dilation)
+            grad_weight = direct_weight_grad(self.x, padding, grad_t.reshape(grad.shape[1:] + grad.shape[:1]),
+                                             self.weight_shape, stride, dilation)
         elif weight_needs:  # every window's gradient times that window, summed over windows and images
             grad_weight = xp.matmul(grad_t, self.columns.swapaxes(-1, -2)).reshape(self.weight_shape)
         if x_needs and self.direct and stride == (1, 1):
