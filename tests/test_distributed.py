@@ -374,7 +374,9 @@ def test_a_rank_killed_from_outside_ends_the_job_and_leaves_a_loadable_checkpoin
     assert "KILLED BY SIGNAL: 9" in out + err or "Killed (signal 9)" in out + err
     model = gn.nn.Sequential(gn.nn.Linear(12, 16), gn.nn.ReLU(), gn.nn.Linear(16, 3))
     gn.load(save, model)  # the last checkpoint, whole
-    assert gn.serialization.load_training(str(save))["global_step"] % 5 == 0
+    # written every 5 steps and at each epoch's end (4096 samples / 2 ranks / batch 8 = 256 steps)
+    step = gn.serialization.load_training(str(save))["global_step"]
+    assert step > 0 and (step % 5 == 0 or step % 256 == 0), step
 
 
 def _rank_process(launcher, rank):
