@@ -257,6 +257,40 @@ def test_layer_norm_matches_numpys(monkeypatch, spy, split_threads, affine, spli
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+@pytest.mark.parametrize("options", [{}, dict(reduction="sum"), dict(ignore_index=2)])
+def test_cross_entropy_of_class_indices_matches_numpys(monkeypatch, spy, options):
+    logits = _data(64, 7) * 20  # rows where exp of the unshifted scores would overflow
+    target = np.random.default_rng(3).integers(0, 7, 64)
+    target[::5] = options.get("ignore_index", -100)  # rows left out of the loss and the count
+
+    def compute():
+        t = gn.tensor(logits, requires_grad=True)
+        loss = gn.nn.functional.cross_entropy(t, gn.tensor(target), **options)
+        (loss * 3).backward()
+        return [loss.numpy(), t.grad.numpy()]
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    assert fast[0].shape == () and np.isfinite(fast[0])
+    assert_same(fast, plain)
+    assert (fast[1][::5] == 0).all()
+
+
+def test_cross_entropy_kernel_checks_targets_and_counts_as_numpy(monkeypatch, spy):
+    logits = _data(8, 3)
+    with pytest.raises(ValueError, match="target contains class 3, but the scores have 3 classes"):
+        gn.nn.functional.cross_entropy(gn.tensor(logits), gn.tensor([0, 1, 2, 3, 0, 1, 2, 0]))
+    assert spy  # the kernel found the bad target; NumPy's check named it
+
+    def every_row_ignored():
+        t = gn.tensor(logits, requires_grad=True)
+        with np.errstate(all="ignore"):
+            loss = gn.nn.functional.cross_entropy(t, gn.tensor(np.full(8, -100)))
+            loss.backward()
+        return [loss.numpy(), t.grad.numpy()]
+    fast, plain = both_paths(monkeypatch, spy, every_row_ignored)
+    assert np.isnan(fast[0]) and np.isnan(plain[0])  # 0 / 0, as PyTorch's mean over no targets
+    assert np.isnan(fast[1]).all() and np.isnan(plain[1]).all()
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "channels over threads"])
 @pytest.mark.parametrize("options", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                                      dict(kernel_size=(2, 3), stride=(2, 1), dilation=2, ceil_mode=True)],

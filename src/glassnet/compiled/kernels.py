@@ -325,7 +325,7 @@ def softmax_rows(scores, mask, masked, first_row):
             mask_row = mask[(first_row + r) % mask.shape[0]]
             for j in range(size):
                 row[j] += mask_row[j]
-        most = -np.inf
+        most = f32(-np.inf)
         for j in range(size):
             most = max(most, row[j])
         if most == -np.inf:
@@ -471,6 +471,52 @@ def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, gra
         else:
             for j in range(size):
                 dx[j] = g[j] * scale
+
+
+# -- cross-entropy of class indices: ops.loss.CrossEntropy's, without class weights -----------
+
+
+@jit_reducing
+def cross_entropy_rows(logits, target, ignore_index, log_probs):
+    """log_softmax of each row of ``logits`` (N, C) into ``log_probs``; returns the sum of
+    -log_probs[i, target[i]] over the rows whose target is not ``ignore_index``, and how
+    many rows that is, or -1 for the count if a target is not a class."""
+    n, classes = logits.shape
+    total, count = 0.0, 0
+    for i in range(n):
+        row, out = logits[i], log_probs[i]
+        most = f32(-np.inf)
+        for j in range(classes):
+            most = max(most, row[j])
+        total_exp = f32(0)
+        for j in range(classes):
+            total_exp += exp(row[j] - most)
+        log_total = np.log(total_exp)
+        for j in range(classes):
+            out[j] = (row[j] - most) - log_total
+        t = target[i]
+        if t != ignore_index:
+            if t < 0 or t >= classes:
+                return 0.0, -1
+            total -= out[t]
+            count += 1
+    return total, count
+
+
+@jit
+def cross_entropy_backward_rows(log_probs, target, ignore_index, scale, grad_logits):
+    """grad_logits = (softmax - one_hot(target)) * scale, zero in the rows whose target is
+    ``ignore_index``."""
+    n, classes = log_probs.shape
+    for i in range(n):
+        t, row, out = target[i], log_probs[i], grad_logits[i]
+        if t == ignore_index:
+            for j in range(classes):
+                out[j] = f32(0) * scale  # NaN, as NumPy's, where no row counted (scale 1/0)
+            continue
+        for j in range(classes):
+            out[j] = exp(row[j]) * scale
+        out[t] = (exp(row[t]) - f32(1)) * scale
 
 
 # -- max pooling: ops.pool.MaxPool2d, with the winner's place kept for the backward ------------

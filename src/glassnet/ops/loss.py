@@ -11,6 +11,7 @@ probabilities alike. ``nn.functional`` checks the arguments and brings PyTorch's
 (log-softmax, then the weighted negative log-likelihood), whose backward autograd derives:
 the version to read; ``tests/test_references.py`` checks that the two agree.
 """
+from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
 
@@ -115,15 +116,35 @@ class CrossEntropy(Function):
     """
 
     def forward(self, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        self.reduction, self.target = reduction, None
+        if weight is None and not label_smoothing and reduction != "none" and target.shape == logits.shape[:-1] and (
+                target.dtype.kind in "iu" and compiled.fits(logits)):
+            return self._compiled(logits, target, ignore_index)
         # log-softmax with the row maximum subtracted first, so that exp cannot overflow
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         self.q, self.divisor = _target_distribution("cross_entropy", logits, target, weight, ignore_index, label_smoothing)
-        self.log_probs, self.reduction = log_probs, reduction
+        self.log_probs = log_probs
         loss = -(self.q * log_probs).sum(axis=1)
         return xp.asarray(_reduce(loss, reduction, self.divisor), dtype=logits.dtype)
 
+    def _compiled(self, logits, target, ignore_index):
+        """The same loss for class indices without class weights or smoothing, in one pass
+        (the NumPy lines above make about twenty small ones)."""
+        self.log_probs, self.ignore_index = xp.empty_like(logits), ignore_index
+        total, count = compiled.load().cross_entropy_rows(logits, target, ignore_index, self.log_probs)
+        if count < 0:
+            _class_targets("cross_entropy", logits, target, ignore_index)  # raises, naming the target
+        self.target, self.divisor = target, xp.float32(count)
+        loss = total / self.divisor if self.reduction == "mean" else total  # no row counted: NaN, as NumPy's
+        return xp.asarray(loss, dtype=logits.dtype)
+
     def backward(self, grad):
+        if self.target is not None:
+            grad_logits, scale = xp.empty_like(self.log_probs), _scale(grad, self.reduction, self.divisor, grad.dtype)
+            compiled.load().cross_entropy_backward_rows(self.log_probs, self.target, self.ignore_index, xp.float32(scale),
+                                                        grad_logits)
+            return grad_logits, None
         probs = xp.exp(self.log_probs)
         grad_logits = probs * self.q.sum(axis=1, keepdims=True) - self.q
         return grad_logits * _scale(grad, self.reduction, self.divisor, probs.dtype), None  # no gradient for targets
