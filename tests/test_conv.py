@@ -43,6 +43,9 @@ CONFIGS = [
     ("single_image", dict(in_channels=1, out_channels=2, kernel_size=2), (1, 1, 3, 3)),
     ("stride_beyond_kernel", dict(in_channels=2, out_channels=2, kernel_size=2, stride=3), (2, 2, 8, 7)),
     ("mnist_sized", dict(in_channels=1, out_channels=4, kernel_size=3, padding=1), (8, 1, 28, 28)),
+    # windows that tile the image (kernel == stride): one product of the tiles, conv.py's tiled path
+    ("patches", dict(in_channels=1, out_channels=4, kernel_size=7, stride=7), (2, 1, 28, 28)),
+    ("tiles_leave_pixels", dict(in_channels=2, out_channels=3, kernel_size=(2, 3), stride=(2, 3), bias=False), (2, 2, 7, 8)),
 ]
 IDS = [config[0] for config in CONFIGS]
 
@@ -157,6 +160,32 @@ def test_conv2d_output_is_batch_last_and_any_input_layout_gives_the_same_values(
     for result in results[1:]:
         for value, first in zip(result, results[0]):
             np.testing.assert_allclose(value, first, rtol=1e-6, atol=1e-6)
+
+
+def test_tiled_conv2d_hands_on_rows_of_tokens_from_any_input_layout():
+    """A kernel as large as its stride: the output is an (N, O, H', W') view of (N, H', W', O)
+    memory, which a vision transformer flattens into tokens without a copy (conv.py)."""
+    layer = Conv2d(3, 4, 2, stride=2)
+    data, upstream = _input((2, 3, 8, 12)), _input((2, 4, 2, 3), seed=1)
+    results = []
+    for x_data in (data[:, :, ::2, ::2], np.ascontiguousarray(data[:, :, ::2, ::2]), _batch_last(data[:, :, ::2, ::2])):
+        for grad in (upstream, _batch_last(upstream)):
+            x = gn.tensor(x_data, requires_grad=True)
+            out = layer(x)
+            assert out.numpy().transpose(0, 2, 3, 1).flags.c_contiguous
+            assert out.flatten(2).transpose(1, 2).numpy().flags.c_contiguous  # the tokens, no copy
+            layer.zero_grad()
+            out.backward(grad)
+            results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
+    with gn.reference_ops():
+        x = gn.tensor(data[:, :, ::2, ::2], requires_grad=True)
+        layer.zero_grad()
+        out = layer(x)
+        out.backward(upstream)
+        results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
+    for result in results[1:]:
+        for value, first in zip(result, results[0]):
+            np.testing.assert_allclose(value, first, rtol=1e-5, atol=1e-5)
 
 
 # -- im2col: the unfolding behind the op --------------------------------------------------------

@@ -19,7 +19,7 @@ from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
-from .matmul import Einsum
+from .matmul import Einsum, _add_to_rows
 
 # -- geometry ------------------------------------------------------------------------------
 
@@ -205,6 +205,38 @@ def direct_input_grad(grad, weight, x_shape, padding, dilation):
     return grad_x.transpose(3, 0, 1, 2)  # (N, C, H, W), batch-last memory
 
 
+# -- windows that tile the image ---------------------------------------------------------
+#
+# A kernel as large as its stride (a vision transformer's patch embedding) reads every
+# pixel once: its columns are the pixels rearranged, one row per tile, and the convolution
+# is the rows' product with the filters, as a Linear layer's. Its output is then rows of
+# tokens, (N, out_h, out_w, O) in memory, which a transformer flattens into its sequence
+# without a copy (batch-last memory would have to be transposed into rows there).
+
+
+def tiles_the_image(kernel_size, stride, padding, dilation, groups):
+    """Whether each pixel lies in exactly one window: kernel == stride (wider than a
+    pixel), no padding, no dilation, one group."""
+    return (tuple(kernel_size) == tuple(stride) and kernel_size[0] * kernel_size[1] > 1 and groups == 1
+            and tuple(padding) == ((0, 0), (0, 0)) and tuple(dilation) == (1, 1))
+
+
+def tiles(x, kernel_size, out_size):
+    """The tiles of x (N, C, H, W), one row each: (N * out_h * out_w, C * kh * kw), a row's
+    entries ordered as a weight (O, C, kh, kw) flattens (pixels past the last tile unread)."""
+    (kh, kw), (out_h, out_w), (n, c) = kernel_size, out_size, x.shape[:2]
+    x = x[:, :, :out_h * kh, :out_w * kw].reshape(n, c, out_h, kh, out_w, kw)
+    return x.transpose(0, 2, 4, 1, 3, 5).reshape(n * out_h * out_w, c * kh * kw)
+
+
+def untiled(rows, x_shape, kernel_size):
+    """The adjoint of :func:`tiles`: each row back onto its tile's pixels (zeros past the last)."""
+    (n, c, h, w), (kh, kw) = x_shape, kernel_size
+    out_h, out_w = h // kh, w // kw
+    image = rows.reshape(n, out_h, out_w, c, kh, kw).transpose(0, 3, 1, 4, 2, 5).reshape(n, c, out_h * kh, out_w * kw)
+    return image if image.shape[2:] == (h, w) else xp.pad(image, ((0, 0), (0, 0), (0, h - out_h * kh), (0, w - out_w * kw)))
+
+
 # -- the op --------------------------------------------------------------------------------
 
 
@@ -229,6 +261,13 @@ class Conv2d(Function):
         self.x_shape, self.weight_shape = x.shape, weight.shape
         self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
         self.direct = takes_direct(x, weight, stride, padding, groups)
+        self.tiled = tiles_the_image(kernel_size, stride, padding, dilation, groups)
+        if self.tiled:  # rows of tokens, (N, out_h, out_w, O) in memory
+            columns = tiles(x, kernel_size, out_size)
+            self.columns, out = (columns if self.needs_input_grad[1] else None), columns @ self.filters[0].T
+            if bias is not None:
+                _add_to_rows(out, bias)
+            return out.reshape(x.shape[0], *out_size, out_channels).transpose(0, 3, 1, 2)
         if self.direct:
             out = direct_conv(x, padding, weight, out_size, stride, dilation)
             # the input as it came (memory the layer before keeps anyway), padded again in backward
@@ -242,6 +281,8 @@ class Conv2d(Function):
         return out.transpose(3, 0, 1, 2)  # (N, O, out_h, out_w), batch-last memory
 
     def backward(self, grad):
+        if self.tiled:
+            return self._tiled_backward(grad)
         x_needs, weight_needs = self.needs_input_grad[:2]
         groups, group_out = self.filters.shape[:2]
         kernel_size, stride, padding, dilation = self.geometry
@@ -264,6 +305,16 @@ class Conv2d(Function):
         if self.needs_input_grad[2]:
             grad_bias = grad_t.sum(axis=-1).reshape(-1)
         return grad_x, grad_weight, grad_bias
+
+    def _tiled_backward(self, grad):
+        """The backward of a Linear layer over the tiles (no copy when grad is in rows of tokens)."""
+        x_needs, weight_needs = self.needs_input_grad[:2]
+        rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])  # (N * L, O)
+        grad_x = untiled(rows @ self.filters[0], self.x_shape, self.geometry[0]) if x_needs else None
+        grad_weight = (rows.T @ self.columns).reshape(self.weight_shape) if weight_needs else None
+        if not self.has_bias:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, rows.sum(axis=0) if self.needs_input_grad[2] else None
 
 
 # -- the reference ---------------------------------------------------------------------
