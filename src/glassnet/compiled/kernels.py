@@ -29,6 +29,12 @@ jit = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogi
 # in the lanes (NumPy's own sums are pairwise, so neither order is "the" exact one)
 jit_reducing = numba.njit(fastmath={"contract", "afn", "arcp", "reassoc", "nsz"}, error_model="numpy", nogil=True,
                           cache=True)
+# helpers that take arrays: inlined by numba itself, where LLVM leaves them calls (each
+# passing its arrays counted in and out of their reference counts)
+jit_inline = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogil=True, cache=True,
+                        inline="always")
+jit_reducing_inline = numba.njit(fastmath={"contract", "afn", "arcp", "reassoc", "nsz"}, error_model="numpy", nogil=True,
+                                 cache=True, inline="always")
 
 LOG2_E = f32(1.4426950408889634)
 LN2_HIGH = f32(0.693145751953125)  # ln 2 split in two, so that k ln 2 is exact in float32
@@ -113,9 +119,8 @@ def add_to_rows(rows, vector):
     """rows += vector, the same vector added to every row (a layer's bias): rounded as
     NumPy's broadcast add, which runs about 3x slower, its inner loop restarted per row."""
     for r in range(rows.shape[0]):
-        row = rows[r]
-        for j in range(row.size):
-            row[j] += vector[j]
+        for j in range(rows.shape[1]):
+            rows[r, j] += vector[j]
 
 
 @jit
@@ -187,13 +192,13 @@ def gelu_backward(x, grad, grad_x):
         grad_x[k] = grad[k] * (normal_cdf(v) + v * gauss(v) * INV_SQRT_2PI)
 
 
-@jit
+@jit_inline
 def three_gates(block, row, hidden):
     """The three gates' slices of one row of a (N, 3H) gate block, [r | z | n]."""
     return block[row, :hidden], block[row, hidden:2 * hidden], block[row, 2 * hidden:3 * hidden]
 
 
-@jit
+@jit_inline
 def four_gates(block, row, hidden):
     """The four gates' slices of one row of a (N, 4H) gate block, [i | f | g | o]."""
     return (block[row, :hidden], block[row, hidden:2 * hidden], block[row, 2 * hidden:3 * hidden],
@@ -345,18 +350,20 @@ def softmax_rows(scores, mask, masked, first_row):
 # -- layer norm over the rows of a (R, D) array: ops.norm.LayerNorm's ----------------------------
 
 
-@jit_reducing
-def mean_and_variance(x):
-    """The mean of the 1-D array x and its biased variance, taken around the mean (two
-    passes: no cancellation, whatever the mean)."""
-    size = x.size
+@jit_reducing_inline
+def mean_and_variance(rows, r):
+    """The mean of row r of ``rows`` and its biased variance, taken around the mean (two
+    passes: no cancellation, whatever the mean). The kernels here index rows[r, j] rather
+    than take a view rows[r]: each view is counted in and out of the array's reference
+    count (two atomic operations), which for rows of 64 floats costs as much as the row."""
+    size = rows.shape[1]
     total = f32(0)
     for j in range(size):
-        total += x[j]
+        total += rows[r, j]
     centre = total / f32(size)
     squares = f32(0)
     for j in range(size):
-        d = x[j] - centre
+        d = rows[r, j] - centre
         squares += d * d
     return centre, squares / f32(size)
 
@@ -369,22 +376,21 @@ def layer_norm_rows(rows, weight, bias, has_weight, has_bias, eps, out, mean, rs
     the pass that normalizes (one loop per case): a pass each would read the row again."""
     count, size = rows.shape
     for r in range(count):
-        x, y = rows[r], out[r]
-        centre, variance = mean_and_variance(x)
-        scale = f32(1) / np.sqrt(variance + eps)
+        centre, variance = mean_and_variance(rows, r)
+        scale = f32(1) / np.sqrt(variance + f32(eps))  # float32: a float64 eps would make the row loop float64
         mean[r], rstd[r] = centre, scale
         if has_weight and has_bias:
             for j in range(size):
-                y[j] = (x[j] - centre) * scale * weight[j] + bias[j]
+                out[r, j] = (rows[r, j] - centre) * scale * weight[j] + bias[j]
         elif has_weight:
             for j in range(size):
-                y[j] = (x[j] - centre) * scale * weight[j]
+                out[r, j] = (rows[r, j] - centre) * scale * weight[j]
         elif has_bias:
             for j in range(size):
-                y[j] = (x[j] - centre) * scale + bias[j]
+                out[r, j] = (rows[r, j] - centre) * scale + bias[j]
         else:
             for j in range(size):
-                y[j] = (x[j] - centre) * scale
+                out[r, j] = (rows[r, j] - centre) * scale
 
 
 @jit_reducing
@@ -397,23 +403,22 @@ def layer_norm_backward_rows(rows, grad, mean, rstd, weight, has_weight, grad_x,
     its gradient, xhat and g made afresh in each rather than stored between them."""
     count, size = rows.shape
     for r in range(count):
-        x, dy = rows[r], grad[r]
         centre, scale = mean[r], rstd[r]
         mean_g, mean_g_xhat = f32(0), f32(0)
         for j in range(size):
-            xhat = (x[j] - centre) * scale
-            sum_grad_xhat[j] += dy[j] * xhat
-            sum_grad[j] += dy[j]
-            g = dy[j] * weight[j] if has_weight else dy[j]
+            dy = grad[r, j]
+            xhat = (rows[r, j] - centre) * scale
+            sum_grad_xhat[j] += dy * xhat
+            sum_grad[j] += dy
+            g = dy * weight[j] if has_weight else dy
             mean_g += g
             mean_g_xhat += g * xhat
         if want_grad_x:
             mean_g /= f32(size)
             mean_g_xhat /= f32(size)
-            dx = grad_x[r]
             for j in range(size):
-                g = dy[j] * weight[j] if has_weight else dy[j]
-                dx[j] = (g - (x[j] - centre) * scale * mean_g_xhat - mean_g) * scale
+                g = grad[r, j] * weight[j] if has_weight else grad[r, j]
+                grad_x[r, j] = (g - (rows[r, j] - centre) * scale * mean_g_xhat - mean_g) * scale
 
 
 # -- batch norm over the rows of a (C, M) array, one row per channel: ops.norm.BatchNorm's -------
@@ -430,9 +435,9 @@ def batch_norm_rows(rows, training, mean, var, inv_std, weight, bias, affine, ep
     for c in range(channels):
         x, standard, y = rows[c], x_hat[c], out[c]
         if training:
-            mean[c], var[c] = mean_and_variance(x)
+            mean[c], var[c] = mean_and_variance(rows, c)
         centre = mean[c]
-        scale = f32(1) / np.sqrt(var[c] + eps)
+        scale = f32(1) / np.sqrt(var[c] + f32(eps))
         inv_std[c] = scale
         gain, shift = (weight[c], bias[c]) if affine else (f32(1), f32(0))
         # one pass: x_hat, rounded to float32, then x_hat gain + shift (one fused multiply-add)
@@ -484,21 +489,20 @@ def cross_entropy_rows(logits, target, ignore_index, log_probs):
     n, classes = logits.shape
     total, count = 0.0, 0
     for i in range(n):
-        row, out = logits[i], log_probs[i]
         most = f32(-np.inf)
         for j in range(classes):
-            most = max(most, row[j])
+            most = max(most, logits[i, j])
         total_exp = f32(0)
         for j in range(classes):
-            total_exp += exp(row[j] - most)
+            total_exp += exp(logits[i, j] - most)
         log_total = np.log(total_exp)
         for j in range(classes):
-            out[j] = (row[j] - most) - log_total
+            log_probs[i, j] = (logits[i, j] - most) - log_total
         t = target[i]
         if t != ignore_index:
             if t < 0 or t >= classes:
                 return 0.0, -1
-            total -= out[t]
+            total -= log_probs[i, t]
             count += 1
     return total, count
 
@@ -509,14 +513,14 @@ def cross_entropy_backward_rows(log_probs, target, ignore_index, scale, grad_log
     ``ignore_index``."""
     n, classes = log_probs.shape
     for i in range(n):
-        t, row, out = target[i], log_probs[i], grad_logits[i]
+        t = target[i]
         if t == ignore_index:
             for j in range(classes):
-                out[j] = f32(0) * scale  # NaN, as NumPy's, where no row counted (scale 1/0)
+                grad_logits[i, j] = f32(0) * scale  # NaN, as NumPy's, where no row counted (scale 1/0)
             continue
         for j in range(classes):
-            out[j] = exp(row[j]) * scale
-        out[t] = (exp(row[t]) - f32(1)) * scale
+            grad_logits[i, j] = exp(log_probs[i, j]) * scale
+        grad_logits[i, t] = (exp(log_probs[i, t]) - f32(1)) * scale
 
 
 # -- max pooling: ops.pool.MaxPool2d, with the winner's place kept for the backward ------------
