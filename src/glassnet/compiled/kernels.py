@@ -538,22 +538,21 @@ def max_pool_rows(x, out, argmax, kh, kw, stride_h, stride_w, dilation_h, dilati
     for c in range(channels):
         for y in range(out_h):
             for x_ in range(out_w):
-                best, at = out[c, y, x_], argmax[c, y, x_]
-                best[:] = x[c, y * stride_h, x_ * stride_w]
-                place[:] = 0
+                for n in range(batch):
+                    out[c, y, x_, n] = x[c, y * stride_h, x_ * stride_w, n]
+                    place[n] = 0
                 for i in range(kh):
                     for j in range(kw):
                         if i + j == 0:
                             continue
-                        pixels = x[c, y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w]
-                        offset = f32(i * kw + j)
+                        row, col, offset = y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w, f32(i * kw + j)
                         for n in range(batch):
-                            v, b = pixels[n], best[n]
+                            v, b = x[c, row, col, n], out[c, y, x_, n]
                             wins = (v > b) | ((v != v) & (b == b))  # a NaN wins once; strictly larger: the first maximum stays
-                            best[n] = v if wins else b
+                            out[c, y, x_, n] = v if wins else b
                             place[n] = offset if wins else place[n]
                 for n in range(batch):
-                    at[n] = np.uint8(place[n])
+                    argmax[c, y, x_, n] = np.uint8(place[n])
 
 
 @jit
@@ -570,12 +569,11 @@ def max_pool_backward_rows(grad, argmax, grad_x, kh, kw, stride_h, stride_w, dil
                 offset = f32(i * kw + j)
                 for y in range(out_h):
                     for x_ in range(out_w):
-                        g, at = grad[c, y, x_], argmax[c, y, x_]
                         for n in range(batch):
-                            place[n] = f32(at[n])
-                        target = grad_x[c, y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w]
+                            place[n] = f32(argmax[c, y, x_, n])
+                        row, col = y * stride_h + i * dilation_h, x_ * stride_w + j * dilation_w
                         for n in range(batch):
-                            target[n] += g[n] if place[n] == offset else f32(0)
+                            grad_x[c, row, col, n] += grad[c, y, x_, n] if place[n] == offset else f32(0)
 
 
 # -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
