@@ -31,6 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
+# What a byte of each array that a cheap pass (a compiled ReLU's select, a bias add)
+# reads or writes weighs against the blocks' measure (a byte of a sigmoid's output). On
+# the 2-core VM handing a block to the other thread costs 100-200 us, so such a pass
+# gains from it only where it moves about 15 MB in all (bench/RESULTS.md, issue 11:
+# ReLU of 3.2 MB took 159 us alone and 284 split, of 9.6 MB 629 and 529)
+CHEAP = 2 / 15
 
 # the cores this process may run on (a container may allow fewer than the machine has)
 _threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -58,13 +64,13 @@ def get_num_threads():
 def in_blocks(kernel, count, bytes_per_item, calls_blas=False):
     """Call ``kernel(start, stop)`` over consecutive blocks that cover ``range(count)``, one
     per thread (fewer when the work is small: ``bytes_per_item`` is what one item of the
-    split axis spans in the largest array the kernel touches). The blocks must be
+    split axis spans in the largest array the kernel touches, times ``CHEAP`` for a cheap pass). The blocks must be
     independent: each call writes only its own block. The calling thread runs the first.
 
     A kernel that makes matrix products of its own (``calls_blas``) runs them with BLAS on
     one thread while the blocks run: each block is then one core's work, where two blocks
     each asking BLAS for every core would fight over them."""
-    blocks = max(1, min(_threads, count, count * bytes_per_item // MIN_BLOCK_BYTES))
+    blocks = max(1, min(_threads, count, int(count * bytes_per_item // MIN_BLOCK_BYTES)))
     bounds = [count * i // blocks for i in range(blocks + 1)]
     if blocks == 1:
         return kernel(0, count)
@@ -96,10 +102,13 @@ def _blas_on_one_thread():
     return _blas.limit(limits=1)
 
 
-def map_blocks(kernel, *arrays):
+def map_blocks(kernel, *arrays, weight=1.0):
     """Call ``kernel(*blocks)`` on matching blocks of arrays of one shape, in parallel, split
     along the axis outermost in the memory of the last array (the output, as a rule), so
-    that each block is one run of memory. For element-wise work written with ``out=``:
+    that each block is one run of memory. ``weight`` is what a byte of the output weighs
+    against a sigmoid's (``CHEAP`` for each array of a cheap pass), so that work is split only
+    where the second core saves more than handing it over costs. For element-wise work
+    written with ``out=``:
 
     >>> import numpy as np
     >>> x = np.arange(-3.0, 3.0); out = np.empty_like(x)
@@ -108,7 +117,7 @@ def map_blocks(kernel, *arrays):
     [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
     """
     last = arrays[-1]
-    if last.ndim == 0 or last.nbytes < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
+    if last.ndim == 0 or last.nbytes * weight < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
         kernel(*arrays)
         return
     axis = max(range(last.ndim), key=lambda axis: (last.shape[axis] > 1, last.strides[axis]))
@@ -117,4 +126,4 @@ def map_blocks(kernel, *arrays):
         index = (slice(None),) * axis + (slice(start, stop),)
         kernel(*[array[index] for array in arrays])
 
-    in_blocks(run, last.shape[axis], last.nbytes // max(last.shape[axis], 1))
+    in_blocks(run, last.shape[axis], last.nbytes * weight / max(last.shape[axis], 1))

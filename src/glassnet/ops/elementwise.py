@@ -8,7 +8,7 @@ import math
 from .. import compiled
 from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor, unbroadcast
-from ..threads import map_blocks
+from ..threads import CHEAP, map_blocks
 
 # -- binary (broadcasting) -----------------------------------------------------------------
 
@@ -288,11 +288,11 @@ class ReLU(Function):
     over the threads (glassnet.threads): a plain ufunc runs on one core."""
 
     def forward(self, x):
-        self.out = _on_threads(_relu_block, x)
+        self.out = _on_threads(_relu_block, x, weight=2 * CHEAP)  # reads x, writes out
         return self.out
 
     def backward(self, grad):
-        return _backward_on_threads(_relu_backward_block, self.out, grad)
+        return _backward_on_threads(_relu_backward_block, self.out, grad, weight=3 * CHEAP)
 
 
 def _relu_block(x, out):
@@ -352,19 +352,19 @@ def _tanh_block(x, out):
     xp.tanh(x, out=out)
 
 
-def _on_threads(kernel, x):
+def _on_threads(kernel, x, weight=1.0):
     """A new array laid out as ``x``, filled by ``kernel(x_block, out_block)`` block by block
-    on all threads (glassnet.threads): a plain ufunc would run on one core."""
+    on all threads (glassnet.threads, ``weight`` as there): a plain ufunc would run on one core."""
     out = xp.empty_like(x)
-    map_blocks(kernel, x, out)
+    map_blocks(kernel, x, out, weight=weight)
     return out
 
 
-def _backward_on_threads(block, saved, grad):
+def _backward_on_threads(block, saved, grad, weight=1.0):
     """The input's gradient made by ``block(saved, grad, grad_x)`` block by block on all
     threads, in the memory layout of the array the op saved (its output, or its input)."""
     grad_x = xp.empty_like(saved, dtype=xp.result_type(grad, saved))
-    map_blocks(block, saved, in_layout_of(saved, grad), grad_x)
+    map_blocks(block, saved, in_layout_of(saved, grad), grad_x, weight=weight)
     return grad_x
 
 

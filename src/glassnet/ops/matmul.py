@@ -4,7 +4,7 @@ one op, the product of every fully connected layer.
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function, unbroadcast
-from ..threads import in_blocks
+from ..threads import CHEAP, in_blocks
 
 
 class MatMul(Function):
@@ -96,7 +96,7 @@ def _add_to_rows(out, bias):
         out += bias
         return
     kernel = compiled.load().add_to_rows
-    in_blocks(lambda start, stop: kernel(out[start:stop], bias), len(out), out[:1].nbytes)
+    in_blocks(lambda start, stop: kernel(out[start:stop], bias), len(out), out[:1].nbytes * CHEAP)
 
 
 class Einsum(Function):
