@@ -10,7 +10,7 @@ import math
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
-from ..threads import in_blocks
+from ..threads import CHEAP, in_blocks
 
 
 def batch_norm_reference(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
@@ -61,7 +61,9 @@ class BatchNorm(Function):
         self.mean = xp.empty(len(rows), x.dtype) if training else running_mean
         self.var = xp.empty(len(rows), x.dtype) if training else running_var
         self.inv_std = xp.empty(len(rows), x.dtype)
-        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows), rows[0].nbytes)
+        cheap = self.x_hat is out and not training  # one pass: reads x, writes out (threads.CHEAP)
+        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows),
+                  rows[0].nbytes * (2 * CHEAP if cheap else 1))
         if training and running_mean is not None:  # running averages, in place; the variance unbiased, as in PyTorch
             running_mean *= 1 - momentum
             running_mean += momentum * self.mean
