@@ -243,7 +243,8 @@ def untiled(rows, x_shape, kernel_size):
 class Conv2d(Function):
     """out[n, o] = bias[o] + sum over c, i, j of weight[o, c, i, j] * x_padded[n, c, y*s + i*d, x*s + j*d],
     as one matrix product of the filters with the im2col columns of all images, or (where
-    numba is installed) by the direct kernel above.
+    numba is installed) by the direct kernel above; windows that tile the image are one
+    product of the tiles, as a Linear layer's.
 
     With G groups, the C input channels and O filters split into G blocks; block g of
     the filters sees only block g of the channels (G = C: depthwise), a batch of G products.
