@@ -64,8 +64,9 @@ def get_num_threads():
 def in_blocks(kernel, count, bytes_per_item, calls_blas=False):
     """Call ``kernel(start, stop)`` over consecutive blocks that cover ``range(count)``, one
     per thread (fewer when the work is small: ``bytes_per_item`` is what one item of the
-    split axis spans in the largest array the kernel touches, times ``CHEAP`` for a cheap pass). The blocks must be
-    independent: each call writes only its own block. The calling thread runs the first.
+    split axis spans in the largest array the kernel touches, times ``CHEAP`` for a cheap
+    pass). The blocks must be independent: each call writes only its own block. The
+    calling thread runs the first.
 
     A kernel that makes matrix products of its own (``calls_blas``) runs them with BLAS on
     one thread while the blocks run: each block is then one core's work, where two blocks
