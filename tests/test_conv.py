@@ -142,24 +142,31 @@ def _batch_last(array):
     return np.ascontiguousarray(array.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
 
 
-def test_conv2d_output_is_batch_last_and_any_input_layout_gives_the_same_values():
-    """Inside, the op works on batch-last memory, and it hands its output on as an
-    (N, C, H, W) view of it (see conv.py). The values never depend on the layout."""
-    layer = Conv2d(3, 4, 3, padding=1)
-    data = _input((2, 3, 12, 10))
-    upstream = _input((2, 4, 6, 5), seed=1)
+def _over_layouts(layer, data, upstream, output_is_laid_out):
+    """The layer's output and gradients for the input every half of ``data``'s pixels, given
+    strided, contiguous and batch-last, and the upstream gradient in two layouts; each output
+    must satisfy ``output_is_laid_out``. The values must never depend on the layouts."""
     results = []
     for x_data in (data[:, :, ::2, ::2], np.ascontiguousarray(data[:, :, ::2, ::2]), _batch_last(data[:, :, ::2, ::2])):
         for grad in (upstream, _batch_last(upstream)):
             x = gn.tensor(x_data, requires_grad=True)
             out = layer(x)
-            assert out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous
+            assert output_is_laid_out(out)
             layer.zero_grad()
             out.backward(grad)
             results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
     for result in results[1:]:
         for value, first in zip(result, results[0]):
             np.testing.assert_allclose(value, first, rtol=1e-6, atol=1e-6)
+    return results[0]
+
+
+def test_conv2d_output_is_batch_last_and_any_input_layout_gives_the_same_values():
+    """Inside, the op works on batch-last memory, and it hands its output on as an
+    (N, C, H, W) view of it (see conv.py). The values never depend on the layout."""
+    layer = Conv2d(3, 4, 3, padding=1)
+    _over_layouts(layer, _input((2, 3, 12, 10)), _input((2, 4, 6, 5), seed=1),
+                  lambda out: out.numpy().transpose(1, 2, 3, 0).flags.c_contiguous)
 
 
 def test_tiled_conv2d_hands_on_rows_of_tokens_from_any_input_layout():
@@ -167,25 +174,15 @@ def test_tiled_conv2d_hands_on_rows_of_tokens_from_any_input_layout():
     memory, which a vision transformer flattens into tokens without a copy (conv.py)."""
     layer = Conv2d(3, 4, 2, stride=2)
     data, upstream = _input((2, 3, 8, 12)), _input((2, 4, 2, 3), seed=1)
-    results = []
-    for x_data in (data[:, :, ::2, ::2], np.ascontiguousarray(data[:, :, ::2, ::2]), _batch_last(data[:, :, ::2, ::2])):
-        for grad in (upstream, _batch_last(upstream)):
-            x = gn.tensor(x_data, requires_grad=True)
-            out = layer(x)
-            assert out.numpy().transpose(0, 2, 3, 1).flags.c_contiguous
-            assert out.flatten(2).transpose(1, 2).numpy().flags.c_contiguous  # the tokens, no copy
-            layer.zero_grad()
-            out.backward(grad)
-            results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
-    with gn.reference_ops():
+    first = _over_layouts(layer, data, upstream, lambda out: out.numpy().transpose(0, 2, 3, 1).flags.c_contiguous
+                          and out.flatten(2).transpose(1, 2).numpy().flags.c_contiguous)  # the tokens, no copy
+    with gn.reference_ops():  # the same numbers from the readable reference
         x = gn.tensor(data[:, :, ::2, ::2], requires_grad=True)
         layer.zero_grad()
         out = layer(x)
         out.backward(upstream)
-        results.append((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad))
-    for result in results[1:]:
-        for value, first in zip(result, results[0]):
-            np.testing.assert_allclose(value, first, rtol=1e-5, atol=1e-5)
+    for value, expected in zip((out.numpy(), x.grad, layer.weight.grad, layer.bias.grad), first):
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-5)
 
 
 # -- im2col: the unfolding behind the op --------------------------------------------------------
