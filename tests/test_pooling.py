@@ -135,6 +135,21 @@ def test_pooling_gives_the_same_result_in_either_memory_layout(name, make, shape
         np.testing.assert_array_equal(nchw, batch_last)
 
 
+@pytest.mark.parametrize("batch_last", [False, True], ids=["nchw", "batch_last"])
+def test_global_average_pooling_hands_back_its_gradient_in_the_input_layout(batch_last):
+    """Pooling to one pixel is a mean; its gradient comes back in the input's memory
+    layout, so that the ReLU before it (whose output it pooled) needs no aligning copy."""
+    data = _distinct((3, 4, 5, 6))
+    x = gn.tensor(_batch_last(data) if batch_last else data, requires_grad=True)
+    out = AdaptiveAvgPool2d(1)(x)
+    np.testing.assert_allclose(out.numpy(), data.mean(axis=(2, 3), keepdims=True), rtol=1e-6)
+    out.backward(np.arange(12, dtype=np.float32).reshape(3, 4, 1, 1))
+    grad = x.grad.numpy()
+    assert grad.transpose(1, 2, 3, 0).flags.c_contiguous == batch_last
+    assert grad.flags.c_contiguous == (not batch_last)
+    np.testing.assert_allclose(x.grad, np.broadcast_to(np.arange(12.0).reshape(3, 4, 1, 1) / 30, (3, 4, 5, 6)), rtol=1e-6)
+
+
 def test_pooling_on_a_known_example():
     image = gn.tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4), requires_grad=True)
     np.testing.assert_array_equal(max_pool2d(image, 2).numpy(), [[[[5, 7], [13, 15]]]])

@@ -230,12 +230,22 @@ def _averaging_matrix(size, out, dtype):
 class AdaptiveAvgPool2d(Function):
     """Windows sized so the output is ``out_size`` whatever the input size. Each window is
     a rectangle of rows times columns, so the pooling is two small matrix products:
-    out = A_rows @ x @ A_cols^T, and its backward A_rows^T @ grad @ A_cols."""
+    out = A_rows @ x @ A_cols^T, and its backward A_rows^T @ grad @ A_cols. To one pixel (a
+    ResNet's global pooling) it is the mean, and its backward a broadcast into an array of
+    the input's layout, which the activation's backward before it reads without a copy;
+    N * C stacked products of 1 x 7 matrices take 4-6 times as long (bench/RESULTS.md)."""
 
     def forward(self, x, out_size):
         self.rows = _averaging_matrix(x.shape[2], out_size[0], x.dtype)
         self.cols = _averaging_matrix(x.shape[3], out_size[1], x.dtype)
+        self.global_mean = out_size == (1, 1)
+        if self.global_mean:
+            self.x_shape, self.order = x.shape, sorted(range(4), key=lambda axis: -x.strides[axis])  # x's layout
+            return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
         return xp.matmul(xp.matmul(self.rows, x), self.cols.T)
 
     def backward(self, grad):
-        return xp.matmul(xp.matmul(self.rows.T, grad), self.cols)
+        if not self.global_mean:
+            return xp.matmul(xp.matmul(self.rows.T, grad), self.cols)
+        grad_x = xp.empty([self.x_shape[axis] for axis in self.order], grad.dtype).transpose(xp.argsort(self.order))
+        return xp.multiply(grad, self.rows[0, 0] * self.cols[0, 0], out=grad_x)  # each pixel's share: 1 / (H W)
