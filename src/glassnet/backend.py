@@ -32,14 +32,24 @@ def keep_freed_memory():
 keep_freed_memory()
 
 
+def memory_order(array):
+    """The array's axes from outermost to innermost in memory (axes of size 1, which have
+    no place, keep their turn): (0, 1, 2, 3) for C order, (1, 2, 3, 0) for a batch-last
+    (N, C, H, W) view of (C, H, W, N) memory (see ops/conv.py)."""
+    return sorted(range(array.ndim), key=lambda axis: -array.strides[axis] if array.shape[axis] > 1 else 0)
+
+
+def empty_in_order(shape, order, dtype):
+    """A new array of ``shape`` whose axes lie in memory in ``order`` (from :func:`memory_order`)."""
+    return xp.empty([shape[axis] for axis in order], dtype).transpose(xp.argsort(order))
+
+
 def in_layout_of(like, array):
     """``array`` (of ``like``'s shape) in ``like``'s memory order, copied only if it differs:
     an element-wise pass over two arrays laid out in different orders (a gradient that a
     Flatten hands back batch-first, beside batch-last activations, see ops/conv.py) runs
     several times slower than one copy that aligns them first."""
-    def order(a):
-        return sorted(range(a.ndim), key=lambda axis: -a.strides[axis] if a.shape[axis] > 1 else 0)
-    if order(like) == order(array):
+    if memory_order(like) == memory_order(array):
         return array
     aligned = xp.empty_like(like, dtype=array.dtype)  # empty_like keeps like's memory order
     aligned[...] = array

@@ -20,7 +20,7 @@ import importlib
 import os
 import warnings
 
-from ..backend import xp
+from ..backend import memory_order, xp
 
 _modules = {}
 
@@ -57,7 +57,7 @@ def flat(array):
 
 
 def _in_memory_order(array):
-    return array.transpose(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+    return array.transpose(memory_order(array))
 
 
 def load():

@@ -24,17 +24,20 @@ from numba import types
 from numba.extending import intrinsic
 
 f32 = np.float32
-jit = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogil=True, cache=True)
+FAST = {"contract", "afn", "arcp"}
 # for loops that sum or take a maximum: reassociation lets LLVM keep eight partial sums
 # in the lanes (NumPy's own sums are pairwise, so neither order is "the" exact one)
-jit_reducing = numba.njit(fastmath={"contract", "afn", "arcp", "reassoc", "nsz"}, error_model="numpy", nogil=True,
-                          cache=True)
+REDUCING = FAST | {"reassoc", "nsz"}
+
+
+def _compiler(fastmath, **options):
+    return numba.njit(fastmath=fastmath, error_model="numpy", nogil=True, cache=True, **options)
+
+
+jit, jit_reducing = _compiler(FAST), _compiler(REDUCING)
 # helpers that take arrays: inlined by numba itself, where LLVM leaves them calls (each
 # passing its arrays counted in and out of their reference counts)
-jit_inline = numba.njit(fastmath={"contract", "afn", "arcp"}, error_model="numpy", nogil=True, cache=True,
-                        inline="always")
-jit_reducing_inline = numba.njit(fastmath={"contract", "afn", "arcp", "reassoc", "nsz"}, error_model="numpy", nogil=True,
-                                 cache=True, inline="always")
+jit_inline, jit_reducing_inline = _compiler(FAST, inline="always"), _compiler(REDUCING, inline="always")
 
 LOG2_E = f32(1.4426950408889634)
 LN2_HIGH = f32(0.693145751953125)  # ln 2 split in two, so that k ln 2 is exact in float32
@@ -709,7 +712,7 @@ def conv2d_weight_grad(rows, grad, grad_weight, o_start, o_stop, stride_h, dilat
 # -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------
 
 
-@numba.njit(error_model="numpy", nogil=True, cache=True)  # no fastmath: each operation rounded as NumPy rounds it
+@_compiler(False)  # no fastmath: each operation rounded as NumPy rounds it
 def adam_update(param, grad, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, eps, bias2_root):
     """m <- m + (1 - b1)(g - m), v <- b2 v + (1 - b2) g^2, and
     param <- param - step_size m / (sqrt(v) / bias2_root + eps), with step_size

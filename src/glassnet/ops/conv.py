@@ -261,7 +261,6 @@ class Conv2d(Function):
         self.filters = weight.reshape(groups, out_channels // groups, -1)  # (G, O/G, C/G*kh*kw)
         self.x_shape, self.weight_shape = x.shape, weight.shape
         self.geometry, self.has_bias = (kernel_size, stride, padding, dilation), bias is not None
-        self.direct = takes_direct(x, weight, stride, padding, groups)
         self.tiled = tiles_the_image(kernel_size, stride, padding, dilation, groups)
         if self.tiled:  # rows of tokens, (N, out_h, out_w, O) in memory
             columns = tiles(x, kernel_size, out_size)
@@ -269,6 +268,7 @@ class Conv2d(Function):
             if bias is not None:
                 _add_to_rows(out, bias)
             return out.reshape(x.shape[0], *out_size, out_channels).transpose(0, 3, 1, 2)
+        self.direct = takes_direct(x, weight, stride, padding, groups)
         if self.direct:
             out = direct_conv(x, padding, weight, out_size, stride, dilation)
             # the input as it came (memory the layer before keeps anyway), padded again in backward

@@ -10,7 +10,7 @@ Max pooling also reads plainly in :func:`max_pool2d_reference` (a running maximu
 tensors): ``with gn.reference_ops():`` runs it instead, and a test checks that they agree.
 """
 from .. import compiled
-from ..backend import in_layout_of, xp
+from ..backend import empty_in_order, in_layout_of, memory_order, xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
 from .elementwise import Maximum
@@ -236,16 +236,15 @@ class AdaptiveAvgPool2d(Function):
     N * C stacked products of 1 x 7 matrices take 4-6 times as long (bench/RESULTS.md)."""
 
     def forward(self, x, out_size):
+        if out_size == (1, 1):
+            self.rows, self.x_shape, self.x_order = None, x.shape, memory_order(x)
+            return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
         self.rows = _averaging_matrix(x.shape[2], out_size[0], x.dtype)
         self.cols = _averaging_matrix(x.shape[3], out_size[1], x.dtype)
-        self.global_mean = out_size == (1, 1)
-        if self.global_mean:
-            self.x_shape, self.order = x.shape, sorted(range(4), key=lambda axis: -x.strides[axis])  # x's layout
-            return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
         return xp.matmul(xp.matmul(self.rows, x), self.cols.T)
 
     def backward(self, grad):
-        if not self.global_mean:
+        if self.rows is not None:
             return xp.matmul(xp.matmul(self.rows.T, grad), self.cols)
-        grad_x = xp.empty([self.x_shape[axis] for axis in self.order], grad.dtype).transpose(xp.argsort(self.order))
-        return xp.multiply(grad, self.rows[0, 0] * self.cols[0, 0], out=grad_x)  # each pixel's share: 1 / (H W)
+        height, width = self.x_shape[2:]
+        return xp.multiply(grad, 1 / (height * width), out=empty_in_order(self.x_shape, self.x_order, grad.dtype))
