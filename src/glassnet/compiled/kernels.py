@@ -319,13 +319,21 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
 
 # -- softmax along the rows of a (R, S) array, in place: ops.attention's -------------------------
 
+# Below this, e^(x - max) is taken as 0: its weight (under 1.6e-28) would come out
+# subnormal, after the division if not before, and the CPU takes about a hundred times as
+# long over each operation on a subnormal (a causal mask's -inf half made the gpt's softmax
+# 1.7x slower, and the products with its weights slower still). Against the largest weight
+# of its row (at least 1/S), such a weight is lost in float32's rounding of any sum.
+SOFTMAX_CUT = f32(-64)
+
 
 @jit_reducing
 def softmax_rows(scores, mask, masked, first_row):
     """Each row r of ``scores`` (R, S) becomes softmax(row + mask[(first_row + r) % L]) in
     place, where ``mask`` (L, S) is added only when ``masked`` (``first_row``: where this
     block of rows starts in the whole). A row whose every entry is -inf (it may attend
-    nowhere) becomes zeros, not NaN."""
+    nowhere) becomes zeros, not NaN; weights below e^-64 of the row's largest become 0
+    (SOFTMAX_CUT)."""
     rows, size = scores.shape
     for r in range(rows):
         row = scores[r]
@@ -342,7 +350,9 @@ def softmax_rows(scores, mask, masked, first_row):
             continue
         total = f32(0)
         for j in range(size):
-            e = exp(row[j] - most)
+            d = row[j] - most
+            e = exp(max(d, SOFTMAX_CUT))  # never a subnormal, even inside exp; then chosen
+            e = e if d >= SOFTMAX_CUT else f32(0)
             row[j] = e
             total += e
         scale = f32(1) / total
