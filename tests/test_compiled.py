@@ -241,11 +241,11 @@ def test_attention_softmax_makes_no_subnormals():
     """A weight below e^-64 of its row's largest is 0, not the subnormal float32 that exact
     rounding would give (the CPU computes with subnormals about a hundred times slower);
     against the row's largest weight it is far below float32's rounding."""
-    scores = np.array([[0, -10, -63.9, -64.1, -90, -200, -np.inf]], np.float32)
-    exact = np.exp(scores[0, :3].astype(np.float64))
-    compiled.load().softmax_rows(scores, np.zeros((1, 1), np.float32), False, 0)
-    np.testing.assert_allclose(scores[0, :3], exact / exact.sum(), rtol=1e-6)
-    assert (scores[0, 3:] == 0).all()
+    scores = np.array([[[0, -10, -63.9, -64.1, -90, -200, -np.inf]]], np.float32)
+    exact = np.exp(scores[0, 0, :3].astype(np.float64))
+    compiled.load().softmax_rows(scores, np.zeros((1, 1), np.float32), False, 0, 1, 7)
+    np.testing.assert_allclose(scores[0, 0, :3], exact / exact.sum(), rtol=1e-6)
+    assert (scores[0, 0, 3:] == 0).all()
 
 
 @pytest.mark.parametrize("affine", ["weight and bias", "weight", "none"])

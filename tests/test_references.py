@@ -96,6 +96,13 @@ CASES = {
     "attention_attends_nowhere": (ops.Attention, lambda rng: (
         (_tensor(rng, 2, 3, 4, 5), _tensor(rng, 2, 3, 4, 5), _tensor(rng, 2, 3, 4, 5)),
         dict(mask=_attends_nowhere_mask(rng), scale=0.3, dropout_p=0.4))),
+    # a causal mask: the first half of the queries is computed with only the keys it sees
+    "attention_causal_dropout": (ops.Attention, lambda rng: (
+        (_tensor(rng, 2, 3, 6, 5), _tensor(rng, 2, 3, 8, 5), _tensor(rng, 2, 3, 8, 4)),
+        dict(mask=np.triu(np.full((6, 8), -np.inf), 1), scale=0.4, dropout_p=0.3))),
+    "attention_first_half_blind": (ops.Attention, lambda rng: (
+        (_tensor(rng, 2, 5, 5), _tensor(rng, 2, 5, 5), _tensor(rng, 2, 5, 3)),
+        dict(mask=np.where(np.arange(5)[:, None] < 2, -np.inf, rng.standard_normal((5, 5))), scale=0.5))),
     # -- recurrent, normalization, linear, cross-entropy ------------------------------------
     "rnn_tanh": (ops.RNN, _recurrent(1)),
     "rnn_relu_reverse": (ops.RNN, _recurrent(1, nonlinearity="relu", reverse=True)),

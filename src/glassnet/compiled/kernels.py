@@ -317,7 +317,7 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
             d_h[j] *= z[j]
 
 
-# -- softmax along the rows of a (R, S) array, in place: ops.attention's -------------------------
+# -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------
 
 # Below this, e^(x - max) is taken as 0: its weight (under 1.6e-28) would come out
 # subnormal, after the division if not before, and the CPU takes about a hundred times as
@@ -328,36 +328,37 @@ SOFTMAX_CUT = f32(-64)
 
 
 @jit_reducing
-def softmax_rows(scores, mask, masked, first_row):
-    """Each row r of ``scores`` (R, S) becomes softmax(row + mask[(first_row + r) % L]) in
-    place, where ``mask`` (L, S) is added only when ``masked`` (``first_row``: where this
-    block of rows starts in the whole). A row whose every entry is -inf (it may attend
-    nowhere) becomes zeros, not NaN; weights below e^-64 of the row's largest become 0
-    (SOFTMAX_CUT)."""
-    rows, size = scores.shape
-    for r in range(rows):
-        row = scores[r]
-        if masked:
-            mask_row = mask[(first_row + r) % mask.shape[0]]
-            for j in range(size):
-                row[j] += mask_row[j]
-        most = f32(-np.inf)
-        for j in range(size):
-            most = max(most, row[j])
-        if most == -np.inf:
-            for j in range(size):
-                row[j] = f32(0)
-            continue
-        total = f32(0)
-        for j in range(size):
-            d = row[j] - most
-            e = exp(max(d, SOFTMAX_CUT))  # never a subnormal, even inside exp; then chosen
-            e = e if d >= SOFTMAX_CUT else f32(0)
-            row[j] = e
-            total += e
-        scale = f32(1) / total
-        for j in range(size):
-            row[j] *= scale
+def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
+    """In each matrix of ``scores`` (B, L, S), the rows rows_from <= r < rows_to become
+    softmax(row + mask[r % M]) over their first ``keys`` entries, in place, where ``mask``
+    (M, S) is added only when ``masked``; entries past ``keys`` are not touched (ops.attention
+    leaves them uncomputed where the mask hides them). A row whose every entry is -inf (it
+    may attend nowhere) becomes zeros, not NaN; weights below e^-64 of the row's largest
+    become 0 (SOFTMAX_CUT)."""
+    for b in range(scores.shape[0]):
+        for r in range(rows_from, rows_to):
+            row = scores[b, r]
+            if masked:
+                mask_row = mask[r % mask.shape[0]]
+                for j in range(keys):
+                    row[j] += mask_row[j]
+            most = f32(-np.inf)
+            for j in range(keys):
+                most = max(most, row[j])
+            if most == -np.inf:
+                for j in range(keys):
+                    row[j] = f32(0)
+                continue
+            total = f32(0)
+            for j in range(keys):
+                d = row[j] - most
+                e = exp(max(d, SOFTMAX_CUT))  # never a subnormal, even inside exp; then chosen
+                e = e if d >= SOFTMAX_CUT else f32(0)
+                row[j] = e
+                total += e
+            scale = f32(1) / total
+            for j in range(keys):
+                row[j] *= scale
 
 
 # -- layer norm over the rows of a (R, D) array: ops.norm.LayerNorm's ----------------------------

@@ -50,28 +50,56 @@ def attention_reference(query, key, value, mask=None, scale=None, dropout_p=0.0,
     return weights @ value, weights
 
 
-def _softmax_in_place(scores, mask):
-    """softmax(scores + mask) along the last axis, in the scores' own memory; rows that
-    may attend nowhere (every entry -inf) end up all zero. The compiled kernel does each
-    row in one pass where NumPy makes seven; it adds a mask of one or L rows itself."""
+def _softmax_in_place(scores, mask, rows, keys):
+    """softmax(scores + mask) along the last axis over the block scores[..., rows, keys]
+    (the rest untouched), in the scores' own memory; rows that may attend nowhere (every
+    entry -inf) end up all zero. The compiled kernel does each row in one pass where NumPy
+    makes seven; it adds a mask of one or L rows itself."""
     length, size = scores.shape[-2:]
     if mask is not None and not (mask.ndim == 2 and mask.shape[1] == size and mask.shape[0] in (1, length)):
-        scores += mask  # any other mask that broadcasts: added here, so the kernel has none to add
+        scores += mask  # any other mask that broadcasts (one block only, see _blocks): added here
         mask = None
     if compiled.fits(scores) and (mask is None or compiled.fits(mask)):
         no_mask = xp.zeros((1, 1), xp.float32)
-        compiled.load().softmax_rows(scores.reshape(-1, size), no_mask if mask is None else mask, mask is not None, 0)
-        return scores
+        compiled.load().softmax_rows(scores.reshape(-1, length, size), no_mask if mask is None else mask,
+                                     mask is not None, *rows.indices(length)[:2], keys.indices(size)[1])
+        return
+    block = scores[..., rows, keys]
     if mask is not None:
-        scores += mask
-    row_max = scores.max(axis=-1, keepdims=True)
+        block += mask[rows if len(mask) == length else slice(None), keys]
+    row_max = block.max(axis=-1, keepdims=True)
     row_max[xp.isneginf(row_max)] = 0
-    scores -= row_max
-    weights = xp.exp(scores, out=scores)
-    total = weights.sum(axis=-1, keepdims=True)
+    block -= row_max
+    xp.exp(block, out=block)
+    total = block.sum(axis=-1, keepdims=True)
     total[total == 0] = 1
-    weights /= total
-    return weights
+    block /= total
+
+
+def _blocks(mask, length, size):
+    """The blocks (queries, keys) of the scores to compute, as slices: the whole; or where a
+    (length, size) mask hides the last quarter of the keys or more from the first half of
+    the queries (a causal mask hides half), the second half of the queries with every key
+    and the first half with only those it may see. The scores that no query could use are
+    then never computed, as flash attention skips its masked blocks. The first block has
+    every key."""
+    if mask is None or mask.shape != (length, size) or length < 2:
+        return [(slice(None), slice(None))]
+    half = length // 2
+    seen = xp.flatnonzero(~xp.isneginf(mask[:half]).all(axis=0))  # keys some query of the first half may see
+    keys = max(1, int(seen[-1]) + 1 if len(seen) else 0)
+    if keys > size - size // 4:
+        return [(slice(None), slice(None))]
+    return [(slice(half, None), slice(None)), (slice(0, half), slice(0, keys))]
+
+
+def _into(out, a, b, first):
+    """out = a @ b for the first block of the scores, out += a @ b for the next (whose keys
+    are among the first's)."""
+    if first:
+        xp.matmul(a, b, out=out)
+    else:
+        out += a @ b
 
 
 def _batched(array, lead):
@@ -90,6 +118,8 @@ class Attention(Function):
     first axis into one block per thread, each block's products on one core (BLAS is set
     to one thread meanwhile): NumPy's stacked products of small matrices keep only one core
     busy, and two BLAS threads on each small product in turn lose more than they gain.
+    Where the mask hides the later keys from the first half of the queries (a causal
+    mask does), those scores are never computed (``_blocks``).
     ``mask`` is an additive array (no gradient).
     """
 
@@ -100,6 +130,7 @@ class Attention(Function):
         self.query, self.key, self.value = (_batched(a, self.lead) for a in (query, key, value))
         self.scale, self.keep, self.keep_scale = scale, None, None
         count, length, size = self.query.shape[0], query.shape[-2], key.shape[-2]
+        self.blocks = _blocks(mask, length, size)
         self.weights = xp.empty((count,) + self.query.shape[1:-1] + (size,), xp.result_type(query, key))
         self.dropped = self.weights
         if dropout_p > 0:
@@ -114,11 +145,15 @@ class Attention(Function):
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
     def _forward_block(self, b, mask):
-        weights = xp.matmul(self.query[b] * self.scale, xp.swapaxes(self.key[b], -1, -2), out=self.weights[b])
-        _softmax_in_place(weights, mask if mask is None or mask.ndim <= 2 else mask[b])
-        if self.keep is not None:
-            xp.multiply(weights, self.keep[b] * self.keep_scale, out=self.dropped[b])
-        xp.matmul(self.dropped[b], self.value[b], out=self.out[b])
+        weights, dropped, mask = self.weights[b], self.dropped[b], mask if mask is None or mask.ndim <= 2 else mask[b]
+        for rows, keys in self.blocks:
+            xp.matmul(self.query[b][..., rows, :] * self.scale, xp.swapaxes(self.key[b][..., keys, :], -1, -2),
+                      out=weights[..., rows, keys])
+            _softmax_in_place(weights, mask, rows, keys)
+            if self.keep is not None:
+                xp.multiply(weights[..., rows, keys], self.keep[b][..., rows, keys] * self.keep_scale,
+                            out=dropped[..., rows, keys])
+            xp.matmul(dropped[..., rows, keys], self.value[b][..., keys, :], out=self.out[b][..., rows, :])
 
     def backward(self, grad):
         grad = _batched(grad, self.lead)
@@ -130,25 +165,28 @@ class Attention(Function):
                      for g, shape in zip(grads, self.shapes))
 
     def _backward_block(self, b, grad, grad_query, grad_key, grad_value):
-        grad = grad[b]
-        if grad_value is not None:
-            xp.matmul(xp.swapaxes(self.dropped[b], -1, -2), grad, out=grad_value[b])
-        if grad_query is None and grad_key is None:
-            return
-        grad_weights = grad @ xp.swapaxes(self.value[b], -1, -2)
-        if self.keep is not None:
-            grad_weights *= self.keep[b] * self.keep_scale
+        grad, to_scores = grad[b], grad_query is not None or grad_key is not None
         # softmax backward, w * (g - sum(g * w)) along each row; that row sum equals
         # sum(grad * out) over the (shorter) head axis, as out = dropped weights @ value
-        grad_weights -= (grad * self.out[b]).sum(axis=-1, keepdims=True)
-        grad_scores = grad_weights
-        grad_scores *= self.weights[b]
-        if grad_query is not None:
-            xp.matmul(grad_scores, self.key[b], out=grad_query[b])
-            grad_query[b] *= self.scale
-        if grad_key is not None:
-            xp.matmul(xp.swapaxes(grad_scores, -1, -2), self.query[b], out=grad_key[b])
-            grad_key[b] *= self.scale
+        row_sums = (grad * self.out[b]).sum(axis=-1, keepdims=True) if to_scores else None
+        for first, (rows, keys) in zip((True, False), self.blocks):
+            if grad_value is not None:
+                _into(grad_value[b][..., keys, :], xp.swapaxes(self.dropped[b][..., rows, keys], -1, -2),
+                      grad[..., rows, :], first)
+            if not to_scores:
+                continue
+            grad_scores = grad[..., rows, :] @ xp.swapaxes(self.value[b][..., keys, :], -1, -2)
+            if self.keep is not None:
+                grad_scores *= self.keep[b][..., rows, keys] * self.keep_scale
+            grad_scores -= row_sums[..., rows, :]
+            grad_scores *= self.weights[b][..., rows, keys]
+            if grad_query is not None:
+                xp.matmul(grad_scores, self.key[b][..., keys, :], out=grad_query[b][..., rows, :])
+            if grad_key is not None:
+                _into(grad_key[b][..., keys, :], xp.swapaxes(grad_scores, -1, -2), self.query[b][..., rows, :], first)
+        for scaled in (grad_query, grad_key):
+            if scaled is not None:
+                scaled[b] *= self.scale
 
 
 def _attention_output(query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
