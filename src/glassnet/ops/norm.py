@@ -201,7 +201,10 @@ class LayerNorm(Function):
         # per row, from which backward rebuilds xhat; an array the size of x less to hold
         self.rows, out = rows, xp.empty_like(rows)
         self.mean, self.rstd = xp.empty((len(rows), 1), rows.dtype), xp.empty((len(rows), 1), rows.dtype)
-        in_blocks(lambda start, stop: self._normalize(slice(start, stop), out, bias, eps), len(rows), rows[:1].nbytes)
+        # rows of a few hundred floats are normalized in cache, as fast as a cheap pass: split
+        # over the threads only from about 8 MB (below, the hand-off costs more)
+        in_blocks(lambda start, stop: self._normalize(slice(start, stop), out, bias, eps), len(rows),
+                  rows[:1].nbytes * 2 * CHEAP)
         return out.reshape(x.shape)
 
     def _normalize(self, r, out, bias, eps):
@@ -227,7 +230,7 @@ class LayerNorm(Function):
         grad_x = xp.empty_like(self.rows, dtype=grad.dtype) if self.needs_input_grad[0] else None
         sums = {}  # per block of rows: the sums over its rows of grad * xhat and of grad
         in_blocks(lambda start, stop: sums.update({start: self._backward(slice(start, stop), grad, grad_x)}), len(grad),
-                  grad[:1].nbytes)
+                  grad[:1].nbytes * 2 * CHEAP)  # as forward
         grad_weight, grad_bias = (sum(sums[start][i] for start in sorted(sums)).reshape(self.param_shape) for i in (0, 1))
         grads = (None if grad_x is None else grad_x.reshape(self.x_shape),)
         if self.weight is not None:
