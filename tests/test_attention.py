@@ -194,6 +194,27 @@ def test_the_fused_core_leaves_out_the_scores_a_causal_mask_hides_from_the_first
     assert np.abs(q.grad.numpy()[:, :, 1:]).min() > 0 and np.isfinite(k.grad.numpy()).all()
 
 
+def test_heads_from_a_projection_go_back_into_its_rows_without_a_copy():
+    """The fused core's output, and the gradients of q, k and v, are laid out as its inputs
+    (rows of tokens), so merging the heads is a view and unbind's gradient is one array."""
+    from glassnet.backend import memory_order
+    rng = np.random.default_rng(0)
+    rows = gn.tensor(rng.standard_normal((2, 5, 24)).astype(np.float32), requires_grad=True)
+    upstream = rng.standard_normal((2, 5, 8)).astype(np.float32)
+
+    def heads_merged():
+        q, k, v = rows.reshape(2, 5, 3, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)  # (N, heads, L, d) each
+        out = ops.Attention.apply(q, k, v, scale=0.5)
+        return out, out.transpose(1, 2).reshape(2, 5, 8)
+    out, merged = heads_merged()
+    assert memory_order(out.numpy()) == [0, 2, 1, 3] and np.shares_memory(merged.numpy(), out.numpy())
+    (merged * gn.tensor(upstream)).sum().backward()
+    fused, rows.grad = rows.grad.numpy(), None
+    with gn.reference_ops():
+        (heads_merged()[1] * gn.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(fused, rows.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 # (name, shapes of query, key, value, options for both libraries; "mask" makes an attn_mask)
 SDPA_CASES = [
     ("plain", ((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 6)), {}),

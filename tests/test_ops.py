@@ -533,3 +533,13 @@ def test_reshape_and_permutation_errors():
         x.reshape(4, 2)
     with pytest.raises(ValueError, match="permutation"):
         x.permute(0, 0)
+
+
+def test_unbind_gives_back_a_gradient_laid_out_as_its_input():
+    """Slices of a transposed array (as a projection's q, k, v): their gradients are stacked
+    into the input's own memory order, so that the ops before it need no copy."""
+    from glassnet.backend import memory_order
+    x = gn.tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4).transpose(1, 0, 2), requires_grad=True)
+    sum((i + 1) * part.sum() for i, part in enumerate(x.unbind(0))).backward()
+    assert memory_order(x.grad.numpy()) == memory_order(x.numpy()) == [1, 0, 2]
+    np.testing.assert_array_equal(x.grad.numpy(), np.broadcast_to(np.arange(1, 4, dtype=np.float32)[:, None, None], (3, 2, 4)))

@@ -13,7 +13,7 @@ zero output (not NaN), as in PyTorch's ``scaled_dot_product_attention``.
 import math
 
 from .. import compiled, random
-from ..backend import xp
+from ..backend import empty_in_order, memory_order, xp
 from ..threads import in_blocks
 from ..tensor import Function, Tensor, unbroadcast
 from .elementwise import where
@@ -97,9 +97,8 @@ def _into(out, a, b, first):
     """out = a @ b for the first block of the scores, out += a @ b for the next (whose keys
     are among the first's)."""
     if first:
-        xp.matmul(a, b, out=out)
-    else:
-        out += a @ b
+        return xp.matmul(a, b, out=out)
+    out += a @ b
 
 
 def _batched(array, lead):
@@ -139,7 +138,10 @@ class Attention(Function):
             self.dropped = xp.empty_like(self.weights)
         if mask is not None and mask.ndim > 2:
             mask = _batched(mask, self.lead)  # its blocks are cut as the scores' are
-        self.out = xp.empty(self.weights.shape[:-1] + self.value.shape[-1:], xp.result_type(self.weights, value))
+        # the output, and in backward each input's gradient, laid out as the query (as that
+        # input): heads made from a projection's rows go back into rows without a copy
+        self.out = empty_in_order(self.weights.shape[:-1] + self.value.shape[-1:], memory_order(self.query),
+                                  xp.result_type(self.weights, value))
         in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count, self.weights[0].nbytes,
                   calls_blas=True)
         return self.out.reshape(self.lead + self.out.shape[-2:])
@@ -157,7 +159,7 @@ class Attention(Function):
 
     def backward(self, grad):
         grad = _batched(grad, self.lead)
-        grads = [xp.empty(a.shape, xp.result_type(grad, a)) if needs else None
+        grads = [empty_in_order(a.shape, memory_order(a), xp.result_type(grad, a)) if needs else None
                  for a, needs in zip((self.query, self.key, self.value), self.needs_input_grad)]
         in_blocks(lambda start, stop: self._backward_block(slice(start, stop), grad, *grads), len(grad),
                   self.weights[0].nbytes, calls_blas=True)

@@ -1,7 +1,7 @@
 """Ops that move elements without computing new ones: reshape, transpose, indexing and
 concatenation. Each backward puts the gradient back where its element came from.
 """
-from ..backend import xp
+from ..backend import empty_in_order, memory_order, xp
 from ..tensor import Function, Tensor, unbroadcast
 
 # -- shape and indexing --------------------------------------------------------------------
@@ -156,15 +156,18 @@ class Split(Function):
 
 
 class Unbind(Function):
-    """Every slice along ``axis``, that axis removed (views); backward stacks their gradients."""
+    """Every slice along ``axis``, that axis removed (views); backward stacks their gradients
+    into an array laid out as x (the q, k, v of one projection go back into its rows)."""
 
     def forward(self, x, axis=0):
-        self.axis = axis % x.ndim
+        self.axis, self.order = axis % x.ndim, memory_order(x)
         lead = (slice(None),) * self.axis
         return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
 
     def backward(self, *grads):
-        return xp.stack(grads, axis=self.axis)
+        stacked = empty_in_order(grads[0].shape[:self.axis] + (len(grads),) + grads[0].shape[self.axis:], self.order,
+                                 xp.result_type(*grads))
+        return xp.stack(grads, axis=self.axis, out=stacked)
 
 
 class Gather(Function):
