@@ -543,3 +543,13 @@ def test_unbind_gives_back_a_gradient_laid_out_as_its_input():
     sum((i + 1) * part.sum() for i, part in enumerate(x.unbind(0))).backward()
     assert memory_order(x.grad.numpy()) == memory_order(x.numpy()) == [1, 0, 2]
     np.testing.assert_array_equal(x.grad.numpy(), np.broadcast_to(np.arange(1, 4, dtype=np.float32)[:, None, None], (3, 2, 4)))
+
+
+def test_memory_order_of_a_broadcast_view_is_c_order():
+    """An array made in a broadcast view's 'order' would have the broadcast axis innermost
+    (strided runs that BLAS cannot take), so such a view counts as C order."""
+    from glassnet.backend import empty_in_order, memory_order
+    shared = np.broadcast_to(np.ones((2, 1, 6, 5), np.float32), (2, 3, 6, 5))  # keys shared by 3 heads
+    assert memory_order(shared) == [0, 1, 2, 3]
+    assert empty_in_order(shared.shape, memory_order(shared), np.float32).flags.c_contiguous
+    assert memory_order(np.ones((4, 3), np.float32).T) == [1, 0]

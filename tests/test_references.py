@@ -96,6 +96,9 @@ CASES = {
     "attention_attends_nowhere": (ops.Attention, lambda rng: (
         (_tensor(rng, 2, 3, 4, 5), _tensor(rng, 2, 3, 4, 5), _tensor(rng, 2, 3, 4, 5)),
         dict(mask=_attends_nowhere_mask(rng), scale=0.3, dropout_p=0.4))),
+    # keys and values shared by the heads (broadcast views): their gradients are summed back
+    "attention_shared_keys": (ops.Attention, lambda rng: (
+        (_tensor(rng, 2, 3, 4, 5), _tensor(rng, 2, 1, 6, 5), _tensor(rng, 2, 1, 6, 4)), dict(scale=0.3))),
     # a causal mask: the first half of the queries is computed with only the keys it sees
     "attention_causal_dropout": (ops.Attention, lambda rng: (
         (_tensor(rng, 2, 3, 6, 5), _tensor(rng, 2, 3, 8, 5), _tensor(rng, 2, 3, 8, 4)),

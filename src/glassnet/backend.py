@@ -34,8 +34,11 @@ keep_freed_memory()
 
 def memory_order(array):
     """The array's axes from outermost to innermost in memory (axes of size 1, which have
-    no place, keep their turn): (0, 1, 2, 3) for C order, (1, 2, 3, 0) for a batch-last
-    (N, C, H, W) view of (C, H, W, N) memory (see ops/conv.py)."""
+    no place, go last): (0, 1, 2, 3) for C order, (1, 2, 3, 0) for a batch-last (N, C, H, W)
+    view of (C, H, W, N) memory (see ops/conv.py). C order for a broadcast view, which has
+    no order of its own (an array made in its order would have a broadcast axis innermost)."""
+    if any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        return list(range(array.ndim))
     return sorted(range(array.ndim), key=lambda axis: -array.strides[axis] if array.shape[axis] > 1 else 0)
 
 
