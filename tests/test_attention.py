@@ -184,6 +184,7 @@ def test_the_fused_core_leaves_out_the_scores_a_causal_mask_hides_from_the_first
     some = np.where(np.eye(8, k=7) > 0, -np.inf, 0).astype(np.float32)  # hides one key of eight: not worth it
     for mask in (None, some, causal[:1], np.zeros((2, 8, 8), np.float32)):
         assert blocks(mask, 8, 8) == [(slice(None), slice(None))]
+    assert blocks(np.zeros((2, 3), np.float32), 2, 3) == [(slice(None), slice(None))]  # nothing hidden, short rows
     # the parts of the fused core's result come from both blocks (its values: test_references)
     rng = np.random.default_rng(0)
     q, k, v = (gn.tensor(rng.standard_normal((1, 2, 8, 4)).astype(np.float32), requires_grad=True) for _ in range(3))

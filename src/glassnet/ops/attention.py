@@ -88,7 +88,7 @@ def _blocks(mask, length, size):
     half = length // 2
     seen = xp.flatnonzero(~xp.isneginf(mask[:half]).all(axis=0))  # keys some query of the first half may see
     keys = max(1, int(seen[-1]) + 1 if len(seen) else 0)
-    if keys > size - size // 4:
+    if keys > size - max(1, size // 4):  # too few hidden to be worth two blocks (short rows: none)
         return [(slice(None), slice(None))]
     return [(slice(half, None), slice(None)), (slice(0, half), slice(0, keys))]
 
