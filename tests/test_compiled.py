@@ -238,14 +238,19 @@ def test_attention_softmax_matches_numpys(monkeypatch, spy, split_threads, mask,
 
 
 def test_attention_softmax_makes_no_subnormals():
-    """A weight below e^-64 of its row's largest is 0, not the subnormal float32 that exact
-    rounding would give (the CPU computes with subnormals about a hundred times slower);
-    against the row's largest weight it is far below float32's rounding."""
+    """With a mask, a weight below e^-64 of its row's largest is 0, not the subnormal float32
+    that exact rounding would give (the CPU computes with subnormals about a hundred times
+    slower); against the row's largest weight it is far below float32's rounding. Without
+    a mask, the kernel keeps float32's exact result."""
     scores = np.array([[[0, -10, -63.9, -64.1, -90, -200, -np.inf]]], np.float32)
-    exact = np.exp(scores[0, 0, :3].astype(np.float64))
-    compiled.load().softmax_rows(scores, np.zeros((1, 1), np.float32), False, 0, 1, 7)
-    np.testing.assert_allclose(scores[0, 0, :3], exact / exact.sum(), rtol=1e-6)
+    exact = np.exp(scores[0, 0].astype(np.float64))
+    unmasked = scores.copy()
+    compiled.load().softmax_rows(scores, np.zeros((1, 7), np.float32), True, 0, 1, 7)
+    np.testing.assert_allclose(scores[0, 0, :3], exact[:3] / exact.sum(), rtol=1e-6)
     assert (scores[0, 0, 3:] == 0).all()
+    compiled.load().softmax_rows(unmasked, np.zeros((1, 1), np.float32), False, 0, 1, 7)
+    np.testing.assert_allclose(unmasked[0, 0, :5], (exact / exact.sum())[:5].astype(np.float32), rtol=1e-5)
+    assert unmasked[0, 0, 4] > 0 and unmasked[0, 0, 6] == 0  # e^-90 a subnormal, e^-inf 0
 
 
 @pytest.mark.parametrize("affine", ["weight and bias", "weight", "none"])

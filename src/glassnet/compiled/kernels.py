@@ -319,11 +319,13 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
 
 # -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------
 
-# Below this, e^(x - max) is taken as 0: its weight (under 1.6e-28) would come out
-# subnormal, after the division if not before, and the CPU takes about a hundred times as
-# long over each operation on a subnormal (a causal mask's -inf half made the gpt's softmax
-# 1.7x slower, and the products with its weights slower still). Against the largest weight
-# of its row (at least 1/S), such a weight is lost in float32's rounding of any sum.
+# Where a mask is added, e^(x - max) below this is taken as 0: its weight (under 1.6e-28)
+# would come out subnormal, after the division if not before, and the CPU takes about a
+# hundred times as long over each operation on a subnormal (a causal mask's -inf half made
+# the gpt's softmax 1.7x slower). Against the largest weight of its row (at least 1/S),
+# such a weight is lost in float32's rounding of any sum. Unmasked scores rarely lie that
+# far apart, and there the two operations the cut costs would slow the short rows of a
+# vision transformer by a sixth: they keep float32's exact result.
 SOFTMAX_CUT = f32(-64)
 
 
@@ -333,8 +335,8 @@ def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
     softmax(row + mask[r % M]) over their first ``keys`` entries, in place, where ``mask``
     (M, S) is added only when ``masked``; entries past ``keys`` are not touched (ops.attention
     leaves them uncomputed where the mask hides them). A row whose every entry is -inf (it
-    may attend nowhere) becomes zeros, not NaN; weights below e^-64 of the row's largest
-    become 0 (SOFTMAX_CUT)."""
+    may attend nowhere) becomes zeros, not NaN; with a mask, weights below e^-64 of the
+    row's largest become 0 (SOFTMAX_CUT)."""
     for b in range(scores.shape[0]):
         for r in range(rows_from, rows_to):
             row = scores[b, r]
@@ -352,8 +354,11 @@ def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
             total = f32(0)
             for j in range(keys):
                 d = row[j] - most
-                e = exp(max(d, SOFTMAX_CUT))  # never a subnormal, even inside exp; then chosen
-                e = e if d >= SOFTMAX_CUT else f32(0)
+                if masked:  # (LLVM makes the loop twice, one for each case)
+                    e = exp(max(d, SOFTMAX_CUT))  # never a subnormal, even inside exp; then chosen
+                    e = e if d >= SOFTMAX_CUT else f32(0)
+                else:
+                    e = exp(d)
                 row[j] = e
                 total += e
             scale = f32(1) / total
