@@ -93,10 +93,10 @@ def _blocks(mask, length, size):
     return [(slice(half, None), slice(None)), (slice(0, half), slice(0, keys))]
 
 
-def _into(out, a, b, first):
-    """out = a @ b for the first block of the scores, out += a @ b for the next (whose keys
-    are among the first's)."""
-    if first:
+def _into(out, a, b, add):
+    """out = a @ b for the first block of the scores; out += a @ b when ``add``, for a later
+    block (whose keys are among the first's)."""
+    if not add:
         return xp.matmul(a, b, out=out)
     out += a @ b
 
@@ -171,10 +171,10 @@ class Attention(Function):
         # softmax backward, w * (g - sum(g * w)) along each row; that row sum equals
         # sum(grad * out) over the (shorter) head axis, as out = dropped weights @ value
         row_sums = (grad * self.out[b]).sum(axis=-1, keepdims=True) if to_scores else None
-        for first, (rows, keys) in zip((True, False), self.blocks):
+        for later, (rows, keys) in enumerate(self.blocks):  # every block after the first adds into the sums
             if grad_value is not None:
                 _into(grad_value[b][..., keys, :], xp.swapaxes(self.dropped[b][..., rows, keys], -1, -2),
-                      grad[..., rows, :], first)
+                      grad[..., rows, :], later)
             if not to_scores:
                 continue
             grad_scores = grad[..., rows, :] @ xp.swapaxes(self.value[b][..., keys, :], -1, -2)
@@ -185,7 +185,7 @@ class Attention(Function):
             if grad_query is not None:
                 xp.matmul(grad_scores, self.key[b][..., keys, :], out=grad_query[b][..., rows, :])
             if grad_key is not None:
-                _into(grad_key[b][..., keys, :], xp.swapaxes(grad_scores, -1, -2), self.query[b][..., rows, :], first)
+                _into(grad_key[b][..., keys, :], xp.swapaxes(grad_scores, -1, -2), self.query[b][..., rows, :], later)
         for scaled in (grad_query, grad_key):
             if scaled is not None:
                 scaled[b] *= self.scale
