@@ -18,16 +18,17 @@ TOLERANCE = dict(rtol=2e-5, atol=2e-6)
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Counts the calls that fetch the compiled kernels (ops call ``compiled.load()``
+    """The names of the compiled kernels the ops fetched (ops call ``compiled.load()``
     once per kernel use, after ``compiled.fits`` said yes)."""
-    calls = []
+    names = []
     load = compiled.load
 
-    def counting_load():
-        calls.append(1)
-        return load()
-    monkeypatch.setattr(compiled, "load", counting_load)
-    return calls
+    class Recording:
+        def __getattr__(self, name):
+            names.append(name)
+            return getattr(load(), name)
+    monkeypatch.setattr(compiled, "load", Recording)
+    return names
 
 
 def both_paths(monkeypatch, spy, compute):
@@ -199,15 +200,40 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_
     recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True)
     x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
 
+    kernels = []
+
     def compute():
         recurrent.zero_grad()
         inputs = gn.tensor(x, requires_grad=True)
         out, state = recurrent(inputs)
         states = state if layer == "LSTM" else (state,)
         ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
+        kernels.append(set(spy))
         return ([out.numpy(), inputs.grad.numpy()] + [s.numpy() for s in states]
                 + [p.grad.numpy() for p in recurrent.parameters()])
     assert_same(*both_paths(monkeypatch, spy, compute))
+    # the whole loop over time ran compiled, forward and backward (the cells inside it)
+    assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= kernels[0]
+
+
+def test_numpys_blas_is_found_where_the_tests_run():
+    """NumPy's wheels ship OpenBLAS with 64-bit integers: without it, the recurrences'
+    compiled loops (and this file's tests of them) would not run."""
+    assert compiled.sgemm() is not None
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_kernel_products_are_numpys_matmul(transpose):
+    """kernels.product calls the sgemm NumPy's matmul calls, the same way: the same result
+    to the bit, for matrices whose rows lie inside larger arrays too."""
+    from numba import njit
+    kernels = compiled.load()
+    product = njit(lambda sgemm, a, b, out: kernels.product(sgemm, a, b, out, transpose))
+    a = _data(9, 7, 40)[3, 2:6]  # (4, 40): rows 40 apart
+    b = _data(33, 40, seed=1) if transpose else _data(40, 33, seed=1)[:, 5:30]  # (33, 40) or (40, 25): rows 33 apart
+    out = np.full((4, len(b) if transpose else b.shape[1]), np.nan, np.float32)
+    product(compiled.sgemm(), a, b, out)
+    np.testing.assert_array_equal(out, a @ (b.T if transpose else b))
 
 
 @pytest.mark.parametrize("mask", ["none", "causal", "one row for all", "per batch"])

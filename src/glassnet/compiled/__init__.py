@@ -16,6 +16,7 @@ with ``glassnet.threads`` as they do NumPy's passes, so ``gn.set_num_threads`` g
 both. numba is optional (``pip install glassnet[fast]``, part of ``all``); each kernel
 compiles when first used, about a second, and is cached on disk after that.
 """
+import ctypes
 import importlib
 import os
 import warnings
@@ -58,6 +59,24 @@ def flat(array):
 
 def _in_memory_order(array):
     return array.transpose(memory_order(array))
+
+
+def sgemm():
+    """The address of the ``cblas_sgemm`` of NumPy's own BLAS, for kernels that make their
+    own matrix products (``kernels.product``), or None: then the ops loop in Python, the
+    products through NumPy. Looked up once in the libraries NumPy's core module loaded.
+    Only a BLAS with 64-bit integers is taken, the one NumPy's wheels ship (OpenBLAS, its
+    functions named with the suffix ``64_``): with a name alone, a 32-bit one could not be
+    told apart from it."""
+    if "sgemm" not in _modules:
+        try:
+            from numpy._core import _multiarray_umath as core
+        except ImportError:  # NumPy 1
+            from numpy.core import _multiarray_umath as core
+        library = ctypes.CDLL(core.__file__)
+        found = [getattr(library, name) for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_") if hasattr(library, name)]
+        _modules["sgemm"] = ctypes.cast(found[0], ctypes.c_void_p).value if found else None
+    return _modules["sgemm"]
 
 
 def load():

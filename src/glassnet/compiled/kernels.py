@@ -317,6 +317,83 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
             d_h[j] *= z[j]
 
 
+# -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
+# In Python, each step of the loop takes the GIL back twice (after the product, after the
+# cell); with a thread per block of rows, the two threads then wait on each other's steps.
+# Here the loop runs in one call that holds no GIL, and the products go to NumPy's own
+# BLAS (compiled.blas), called as NumPy's matmul calls it: the same sgemm, the same sums.
+
+CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
+
+
+@intrinsic
+def _cblas_sgemm(typingctx, sgemm, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+    """c = a @ b (b^T where trans_b is CBLAS_TRANS), row major, by the cblas_sgemm at address
+    ``sgemm`` (64-bit integers); a, b and c are addresses, lda, ldb and ldc their row strides
+    in elements."""
+    def codegen(context, builder, signature, args):
+        sgemm, trans_b, m, n, k, a, lda, b, ldb, c, ldc = args
+        i32, i64, f, pointer = ir.IntType(32), ir.IntType(64), ir.FloatType(), ir.IntType(8).as_pointer()
+        kind = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, f, pointer, i64, pointer, i64, f,
+                                               pointer, i64])
+        address = [builder.inttoptr(x, pointer) for x in (a, b, c)]
+        builder.call(builder.inttoptr(sgemm, kind.as_pointer()),
+                     [ir.Constant(i32, CBLAS_ROW_MAJOR), ir.Constant(i32, CBLAS_NO_TRANS), builder.trunc(trans_b, i32),
+                      m, n, k, ir.Constant(f, 1.0), address[0], lda, address[1], ldb, ir.Constant(f, 0.0),
+                      address[2], ldc])
+        return context.get_dummy_value()
+    return types.void(*[types.int64] * 11), codegen
+
+
+@jit_inline
+def product(sgemm, a, b, out, transpose_b):
+    """out = a @ b (a @ b.T if transpose_b): 2-D float32 arrays with contiguous rows."""
+    _cblas_sgemm(sgemm, CBLAS_TRANS if transpose_b else CBLAS_NO_TRANS, a.shape[0], out.shape[1], a.shape[1],
+                 a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, out.ctypes.data,
+                 out.strides[0] // 4)
+
+
+@jit
+def lstm_steps(sgemm, gates, weight_hh, bias, hs, cs, tanh_cs, rows):
+    """LSTM.forward's loop for a block of the batch's rows: each step h W_hh^T, then lstm_cell."""
+    recurrent = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32)
+    for t in range(gates.shape[0]):
+        product(sgemm, hs[t, rows], weight_hh, recurrent, True)
+        lstm_cell(gates[t, rows], recurrent, bias, cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
+
+
+@jit
+def lstm_steps_backward(sgemm, gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, d_gates, rows):
+    """LSTM.backward's loop for a block of rows, from the last step to the first."""
+    dh_rows = dh[rows]
+    for t in range(gates.shape[0] - 1, -1, -1):
+        dh_rows += grad_hs[t, rows]
+        lstm_cell_backward(gates[t, rows], cs[t, rows], tanh_cs[t, rows], dh_rows, dc[rows], d_gates[t, rows])
+        product(sgemm, d_gates[t, rows], weight_hh, dh_rows, False)
+
+
+@jit
+def gru_steps(sgemm, x_gates, weight_hh, bias, hs, gates, h_candidates, rows):
+    """GRU.forward's loop for a block of rows: each step h W_hh^T, then gru_cell."""
+    h_gates = np.empty((rows.stop - rows.start, x_gates.shape[2]), np.float32)
+    for t in range(x_gates.shape[0]):
+        product(sgemm, hs[t, rows], weight_hh, h_gates, True)
+        gru_cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
+
+
+@jit
+def gru_steps_backward(sgemm, gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, d_h_gates, rows):
+    """GRU.backward's loop for a block of rows, from the last step to the first."""
+    dh_rows = dh[rows]
+    through_weights = np.empty_like(dh_rows)
+    for t in range(gates.shape[0] - 1, -1, -1):
+        dh_rows += grad[t, rows]
+        gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates[t, rows],
+                          d_h_gates[t, rows])
+        product(sgemm, d_h_gates[t, rows], weight_hh, through_weights, False)
+        dh_rows += through_weights
+
+
 # -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------
 
 # Where a mask is added, e^(x - max) below this is taken as 0: its weight (under 1.6e-28)

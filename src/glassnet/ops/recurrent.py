@@ -249,8 +249,11 @@ class LSTM(Function):
         tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
         hs[0], cs[0] = h0, c0
         cell = compiled.load().lstm_cell if compiled.fits(gates) else _lstm_cell  # the same maths
+        sgemm = compiled.fits(gates) and compiled.fits(weight_hh) and compiled.sgemm()
 
         def recur(rows):
+            if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
+                return compiled.load().lstm_steps(sgemm, gates, weight_hh, bias, hs, cs, tanh_cs, rows)
             recurrent = xp.empty_like(gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
@@ -269,8 +272,12 @@ class LSTM(Function):
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
         fast = compiled.fits(d_gates, self.gates) and compiled.fits(dh, dc)
         cell_backward = compiled.load().lstm_cell_backward if fast else _lstm_cell_backward  # the same maths
+        sgemm = fast and compiled.fits(self.weight_hh) and grad_hs.dtype == xp.float32 and compiled.sgemm()
 
         def recur(rows):
+            if sgemm:
+                return compiled.load().lstm_steps_backward(sgemm, self.gates, self.cs, self.tanh_cs, grad_hs,
+                                                           self.weight_hh, dh, dc, d_gates, rows)
             dh_rows, dc_rows = dh[rows], dc[rows]  # views: the updates land in dh and dc
             for t in reversed(range(len(grad_hs))):
                 dh_rows += grad_hs[t, rows]
@@ -368,8 +375,11 @@ class GRU(Function):
         hs[0] = h0
         bias = xp.zeros(x_gates.shape[-1], x_gates.dtype) if bias_hh is None else bias_hh.astype(x_gates.dtype)
         cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
+        sgemm = compiled.fits(x_gates) and compiled.fits(weight_hh) and compiled.sgemm()
 
         def recur(rows):
+            if sgemm:  # this loop compiled, in one call
+                return compiled.load().gru_steps(sgemm, x_gates, weight_hh, bias, hs, gates, h_candidates, rows)
             h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=h_gates)
@@ -388,8 +398,12 @@ class GRU(Function):
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
         fast = compiled.fits(self.gates, d_x_gates, d_h_gates) and compiled.fits(dh, self.h_candidates[0])
         cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
+        sgemm = fast and compiled.fits(self.weight_hh) and grad.dtype == xp.float32 and compiled.sgemm()
 
         def recur(rows):
+            if sgemm:
+                return compiled.load().gru_steps_backward(sgemm, self.gates, self.hs, self.h_candidates, grad,
+                                                          self.weight_hh, dh, d_x_gates, d_h_gates, rows)
             dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
             for t in reversed(range(len(grad))):
                 dh_rows += grad[t, rows]
