@@ -192,12 +192,13 @@ def test_activations_of_batch_last_memory_take_the_kernels(monkeypatch, spy, spl
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
-@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN", "RNN relu"])
 def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_threads, layer, split):
     if split:  # every thread runs the recurrence over its own rows of the batch
         split_threads()
     gn.seed(0)
-    recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True)
+    layer, *relu = layer.split()
+    recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True, **({"nonlinearity": "relu"} if relu else {}))
     x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
 
     kernels = []

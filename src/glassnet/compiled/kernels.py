@@ -354,6 +354,50 @@ def product(sgemm, a, b, out, transpose_b):
 
 
 @jit
+def rnn_cell(pre, recurrent, h_next, tanh_activation):
+    """One Elman step, ops.recurrent.RNN's: h' = tanh(pre + recurrent), or its ReLU (as
+    relu_into), where pre is x W_ih^T + both biases and recurrent h W_hh^T, all (N, H)."""
+    rows, hidden = h_next.shape
+    for n in range(rows):
+        a, b, h = pre[n], recurrent[n], h_next[n]
+        if tanh_activation:
+            for j in range(hidden):
+                h[j] = tanh(a[j] + b[j])
+        else:
+            for j in range(hidden):
+                v = a[j] + b[j]
+                h[j] = v if v > f32(0) or v != v else f32(0)
+
+
+@jit
+def rnn_steps(sgemm, pre, weight_hh, hs, tanh_activation, rows):
+    """RNN.forward's loop for a block of rows: each step h W_hh^T, then rnn_cell."""
+    recurrent = np.empty((rows.stop - rows.start, pre.shape[2]), np.float32)
+    for t in range(pre.shape[0]):
+        product(sgemm, hs[t, rows], weight_hh, recurrent, True)
+        rnn_cell(pre[t, rows], recurrent, hs[t + 1, rows], tanh_activation)
+
+
+@jit
+def rnn_steps_backward(sgemm, hs, grad, weight_hh, dh, d_pre, tanh_activation, rows):
+    """RNN.backward's loop for a block of rows, from the last step to the first: the
+    activation's derivative from its output h (1 - h^2, or the mask h > 0 multiplied in
+    as NumPy multiplies by a bool array), then the gradient reaching h_{t-1}."""
+    dh_rows = dh[rows]
+    for t in range(d_pre.shape[0] - 1, -1, -1):
+        dh_rows += grad[t, rows]
+        h, d = hs[t + 1, rows], d_pre[t, rows]
+        for n in range(h.shape[0]):
+            if tanh_activation:
+                for j in range(h.shape[1]):
+                    d[n, j] = dh_rows[n, j] * (f32(1) - h[n, j] * h[n, j])
+            else:
+                for j in range(h.shape[1]):
+                    d[n, j] = dh_rows[n, j] * (f32(1) if h[n, j] > f32(0) else f32(0))
+        product(sgemm, d, weight_hh, dh_rows, False)
+
+
+@jit
 def lstm_steps(sgemm, gates, weight_hh, bias, hs, cs, tanh_cs, rows):
     """LSTM.forward's loop for a block of the batch's rows: each step h W_hh^T, then lstm_cell."""
     recurrent = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32)

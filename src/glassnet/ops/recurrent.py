@@ -138,24 +138,40 @@ class RNN(Function):
         # hs[t] is h_{t-1}, hs[0] = h0: one array, so that backward finds every h_{t-1} as hs[:-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)
         hs[0] = h0
-        for t in range(steps):
-            pre[t] += hs[t] @ weight_hh.T
-            hs[t + 1] = xp.tanh(pre[t]) if nonlinearity == "tanh" else xp.maximum(pre[t], 0)
+        sgemm = compiled.fits(pre) and compiled.fits(weight_hh) and compiled.sgemm()
+
+        def recur(rows):
+            if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
+                return compiled.load().rnn_steps(sgemm, pre, weight_hh, hs, nonlinearity == "tanh", rows)
+            for t in range(steps):
+                pre[t, rows] += hs[t, rows] @ weight_hh.T
+                hs[t + 1, rows] = xp.tanh(pre[t, rows]) if nonlinearity == "tanh" else xp.maximum(pre[t, rows], 0)
+
+        _over_rows(recur, pre)
         self.x, self.hs, self.weight_ih, self.weight_hh = x, hs, weight_ih, weight_hh
         self.nonlinearity, self.reverse, self.has_bias = nonlinearity, reverse, bias_ih is not None
         return _in_reading_order(hs[1:], reverse)
 
     def backward(self, grad):
-        grad = _in_reading_order(grad, self.reverse)
         hs = self.hs
+        grad = _in_reading_order(grad, self.reverse).astype(hs.dtype, copy=False)  # as the in-place adds would
         d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
-        dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1
-        for t in reversed(range(len(grad))):
-            dh = dh + grad[t]
-            h = hs[t + 1]
-            # the activation's derivative from its output: tanh' = 1 - h^2, relu' = [h > 0]
-            d_pre[t] = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
-            dh = d_pre[t] @ self.weight_hh
+        dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1, updated in place
+        tanh = self.nonlinearity == "tanh"
+        sgemm = compiled.fits(d_pre, hs[1:]) and compiled.fits(self.weight_hh) and compiled.sgemm()
+
+        def recur(rows):
+            if sgemm:
+                return compiled.load().rnn_steps_backward(sgemm, hs, grad, self.weight_hh, dh, d_pre, tanh, rows)
+            dh_rows = dh[rows]
+            for t in reversed(range(len(grad))):
+                dh_rows += grad[t, rows]
+                h = hs[t + 1, rows]
+                # the activation's derivative from its output: tanh' = 1 - h^2, relu' = [h > 0]
+                d_pre[t, rows] = dh_rows * (1 - h * h) if tanh else dh_rows * (h > 0)
+                xp.matmul(d_pre[t, rows], self.weight_hh, out=dh_rows)
+
+        _over_rows(recur, d_pre)
         grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre, d_pre)
         return (grad_x, dh, *weight_grads)
 
