@@ -321,7 +321,7 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
 # In Python, each step of the loop takes the GIL back twice (after the product, after the
 # cell); with a thread per block of rows, the two threads then wait on each other's steps.
 # Here the loop runs in one call that holds no GIL, and the products go to NumPy's own
-# BLAS (compiled.blas), called as NumPy's matmul calls it: the same sgemm, the same sums.
+# BLAS (compiled.sgemm), called as NumPy's matmul calls it: the same sgemm, the same sums.
 
 CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
 
