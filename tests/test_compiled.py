@@ -1,9 +1,10 @@
 """The compiled kernels (glassnet.compiled, numba) against the NumPy code they stand beside.
 
 Each op runs twice on the same float32 data, once on the compiled path and once with
-``GLASSNET_COMPILED=0`` (NumPy's passes), and the outputs and gradients must agree to
-float32 rounding. The first run must really have used a compiled kernel (a spy counts).
-The scalar functions the kernels are made of are checked against float64 here too.
+the kernels switched off (NumPy's passes, as with ``GLASSNET_COMPILED=0``), and the
+outputs and gradients must agree to float32 rounding. The first run must really have
+used a compiled kernel (a spy counts). The scalar functions the kernels are made of are
+checked against float64 here too.
 """
 import math
 
@@ -31,15 +32,20 @@ def spy(monkeypatch):
     return names
 
 
+def use_compiled(monkeypatch, on):
+    """Switch the kernels on or off until the test ends (as ``compiled.set_enabled``)."""
+    monkeypatch.setattr(compiled, "_switched_on", on)
+
+
 def both_paths(monkeypatch, spy, compute):
     """compute() on the compiled path, then on NumPy's; the arrays of each."""
-    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    use_compiled(monkeypatch, True)
     fast = compute()
     assert spy, "the compiled path did not run"
     spy.clear()
-    monkeypatch.setenv("GLASSNET_COMPILED", "0")
+    use_compiled(monkeypatch, False)
     plain = compute()
-    assert not spy, "GLASSNET_COMPILED=0 still ran a compiled kernel"
+    assert not spy, "with the kernels off, a compiled kernel still ran"
     return fast, plain
 
 
@@ -50,6 +56,19 @@ def assert_same(fast, plain):
         assert a.dtype == b.dtype == np.float32 and a.shape == b.shape, f"array {i}"
         scale = max(1.0, float(np.abs(b).max()))
         np.testing.assert_allclose(a, b, rtol=TOLERANCE["rtol"], atol=TOLERANCE["atol"] * scale, err_msg=f"array {i}")
+
+
+def test_the_environment_switches_the_kernels_off_at_import():
+    """``GLASSNET_COMPILED=0`` is read when glassnet is imported; ``set_enabled`` switches
+    at run time."""
+    import os
+    import subprocess
+    import sys
+    code = ("import glassnet.compiled as c; off = c.enabled(); c.set_enabled(True); "
+            "print(off, c.enabled())")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "GLASSNET_COMPILED": "0"},
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_numba_is_installed_where_the_tests_run():
@@ -164,12 +183,12 @@ def test_gelu_splits_over_threads_like_numpys(monkeypatch, spy, split_threads):
 
 
 def test_float64_and_scattered_arrays_take_numpys_path(monkeypatch, spy):
-    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    use_compiled(monkeypatch, True)
     x = _data(16, 32)
     gn.tensor(x.astype(np.float64)).sigmoid()
     gn.tensor(x[:, ::2]).tanh()  # a strided view: its own contiguous copy is not what the kernel writes
     assert not compiled.fits(x.astype(np.float64)) and not compiled.fits(x[:, ::2]) and compiled.fits(x)
-    monkeypatch.setenv("GLASSNET_COMPILED", "0")
+    use_compiled(monkeypatch, False)
     assert not compiled.fits(x)
 
 
@@ -434,11 +453,11 @@ def test_direct_convolution_on_random_geometries(monkeypatch, spy):
             upstream = np.random.default_rng(5).standard_normal(out.shape).astype(np.float32)
             out.backward(gn.tensor(_batch_last(upstream) if x.flags.c_contiguous else upstream))  # the other layout
             return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
-        monkeypatch.setenv("GLASSNET_COMPILED", "1")
+        use_compiled(monkeypatch, True)
         fast = compute()
         direct += bool(spy)  # a 1x1 kernel takes NumPy's path
         spy.clear()
-        monkeypatch.setenv("GLASSNET_COMPILED", "0")
+        use_compiled(monkeypatch, False)
         assert_same(fast, compute())
         assert not spy
     assert direct >= 12, direct
@@ -447,7 +466,7 @@ def test_direct_convolution_on_random_geometries(monkeypatch, spy):
 def test_direct_convolution_leaves_what_it_does_not_take_to_numpy(monkeypatch, spy):
     """Groups, 1x1 kernels and float64 take the im2col path; and a model built of the
     direct convolution (a stride of 2 among its layers) trains as with NumPy's."""
-    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    use_compiled(monkeypatch, True)
     x = gn.tensor(_data(2, 4, 6, 6, scale=1.0))
     gn.nn.functional.conv2d(x, gn.tensor(_data(4, 2, 3, 3)), groups=2)
     gn.nn.functional.conv2d(x, gn.tensor(_data(3, 4, 1, 1)))
@@ -551,7 +570,7 @@ def test_a_numba_that_does_not_load_is_said_once_and_numpy_runs(monkeypatch):
     monkeypatch.setattr(compiled.importlib, "import_module", _import_failing_with(broken))
     with pytest.warns(RuntimeWarning, match="numba is installed but does not load .*Numba needs NumPy"):
         assert not compiled.enabled()
-    monkeypatch.setenv("GLASSNET_COMPILED", "1")
+    use_compiled(monkeypatch, True)
     out = gn.tensor(np.linspace(-2, 2, 5, dtype=np.float32)).sigmoid()  # no second warning: it would fail here
     np.testing.assert_allclose(out.numpy(), 1 / (1 + np.exp(-np.linspace(-2, 2, 5))), rtol=1e-6)
 
