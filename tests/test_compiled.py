@@ -579,3 +579,16 @@ def test_compiled_kernels_are_off_for_other_array_libraries(monkeypatch):
     monkeypatch.setattr(compiled, "xp", type("OtherLibrary", (), {"__name__": "cupy"}))
     assert not compiled.enabled()
     assert math.isfinite(1.0)  # the NumPy path needs nothing from numba
+
+
+def test_without_numpys_blas_the_recurrences_loop_in_python(monkeypatch, spy):
+    """Where NumPy's sgemm is not found (another BLAS, or none that can be opened), the
+    LSTM runs its Python loop with the compiled cell, and gives the same numbers."""
+    gn.seed(0)
+    lstm = gn.nn.LSTM(5, 8)
+    x = gn.tensor(_data(4, 3, 5, scale=1.0))
+    found = lstm(x)[0].numpy()
+    monkeypatch.setitem(compiled._modules, "sgemm", None)
+    spy.clear()
+    np.testing.assert_allclose(lstm(x)[0].numpy(), found, rtol=1e-6, atol=1e-7)
+    assert "lstm_cell" in spy and "lstm_steps" not in spy

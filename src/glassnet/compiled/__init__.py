@@ -90,7 +90,10 @@ def sgemm():
             from numpy._core import _multiarray_umath as core
         except ImportError:  # NumPy 1
             from numpy.core import _multiarray_umath as core
-        library = ctypes.CDLL(core.__file__)
+        try:
+            library = ctypes.CDLL(core.__file__)
+        except OSError:  # a platform where ctypes cannot open it: the ops then loop in Python
+            library = None
         found = [getattr(library, name) for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_") if hasattr(library, name)]
         _modules["sgemm"] = ctypes.cast(found[0], ctypes.c_void_p).value if found else None
     return _modules["sgemm"]
