@@ -9,7 +9,8 @@ formula per element in one pass, eight lanes at a time (``exp`` in about 0.4 ns 
 Each kernel here is the same maths as the NumPy code it stands beside in ``glassnet.ops``,
 which stays: it is the version to read, and it runs whenever these cannot (numba not
 installed, the kernels switched off by ``GLASSNET_COMPILED=0`` or :func:`set_enabled`,
-float64 arrays, arrays that are not contiguous, or an array library other than NumPy). ``tests/test_compiled.py`` ties every kernel to it.
+float64 arrays, arrays that are not contiguous, or an array library other than NumPy).
+``tests/test_compiled.py`` ties every kernel to it.
 
 The kernels are serial loops that release the GIL; the ops split them over the threads
 with ``glassnet.threads`` as they do NumPy's passes, so ``gn.set_num_threads`` governs
@@ -94,7 +95,8 @@ def sgemm():
             library = ctypes.CDLL(core.__file__)
         except OSError:  # a platform where ctypes cannot open it: the ops then loop in Python
             library = None
-        found = [getattr(library, name) for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_") if hasattr(library, name)]
+        names = ("scipy_cblas_sgemm64_", "cblas_sgemm64_")
+        found = [getattr(library, name) for name in names if hasattr(library, name)]
         _modules["sgemm"] = ctypes.cast(found[0], ctypes.c_void_p).value if found else None
     return _modules["sgemm"]
 
