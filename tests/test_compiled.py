@@ -592,3 +592,22 @@ def test_without_numpys_blas_the_recurrences_loop_in_python(monkeypatch, spy):
     spy.clear()
     np.testing.assert_allclose(lstm(x)[0].numpy(), found, rtol=1e-6, atol=1e-7)
     assert "lstm_cell" in spy and "lstm_steps" not in spy
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_a_batch_of_no_sequences_runs_and_says_nothing(layer):
+    """An empty batch gives empty outputs and gradients, as PyTorch's do, and no BLAS
+    complaint (an empty block never reaches sgemm, whose error message C's stdio prints
+    at exit: hence a process of its own)."""
+    import subprocess
+    import sys
+    code = f"""
+import numpy as np, glassnet as gn
+recurrent = gn.nn.{layer}(3, 4, bidirectional=True)
+x = gn.tensor(np.ones((5, 0, 3), np.float32), requires_grad=True)
+out = recurrent(x)[0]
+out.sum().backward()
+print(out.shape, x.grad.shape, recurrent.weight_hh_l0.grad.numpy().any())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "(5, 0, 8) (5, 0, 3) False" and result.stderr == ""

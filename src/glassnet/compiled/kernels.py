@@ -347,7 +347,10 @@ def _cblas_sgemm(typingctx, sgemm, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
 
 @jit_inline
 def product(sgemm, a, b, out, transpose_b):
-    """out = a @ b (a @ b.T if transpose_b): 2-D float32 arrays with contiguous rows."""
+    """out = a @ b (a @ b.T if transpose_b): 2-D float32 arrays with contiguous rows. An
+    empty block (a batch of no rows) is not handed to BLAS, which would reject its strides."""
+    if out.size == 0:
+        return
     _cblas_sgemm(sgemm, CBLAS_TRANS if transpose_b else CBLAS_NO_TRANS, a.shape[0], out.shape[1], a.shape[1],
                  a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, out.ctypes.data,
                  out.strides[0] // 4)

@@ -45,7 +45,7 @@ def _project_inputs(x, weight_ih, bias):
     """x_t W_ih^T + bias for every step t at once: (L, N, in) -> (L, N, gates * hidden).
     One (L * N)-row product keeps BLAS busy, where L products of N rows each would not."""
     steps, batch, features = x.shape
-    projected = (x.reshape(steps * batch, features) @ weight_ih.T).reshape(steps, batch, -1)
+    projected = (x.reshape(steps * batch, features) @ weight_ih.T).reshape(steps, batch, len(weight_ih))
     if bias is not None:
         projected += bias
     return projected
