@@ -101,6 +101,13 @@ def sgemm():
     return _modules["sgemm"]
 
 
+def sgemm_fits(*arrays):
+    """:func:`sgemm` where the kernels may take each of these arrays (:func:`fits`, one at
+    a time: they need not share a shape), else None. What a recurrence asks before its
+    compiled loop."""
+    return sgemm() if all(fits(a) for a in arrays) else None
+
+
 def load():
     """The module of compiled kernels, ``glassnet.compiled.kernels``. Check :func:`fits`
     first."""

@@ -138,7 +138,7 @@ class RNN(Function):
         # hs[t] is h_{t-1}, hs[0] = h0: one array, so that backward finds every h_{t-1} as hs[:-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)
         hs[0] = h0
-        sgemm = compiled.fits(pre) and compiled.fits(weight_hh) and compiled.sgemm()
+        sgemm = compiled.sgemm_fits(pre, weight_hh)
 
         def recur(rows):
             if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
@@ -153,12 +153,12 @@ class RNN(Function):
         return _in_reading_order(hs[1:], reverse)
 
     def backward(self, grad):
+        grad = _in_reading_order(grad, self.reverse)
         hs = self.hs
-        grad = _in_reading_order(grad, self.reverse).astype(hs.dtype, copy=False)  # as the in-place adds would
         d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
         dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1, updated in place
         tanh = self.nonlinearity == "tanh"
-        sgemm = compiled.fits(d_pre, hs[1:]) and compiled.fits(self.weight_hh) and compiled.sgemm()
+        sgemm = grad.dtype == xp.float32 and compiled.sgemm_fits(d_pre, hs, self.weight_hh)
 
         def recur(rows):
             if sgemm:
@@ -265,7 +265,7 @@ class LSTM(Function):
         tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
         hs[0], cs[0] = h0, c0
         cell = compiled.load().lstm_cell if compiled.fits(gates) else _lstm_cell  # the same maths
-        sgemm = compiled.fits(gates) and compiled.fits(weight_hh) and compiled.sgemm()
+        sgemm = compiled.sgemm_fits(gates, weight_hh)
 
         def recur(rows):
             if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
@@ -288,7 +288,7 @@ class LSTM(Function):
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
         fast = compiled.fits(d_gates, self.gates) and compiled.fits(dh, dc)
         cell_backward = compiled.load().lstm_cell_backward if fast else _lstm_cell_backward  # the same maths
-        sgemm = fast and compiled.fits(self.weight_hh) and grad_hs.dtype == xp.float32 and compiled.sgemm()
+        sgemm = fast and grad_hs.dtype == xp.float32 and compiled.sgemm_fits(self.weight_hh)
 
         def recur(rows):
             if sgemm:
@@ -391,7 +391,7 @@ class GRU(Function):
         hs[0] = h0
         bias = xp.zeros(x_gates.shape[-1], x_gates.dtype) if bias_hh is None else bias_hh.astype(x_gates.dtype)
         cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
-        sgemm = compiled.fits(x_gates) and compiled.fits(weight_hh) and compiled.sgemm()
+        sgemm = compiled.sgemm_fits(x_gates, weight_hh)
 
         def recur(rows):
             if sgemm:  # this loop compiled, in one call
@@ -414,7 +414,7 @@ class GRU(Function):
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
         fast = compiled.fits(self.gates, d_x_gates, d_h_gates) and compiled.fits(dh, self.h_candidates[0])
         cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
-        sgemm = fast and compiled.fits(self.weight_hh) and grad.dtype == xp.float32 and compiled.sgemm()
+        sgemm = fast and grad.dtype == xp.float32 and compiled.sgemm_fits(self.weight_hh)
 
         def recur(rows):
             if sgemm:
