@@ -283,6 +283,30 @@ def test_attention_softmax_matches_numpys(monkeypatch, spy, split_threads, mask,
         assert (fast[0][:, :, 3] == 0).all()
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("rows, keys", [((0, 17), 17), ((6, 17), 17), ((0, 9), 11)],
+                         ids=["every row, one loop", "later rows, a run per matrix", "first keys, a loop per row"])
+def test_softmax_kernel_paths_match_numpy(masked, rows, keys):
+    """Each of the kernel's three ways to take e^x (over the whole array, over each matrix's
+    run of rows, row by row) gives NumPy's softmax of the block, with a row that may attend
+    nowhere (zeros) and a row holding NaN (NaN), and leaves the rest untouched."""
+    scores = _data(3, 17, 17, scale=3.0)
+    scores[1, 10, :] = -np.inf
+    scores[2, 7, 4] = np.nan
+    mask = np.where(np.arange(17) % 5 == 1, -np.inf, 0).astype(np.float32)[None] if masked else np.zeros((1, 1), np.float32)
+    block = (scores + (mask if masked else 0))[:, rows[0]:rows[1], :keys].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        expected = np.exp(block - block.max(axis=-1, keepdims=True))
+        expected /= expected.sum(axis=-1, keepdims=True)
+    expected[np.isneginf(block).all(axis=-1)] = 0
+    out = scores.copy()
+    compiled.load().softmax_rows(out, mask, masked, rows[0], rows[1], keys)
+    np.testing.assert_allclose(out[:, rows[0]:rows[1], :keys], expected, rtol=2e-6, atol=1e-9)
+    untouched = np.ones(scores.shape, bool)
+    untouched[:, rows[0]:rows[1], :keys] = False
+    np.testing.assert_array_equal(out[untouched], scores[untouched])
+
+
 def test_attention_softmax_makes_no_subnormals():
     """With a mask, a weight below e^-64 of its row's largest is 0, not the subnormal float32
     that exact rounding would give (the CPU computes with subnormals about a hundred times
