@@ -768,11 +768,11 @@ CONV_PIECE = 1024
 
 
 @jit
-def conv2d_rows(rows, weight, out, o_start, o_stop, stride_h, dilation_h, taps):
-    """out[o, y, x_, :] = sum over c, i, j of weight[o, c, i, j] * x[c, y*sh + i*dh, x_*sw + j*dw, :]
+def conv2d_rows(rows, weight, bias, out, o_start, o_stop, stride_h, dilation_h, taps):
+    """out[o, y, x_, :] = bias[o] + sum over c, i, j of weight[o, c, i, j] * x[c, y*sh + i*dh, x_*sw + j*dw, :]
     for the filters o_start <= o < o_stop (a thread's block), four at a time, x's row
     y*sh + i*dh read at ``taps[j]`` onwards. A last group of fewer than four sums its
-    missing filters into a spare row."""
+    missing filters into a spare row. The sums start from the bias: no pass of its own."""
     channels = rows.shape[0]
     kh, kw = weight.shape[2], weight.shape[3]
     out_h = out.shape[1]
@@ -790,10 +790,10 @@ def conv2d_rows(rows, weight, out, o_start, o_stop, stride_h, dilation_h, taps):
                 a1 = out_rows[o1, y, start:start + length] if o + 1 < o_stop else spare[0, :length]
                 a2 = out_rows[o2, y, start:start + length] if o + 2 < o_stop else spare[1, :length]
                 a3 = out_rows[o3, y, start:start + length] if o + 3 < o_stop else spare[2, :length]
-                a0[:] = 0
-                a1[:] = 0
-                a2[:] = 0
-                a3[:] = 0
+                a0[:] = bias[o]
+                a1[:] = bias[o1]
+                a2[:] = bias[o2]
+                a3[:] = bias[o3]
                 for c in range(channels):
                     for i in range(kh):
                         row = rows[c, y * stride_h + i * dilation_h]

@@ -161,17 +161,18 @@ def _in_rows(x_phased, kernel_width, dilation):
     return x_phased.reshape(channels, height, -1), xp.array(taps, dtype=xp.int64)
 
 
-def direct_conv(x, padding, weight, out_size, stride, dilation):
-    """The convolution of x (N, C, H, W), padded, with filters (O, C, kh, kw): (O, out_h,
-    out_w, N), batch-last; four filters at a time, split over the threads. x is copied
-    padded into the stride's phases (:func:`padded_in_phases`) for the kernel."""
+def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
+    """The convolution of x (N, C, H, W), padded, with filters (O, C, kh, kw), plus the
+    bias (O,) if given: (O, out_h, out_w, N), batch-last; four filters at a time, split over
+    the threads. x is copied padded into the stride's phases (:func:`padded_in_phases`)."""
     filters, weight = weight.shape[0], xp.ascontiguousarray(weight)
+    bias = xp.zeros(filters, x.dtype) if bias is None else xp.ascontiguousarray(bias, dtype=x.dtype)
     rows, taps = _in_rows(padded_in_phases(x, padding, stride[1]), weight.shape[3], dilation[1])
     out = xp.empty((filters, *out_size, x.shape[0]), dtype=x.dtype)
     kernel = compiled.load().conv2d_rows
 
     def run(start, stop):  # four filters per item
-        kernel(rows, weight, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
+        kernel(rows, weight, bias, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
 
     in_blocks(run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size)  # a multiply-add weighs as a byte of a pass
     return out
@@ -270,15 +271,15 @@ class Conv2d(Function):
             return out.reshape(x.shape[0], *out_size, out_channels).transpose(0, 3, 1, 2)
         self.direct = takes_direct(x, weight, stride, padding, groups)
         if self.direct:
-            out = direct_conv(x, padding, weight, out_size, stride, dilation)
+            out = direct_conv(x, padding, weight, out_size, stride, dilation, bias)
             # the input as it came (memory the layer before keeps anyway), padded again in backward
             self.x, self.weight = (x if self.needs_input_grad[1] else None), weight
         else:
             columns = im2col(x, kernel_size, stride, padding, dilation)  # (C*kh*kw, L*N)
             self.columns = columns.reshape(groups, -1, columns.shape[-1])  # (G, C/G*kh*kw, L*N)
             out = xp.matmul(self.filters, self.columns).reshape(out_channels, *out_size, x.shape[0])  # (O, out_h, out_w, N)
-        if bias is not None:
-            out += bias.reshape(-1, 1, 1, 1)
+            if bias is not None:
+                out += bias.reshape(-1, 1, 1, 1)
         return out.transpose(3, 0, 1, 2)  # (N, O, out_h, out_w), batch-last memory
 
     def backward(self, grad):
