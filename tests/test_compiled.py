@@ -412,10 +412,11 @@ def test_compiled_max_pool_propagates_nan_as_pytorch():
 
 
 # (x shape, weight shape, stride, padding, dilation): the stem and blocks of the resnet,
-# LeNet's 5x5 (a triple of taps and two left over), a 3x4 kernel, two filters past a
-# group of four, strides that skip pixels (the input dealt into the stride's phases; with
-# dilation, a kernel's taps fall in every phase), padding wider than the kernel's reach
-# (the input's gradient then goes through col2im) and padding on one side only
+# 3x3 kernels (their nine taps in one pass; one dilated down the rows), LeNet's 5x5 (a
+# triple of taps and two left over), a 3x4 kernel, two filters past a group of four,
+# strides that skip pixels (the input dealt into the stride's phases; with dilation, a
+# kernel's taps fall in every phase), padding wider than the kernel's reach (the input's
+# gradient then goes through col2im) and padding on one side only
 CONVOLUTIONS = {
     "3x3 stride 1": ((4, 3, 9, 11), (6, 3, 3, 3), (1, 1), 1, 1),
     "5x5": ((3, 2, 12, 10), (5, 2, 5, 5), (1, 1), 2, 1),
@@ -423,6 +424,7 @@ CONVOLUTIONS = {
     "stride 2": ((9, 4, 13, 12), (10, 4, 3, 3), (2, 2), 1, 1),
     "stride (1, 2)": ((8, 3, 10, 11), (4, 3, 3, 2), (1, 2), (0, 1), 1),
     "stride 3, dilated, batch 2": ((2, 3, 13, 14), (5, 3, 3, 3), (3, 3), 1, (1, 2)),
+    "3x3, dilated 2 down": ((3, 2, 11, 12), (6, 2, 3, 3), (1, 1), (2, 1), (2, 1)),
     "wide padding": ((3, 2, 8, 8), (5, 2, 3, 3), (1, 1), 3, 1),
 }
 
