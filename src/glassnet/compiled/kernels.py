@@ -817,11 +817,11 @@ def conv2d_rows(rows, weight, bias, out, o_start, o_stop, stride_h, dilation_h, 
     run = min(CONV_PIECE, total)
     triples = kw // 3 * 3
     spare = np.empty((3, run), f32)
-    for y in range(out_h):  # the input rows of an output row, read by every group of filters while in cache
-        for o in range(o_start, o_stop, 4):
-            o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
-            for start in range(0, total, run):
-                length = min(run, total - start)
+    for y in range(out_h):
+        for start in range(0, total, run):  # a piece of the input rows, read by every group of filters while in cache
+            length = min(run, total - start)
+            for o in range(o_start, o_stop, 4):
+                o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
                 a0 = out_rows[o, y, start:start + length]
                 a1 = out_rows[o1, y, start:start + length] if o + 1 < o_stop else spare[0, :length]
                 a2 = out_rows[o2, y, start:start + length] if o + 2 < o_stop else spare[1, :length]
