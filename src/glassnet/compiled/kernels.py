@@ -495,7 +495,7 @@ def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
     Where the rows are whole (``keys`` = S), they lie in one run of memory in each matrix,
     and e^x, where the time goes, runs over the run in one loop, each row's largest
     subtracted first: LLVM's vector loop takes 64 floats a turn, so rows of 17 (a vision
-    transformer's) would each run it in scalar code (256 x 17 x 17: 92 -> 59 us)."""
+    transformer's) would each run it in scalar code (256 x 17 x 17: 92 -> 65 us)."""
     count, length, size = scores.shape
     whole = keys == size
     highest = np.empty((count, rows_to - rows_from), np.float32)
