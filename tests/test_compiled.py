@@ -71,6 +71,16 @@ def test_the_environment_switches_the_kernels_off_at_import():
     assert result.stdout.split() == ["False", "True"]
 
 
+@pytest.mark.parametrize("value", ["0", 0, None])
+def test_set_enabled_refuses_what_is_not_a_bool(value):
+    """``set_enabled("0")`` would switch the kernels on if taken for its truth: refused,
+    and the setting left as it was."""
+    before = compiled.enabled()
+    with pytest.raises(TypeError, match="set_enabled: on must be True or False"):
+        compiled.set_enabled(value)
+    assert compiled.enabled() == before
+
+
 def test_numba_is_installed_where_the_tests_run():
     """make test installs the ``fast`` extra: without numba, this file would only compare
     NumPy with itself."""

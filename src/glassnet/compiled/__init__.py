@@ -46,9 +46,13 @@ def set_enabled(on):
     >>> enabled()
     False
     >>> _ = set_enabled(previous)
+
+    ``on`` is a bool: a string such as ``"0"`` would read as true, so it is refused.
     """
     global _switched_on
-    previous, _switched_on = _switched_on, bool(on)
+    if not isinstance(on, bool):
+        raise TypeError(f"compiled.set_enabled: on must be True or False, got {on!r}")
+    previous, _switched_on = _switched_on, on
     return previous
 
 
