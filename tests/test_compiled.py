@@ -266,6 +266,24 @@ def test_kernel_products_are_numpys_matmul(transpose):
     np.testing.assert_array_equal(out, a @ (b.T if transpose else b))
 
 
+@pytest.mark.parametrize("count", [-3, 0, 1, 7, 16, 40])
+def test_lanes_read_and_write_only_the_lanes_before_count(count):
+    """kernels.load_lanes and store_lanes, the convolution's vector loads and stores: lanes
+    from ``count`` on load as zero and are neither read nor written. Run at an array's
+    last float, where reading them would step past its end; the floats after the target
+    keep their NaN."""
+    from numba import njit
+    kernels = compiled.load()
+    fma = njit(lambda x, weight, out, count: kernels.store_lanes(out, 0, kernels.multiply_add(
+        kernels.splat(np.float32(1)), weight, kernels.load_lanes(x, x.size - min(max(count, 1), 16), count)), count))
+    x = _data(50)
+    out = np.full(kernels.LANES + 4, np.nan, np.float32)
+    fma(x, np.float32(2), out, count)
+    taken = min(max(count, 0), kernels.LANES)
+    np.testing.assert_array_equal(out[:taken], 1 + 2 * x[x.size - min(max(count, 1), 16):][:taken])
+    assert np.isnan(out[taken:]).all()
+
+
 @pytest.mark.parametrize("mask", ["none", "causal", "one row for all", "per batch"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
 def test_attention_softmax_matches_numpys(monkeypatch, spy, split_threads, mask, split):

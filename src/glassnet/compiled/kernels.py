@@ -21,7 +21,8 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
 
 f32 = np.float32
 FAST = {"contract", "afn", "arcp"}
@@ -760,120 +761,165 @@ def max_pool_backward_rows(grad, argmax, grad_x, kh, kw, stride_h, stride_w, dil
                             grad_x[c, row, col, n] += grad[c, y, x_, n] if place[n] == offset else f32(0)
 
 
+# -- sixteen float32 lanes: a value numba keeps in one vector register -----------------------
+#
+# LLVM vectorizes a loop's innermost axis, so the sums a loop adds into live in memory and
+# are loaded and stored on every pass. A kernel that wants its sums to stay in registers
+# across a long inner loop (the convolution's, over channels and taps) holds them as
+# ``lanes`` values instead: sixteen float32 lanes, one AVX-512 register (two AVX2 ones
+# elsewhere: LLVM splits the type for the machine it compiles on).
+
+LANES = 16
+LANES_TYPE = ir.VectorType(ir.FloatType(), LANES)
+
+
+class Lanes(types.Type):
+    def __init__(self):
+        super().__init__(name="lanes")
+
+
+lanes = Lanes()
+register_model(Lanes)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, LANES_TYPE))
+
+
+def _lanes_at(context, builder, array_type, array, index):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [index]), LANES_TYPE.as_pointer())
+
+
+def _lanes_below(builder, count):
+    """The mask of the lanes i < count."""
+    i64 = ir.IntType(64)
+    counts = builder.insert_element(ir.Constant(ir.VectorType(i64, LANES), ir.Undefined), count, ir.Constant(i64, 0))
+    counts = builder.shuffle_vector(counts, counts, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, LANES), list(range(LANES))), counts)
+
+
+def _llvm(builder, name, returns, *arguments):
+    kind = ir.FunctionType(returns, [a.type for a in arguments])
+    return builder.call(cgutils.get_or_insert_function(builder.module, kind, name), arguments)
+
+
+@intrinsic
+def load_lanes(typingctx, array, index, count):
+    """array[index:index + 16] of a 1-D float32 array, the lanes from ``count`` on zero and
+    not read (a row's end)."""
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
+                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+                     _lanes_below(builder, args[2]), ir.Constant(LANES_TYPE, None))
+    return lanes(array, types.int64, types.int64), codegen
+
+
+@intrinsic
+def store_lanes(typingctx, array, index, value, count):
+    """array[index:index + 16] = value, the lanes before ``count`` only."""
+    def codegen(context, builder, signature, args):
+        _llvm(builder, "llvm.masked.store.v16f32.p0v16f32", ir.VoidType(), args[2],
+              _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+              _lanes_below(builder, args[3]))
+        return context.get_dummy_value()
+    return types.void(array, types.int64, lanes, types.int64), codegen
+
+
+def _splat(builder, scalar):
+    one = builder.insert_element(ir.Constant(LANES_TYPE, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+
+
+@intrinsic
+def splat(typingctx, scalar):
+    """The float32 ``scalar`` in every lane."""
+    return lanes(types.float32), lambda context, builder, signature, args: _splat(builder, args[0])
+
+
+@intrinsic
+def multiply_add(typingctx, total, weight, x):
+    """total + weight * x in every lane, one rounding (a fused multiply-add), ``weight`` a scalar."""
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, _splat(builder, args[1]), args[2], args[0])
+    return lanes(lanes, types.float32, lanes), codegen
+
+
 # -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
 #
 # Arrays are batch-last, as in ops/conv.py: out and grad (O, out_h, out_w, N), weight
 # (O, C, kh, kw), and the padded input as ``rows`` (C, H, W' N): each padded row's columns
 # dealt into the stride's phases (conv.padded_in_phases), so that the pixels one kernel tap
 # reads across a whole output row are one run of out_w * N adjacent floats at any stride;
-# ``taps[j]`` is where tap j's run starts in a row. The loops run over such runs (a piece
-# of at most CONV_PIECE floats, so that the outputs being summed stay in the first-level
-# cache), and each pass over a run does three taps of a kernel row for four filters at
-# once: twelve multiply-adds per input float loaded, where one tap and one filter a pass
-# would be bound by loading and storing the sums. A 3x3 kernel's nine taps go in one pass
-# (_nine_taps): 36 multiply-adds for each load and store of the four sums, not 12.
-
-CONV_PIECE = 1024
+# ``taps[j]`` is where tap j's run starts in a row.
 
 
 @jit_inline
-def _nine_taps(rows, c, top, dilation_h, start, length, taps, weight, o, o1, o2, o3, a0, a1, a2, a3):
-    """a_k[n] += sum over i, j < 3 of weight[o_k, c, i, j] * rows[c, top + i*dh, start + taps[j] + n]
-    for the four filters o_k: one pass over the run for the whole 3x3 kernel of channel c.
-    The 36 weights are scalars, so that LLVM keeps them out of the loop (in registers, or
-    on the stack where those run out)."""
-    p, q, r = rows[c, top], rows[c, top + dilation_h], rows[c, top + 2 * dilation_h]
-    ta, tb, tc = start + taps[0], start + taps[1], start + taps[2]
-    pa, pb, pc = p[ta:ta + length], p[tb:tb + length], p[tc:tc + length]
-    qa, qb, qc = q[ta:ta + length], q[tb:tb + length], q[tc:tc + length]
-    ra, rb, rc = r[ta:ta + length], r[tb:tb + length], r[tc:tc + length]
-    w = weight[o, c]
-    u0, u1, u2, u3, u4, u5, u6, u7, u8 = w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
-    w = weight[o1, c]
-    v0, v1, v2, v3, v4, v5, v6, v7, v8 = w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
-    w = weight[o2, c]
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
-    w = weight[o3, c]
-    z0, z1, z2, z3, z4, z5, z6, z7, z8 = w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
-    for n in range(length):
-        e0, e1, e2, e3, e4, e5, e6, e7, e8 = pa[n], pb[n], pc[n], qa[n], qb[n], qc[n], ra[n], rb[n], rc[n]
-        a0[n] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3 + u4 * e4 + u5 * e5 + u6 * e6 + u7 * e7 + u8 * e8
-        a1[n] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4 + v5 * e5 + v6 * e6 + v7 * e7 + v8 * e8
-        a2[n] += s0 * e0 + s1 * e1 + s2 * e2 + s3 * e3 + s4 * e4 + s5 * e5 + s6 * e6 + s7 * e7 + s8 * e8
-        a3[n] += z0 * e0 + z1 * e1 + z2 * e2 + z3 * e3 + z4 * e4 + z5 * e5 + z6 * e6 + z7 * e7 + z8 * e8
+def _add_times(e0, e1, e2, e3, weight, x0, x1, x2, x3):
+    """e_k + weight * x_k for four runs of 16 lanes: one filter's sums over 64 floats."""
+    return multiply_add(e0, weight, x0), multiply_add(e1, weight, x1), multiply_add(e2, weight, x2), multiply_add(e3, weight, x3)
+
+
+@jit_inline
+def _load_four(x, start, count):
+    """x[start:start + 64] as four vectors, the lanes from ``count`` on zero and not read."""
+    return (load_lanes(x, start, count), load_lanes(x, start + LANES, count - LANES),
+            load_lanes(x, start + 2 * LANES, count - 2 * LANES), load_lanes(x, start + 3 * LANES, count - 3 * LANES))
+
+
+@jit_inline
+def _store_four(row, start, e0, e1, e2, e3, count):
+    """row[start:start + 64] = the four vectors, the lanes before ``count`` only."""
+    store_lanes(row, start, e0, count)
+    store_lanes(row, start + LANES, e1, count - LANES)
+    store_lanes(row, start + 2 * LANES, e2, count - 2 * LANES)
+    store_lanes(row, start + 3 * LANES, e3, count - 3 * LANES)
 
 
 @jit
 def conv2d_rows(rows, weight, bias, out, o_start, o_stop, stride_h, dilation_h, taps):
     """out[o, y, x_, :] = bias[o] + sum over c, i, j of weight[o, c, i, j] * x[c, y*sh + i*dh, x_*sw + j*dw, :]
-    for the filters o_start <= o < o_stop (a thread's block), four at a time, x's row
-    y*sh + i*dh read at ``taps[j]`` onwards. A last group of fewer than four sums its
-    missing filters into a spare row. The sums start from the bias: no pass of its own."""
-    channels = rows.shape[0]
+    for the filters o_start <= o < o_stop (a thread's block), x's row y*sh + i*dh read at
+    ``taps[j]`` onwards.
+
+    A block of the output is four filters by 64 floats of a row: sixteen sums of 16 lanes,
+    held in registers over every channel and tap, each input load feeding four
+    multiply-adds. (Summing into memory instead, a pass per tap, is bound by loading and
+    storing the sums.) A last group of fewer than four filters repeats its last filter and
+    does not store the repeats; a row's last block masks the lanes past its end."""
+    channels, height, width = rows.shape
     kh, kw = weight.shape[2], weight.shape[3]
+    x, filters = rows.reshape(-1), weight.reshape(weight.shape[0], -1)
     out_h = out.shape[1]
     out_rows = out.reshape(out.shape[0], out_h, out.shape[2] * out.shape[3])
     total = out_rows.shape[2]
-    run = min(CONV_PIECE, total)
-    triples = kw // 3 * 3
-    spare = np.empty((3, run), f32)
     for y in range(out_h):
-        for start in range(0, total, run):  # a piece of the input rows, read by every group of filters while in cache
-            length = min(run, total - start)
+        for start in range(0, total, 4 * LANES):
+            count = total - start  # floats left in the row: the last block's lanes past it are masked
             for o in range(o_start, o_stop, 4):
                 o1, o2, o3 = min(o + 1, o_stop - 1), min(o + 2, o_stop - 1), min(o + 3, o_stop - 1)
-                a0 = out_rows[o, y, start:start + length]
-                a1 = out_rows[o1, y, start:start + length] if o + 1 < o_stop else spare[0, :length]
-                a2 = out_rows[o2, y, start:start + length] if o + 2 < o_stop else spare[1, :length]
-                a3 = out_rows[o3, y, start:start + length] if o + 3 < o_stop else spare[2, :length]
-                a0[:] = bias[o]
-                a1[:] = bias[o1]
-                a2[:] = bias[o2]
-                a3[:] = bias[o3]
+                f0, f1, f2, f3 = filters[o], filters[o1], filters[o2], filters[o3]
+                a0 = a1 = a2 = a3 = splat(bias[o])
+                b0 = b1 = b2 = b3 = splat(bias[o1])
+                c0 = c1 = c2 = c3 = splat(bias[o2])
+                d0 = d1 = d2 = d3 = splat(bias[o3])
+                k = 0  # the tap's index in a flattened filter
                 for c in range(channels):
-                    if kh == 3 and kw == 3:
-                        _nine_taps(rows, c, y * stride_h, dilation_h, start, length, taps, weight, o, o1, o2, o3,
-                                   a0, a1, a2, a3)
-                        continue
                     for i in range(kh):
-                        row = rows[c, y * stride_h + i * dilation_h]
-                        for j in range(0, triples, 3):
-                            at0, at1, at2 = start + taps[j], start + taps[j + 1], start + taps[j + 2]
-                            t0, t1, t2 = row[at0:at0 + length], row[at1:at1 + length], row[at2:at2 + length]
-                            w0, w1, w2, w3 = weight[o, c, i], weight[o1, c, i], weight[o2, c, i], weight[o3, c, i]
-                            u0, u1, u2 = w0[j], w0[j + 1], w0[j + 2]
-                            v0, v1, v2 = w1[j], w1[j + 1], w1[j + 2]
-                            p0, p1, p2 = w2[j], w2[j + 1], w2[j + 2]
-                            q0, q1, q2 = w3[j], w3[j + 1], w3[j + 2]
-                            for n in range(length):
-                                a, b, d = t0[n], t1[n], t2[n]
-                                a0[n] += u0 * a + u1 * b + u2 * d
-                                a1[n] += v0 * a + v1 * b + v2 * d
-                                a2[n] += p0 * a + p1 * b + p2 * d
-                                a3[n] += q0 * a + q1 * b + q2 * d
-                        if kw - triples == 2:  # two taps left over (a 5x5 kernel's): one pass for both
-                            j = triples
-                            at0, at1 = start + taps[j], start + taps[j + 1]
-                            t0, t1 = row[at0:at0 + length], row[at1:at1 + length]
-                            u0, u1, v0, v1 = weight[o, c, i, j], weight[o, c, i, j + 1], weight[o1, c, i, j], weight[o1, c, i, j + 1]
-                            p0, p1, q0, q1 = weight[o2, c, i, j], weight[o2, c, i, j + 1], weight[o3, c, i, j], weight[o3, c, i, j + 1]
-                            for n in range(length):
-                                a, b = t0[n], t1[n]
-                                a0[n] += u0 * a + u1 * b
-                                a1[n] += v0 * a + v1 * b
-                                a2[n] += p0 * a + p1 * b
-                                a3[n] += q0 * a + q1 * b
-                        elif kw - triples == 1:  # one tap left over
-                            at = start + taps[triples]
-                            t0 = row[at:at + length]
-                            u0, v0, p0, q0 = (weight[o, c, i, triples], weight[o1, c, i, triples], weight[o2, c, i, triples],
-                                              weight[o3, c, i, triples])
-                            for n in range(length):
-                                a = t0[n]
-                                a0[n] += u0 * a
-                                a1[n] += v0 * a
-                                a2[n] += p0 * a
-                                a3[n] += q0 * a
+                        row = (c * height + y * stride_h + i * dilation_h) * width + start
+                        for j in range(kw):
+                            x0, x1, x2, x3 = _load_four(x, row + taps[j], count)
+                            a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, f0[k], x0, x1, x2, x3)
+                            b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, f1[k], x0, x1, x2, x3)
+                            c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, f2[k], x0, x1, x2, x3)
+                            d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, f3[k], x0, x1, x2, x3)
+                            k += 1
+                _store_four(out_rows[o, y], start, a0, a1, a2, a3, count)
+                if o + 1 < o_stop:
+                    _store_four(out_rows[o1, y], start, b0, b1, b2, b3, count)
+                if o + 2 < o_stop:
+                    _store_four(out_rows[o2, y], start, c0, c1, c2, c3, count)
+                if o + 3 < o_stop:
+                    _store_four(out_rows[o3, y], start, d0, d1, d2, d3, count)
+
+
+CONV_PIECE = 1024  # the weight's gradient sums a row's products in pieces of at most this many floats
 
 
 @jit_reducing
