@@ -246,24 +246,21 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_
     assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= kernels[0]
 
 
-def test_numpys_blas_is_found_where_the_tests_run():
-    """NumPy's wheels ship OpenBLAS with 64-bit integers: without it, the recurrences'
-    compiled loops (and this file's tests of them) would not run."""
-    assert compiled.sgemm() is not None
-
-
-@pytest.mark.parametrize("transpose", [False, True])
-def test_kernel_products_are_numpys_matmul(transpose):
-    """kernels.product calls the sgemm NumPy's matmul calls, the same way: the same result
-    to the bit, for matrices whose rows lie inside larger arrays too."""
-    from numba import njit
-    kernels = compiled.load()
-    product = njit(lambda sgemm, a, b, out: kernels.product(sgemm, a, b, out, transpose))
-    a = _data(9, 7, 40)[3, 2:6]  # (4, 40): rows 40 apart
-    b = _data(33, 40, seed=1) if transpose else _data(40, 33, seed=1)[:, 5:30]  # (33, 40) or (40, 25): rows 33 apart
-    out = np.full((4, len(b) if transpose else b.shape[1]), np.nan, np.float32)
-    product(compiled.sgemm(), a, b, out)
-    np.testing.assert_array_equal(out, a @ (b.T if transpose else b))
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (6, 33, 70), (64, 128, 512), (9, 512, 128)])
+def test_multiply_rows_is_a_matrix_product(m, k, n, accumulate):
+    """kernels.multiply_rows, the recurrences' product, against NumPy's in float64: rows
+    short of a group of four, columns short of a block of 64, and a's rows inside a larger
+    array (as a block of a batch is). Only out's own rows and columns are written."""
+    kernels, rng = compiled.load(), np.random.default_rng(0)
+    a = rng.standard_normal((3, m + 2, k), dtype=np.float32)[1, 1:m + 1]
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.full((m + 1, n + 5), np.nan, np.float32)
+    out[:m, :n] = start = rng.standard_normal((m, n), dtype=np.float32) if accumulate else 0
+    kernels.multiply_rows(a, b, out[:m, :n], accumulate)
+    expected = (start if accumulate else 0) + a.astype(np.float64) @ b
+    np.testing.assert_allclose(out[:m, :n], expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    assert np.isnan(out[m:]).all() and np.isnan(out[:, n:]).all()
 
 
 @pytest.mark.parametrize("count", [-3, 0, 1, 7, 16, 40])
@@ -635,24 +632,11 @@ def test_compiled_kernels_are_off_for_other_array_libraries(monkeypatch):
     assert math.isfinite(1.0)  # the NumPy path needs nothing from numba
 
 
-def test_without_numpys_blas_the_recurrences_loop_in_python(monkeypatch, spy):
-    """Where NumPy's sgemm is not found (another BLAS, or none that can be opened), the
-    LSTM runs its Python loop with the compiled cell, and gives the same numbers."""
-    gn.seed(0)
-    lstm = gn.nn.LSTM(5, 8)
-    x = gn.tensor(_data(4, 3, 5, scale=1.0))
-    found = lstm(x)[0].numpy()
-    monkeypatch.setitem(compiled._modules, "sgemm", None)
-    spy.clear()
-    np.testing.assert_allclose(lstm(x)[0].numpy(), found, rtol=1e-6, atol=1e-7)
-    assert "lstm_cell" in spy and "lstm_steps" not in spy
-
-
 @pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
 def test_a_batch_of_no_sequences_runs_and_says_nothing(layer):
     """An empty batch gives empty outputs and gradients, as PyTorch's do, and no BLAS
-    complaint (an empty block never reaches sgemm, whose error message C's stdio prints
-    at exit: hence a process of its own)."""
+    complaint (BLAS's error message, from a product outside the loops, C's stdio would
+    print at exit: hence a process of its own)."""
     import subprocess
     import sys
     code = f"""

@@ -83,33 +83,10 @@ def _in_memory_order(array):
     return array.transpose(memory_order(array))
 
 
-def sgemm():
-    """The address of the ``cblas_sgemm`` of NumPy's own BLAS, for kernels that make their
-    own matrix products (``kernels.product``), or None: then the ops loop in Python, the
-    products through NumPy. Looked up once in the libraries NumPy's core module loaded.
-    Only a BLAS with 64-bit integers is taken, the one NumPy's wheels ship (OpenBLAS, its
-    functions named with the suffix ``64_``): with a name alone, a 32-bit one could not be
-    told apart from it."""
-    if "sgemm" not in _modules:
-        try:
-            from numpy._core import _multiarray_umath as core
-        except ImportError:  # NumPy 1
-            from numpy.core import _multiarray_umath as core
-        try:
-            library = ctypes.CDLL(core.__file__)
-        except OSError:  # a platform where ctypes cannot open it: the ops then loop in Python
-            library = None
-        names = ("scipy_cblas_sgemm64_", "cblas_sgemm64_")
-        found = [getattr(library, name) for name in names if hasattr(library, name)]
-        _modules["sgemm"] = ctypes.cast(found[0], ctypes.c_void_p).value if found else None
-    return _modules["sgemm"]
-
-
-def sgemm_fits(*arrays):
-    """:func:`sgemm` where the kernels may take each of these arrays (:func:`fits`, one at
-    a time: they need not share a shape), else None. What a recurrence asks before its
-    compiled loop."""
-    return sgemm() if all(fits(a) for a in arrays) else None
+def fits_each(*arrays):
+    """Whether the kernels may take each of these arrays (:func:`fits`, one at a time:
+    they need not share a shape). What a recurrence asks before its compiled loop."""
+    return all(fits(a) for a in arrays)
 
 
 def load():

@@ -318,50 +318,155 @@ def gru_cell_backward(gates, h_prev, h_candidate, dh, d_x_gates, d_h_gates):
             d_h[j] *= z[j]
 
 
-# -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
-# In Python, each step of the loop takes the GIL back twice (after the product, after the
-# cell); with a thread per block of rows, the two threads then wait on each other's steps.
-# Here the loop runs in one call that holds no GIL, and the products go to NumPy's own
-# BLAS (compiled.sgemm), called as NumPy's matmul calls it: the same sgemm, the same sums.
+# -- sixteen float32 lanes: a value numba keeps in one vector register -----------------------
+#
+# LLVM vectorizes a loop's innermost axis, so the sums a loop adds into live in memory and
+# are loaded and stored on every pass. A kernel that wants its sums to stay in registers
+# across a long inner loop (the convolution's, over channels and taps) holds them as
+# ``lanes`` values instead: sixteen float32 lanes, one AVX-512 register (two AVX2 ones
+# elsewhere: LLVM splits the type for the machine it compiles on).
 
-CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
+LANES = 16
+LANES_TYPE = ir.VectorType(ir.FloatType(), LANES)
+
+
+class Lanes(types.Type):
+    def __init__(self):
+        super().__init__(name="lanes")
+
+
+lanes = Lanes()
+register_model(Lanes)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, LANES_TYPE))
+
+
+def _lanes_at(context, builder, array_type, array, index):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [index]), LANES_TYPE.as_pointer())
+
+
+def _lanes_below(builder, count):
+    """The mask of the lanes i < count."""
+    i64 = ir.IntType(64)
+    counts = builder.insert_element(ir.Constant(ir.VectorType(i64, LANES), ir.Undefined), count, ir.Constant(i64, 0))
+    counts = builder.shuffle_vector(counts, counts, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, LANES), list(range(LANES))), counts)
+
+
+def _llvm(builder, name, returns, *arguments):
+    kind = ir.FunctionType(returns, [a.type for a in arguments])
+    return builder.call(cgutils.get_or_insert_function(builder.module, kind, name), arguments)
 
 
 @intrinsic
-def _cblas_sgemm(typingctx, sgemm, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
-    """c = a @ b (b^T where trans_b is CBLAS_TRANS), row major, by the cblas_sgemm at address
-    ``sgemm`` (64-bit integers); a, b and c are addresses, lda, ldb and ldc their row strides
-    in elements."""
+def load_lanes(typingctx, array, index, count):
+    """array[index:index + 16] of a 1-D float32 array, the lanes from ``count`` on zero and
+    not read (a row's end)."""
     def codegen(context, builder, signature, args):
-        sgemm, trans_b, m, n, k, a, lda, b, ldb, c, ldc = args
-        i32, i64, f, pointer = ir.IntType(32), ir.IntType(64), ir.FloatType(), ir.IntType(8).as_pointer()
-        kind = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, f, pointer, i64, pointer, i64, f,
-                                               pointer, i64])
-        address = [builder.inttoptr(x, pointer) for x in (a, b, c)]
-        builder.call(builder.inttoptr(sgemm, kind.as_pointer()),
-                     [ir.Constant(i32, CBLAS_ROW_MAJOR), ir.Constant(i32, CBLAS_NO_TRANS), builder.trunc(trans_b, i32),
-                      m, n, k, ir.Constant(f, 1.0), address[0], lda, address[1], ldb, ir.Constant(f, 0.0),
-                      address[2], ldc])
+        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
+                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+                     _lanes_below(builder, args[2]), ir.Constant(LANES_TYPE, None))
+    return lanes(array, types.int64, types.int64), codegen
+
+
+@intrinsic
+def store_lanes(typingctx, array, index, value, count):
+    """array[index:index + 16] = value, the lanes before ``count`` only."""
+    def codegen(context, builder, signature, args):
+        _llvm(builder, "llvm.masked.store.v16f32.p0v16f32", ir.VoidType(), args[2],
+              _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+              _lanes_below(builder, args[3]))
         return context.get_dummy_value()
-    return types.void(*[types.int64] * 11), codegen
+    return types.void(array, types.int64, lanes, types.int64), codegen
+
+
+def _splat(builder, scalar):
+    one = builder.insert_element(ir.Constant(LANES_TYPE, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+
+
+@intrinsic
+def splat(typingctx, scalar):
+    """The float32 ``scalar`` in every lane."""
+    return lanes(types.float32), lambda context, builder, signature, args: _splat(builder, args[0])
+
+
+@intrinsic
+def multiply_add(typingctx, total, weight, x):
+    """total + weight * x in every lane, one rounding (a fused multiply-add), ``weight`` a scalar."""
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, _splat(builder, args[1]), args[2], args[0])
+    return lanes(lanes, types.float32, lanes), codegen
 
 
 @jit_inline
-def product(sgemm, a, b, out, transpose_b):
-    """out = a @ b (a @ b.T if transpose_b): 2-D float32 arrays with contiguous rows. An
-    empty block (a batch of no rows) is not handed to BLAS, which would reject its strides."""
-    if out.size == 0:
-        return
-    _cblas_sgemm(sgemm, CBLAS_TRANS if transpose_b else CBLAS_NO_TRANS, a.shape[0], out.shape[1], a.shape[1],
-                 a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, out.ctypes.data,
-                 out.strides[0] // 4)
+def _add_times(e0, e1, e2, e3, weight, x0, x1, x2, x3):
+    """e_k + weight * x_k for four runs of 16 lanes: one filter's sums over 64 floats."""
+    return multiply_add(e0, weight, x0), multiply_add(e1, weight, x1), multiply_add(e2, weight, x2), multiply_add(e3, weight, x3)
 
+
+@jit_inline
+def _load_four(x, start, count):
+    """x[start:start + 64] as four vectors, the lanes from ``count`` on zero and not read."""
+    return (load_lanes(x, start, count), load_lanes(x, start + LANES, count - LANES),
+            load_lanes(x, start + 2 * LANES, count - 2 * LANES), load_lanes(x, start + 3 * LANES, count - 3 * LANES))
+
+
+@jit_inline
+def _store_four(row, start, e0, e1, e2, e3, count):
+    """row[start:start + 64] = the four vectors, the lanes before ``count`` only."""
+    store_lanes(row, start, e0, count)
+    store_lanes(row, start + LANES, e1, count - LANES)
+    store_lanes(row, start + 2 * LANES, e2, count - 2 * LANES)
+    store_lanes(row, start + 3 * LANES, e3, count - 3 * LANES)
+
+
+@jit
+def multiply_rows(a, b, out, accumulate):
+    """out = a @ b, or out += a @ b where ``accumulate``: a (M, K), b (K, N) and out (M, N),
+    float32, each row contiguous. Four rows of out by 64 columns at a time, their sums in
+    registers over all of K (16 vectors); each row of b's block, four loads, feeds sixteen
+    multiply-adds. A last group of fewer than four rows repeats its last row and does not
+    store the repeats; the last block of columns masks the lanes past N."""
+    m, depth = a.shape
+    n = b.shape[1]
+    for start in range(0, n, 4 * LANES):
+        count = n - start
+        for r in range(0, m, 4):
+            r1, r2, r3 = min(r + 1, m - 1), min(r + 2, m - 1), min(r + 3, m - 1)
+            if accumulate:
+                a0, a1, a2, a3 = _load_four(out[r], start, count)
+                b0, b1, b2, b3 = _load_four(out[r1], start, count)
+                c0, c1, c2, c3 = _load_four(out[r2], start, count)
+                d0, d1, d2, d3 = _load_four(out[r3], start, count)
+            else:
+                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+            u0, u1, u2, u3 = a[r], a[r1], a[r2], a[r3]
+            for k in range(depth):
+                x0, x1, x2, x3 = _load_four(b[k], start, count)
+                a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, u0[k], x0, x1, x2, x3)
+                b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, u1[k], x0, x1, x2, x3)
+                c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, u2[k], x0, x1, x2, x3)
+                d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, u3[k], x0, x1, x2, x3)
+            _store_four(out[r], start, a0, a1, a2, a3, count)
+            if r + 1 < m:
+                _store_four(out[r1], start, b0, b1, b2, b3, count)
+            if r + 2 < m:
+                _store_four(out[r2], start, c0, c1, c2, c3, count)
+            if r + 3 < m:
+                _store_four(out[r3], start, d0, d1, d2, d3, count)
+
+
+# -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
+# In Python, each step of the loop takes the GIL back twice (after the product, after the
+# cell); with a thread per block of rows, the two threads then wait on each other's steps.
+# Here the loop runs in one call that holds no GIL, each step's product by multiply_rows
+# (faster than OpenBLAS at these sizes: 64 x 128 times 128 x 512 on one core, 75 us
+# against 101, which packs W afresh for every product).
 
 @jit_inline
 def _transposed(weight):
-    """W^T as a C-ordered copy, made once for a loop over time: each step's h W^T then reads
-    it untransposed, which OpenBLAS's kernels do about 20% faster at the recurrences' sizes
-    (64 x 128 times 128 x 512: 113 -> 90 us on one core), with the same result to the bit."""
+    """W^T as a C-ordered copy, made once for a loop over time: multiply_rows reads the
+    matrix on its right by rows."""
     return np.ascontiguousarray(weight.T)
 
 
@@ -382,16 +487,16 @@ def rnn_cell(pre, recurrent, h_next, tanh_activation):
 
 
 @jit
-def rnn_steps(sgemm, pre, weight_hh, hs, tanh_activation, rows):
+def rnn_steps(pre, weight_hh, hs, tanh_activation, rows):
     """RNN.forward's loop for a block of rows: each step h W_hh^T, then rnn_cell."""
     recurrent, weight_t = np.empty((rows.stop - rows.start, pre.shape[2]), np.float32), _transposed(weight_hh)
     for t in range(pre.shape[0]):
-        product(sgemm, hs[t, rows], weight_t, recurrent, False)
+        multiply_rows(hs[t, rows], weight_t, recurrent, False)
         rnn_cell(pre[t, rows], recurrent, hs[t + 1, rows], tanh_activation)
 
 
 @jit
-def rnn_steps_backward(sgemm, hs, grad, weight_hh, dh, d_pre, tanh_activation, rows):
+def rnn_steps_backward(hs, grad, weight_hh, dh, d_pre, tanh_activation, rows):
     """RNN.backward's loop for a block of rows, from the last step to the first: the
     activation's derivative from its output h (1 - h^2, or the mask h > 0 multiplied in
     as NumPy multiplies by a bool array), then the gradient reaching h_{t-1}."""
@@ -406,48 +511,46 @@ def rnn_steps_backward(sgemm, hs, grad, weight_hh, dh, d_pre, tanh_activation, r
             else:
                 for j in range(h.shape[1]):
                     d[n, j] = dh_rows[n, j] * (f32(1) if h[n, j] > f32(0) else f32(0))
-        product(sgemm, d, weight_hh, dh_rows, False)
+        multiply_rows(d, weight_hh, dh_rows, False)
 
 
 @jit
-def lstm_steps(sgemm, gates, weight_hh, bias, hs, cs, tanh_cs, rows):
+def lstm_steps(gates, weight_hh, bias, hs, cs, tanh_cs, rows):
     """LSTM.forward's loop for a block of the batch's rows: each step h W_hh^T, then lstm_cell."""
     recurrent, weight_t = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32), _transposed(weight_hh)
     for t in range(gates.shape[0]):
-        product(sgemm, hs[t, rows], weight_t, recurrent, False)
+        multiply_rows(hs[t, rows], weight_t, recurrent, False)
         lstm_cell(gates[t, rows], recurrent, bias, cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
 
 
 @jit
-def lstm_steps_backward(sgemm, gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, d_gates, rows):
+def lstm_steps_backward(gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, d_gates, rows):
     """LSTM.backward's loop for a block of rows, from the last step to the first."""
     dh_rows = dh[rows]
     for t in range(gates.shape[0] - 1, -1, -1):
         dh_rows += grad_hs[t, rows]
         lstm_cell_backward(gates[t, rows], cs[t, rows], tanh_cs[t, rows], dh_rows, dc[rows], d_gates[t, rows])
-        product(sgemm, d_gates[t, rows], weight_hh, dh_rows, False)
+        multiply_rows(d_gates[t, rows], weight_hh, dh_rows, False)
 
 
 @jit
-def gru_steps(sgemm, x_gates, weight_hh, bias, hs, gates, h_candidates, rows):
+def gru_steps(x_gates, weight_hh, bias, hs, gates, h_candidates, rows):
     """GRU.forward's loop for a block of rows: each step h W_hh^T, then gru_cell."""
     h_gates, weight_t = np.empty((rows.stop - rows.start, x_gates.shape[2]), np.float32), _transposed(weight_hh)
     for t in range(x_gates.shape[0]):
-        product(sgemm, hs[t, rows], weight_t, h_gates, False)
+        multiply_rows(hs[t, rows], weight_t, h_gates, False)
         gru_cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
 
 
 @jit
-def gru_steps_backward(sgemm, gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, d_h_gates, rows):
+def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, d_h_gates, rows):
     """GRU.backward's loop for a block of rows, from the last step to the first."""
     dh_rows = dh[rows]
-    through_weights = np.empty_like(dh_rows)
     for t in range(gates.shape[0] - 1, -1, -1):
         dh_rows += grad[t, rows]
         gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates[t, rows],
                           d_h_gates[t, rows])
-        product(sgemm, d_h_gates[t, rows], weight_hh, through_weights, False)
-        dh_rows += through_weights
+        multiply_rows(d_h_gates[t, rows], weight_hh, dh_rows, True)
 
 
 # -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------
@@ -761,86 +864,6 @@ def max_pool_backward_rows(grad, argmax, grad_x, kh, kw, stride_h, stride_w, dil
                             grad_x[c, row, col, n] += grad[c, y, x_, n] if place[n] == offset else f32(0)
 
 
-# -- sixteen float32 lanes: a value numba keeps in one vector register -----------------------
-#
-# LLVM vectorizes a loop's innermost axis, so the sums a loop adds into live in memory and
-# are loaded and stored on every pass. A kernel that wants its sums to stay in registers
-# across a long inner loop (the convolution's, over channels and taps) holds them as
-# ``lanes`` values instead: sixteen float32 lanes, one AVX-512 register (two AVX2 ones
-# elsewhere: LLVM splits the type for the machine it compiles on).
-
-LANES = 16
-LANES_TYPE = ir.VectorType(ir.FloatType(), LANES)
-
-
-class Lanes(types.Type):
-    def __init__(self):
-        super().__init__(name="lanes")
-
-
-lanes = Lanes()
-register_model(Lanes)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, LANES_TYPE))
-
-
-def _lanes_at(context, builder, array_type, array, index):
-    data = context.make_array(array_type)(context, builder, array).data
-    return builder.bitcast(builder.gep(data, [index]), LANES_TYPE.as_pointer())
-
-
-def _lanes_below(builder, count):
-    """The mask of the lanes i < count."""
-    i64 = ir.IntType(64)
-    counts = builder.insert_element(ir.Constant(ir.VectorType(i64, LANES), ir.Undefined), count, ir.Constant(i64, 0))
-    counts = builder.shuffle_vector(counts, counts, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
-    return builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, LANES), list(range(LANES))), counts)
-
-
-def _llvm(builder, name, returns, *arguments):
-    kind = ir.FunctionType(returns, [a.type for a in arguments])
-    return builder.call(cgutils.get_or_insert_function(builder.module, kind, name), arguments)
-
-
-@intrinsic
-def load_lanes(typingctx, array, index, count):
-    """array[index:index + 16] of a 1-D float32 array, the lanes from ``count`` on zero and
-    not read (a row's end)."""
-    def codegen(context, builder, signature, args):
-        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
-                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
-                     _lanes_below(builder, args[2]), ir.Constant(LANES_TYPE, None))
-    return lanes(array, types.int64, types.int64), codegen
-
-
-@intrinsic
-def store_lanes(typingctx, array, index, value, count):
-    """array[index:index + 16] = value, the lanes before ``count`` only."""
-    def codegen(context, builder, signature, args):
-        _llvm(builder, "llvm.masked.store.v16f32.p0v16f32", ir.VoidType(), args[2],
-              _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
-              _lanes_below(builder, args[3]))
-        return context.get_dummy_value()
-    return types.void(array, types.int64, lanes, types.int64), codegen
-
-
-def _splat(builder, scalar):
-    one = builder.insert_element(ir.Constant(LANES_TYPE, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
-
-
-@intrinsic
-def splat(typingctx, scalar):
-    """The float32 ``scalar`` in every lane."""
-    return lanes(types.float32), lambda context, builder, signature, args: _splat(builder, args[0])
-
-
-@intrinsic
-def multiply_add(typingctx, total, weight, x):
-    """total + weight * x in every lane, one rounding (a fused multiply-add), ``weight`` a scalar."""
-    def codegen(context, builder, signature, args):
-        return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, _splat(builder, args[1]), args[2], args[0])
-    return lanes(lanes, types.float32, lanes), codegen
-
-
 # -- the direct convolution: ops.conv.Conv2d without the unfolded columns ---------------------
 #
 # Arrays are batch-last, as in ops/conv.py: out and grad (O, out_h, out_w, N), weight
@@ -848,28 +871,6 @@ def multiply_add(typingctx, total, weight, x):
 # dealt into the stride's phases (conv.padded_in_phases), so that the pixels one kernel tap
 # reads across a whole output row are one run of out_w * N adjacent floats at any stride;
 # ``taps[j]`` is where tap j's run starts in a row.
-
-
-@jit_inline
-def _add_times(e0, e1, e2, e3, weight, x0, x1, x2, x3):
-    """e_k + weight * x_k for four runs of 16 lanes: one filter's sums over 64 floats."""
-    return multiply_add(e0, weight, x0), multiply_add(e1, weight, x1), multiply_add(e2, weight, x2), multiply_add(e3, weight, x3)
-
-
-@jit_inline
-def _load_four(x, start, count):
-    """x[start:start + 64] as four vectors, the lanes from ``count`` on zero and not read."""
-    return (load_lanes(x, start, count), load_lanes(x, start + LANES, count - LANES),
-            load_lanes(x, start + 2 * LANES, count - 2 * LANES), load_lanes(x, start + 3 * LANES, count - 3 * LANES))
-
-
-@jit_inline
-def _store_four(row, start, e0, e1, e2, e3, count):
-    """row[start:start + 64] = the four vectors, the lanes before ``count`` only."""
-    store_lanes(row, start, e0, count)
-    store_lanes(row, start + LANES, e1, count - LANES)
-    store_lanes(row, start + 2 * LANES, e2, count - 2 * LANES)
-    store_lanes(row, start + 3 * LANES, e3, count - 3 * LANES)
 
 
 @jit

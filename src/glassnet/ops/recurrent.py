@@ -51,15 +51,16 @@ def _project_inputs(x, weight_ih, bias):
     return projected
 
 
-def _over_rows(recur, largest):
+def _over_rows(recur, largest, compiled_loop):
     """Run ``recur(rows)`` for blocks of the batch's rows, one block per thread. The rows
     of a batch never meet in a recurrence (each sequence has its own state), so each
     thread can run the whole loop over time for its own rows, its small per-step products
-    on one core (BLAS is set to one thread meanwhile), which is faster than two cores on
-    each small product in turn. ``largest`` is the largest (L, N, ...) array the loop
-    writes: it sizes the blocks, so that short sequences and small batches stay whole."""
-    batch = largest.shape[1]
-    in_blocks(lambda start, stop: recur(slice(start, stop)), batch, largest.nbytes // max(batch, 1), calls_blas=True)
+    on one core (the Python loop's BLAS is set to one thread meanwhile), which is faster
+    than two cores on each small product in turn. ``largest`` is the largest (L, N, ...)
+    array the loop writes: it sizes the blocks, so that short sequences and small batches
+    stay whole."""
+    in_blocks(lambda start, stop: recur(slice(start, stop)), largest.shape[1], largest[:, :1].nbytes,
+              calls_blas=not compiled_loop)
 
 
 def _in_reading_order(sequence, reverse):
@@ -138,16 +139,16 @@ class RNN(Function):
         # hs[t] is h_{t-1}, hs[0] = h0: one array, so that backward finds every h_{t-1} as hs[:-1]
         hs = xp.empty((steps + 1, batch, hidden), dtype=pre.dtype)
         hs[0] = h0
-        sgemm = compiled.sgemm_fits(pre, weight_hh)
+        compiled_loop = compiled.fits_each(pre, weight_hh)
 
         def recur(rows):
-            if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
-                return compiled.load().rnn_steps(sgemm, pre, weight_hh, hs, nonlinearity == "tanh", rows)
+            if compiled_loop:  # this loop compiled, in one call (compiled.kernels says why)
+                return compiled.load().rnn_steps(pre, weight_hh, hs, nonlinearity == "tanh", rows)
             for t in range(steps):
                 pre[t, rows] += hs[t, rows] @ weight_hh.T
                 hs[t + 1, rows] = xp.tanh(pre[t, rows]) if nonlinearity == "tanh" else xp.maximum(pre[t, rows], 0)
 
-        _over_rows(recur, pre)
+        _over_rows(recur, pre, compiled_loop)
         self.x, self.hs, self.weight_ih, self.weight_hh = x, hs, weight_ih, weight_hh
         self.nonlinearity, self.reverse, self.has_bias = nonlinearity, reverse, bias_ih is not None
         return _in_reading_order(hs[1:], reverse)
@@ -158,11 +159,11 @@ class RNN(Function):
         d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
         dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1, updated in place
         tanh = self.nonlinearity == "tanh"
-        sgemm = grad.dtype == xp.float32 and compiled.sgemm_fits(d_pre, hs, self.weight_hh)
+        compiled_loop = grad.dtype == xp.float32 and compiled.fits_each(d_pre, hs, self.weight_hh)
 
         def recur(rows):
-            if sgemm:
-                return compiled.load().rnn_steps_backward(sgemm, hs, grad, self.weight_hh, dh, d_pre, tanh, rows)
+            if compiled_loop:
+                return compiled.load().rnn_steps_backward(hs, grad, self.weight_hh, dh, d_pre, tanh, rows)
             dh_rows = dh[rows]
             for t in reversed(range(len(grad))):
                 dh_rows += grad[t, rows]
@@ -171,7 +172,7 @@ class RNN(Function):
                 d_pre[t, rows] = dh_rows * (1 - h * h) if tanh else dh_rows * (h > 0)
                 xp.matmul(d_pre[t, rows], self.weight_hh, out=dh_rows)
 
-        _over_rows(recur, d_pre)
+        _over_rows(recur, d_pre, compiled_loop)
         grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre, d_pre)
         return (grad_x, dh, *weight_grads)
 
@@ -265,17 +266,17 @@ class LSTM(Function):
         tanh_cs = xp.empty_like(hs[1:])  # tanh(c_t), which h_t and its gradient share
         hs[0], cs[0] = h0, c0
         cell = compiled.load().lstm_cell if compiled.fits(gates) else _lstm_cell  # the same maths
-        sgemm = compiled.sgemm_fits(gates, weight_hh)
+        compiled_loop = compiled.fits_each(gates, weight_hh)
 
         def recur(rows):
-            if sgemm:  # this loop compiled, in one call (compiled.kernels says why)
-                return compiled.load().lstm_steps(sgemm, gates, weight_hh, bias, hs, cs, tanh_cs, rows)
+            if compiled_loop:  # this loop compiled, in one call (compiled.kernels says why)
+                return compiled.load().lstm_steps(gates, weight_hh, bias, hs, cs, tanh_cs, rows)
             recurrent = xp.empty_like(gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
                 cell(gates[t, rows], recurrent, bias, cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
 
-        _over_rows(recur, gates)
+        _over_rows(recur, gates, compiled_loop)
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -288,11 +289,11 @@ class LSTM(Function):
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
         fast = compiled.fits(d_gates, self.gates) and compiled.fits(dh, dc)
         cell_backward = compiled.load().lstm_cell_backward if fast else _lstm_cell_backward  # the same maths
-        sgemm = fast and grad_hs.dtype == xp.float32 and compiled.sgemm_fits(self.weight_hh)
+        compiled_loop = fast and grad_hs.dtype == xp.float32 and compiled.fits(self.weight_hh)
 
         def recur(rows):
-            if sgemm:
-                return compiled.load().lstm_steps_backward(sgemm, self.gates, self.cs, self.tanh_cs, grad_hs,
+            if compiled_loop:
+                return compiled.load().lstm_steps_backward(self.gates, self.cs, self.tanh_cs, grad_hs,
                                                            self.weight_hh, dh, dc, d_gates, rows)
             dh_rows, dc_rows = dh[rows], dc[rows]  # views: the updates land in dh and dc
             for t in reversed(range(len(grad_hs))):
@@ -301,7 +302,7 @@ class LSTM(Function):
                               d_gates[t, rows])
                 xp.matmul(d_gates[t, rows], self.weight_hh, out=dh_rows)
 
-        _over_rows(recur, d_gates)
+        _over_rows(recur, d_gates, compiled_loop)
         grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
         return (grad_x, dh, dc, *weight_grads)
 
@@ -391,17 +392,17 @@ class GRU(Function):
         hs[0] = h0
         bias = xp.zeros(x_gates.shape[-1], x_gates.dtype) if bias_hh is None else bias_hh.astype(x_gates.dtype)
         cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
-        sgemm = compiled.sgemm_fits(x_gates, weight_hh)
+        compiled_loop = compiled.fits_each(x_gates, weight_hh)
 
         def recur(rows):
-            if sgemm:  # this loop compiled, in one call
-                return compiled.load().gru_steps(sgemm, x_gates, weight_hh, bias, hs, gates, h_candidates, rows)
+            if compiled_loop:  # this loop compiled, in one call
+                return compiled.load().gru_steps(x_gates, weight_hh, bias, hs, gates, h_candidates, rows)
             h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=h_gates)
                 cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
 
-        _over_rows(recur, x_gates)
+        _over_rows(recur, x_gates, compiled_loop)
         self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -414,11 +415,11 @@ class GRU(Function):
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
         fast = compiled.fits(self.gates, d_x_gates, d_h_gates) and compiled.fits(dh, self.h_candidates[0])
         cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
-        sgemm = fast and grad.dtype == xp.float32 and compiled.sgemm_fits(self.weight_hh)
+        compiled_loop = fast and grad.dtype == xp.float32 and compiled.fits(self.weight_hh)
 
         def recur(rows):
-            if sgemm:
-                return compiled.load().gru_steps_backward(sgemm, self.gates, self.hs, self.h_candidates, grad,
+            if compiled_loop:
+                return compiled.load().gru_steps_backward(self.gates, self.hs, self.h_candidates, grad,
                                                           self.weight_hh, dh, d_x_gates, d_h_gates, rows)
             dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
             for t in reversed(range(len(grad))):
@@ -427,7 +428,7 @@ class GRU(Function):
                               d_x_gates[t, rows], d_h_gates[t, rows])
                 dh_rows += xp.matmul(d_h_gates[t, rows], self.weight_hh, out=through_weights)
 
-        _over_rows(recur, d_x_gates)
+        _over_rows(recur, d_x_gates, compiled_loop)
         grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, d_h_gates)
         return (grad_x, dh, *weight_grads)
 
