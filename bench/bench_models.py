@@ -46,8 +46,8 @@ CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
 
 # The recipe behind the time-to-accuracy figure: past 93% test accuracy on Fashion-MNIST at
 # epoch 15 (7 min 11 s of training), 93.19% after epoch 18, 9 min 17 s of wall time on the 2
-# cores; in the latest rerun at epoch 13 (4 min of training), 5 min 39 s of wall time
-# (bench/RESULTS.md, issue 11). The time budget stops a slow machine's run after the first
+# cores; in the latest reruns at epoch 13 or 16 (4 or 5 min of training), 5 min 39 s and
+# 5 min 46 s of wall time (bench/RESULTS.md, issue 11). The time budget stops a slow machine's run after the first
 # epoch to end past 9 minutes of training, so that the run ends near 10 minutes.
 TIME_TO_ACCURACY = ("glassnet train --model cnn --dataset fashion-mnist --epochs 18 --batch-size 128 "
                     "--lr 1e-3 --schedule cosine --time-budget 9 --seed 0")
