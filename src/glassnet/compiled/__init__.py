@@ -17,7 +17,6 @@ with ``glassnet.threads`` as they do NumPy's passes, so ``gn.set_num_threads`` g
 both. numba is optional (``pip install glassnet[fast]``, part of ``all``); each kernel
 compiles when first used, about a second, and is cached on disk after that.
 """
-import ctypes
 import importlib
 import os
 import warnings

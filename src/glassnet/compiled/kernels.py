@@ -339,6 +339,12 @@ lanes = Lanes()
 register_model(Lanes)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, LANES_TYPE))
 
 
+def _takes_lanes(array):
+    """Whether ``array`` (a numba type) is 1-D float32: its run of 16 must also be adjacent
+    in memory (a row of a C-ordered array), which the callers see to."""
+    return isinstance(array, types.Array) and array.ndim == 1 and array.dtype == types.float32
+
+
 def _lanes_at(context, builder, array_type, array, index):
     data = context.make_array(array_type)(context, builder, array).data
     return builder.bitcast(builder.gep(data, [index]), LANES_TYPE.as_pointer())
@@ -361,6 +367,9 @@ def _llvm(builder, name, returns, *arguments):
 def load_lanes(typingctx, array, index, count):
     """array[index:index + 16] of a 1-D float32 array, the lanes from ``count`` on zero and
     not read (a row's end)."""
+    if not _takes_lanes(array):
+        return None
+
     def codegen(context, builder, signature, args):
         return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
                      _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
@@ -371,6 +380,9 @@ def load_lanes(typingctx, array, index, count):
 @intrinsic
 def store_lanes(typingctx, array, index, value, count):
     """array[index:index + 16] = value, the lanes before ``count`` only."""
+    if not _takes_lanes(array):
+        return None
+
     def codegen(context, builder, signature, args):
         _llvm(builder, "llvm.masked.store.v16f32.p0v16f32", ir.VoidType(), args[2],
               _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
