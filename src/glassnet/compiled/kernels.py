@@ -7,7 +7,10 @@ running a stale copy of a scalar function changed here.
 The scalar functions are written so that LLVM vectorizes the loops that call them: no
 library calls, no branches around work (both values are computed and one is chosen, a
 select), no Python ints (``np.floor`` rather than ``math.floor``, which returns one and
-stops vectorization), and the kernels' loops run over contiguous arrays.
+stops vectorization), and the kernels' loops run over contiguous arrays. The two kernels
+whose sums must stay in registers across an inner loop, the matrix product of the
+recurrences and the direct convolution, hold them as ``lanes`` (sixteen floats, one
+vector register) instead of leaving the vectorizing to LLVM.
 
 ``exp`` is the textbook range reduction: x = k ln 2 + r with |r| <= ln 2 / 2, e^r by its
 Taylor polynomial to r^7 (truncation error below 1e-8), and 2^k made by writing k into a
