@@ -436,12 +436,13 @@ def test_compiled_max_pool_propagates_nan_as_pytorch():
     assert (inputs.grad.numpy()[:, 0] == [[0, 0], [1, 0]]).all()
 
 
-# (x shape, weight shape, stride, padding, dilation): the stem and blocks of the resnet,
-# 3x3 kernels (their nine taps in one pass; one dilated down the rows), LeNet's 5x5 (a
-# triple of taps and two left over), a 3x4 kernel, two filters past a group of four,
-# strides that skip pixels (the input dealt into the stride's phases; with dilation, a
-# kernel's taps fall in every phase), padding wider than the kernel's reach (the input's
-# gradient then goes through col2im) and padding on one side only
+# (x shape, weight shape, stride, padding, dilation): the stem and blocks of the resnet, 3x3
+# kernels (one dilated down the rows), LeNet's 5x5, a 3x4 kernel, two filters past a group of
+# four (the kernel's last group repeats a filter and stores it once), output rows that end
+# inside a block of 64 floats (the masked lanes; one row past a whole block), strides that
+# skip pixels (the input dealt into the stride's phases; with dilation, a kernel's taps fall
+# in every phase), padding wider than the kernel's reach (the input's gradient then goes
+# through col2im) and padding on one side only
 CONVOLUTIONS = {
     "3x3 stride 1": ((4, 3, 9, 11), (6, 3, 3, 3), (1, 1), 1, 1),
     "5x5": ((3, 2, 12, 10), (5, 2, 5, 5), (1, 1), 2, 1),
@@ -451,6 +452,7 @@ CONVOLUTIONS = {
     "stride 3, dilated, batch 2": ((2, 3, 13, 14), (5, 3, 3, 3), (3, 3), 1, (1, 2)),
     "3x3, dilated 2 down": ((3, 2, 11, 12), (6, 2, 3, 3), (1, 1), (2, 1), (2, 1)),
     "wide padding": ((3, 2, 8, 8), (5, 2, 3, 3), (1, 1), 3, 1),
+    "rows of 108 floats: a block of 64 and one masked": ((9, 3, 10, 12), (5, 3, 3, 3), (1, 1), 1, 1),
 }
 
 
@@ -483,9 +485,9 @@ def test_direct_convolution_matches_numpys_im2col(monkeypatch, spy, split_thread
 
 
 def test_direct_convolution_on_random_geometries(monkeypatch, spy):
-    """Twenty seeded geometries beyond the named ones: batches of 1 to 17, kernels up to
-    7 wide (two triples of taps and one left over), strides up to 3, dilation, padding,
-    and inputs in either memory layout; output and all three gradients as NumPy's."""
+    """Twenty seeded geometries beyond the named ones: batches of 1 to 17, kernels up to 7
+    wide, strides up to 3, dilation, padding, and inputs in either memory layout; output and
+    all three gradients as NumPy's."""
     rng = np.random.default_rng(1)
     direct = 0
     for _ in range(20):
