@@ -288,6 +288,23 @@ def test_scaled_dot_product_attention_gradcheck():
     assert gn.gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, is_causal=True), [q, k, v])
 
 
+def test_a_numpy_float64_scale_works_as_the_same_python_float():
+    # 1 / np.sqrt(E) is a NumPy float64: under NumPy 2's promotion it would make each block
+    # of queries float64 (the result cast back, slower and rounded differently); PyTorch
+    # takes it as the Python float it equals
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((2, 3, 16, 8)).astype(np.float32) for _ in range(3)]
+    results = []
+    for scale in (0.3, np.float64(0.3)):
+        q, k, v = (gn.tensor(a, requires_grad=True) for a in arrays)
+        out = scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        out.backward(gn.ones(*out.shape))
+        assert out.dtype == q.grad.dtype == gn.float32
+        results.append([out.numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()])
+    for plain, numpy_scalar in zip(*results):
+        np.testing.assert_array_equal(numpy_scalar, plain)
+
+
 def test_a_query_that_may_attend_nowhere_gets_zeros_as_in_pytorch_sdpa():
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(E, H, batch_first=True)

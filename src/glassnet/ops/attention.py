@@ -127,7 +127,8 @@ class Attention(Function):
         self.lead = xp.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
         # the inputs themselves are kept for backward (alive anyway), as views
         self.query, self.key, self.value = (_batched(a, self.lead) for a in (query, key, value))
-        self.scale, self.keep, self.keep_scale = scale, None, None
+        # a NumPy float64 scale would make every query block float64 (NumPy 2 promotion)
+        self.scale, self.keep, self.keep_scale = float(scale), None, None
         count, length, size = self.query.shape[0], query.shape[-2], key.shape[-2]
         self.blocks = _blocks(mask, length, size)
         self.weights = xp.empty((count,) + self.query.shape[1:-1] + (size,), xp.result_type(query, key))
