@@ -225,6 +225,9 @@ SDPA_CASES = [
     ("is_causal", ((2, 2, 4, 4), (2, 2, 4, 4), (2, 2, 4, 4)), dict(is_causal=True)),
     ("is_causal_rectangular", ((1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 4)), dict(is_causal=True)),
     ("scale", ((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)), dict(scale=0.7)),
+    # long enough for ops.attention's compiled kernels (rows of 128 and more, a causal mask)
+    ("is_causal_long", ((2, 3, 150, 32), (2, 3, 150, 32), (2, 3, 150, 24)), dict(is_causal=True)),
+    ("bool_long", ((1, 2, 130, 40), (1, 2, 140, 40), (1, 2, 140, 40)), dict(mask="bool_causal")),
 ]
 
 
@@ -237,6 +240,9 @@ def test_scaled_dot_product_attention_matches_pytorch(name, shapes, options, tor
     if mask == "bool":
         mask = rng.random(shapes[0][-2:-1] + shapes[1][-2:-1]) < 0.7
         mask[:, 0] = True  # every query attends somewhere
+    elif mask == "bool_causal":  # the later keys hidden, each row seeing one key more, and a few more holes
+        mask = (np.arange(shapes[1][-2]) <= np.arange(shapes[0][-2])[:, None] + 5) & (rng.random((shapes[0][-2], shapes[1][-2])) < 0.9)
+        mask[:, 0] = True
     elif mask == "float":
         mask = rng.standard_normal((shapes[0][0], 1, shapes[0][-2], shapes[1][-2])).astype(np.float32)
     if mask is not None:  # a constant: masks receive no gradient in glassnet
@@ -262,6 +268,9 @@ def test_scaled_dot_product_attention_matches_pytorch_for_any_shape(batch, lengt
     options = {}
     if mask == "bool":  # broadcast over the batch axes; a row may allow nothing (zeros, as in PyTorch)
         options["attn_mask"] = rng.random((length, source_length)) < 0.6
+    elif mask == "bool_causal":  # the later keys hidden, each row seeing one key more, and a few more holes
+        mask = (np.arange(shapes[1][-2]) <= np.arange(shapes[0][-2])[:, None] + 5) & (rng.random((shapes[0][-2], shapes[1][-2])) < 0.9)
+        mask[:, 0] = True
     elif mask == "float":
         options["attn_mask"] = rng.standard_normal((length, source_length)).astype(np.float32)
     elif mask == "causal":

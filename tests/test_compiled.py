@@ -58,6 +58,44 @@ def assert_same(fast, plain):
         np.testing.assert_allclose(a, b, rtol=TOLERANCE["rtol"], atol=TOLERANCE["atol"] * scale, err_msg=f"array {i}")
 
 
+def _summed_to(x, shape):
+    """x summed over the axes where ``shape`` (a broadcast input's) has 1."""
+    return x.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def attention_magnitudes(query, key, value, mask, upstream, scale):
+    """For the attention's output and its three gradients, the same sums over the absolute
+    values of their terms (float64), with each weight w widened by how far rounding its
+    score can move it: w (|s| + sum(w |s|)), |s| the score's own magnitude. Rounding moves
+    each result by at most a small multiple of float32's epsilon times this, and where the
+    scores are large (a saturated softmax) that can be far above the result itself: a
+    gradient w * (g - sum(g w)) with w near 1 is a difference of near-equal numbers. A
+    bound float32 cannot beat, where a relative tolerance would ask for digits that
+    neither path has."""
+    q, k, v, g = (a.astype(np.float64) for a in (query, key, value, upstream))
+    scores = q @ np.swapaxes(k, -1, -2) * scale + (0 if mask is None else mask)
+    with np.errstate(invalid="ignore"):
+        w = np.nan_to_num(np.exp(scores - scores.max(axis=-1, keepdims=True)))
+    w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-300)
+    size = np.abs(q) @ np.abs(np.swapaxes(k, -1, -2)) * scale + (0 if mask is None else np.abs(np.where(
+        np.isneginf(mask), 0, mask)))
+    w = w + w * (size + (w * size).sum(axis=-1, keepdims=True))
+    out = w @ np.abs(v)
+    terms = w * (np.abs(g) @ np.abs(np.swapaxes(v, -1, -2)) + (np.abs(g) * out).sum(axis=-1, keepdims=True))
+    return [out, terms @ np.abs(k) * scale, _summed_to(np.swapaxes(terms, -1, -2) @ np.abs(q) * scale, key.shape),
+            _summed_to(np.swapaxes(w, -1, -2) @ np.abs(g), value.shape)]
+
+
+def assert_within_rounding(fast, exact, magnitudes):
+    """Each element of each result within 64 float32 epsilons of its magnitude (above) of
+    the exact (float64) value, and no NaN: a wrong formula is off by the values themselves."""
+    for i, (a, c, m) in enumerate(zip(fast, exact, magnitudes)):
+        assert a.dtype == np.float32 and a.shape == c.shape, f"array {i}"
+        # and the softmax's cut: weights below e^-64 of their row's largest are 0 (SOFTMAX_CUT)
+        error, allowed = np.abs(a - c), 64 * np.finfo(np.float32).eps * m + 1e-12 * m.max()
+        assert (error <= allowed).all(), f"array {i}: off by {error.max()}, {(error / allowed).max():.2f} times what rounding allows"
+
+
 def test_the_environment_switches_the_kernels_off_at_import():
     """``GLASSNET_COMPILED=0`` is read when glassnet is imported; ``set_enabled`` switches
     at run time."""
@@ -297,15 +335,160 @@ def test_attention_softmax_matches_numpys(monkeypatch, spy, split_threads, mask,
         additive[3] = -np.inf  # query 3 may attend nowhere
     upstream = _data(2, 3, 5, 4, seed=3)
 
-    def compute():
-        tensors = [gn.tensor(a, requires_grad=True) for a in (query, key, value)]
-        out = gn.ops.Attention.apply(*tensors, mask=additive, scale=0.5)
-        (out * gn.tensor(upstream)).sum().backward()
+    def compute(dtype=np.float32):
+        tensors = [gn.tensor(a.astype(dtype), requires_grad=True) for a in (query, key, value)]
+        out = gn.ops.Attention.apply(*tensors, mask=None if additive is None else additive.astype(dtype), scale=0.5)
+        (out * gn.tensor(upstream.astype(dtype))).sum().backward()
         return [out.numpy()] + [t.grad.numpy() for t in tensors]
     fast, plain = both_paths(monkeypatch, spy, compute)
-    assert_same(fast, plain)
+    magnitudes = attention_magnitudes(query, key, value, additive, upstream, 0.5)
+    assert_within_rounding(fast, compute(np.float64), magnitudes)
+    assert_within_rounding(plain, compute(np.float64), magnitudes)
     if mask == "causal":
         assert (fast[0][:, :, 3] == 0).all()
+
+
+def _attention_mask(kind, length, size):
+    """An additive (rows, keys) mask of each kind the head-by-head kernels take."""
+    if kind == "zeros":  # every key seen
+        return np.zeros((1, size), np.float32)
+    if kind == "causal":
+        return np.triu(np.full((length, size), -np.inf, np.float32), 1)
+    if kind == "padding":  # one row for every query: the last keys hidden
+        return np.where(np.arange(size) >= size - max(1, size // 3), -np.inf, 0).astype(np.float32)[None]
+    mask = np.where(np.random.default_rng(5).random((length, size)) < 0.4, -np.inf, 0).astype(np.float32)
+    mask[0] = -np.inf  # the first query may attend nowhere
+    mask[-1, :-1] = -np.inf  # the last one sees only the last key: the groups' reach goes down and up
+    mask[1, 0] = -3.0  # a finite entry: added, not a wall
+    return mask
+
+
+@pytest.fixture
+def any_attention_compiled(monkeypatch):
+    """ops.attention takes the compiled kernels for any length and mask (not only where
+    they are faster), so that small cases test them."""
+    monkeypatch.setattr(gn.ops.attention, "COMPILED_MIN_ROWS", 1)
+    monkeypatch.setattr(gn.ops.attention, "COMPILED_MAX_SHARE", float("inf"))
+
+
+@pytest.mark.parametrize("mask", ["causal", "padding", "random", "zeros"])
+@pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
+    (2, 3, 5, 6, 4, 4), (1, 2, 37, 21, 40, 24), (2, 1, 130, 130, 32, 32), (3, None, 9, 18, 8, 33)],
+    ids=["small", "odd sizes, E over 32", "rows past 128", "three axes"])
+@pytest.mark.parametrize("layout", ["C order", "views of a projection"])
+def test_attention_head_by_head_matches_numpys(monkeypatch, spy, split_threads, any_attention_compiled, mask, batch,
+                                               heads, length, size, depth, value_depth, layout):
+    """The compiled attention (kernels.attention_forward and attention_backward, one head
+    at a time, each group of four queries only as far along the keys as it may see)
+    against NumPy's path: output and the three gradients, for groups cut short by a mask
+    and groups whose reach goes down again, queries that may attend nowhere (zeros), sizes
+    short of a group, a lane or a block of eight, and heads that are views of one
+    projection (rows of the three interleaved, as a transformer makes them), on three
+    threads. Without a gradient wanted the weights are not kept; the output is the same."""
+    split_threads()
+    lead = (batch,) if heads is None else (batch, heads)
+
+    def made(rows, width, seed):
+        if layout == "C order":
+            return _data(*lead, rows, width, scale=1.0, seed=seed)
+        projection = _data(batch, rows, 3, *lead[1:], width, scale=1.0, seed=seed)
+        return np.moveaxis(projection[:, :, 1], 1, -2)  # (batch, [heads,] rows, width), rows 3x apart
+    query, key, value = made(length, depth, 0), made(size, depth, 1), made(size, value_depth, 2)
+    additive, upstream = _attention_mask(mask, length, size), _data(*lead, length, value_depth, seed=3)
+
+    def compute(dtype=np.float32):
+        arrays, mask = [a.astype(dtype) for a in (query, key, value)], None if additive is None else additive.astype(dtype)
+        tensors = [gn.tensor(a, requires_grad=True) for a in arrays]
+        out = gn.ops.Attention.apply(*tensors, mask=mask, scale=0.3)
+        (out * gn.tensor(upstream.astype(dtype))).sum().backward()
+        if dtype == np.float32 and compiled.enabled():
+            assert {"attention_forward", "attention_backward"} <= set(spy)
+        with gn.no_grad():
+            inferred = gn.ops.Attention.apply(*(gn.tensor(a) for a in arrays), mask=mask, scale=0.3)
+        return [out.numpy(), inferred.numpy()] + [t.grad.numpy() for t in tensors]
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    exact, magnitudes = compute(np.float64), attention_magnitudes(query, key, value, additive, upstream, 0.3)
+    for results in (fast, plain):
+        assert_within_rounding(results[:1] + results[2:], exact[:1] + exact[2:], magnitudes)
+        assert_within_rounding(results[1:2], exact[1:2], magnitudes[:1])
+    if mask == "random":
+        assert (fast[0][..., 0, :] == 0).all() and (fast[2][..., 0, :] == 0).all()
+
+
+def test_attention_kernels_take_a_key_shared_by_every_head(monkeypatch, spy, any_attention_compiled):
+    """A key and value of one head broadcast over three (stride 0): their gradients are the
+    sums over the heads, as NumPy's path gives them."""
+    query, key, value = _data(2, 3, 7, 8, scale=1.0), _data(2, 1, 9, 8, scale=1.0, seed=1), _data(2, 1, 9, 8, seed=2)
+
+    def compute(dtype=np.float32):
+        tensors = [gn.tensor(a.astype(dtype), requires_grad=True) for a in (query, key, value)]
+        out = gn.ops.Attention.apply(*tensors, mask=_attention_mask("causal", 7, 9).astype(dtype), scale=0.5)
+        out.sum().backward()
+        if dtype == np.float32 and compiled.enabled():
+            assert {"attention_forward", "attention_backward"} <= set(spy)
+        return [out.numpy()] + [t.grad.numpy() for t in tensors]
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    magnitudes = attention_magnitudes(query, key, value, _attention_mask("causal", 7, 9), np.ones((2, 3, 7, 8)), 0.5)
+    assert_within_rounding(fast, compute(np.float64), magnitudes)
+    assert_within_rounding(plain, compute(np.float64), magnitudes)
+
+
+@pytest.mark.parametrize("length, mask, compiled_path", [
+    (128, "causal", True), (128, "zeros", False), (127, "causal", False), (17, "causal", False)],
+    ids=["a gpt's causal rows", "every score computed", "rows short of 128", "a vision transformer's rows"])
+def test_attention_takes_the_compiled_kernels_where_they_pay(spy, length, mask, compiled_path):
+    """The head-by-head kernels run where a mask hides a quarter of the scores or more from
+    rows of 128 or longer (COMPILED_MIN_ROWS, COMPILED_MAX_SHARE); elsewhere NumPy's
+    stacked products, faster there (bench/RESULTS.md), and its softmax kernel."""
+    query = gn.tensor(_data(1, 2, length, 8, scale=1.0), requires_grad=True)
+    out = gn.ops.Attention.apply(query, query, query, mask=_attention_mask(mask, length, length), scale=0.3)
+    out.sum().backward()
+    assert ({"attention_forward", "attention_backward"} <= set(spy)) == compiled_path
+    assert ("softmax_rows" in spy) != compiled_path
+
+
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (7, 5, 3), (8, 128, 32), (13, 77, 40), (9, 0, 64)])
+@pytest.mark.parametrize("transposed", [False, True], ids=["rows", "a transposed view"])
+def test_multiply_rows_narrow_is_a_matrix_product(m, k, n, transposed):
+    """kernels.multiply_rows_narrow (eight rows by 32 columns a step) against NumPy's in
+    float64: rows short of eight, columns short of or past 32, no depth at all (zeros),
+    ``a`` as a transposed view (the attention's dS^T); out's neighbours untouched."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    a = np.ascontiguousarray(a.T).T if transposed else a
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.full((m + 1, n + 5), np.nan, np.float32)
+    compiled.load().multiply_rows_narrow(a, b, out[:m, :n])
+    np.testing.assert_allclose(out[:m, :n], a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5 * np.sqrt(max(k, 1)))
+    assert np.isnan(out[m:]).all() and np.isnan(out[:, n:]).all()
+
+
+def test_lanes_arithmetic_matches_the_scalar_functions():
+    """The lanes operations of the attention's softmax: exp_lanes gives ``exp``'s very bits
+    (and 0 below its cut), load_lanes_or fills the lanes past ``count``, the sums and
+    maxima over lanes are those of the sixteen values."""
+    from numba import njit
+    kernels = compiled.load()
+    lanes_exp = njit(lambda x, out, cut: [kernels.store_lanes(out, j, kernels.exp_lanes(
+        kernels.load_lanes(x, j, x.size - j), cut), x.size - j) for j in range(0, x.size, kernels.LANES)])
+    scalar_exp = njit(lambda x: [kernels.exp(x[j]) for j in range(x.size)])
+    x = np.concatenate([np.linspace(-110, 92, 4001, dtype=np.float32),
+                        np.array([np.nan, -np.inf, np.inf, 0, -0.0, 1e-8, -87.3, -103.9], np.float32)])
+    lanes_out = np.empty_like(x)
+    lanes_exp(x, lanes_out, np.float32(-np.inf))
+    scalar_out = np.array(scalar_exp(x), np.float32)
+    np.testing.assert_array_equal(lanes_out, scalar_out)
+    lanes_exp(x, lanes_out, np.float32(-64))
+    assert (lanes_out[x < -64] == 0).all() and (lanes_out[x >= -64] == scalar_out[x >= -64]).all()
+    reduce = njit(lambda x, count: (kernels.lanes_total(kernels.load_lanes_or(x, 0, count, np.float32(0))),
+                                    kernels.lanes_largest(kernels.max_lanes(kernels.load_lanes_or(
+                                        x, 0, count, np.float32(-np.inf)), kernels.add_lanes(
+                                        kernels.splat(np.float32(-50)), kernels.splat(np.float32(0)))))))
+    values = _data(16, scale=1.0)
+    for count in (1, 5, 16):
+        total, largest = reduce(values, count)
+        np.testing.assert_allclose(total, values[:count].sum(dtype=np.float64), rtol=1e-6)
+        assert largest == max(values[:count].max(), -50)
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])

@@ -7,10 +7,12 @@ running a stale copy of a scalar function changed here.
 The scalar functions are written so that LLVM vectorizes the loops that call them: no
 library calls, no branches around work (both values are computed and one is chosen, a
 select), no Python ints (``np.floor`` rather than ``math.floor``, which returns one and
-stops vectorization), and the kernels' loops run over contiguous arrays. The two kernels
-whose sums must stay in registers across an inner loop, the matrix product of the
-recurrences and the direct convolution, hold them as ``lanes`` (sixteen floats, one
-vector register) instead of leaving the vectorizing to LLVM.
+stops vectorization), and the kernels' loops run over contiguous arrays. The kernels
+whose sums must stay in registers across an inner loop, the matrix products of the
+recurrences and of the attention's heads and the direct convolution, hold them as
+``lanes`` (sixteen floats, one vector register) instead of leaving the vectorizing to
+LLVM; so does the attention's softmax, whose rows are too short for LLVM's loops
+(``exp_lanes`` is ``exp`` on sixteen lanes, to the bit).
 
 ``exp`` is the textbook range reduction: x = k ln 2 + r with |r| <= ln 2 / 2, e^r by its
 Taylor polynomial to r^7 (truncation error below 1e-8), and 2^k made by writing k into a
@@ -381,6 +383,19 @@ def load_lanes(typingctx, array, index, count):
 
 
 @intrinsic
+def load_lanes_or(typingctx, array, index, count, fill):
+    """load_lanes, the lanes from ``count`` on ``fill`` instead of zero (-inf before a maximum)."""
+    if not _takes_lanes(array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
+                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+                     _lanes_below(builder, args[2]), _splat(builder, args[3]))
+    return lanes(array, types.int64, types.int64, types.float32), codegen
+
+
+@intrinsic
 def store_lanes(typingctx, array, index, value, count):
     """array[index:index + 16] = value, the lanes before ``count`` only."""
     if not _takes_lanes(array):
@@ -411,6 +426,83 @@ def multiply_add(typingctx, total, weight, x):
     def codegen(context, builder, signature, args):
         return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, _splat(builder, args[1]), args[2], args[0])
     return lanes(lanes, types.float32, lanes), codegen
+
+
+@intrinsic
+def add_lanes(typingctx, a, b):
+    """a + b, lane by lane."""
+    return lanes(lanes, lanes), lambda context, builder, signature, args: builder.fadd(args[0], args[1])
+
+
+def _larger(builder, a, b):
+    """a where a > b, else b (one instruction: NaN in a is passed over, as x86's max does)."""
+    return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+
+@intrinsic
+def max_lanes(typingctx, a, b):
+    """The larger of a and b, lane by lane (a NaN in ``a`` passed over)."""
+    return lanes(lanes, lanes), lambda context, builder, signature, args: _larger(builder, args[0], args[1])
+
+
+def _fold(builder, value, combine):
+    """combine(...) of the sixteen lanes, as a tree: each step pairs every lane with the one
+    half as far along (four steps), where a chain of fifteen would wait on each other."""
+    step = LANES // 2
+    while step:
+        moved = builder.shuffle_vector(value, value, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
+                                                                 [(i + step) % LANES for i in range(LANES)]))
+        value, step = combine(builder, value, moved), step // 2
+    return builder.extract_element(value, ir.Constant(ir.IntType(32), 0))
+
+
+@intrinsic
+def lanes_total(typingctx, a):
+    """The sum of the sixteen lanes."""
+    def codegen(context, builder, signature, args):
+        return _fold(builder, args[0], lambda builder, a, b: builder.fadd(a, b))
+    return types.float32(lanes), codegen
+
+
+@intrinsic
+def lanes_largest(typingctx, a):
+    """The largest of the sixteen lanes."""
+    def codegen(context, builder, signature, args):
+        return _fold(builder, args[0], _larger)
+    return types.float32(lanes), codegen
+
+
+@intrinsic
+def exp_lanes(typingctx, x, cut):
+    """``exp`` above, in every lane; 0 where x < ``cut`` (-inf for none)."""
+    def codegen(context, builder, signature, args):
+        x, lanes_i32 = args[0], ir.VectorType(ir.IntType(32), LANES)
+
+        def fma(a, b, c):
+            return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, a, b, c)
+
+        def constant(value):
+            return ir.Constant(LANES_TYPE, [float(f32(value))] * LANES)
+
+        def integers(value):
+            return ir.Constant(lanes_i32, [value] * LANES)
+
+        clamped = _llvm(builder, "llvm.minnum.v16f32", LANES_TYPE,
+                        _llvm(builder, "llvm.maxnum.v16f32", LANES_TYPE, x, constant(EXP_MIN)), constant(EXP_MAX))
+        k = _llvm(builder, "llvm.floor.v16f32", LANES_TYPE, fma(clamped, constant(LOG2_E), constant(0.5)))
+        minus_k = builder.fneg(k)
+        r = fma(minus_k, constant(LN2_LOW), fma(minus_k, constant(LN2_HIGH), clamped))
+        p = constant(1 / 5040)
+        for coefficient in (1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1):
+            p = fma(p, r, constant(coefficient))
+        whole = builder.fptosi(k, lanes_i32)
+        low = builder.ashr(whole, integers(1))
+        for half in (low, builder.sub(whole, low)):  # 2^k in two halves, as exp does
+            biased = builder.shl(builder.add(half, integers(127)), integers(23))
+            p = builder.fmul(p, builder.bitcast(biased, LANES_TYPE))
+        p = builder.select(builder.fcmp_unordered("uno", x, x), x, p)
+        return builder.select(builder.fcmp_ordered("<", x, _splat(builder, args[1])), constant(0), p)
+    return lanes(lanes, types.float32), codegen
 
 
 @jit_inline
@@ -469,6 +561,47 @@ def multiply_rows(a, b, out, accumulate):
                 _store_four(out[r2], start, c0, c1, c2, c3, count)
             if r + 3 < m:
                 _store_four(out[r3], start, d0, d1, d2, d3, count)
+
+
+@jit_inline
+def _two_times(e0, e1, weight, x0, x1):
+    return multiply_add(e0, weight, x0), multiply_add(e1, weight, x1)
+
+
+@jit_inline
+def _store_two(row, start, e0, e1, count):
+    store_lanes(row, start, e0, count)
+    store_lanes(row, start + LANES, e1, count - LANES)
+
+
+@jit
+def multiply_rows_narrow(a, b, out):
+    """out = a @ b as multiply_rows, for b of few columns (an attention head's 32): eight
+    rows of out by 32 columns at a time, still sixteen sums in registers, where four rows
+    by 64 would leave half the lanes masked. ``a`` may be any 2-D view (a transposed one:
+    the eight scalars of a step then lie side by side)."""
+    m, depth = a.shape
+    n = b.shape[1]
+    for start in range(0, n, 2 * LANES):
+        c = n - start
+        for r in range(0, m, 8):
+            i1, i2, i3, i4, i5, i6, i7 = [min(r + i, m - 1) for i in range(1, 8)]
+            a0 = a1 = b0 = b1 = c0 = c1 = d0 = d1 = e0 = e1 = f0 = f1 = g0 = g1 = h0 = h1 = splat(f32(0))
+            u0, u1, u2, u3, u4, u5, u6, u7 = a[r], a[i1], a[i2], a[i3], a[i4], a[i5], a[i6], a[i7]
+            for k in range(depth):
+                x0, x1 = load_lanes(b[k], start, c), load_lanes(b[k], start + LANES, c - LANES)
+                a0, a1 = _two_times(a0, a1, u0[k], x0, x1)
+                b0, b1 = _two_times(b0, b1, u1[k], x0, x1)
+                c0, c1 = _two_times(c0, c1, u2[k], x0, x1)
+                d0, d1 = _two_times(d0, d1, u3[k], x0, x1)
+                e0, e1 = _two_times(e0, e1, u4[k], x0, x1)
+                f0, f1 = _two_times(f0, f1, u5[k], x0, x1)
+                g0, g1 = _two_times(g0, g1, u6[k], x0, x1)
+                h0, h1 = _two_times(h0, h1, u7[k], x0, x1)
+            sums = ((a0, a1), (b0, b1), (c0, c1), (d0, d1), (e0, e1), (f0, f1), (g0, g1), (h0, h1))
+            for i, (s0, s1) in enumerate(sums):
+                if r + i < m:
+                    _store_two(out[r + i], start, s0, s1, c)
 
 
 # -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
@@ -648,6 +781,138 @@ def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
             scale = f32(0) if most == -np.inf else f32(1) / total  # a row of -inf: zeros
             for j in range(keys):
                 row[j] *= scale
+
+
+# -- the attention core, one head at a time: ops.attention.Attention's -------------------------
+# The NumPy path takes each step for every head at once: the (N, H, L, S) scores go out to
+# memory between the product, the softmax and the next product, and each head's small
+# products pass through OpenBLAS's packing. Here each head is done whole while its scores
+# (64 KB for 128 x 128) stay in the second-level cache. Queries go four at a time, each
+# group only as far along the keys as its mask lets any of them see (``widths``, whole
+# lanes): a causal mask's upper triangle is never computed. A batch item's heads are
+# first copied out in the order their memory lies: in a transformer they are views of one
+# projection, each head's rows 1.5 KB apart, and walking those head by head cost more than
+# the maths (the gpt's backward at one thread, 9.5 ms against 5.7 from contiguous heads).
+
+@jit_inline
+def _copy_heads(source, target, positions_outer):
+    """target[h, l] = source[h, l] over (H, L, E) views with contiguous rows, positions
+    outermost where the heads of a position lie side by side in memory (a projection's
+    columns). By lanes: a view's inner stride is not known to be 1 when numba compiles, and
+    LLVM would copy it one float at a time."""
+    heads, length, depth = target.shape
+    for outer in range(length if positions_outer else heads):
+        for inner in range(heads if positions_outer else length):
+            h, l = (inner, outer) if positions_outer else (outer, inner)
+            for e in range(0, depth, LANES):
+                store_lanes(target[h, l], e, load_lanes(source[h, l], e, depth - e), depth - e)
+
+
+@jit_inline
+def _heads(x, n):
+    """x[n] as contiguous (H, L, E) heads."""
+    heads = np.empty(x.shape[1:], f32)
+    _copy_heads(x[n], heads, x.strides[1] <= x.strides[2])
+    return heads
+
+
+@jit_inline
+def _softmax_lanes(rows, width, mask, first):
+    """Each row of ``rows`` becomes softmax(its first ``width`` scores + its mask row), zeros
+    after them (below SOFTMAX_CUT too); ``first`` is the first row's query. Three passes of
+    16 lanes: the mask and the largest, e^(x - largest) and the sum, the division."""
+    for i in range(rows.shape[0]):
+        row, mask_row, most, total = rows[i], mask[(first + i) % mask.shape[0]], splat(f32(-np.inf)), splat(f32(0))
+        for j in range(0, width, LANES):
+            x = add_lanes(load_lanes_or(row, j, width - j, f32(-np.inf)), load_lanes_or(mask_row, j, width - j, f32(0)))
+            store_lanes(row, j, x, width - j)
+            most = max_lanes(x, most)
+        largest = lanes_largest(most)
+        shift = splat(f32(0) if largest == -np.inf else -largest)
+        for j in range(0, width, LANES):
+            e = exp_lanes(add_lanes(load_lanes(row, j, width - j), shift), SOFTMAX_CUT)
+            store_lanes(row, j, e, width - j)
+            total = add_lanes(total, load_lanes_or(row, j, width - j, f32(0)))
+        scale = f32(0) if largest == -np.inf else f32(1) / lanes_total(total)
+        for j in range(0, row.size, LANES):
+            store_lanes(row, j, multiply_add(splat(f32(0)), scale, load_lanes(row, j, width - j)), row.size - j)
+
+
+@jit_inline
+def _eight_rows_width(widths, r):
+    """How far along the keys rows r to r + 7 (two groups) reach."""
+    return max(widths[r // 4], widths[min(r // 4 + 1, widths.size - 1)])
+
+
+@jit_reducing
+def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
+    """weights = softmax(q k^T * scale + mask) and out = weights v, for q (B, H, L, E), k
+    (B, H, S, E), v (B, H, S, Ev), float32 with contiguous rows, and ``mask`` (1 or L, S);
+    ``widths`` from ops.attention._group_widths. The weights, zero past each group's width, are kept in ``weights``
+    (B, H, L, S, C-ordered) where ``keep`` (for the backward); else one head's at a time
+    stay in the cache and nothing is written to memory but ``out``."""
+    count, heads, length, depth = q.shape
+    size = k.shape[2]
+    outs, one_head = np.empty((heads, length, v.shape[3]), f32), np.empty((length, size), f32)
+    keys_t = np.empty((depth, size), f32)
+    for n in range(count):
+        queries, keys, values = _heads(q, n), _heads(k, n), _heads(v, n)
+        for h in range(heads):
+            P = weights[n, h] if keep else one_head
+            for s in range(size):
+                for e in range(depth):
+                    keys_t[e, s] = keys[h, s, e] * scale
+            for g in range(widths.size):
+                r, width, rows = 4 * g, widths[g], min(4, length - 4 * g)
+                multiply_rows(queries[h, r:r + rows], keys_t[:, :width], P[r:r + rows, :width], False)
+                _softmax_lanes(P[r:r + rows], width, mask, r)
+            for r in range(0, length, 8):
+                width = _eight_rows_width(widths, r)
+                multiply_rows_narrow(P[r:r + 8, :width], values[h, :width], outs[h, r:r + 8])
+        _copy_heads(outs, out[n], out.strides[1] <= out.strides[2])
+
+
+@jit_reducing
+def attention_backward(q, k, v, weights, out, grad, scale, widths, grad_q, grad_k, grad_v):
+    """The gradients of attention_forward's inputs from its output's ``grad``: with P the
+    weights, dS = P * (grad v^T - rowsum(grad * out)), then dq = dS k * scale,
+    dk = dS^T q * scale and dv = P^T grad. A key's rows of dk and dv sum only over the
+    queries of groups that reach it (a causal mask's later queries)."""
+    count, heads, length, depth = q.shape
+    size = k.shape[2]
+    gq, gk, gv = np.empty((heads, length, depth), f32), np.empty((heads, size, depth), f32), np.empty(
+        (heads, size, v.shape[3]), f32)
+    values_t, d_scores = np.empty((v.shape[3], size), f32), np.empty((length, size), f32)
+    for n in range(count):
+        queries, keys, values, grads, outs = _heads(q, n), _heads(k, n), _heads(v, n), _heads(grad, n), _heads(out, n)
+        queries *= scale
+        keys *= scale
+        for h in range(heads):
+            P, G = weights[n, h], grads[h]
+            values_t[:] = values[h].T
+            for g in range(widths.size):
+                r, width, rows = 4 * g, widths[g], min(4, length - 4 * g)
+                multiply_rows(G[r:r + rows], values_t[:, :width], d_scores[r:r + rows, :width], False)
+                for i in range(r, r + rows):
+                    total = f32(0)
+                    for e in range(G.shape[1]):
+                        total += G[i, e] * outs[h, i, e]
+                    for j in range(width):
+                        d_scores[i, j] = P[i, j] * (d_scores[i, j] - total)
+                    d_scores[i, width:] = f32(0)
+            for r in range(0, length, 8):
+                width = _eight_rows_width(widths, r)
+                multiply_rows_narrow(d_scores[r:r + 8, :width], keys[h, :width], gq[h, r:r + 8])
+            first = 0
+            for s in range(0, size, 8):
+                while first < widths.size and widths[first] <= s:
+                    first += 1
+                since = min(4 * first, length)
+                multiply_rows_narrow(d_scores.T[s:s + 8, since:], queries[h, since:], gk[h, s:s + 8])
+                multiply_rows_narrow(P.T[s:s + 8, since:], G[since:], gv[h, s:s + 8])
+        _copy_heads(gq, grad_q[n], grad_q.strides[1] <= grad_q.strides[2])
+        _copy_heads(gk, grad_k[n], grad_k.strides[1] <= grad_k.strides[2])
+        _copy_heads(gv, grad_v[n], grad_v.strides[1] <= grad_v.strides[2])
 
 
 # -- layer norm over the rows of a (R, D) array: ops.norm.LayerNorm's ----------------------------

@@ -119,6 +119,9 @@ class Attention(Function):
     busy, and two BLAS threads on each small product in turn lose more than they gain.
     Where the mask hides the later keys from the first half of the queries (a causal
     mask does), those scores are never computed (``_blocks``).
+    Long rows that a mask hides a quarter of (a gpt's causal ones, see _compiled_widths)
+    go to compiled kernels instead, one head at a time, whose scores stay in the cache;
+    the NumPy blocks are their readable twin and take every other case.
     ``mask`` is an additive array (no gradient).
     """
 
@@ -143,11 +146,16 @@ class Attention(Function):
         # input): heads made from a projection's rows go back into rows without a copy
         self.out = empty_in_order(self.weights.shape[:-1] + self.value.shape[-1:], memory_order(self.query),
                                   xp.result_type(self.weights, value))
+        self.widths = _compiled_widths(self.query, self.key, self.value, mask) if self.keep is None else None
         in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count, self.weights[0].nbytes,
-                  calls_blas=True)
+                  calls_blas=self.widths is None)
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
     def _forward_block(self, b, mask):
+        if self.widths is not None:  # the compiled kernel, one head at a time; weights kept for a backward
+            return compiled.load().attention_forward(
+                *_four_d(self.query[b], self.key[b], self.value[b]), mask, xp.float32(self.scale), self.widths,
+                *_four_d(self.weights[b]), True in self.needs_input_grad, *_four_d(self.out[b]))
         weights, dropped, mask = self.weights[b], self.dropped[b], mask if mask is None or mask.ndim <= 2 else mask[b]
         for rows, keys in self.blocks:
             xp.matmul(self.query[b][..., rows, :] * self.scale, xp.swapaxes(self.key[b][..., keys, :], -1, -2),
@@ -162,8 +170,11 @@ class Attention(Function):
         grad = _batched(grad, self.lead)
         grads = [empty_in_order(a.shape, memory_order(a), xp.result_type(grad, a)) if needs else None
                  for a, needs in zip((self.query, self.key, self.value), self.needs_input_grad)]
-        in_blocks(lambda start, stop: self._backward_block(slice(start, stop), grad, *grads), len(grad),
-                  self.weights[0].nbytes, calls_blas=True)
+        fused = self.widths is not None and all(self.needs_input_grad) and grad.dtype == xp.float32
+        grad = xp.ascontiguousarray(grad) if fused and grad.strides[-1] != 4 else grad  # a broadcast one, of a sum
+        block = self._compiled_backward_block if fused else self._backward_block
+        in_blocks(lambda start, stop: block(slice(start, stop), grad, *grads), len(grad), self.weights[0].nbytes,
+                  calls_blas=not fused)
         return tuple(None if g is None else unbroadcast(g.reshape(self.lead + g.shape[-2:]), shape)
                      for g, shape in zip(grads, self.shapes))
 
@@ -190,6 +201,49 @@ class Attention(Function):
         for scaled in (grad_query, grad_key):
             if scaled is not None:
                 scaled[b] *= self.scale
+
+    def _compiled_backward_block(self, b, grad, grad_query, grad_key, grad_value):
+        arrays = _four_d(*(a[b] for a in (self.query, self.key, self.value, self.weights, self.out, grad)))
+        compiled.load().attention_backward(*arrays, xp.float32(self.scale), self.widths,
+                                           *_four_d(grad_query[b], grad_key[b], grad_value[b]))
+
+
+# Where the compiled kernels pay (bench/RESULTS.md, issue 11): a mask hides at least a quarter
+# of the scores from rows at least this long. The gpt's causal 128 x 128 heads at one
+# thread, ms, NumPy's path -> compiled: forward 6.5 -> 6.2, backward 10.4 -> 8.6,
+# inference 6.4 -> 5.9; at 256, 12.8 -> 9.4, 17.0 -> 12.3, 12.4 -> 7.8. With every score
+# computed they are even at best, and on short rows (a vision transformer's 17) 2-3x
+# slower: each head's work is too small for its copies and calls.
+COMPILED_MIN_ROWS, COMPILED_MAX_SHARE = 128, 0.75
+
+
+def _compiled_widths(query, key, value, mask):
+    """The compiled kernels' ``widths`` (below) where they take this attention, else None:
+    float32 heads of three or four axes with contiguous rows, a mask of one row or one per
+    query, and a share of the scores computed below COMPILED_MAX_SHARE."""
+    length, size = query.shape[-2], key.shape[-2]
+    if length < COMPILED_MIN_ROWS or mask is None or not (
+            compiled.enabled() and all(a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4
+                                       for a in (query, key, value))
+            and mask.ndim == 2 and mask.shape[0] in (1, length) and mask.shape[1] == size and compiled.fits(mask)):
+        return None
+    widths = _group_widths(mask, length, size)
+    return widths if 4 * widths.sum() <= COMPILED_MAX_SHARE * length * size else None
+
+
+def _group_widths(mask, length, size):
+    """How far along the keys each group of four queries reaches in the compiled kernels:
+    one past the last key any of the four may see, rounded up to whole lanes of 16 (a
+    later key is -inf in all four rows of the mask)."""
+    seen = ~xp.isneginf(mask)
+    reach = xp.broadcast_to(xp.where(seen.any(axis=1), size - xp.argmax(seen[:, ::-1], axis=1), 0), (length,))
+    reach = xp.pad(reach, (0, -length % 4)).reshape(-1, 4).max(axis=1)
+    return xp.minimum(-(-reach // 16) * 16, size).astype(xp.int64)
+
+
+def _four_d(*arrays):
+    """(B, L, E) arrays as (B, 1, L, E): the compiled kernels take the heads on a second axis."""
+    return [a if a.ndim == 4 else a[:, None] for a in arrays]
 
 
 def _attention_output(query, key, value, mask=None, scale=1.0, dropout_p=0.0, generator=None):
