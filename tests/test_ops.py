@@ -545,6 +545,39 @@ def test_unbind_gives_back_a_gradient_laid_out_as_its_input():
     np.testing.assert_array_equal(x.grad.numpy(), np.broadcast_to(np.arange(1, 4, dtype=np.float32)[:, None, None], (3, 2, 4)))
 
 
+def test_gradients_that_already_lie_stacked_are_taken_without_a_copy():
+    """stacked_in_place: slices of one buffer, each one step of memory after the other and
+    together dense (an attention's q, k and v gradients, made by empty_like_stacked as
+    slices of one buffer laid out as the projection), are xp.stack's result as a view of
+    that buffer. Anything else is refused (None), and Unbind then copies: separate
+    arrays, even side by side; overlapping windows of one array; slices out of order."""
+    from glassnet.backend import empty_like_stacked, stacked_in_place
+    projection = np.arange(2 * 5 * 3 * 4, dtype=np.float32).reshape(2, 5, 3, 4)
+    q, k, v = (projection[:, :, i] for i in range(3))
+    grads = empty_like_stacked([q, k, v], np.float32)
+    for i, g in enumerate(grads):
+        assert g.strides == q.strides
+        g[...] = i + projection[:, :, i]
+    stacked = stacked_in_place(grads, 0)
+    np.testing.assert_array_equal(stacked, np.stack(grads))
+    assert np.shares_memory(stacked, grads[0]) and stacked.transpose(1, 2, 0, 3).flags.c_contiguous
+    line = np.zeros(12, np.float32)
+    assert stacked_in_place([line[0:6], line[6:12]], 0) is not None  # two halves of one array
+    assert stacked_in_place([line[0:6], line[1:7]], 0) is None  # overlapping windows
+    assert stacked_in_place([k, q, v], 0) is None  # out of order
+    assert stacked_in_place([np.zeros(6, np.float32), np.zeros(6, np.float32)], 0) is None  # two arrays
+    separate = [np.zeros((3, 2), np.float32), np.zeros((2, 3), np.float32).T]  # each laid out as its own
+    assert [g.strides for g in empty_like_stacked(separate, np.float32)] == [(8, 4), (4, 12)]
+
+    x = gn.tensor(projection.transpose(2, 0, 1, 3), requires_grad=True)  # (3, 2, 5, 4) from (2, 5, 3, 4) memory
+    parts = x.unbind(0)
+    upstream = empty_like_stacked([p.numpy() for p in parts], np.float32)
+    for i, g in enumerate(upstream):
+        g[...] = i + 1
+    gn.autograd.backward(list(parts), [gn.tensor(g) for g in upstream])
+    np.testing.assert_array_equal(x.grad.numpy(), np.stack(upstream))
+
+
 def test_memory_order_of_a_broadcast_view_is_c_order():
     """An array made in a broadcast view's 'order' would have the broadcast axis innermost
     (strided runs that BLAS cannot take), so such a view counts as C order."""

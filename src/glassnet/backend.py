@@ -57,3 +57,42 @@ def in_layout_of(like, array):
     aligned = xp.empty_like(like, dtype=array.dtype)  # empty_like keeps like's memory order
     aligned[...] = array
     return aligned
+
+
+def _owner(array):
+    """The array that owns the memory ``array`` views."""
+    while isinstance(array.base, xp.ndarray):
+        array = array.base
+    return array
+
+
+def stacked_in_place(arrays, axis):
+    """``xp.stack(arrays, axis)`` as a view, with no copy, where the arrays already lie so:
+    views of one array, of one shape, strides and dtype, each one step of memory after the
+    one before, and together dense (no element twice). The gradients of an attention's q,
+    k and v, made as slices of one buffer (:func:`empty_like_stacked`), come back so. Else
+    None."""
+    first = arrays[0]
+    if len(arrays) < 2 or xp.__name__ != "numpy" or any(
+            a.shape != first.shape or a.strides != first.strides or a.dtype != first.dtype
+            or _owner(a) is not _owner(first) for a in arrays):
+        return None
+    addresses = [a.__array_interface__["data"][0] for a in arrays]
+    step = addresses[1] - addresses[0]
+    if step == 0 or any(b - a != step for a, b in zip(addresses, addresses[1:])):
+        return None
+    stacked = xp.lib.stride_tricks.as_strided(first, first.shape[:axis] + (len(arrays),) + first.shape[axis:],
+                                              first.strides[:axis] + (step,) + first.strides[axis:])
+    dense = stacked.transpose(memory_order(stacked))
+    return stacked if all(n > 0 for n in stacked.shape) and dense.flags.c_contiguous else None
+
+
+def empty_like_stacked(arrays, dtype):
+    """New arrays of the arrays' shapes, of ``dtype`` promoted with each one's, each laid out
+    in memory as its counterpart, and in one buffer where the arrays are slices of one (as
+    :func:`stacked_in_place` finds them): the gradients of q, k and v split from one
+    projection, which its Unbind then takes back without a copy."""
+    parent = stacked_in_place(arrays, 0)
+    if parent is None:
+        return [empty_in_order(a.shape, memory_order(a), xp.result_type(dtype, a)) for a in arrays]
+    return list(empty_in_order(parent.shape, memory_order(parent), xp.result_type(dtype, parent)))

@@ -13,7 +13,7 @@ zero output (not NaN), as in PyTorch's ``scaled_dot_product_attention``.
 import math
 
 from .. import compiled, random
-from ..backend import empty_in_order, memory_order, xp
+from ..backend import empty_in_order, empty_like_stacked, memory_order, xp
 from ..threads import in_blocks
 from ..tensor import Function, Tensor, unbroadcast
 from .elementwise import where
@@ -168,8 +168,9 @@ class Attention(Function):
 
     def backward(self, grad):
         grad = _batched(grad, self.lead)
-        grads = [empty_in_order(a.shape, memory_order(a), xp.result_type(grad, a)) if needs else None
-                 for a, needs in zip((self.query, self.key, self.value), self.needs_input_grad)]
+        inputs = (self.query, self.key, self.value)  # q, k and v of one projection: their gradients in one buffer
+        grads = [g if needs else None for g, needs in zip(
+            empty_like_stacked(inputs, grad.dtype), self.needs_input_grad)]
         fused = self.widths is not None and all(self.needs_input_grad) and grad.dtype == xp.float32
         grad = xp.ascontiguousarray(grad) if fused and grad.strides[-1] != 4 else grad  # a broadcast one, of a sum
         block = self._compiled_backward_block if fused else self._backward_block

@@ -1,7 +1,7 @@
 """Ops that move elements without computing new ones: reshape, transpose, indexing and
 concatenation. Each backward puts the gradient back where its element came from.
 """
-from ..backend import empty_in_order, memory_order, xp
+from ..backend import empty_in_order, memory_order, stacked_in_place, xp
 from ..tensor import Function, Tensor, unbroadcast
 
 # -- shape and indexing --------------------------------------------------------------------
@@ -165,6 +165,9 @@ class Unbind(Function):
         return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
 
     def backward(self, *grads):
+        in_place = stacked_in_place(grads, self.axis)  # they may lie stacked already (an attention's)
+        if in_place is not None:
+            return in_place
         stacked = empty_in_order(grads[0].shape[:self.axis] + (len(grads),) + grads[0].shape[self.axis:], self.order,
                                  xp.result_type(*grads))
         return xp.stack(grads, axis=self.axis, out=stacked)
