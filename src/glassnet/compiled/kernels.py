@@ -792,7 +792,8 @@ def softmax_rows(scores, mask, masked, rows_from, rows_to, keys):
 # lanes): a causal mask's upper triangle is never computed. A batch item's heads are
 # first copied out in the order their memory lies: in a transformer they are views of one
 # projection, each head's rows 1.5 KB apart, and walking those head by head cost more than
-# the maths (the gpt's backward at one thread, 9.5 ms against 5.7 from contiguous heads).
+# the maths (a first version's backward at one thread: 9.5 ms from the projection's views,
+# 5.7 from contiguous heads).
 
 @jit_inline
 def _copy_heads(source, target, positions_outer):
@@ -848,9 +849,10 @@ def _eight_rows_width(widths, r):
 def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
     """weights = softmax(q k^T * scale + mask) and out = weights v, for q (B, H, L, E), k
     (B, H, S, E), v (B, H, S, Ev), float32 with contiguous rows, and ``mask`` (1 or L, S);
-    ``widths`` from ops.attention._group_widths. The weights, zero past each group's width, are kept in ``weights``
-    (B, H, L, S, C-ordered) where ``keep`` (for the backward); else one head's at a time
-    stay in the cache and nothing is written to memory but ``out``."""
+    ``widths`` from ops.attention._group_widths. The weights, zero past each group's
+    width, are kept in ``weights`` (B, H, L, S, C-ordered) where ``keep`` (for the
+    backward); else one head's at a time stay in the cache and nothing is written to
+    memory but ``out``."""
     count, heads, length, depth = q.shape
     size = k.shape[2]
     outs, one_head = np.empty((heads, length, v.shape[3]), f32), np.empty((length, size), f32)

@@ -211,8 +211,8 @@ class Attention(Function):
 
 # Where the compiled kernels pay (bench/RESULTS.md, issue 11): a mask hides at least a quarter
 # of the scores from rows at least this long. The gpt's causal 128 x 128 heads at one
-# thread, ms, NumPy's path -> compiled: forward 6.5 -> 6.2, backward 10.4 -> 8.6,
-# inference 6.4 -> 5.9; at 256, 12.8 -> 9.4, 17.0 -> 12.3, 12.4 -> 7.8. With every score
+# thread, ms, NumPy's path -> compiled: forward 6.6 -> 5.5, backward 9.6 -> 6.7,
+# inference 5.8 -> 4.6; at 256, 11.4 -> 8.1, 15.9 -> 10.6, 11.6 -> 6.7. With every score
 # computed they are even at best, and on short rows (a vision transformer's 17) 2-3x
 # slower: each head's work is too small for its copies and calls.
 COMPILED_MIN_ROWS, COMPILED_MAX_SHARE = 128, 0.75
