@@ -59,8 +59,8 @@ def in_layout_of(like, array):
     return aligned
 
 
-def _owner(array):
-    """The array that owns the memory ``array`` views."""
+def memory_owner(array):
+    """The array that owns the memory ``array`` views (itself if it owns its own)."""
     while isinstance(array.base, xp.ndarray):
         array = array.base
     return array
@@ -75,7 +75,7 @@ def stacked_in_place(arrays, axis):
     first = arrays[0]
     if len(arrays) < 2 or xp.__name__ != "numpy" or any(
             a.shape != first.shape or a.strides != first.strides or a.dtype != first.dtype
-            or _owner(a) is not _owner(first) for a in arrays):
+            or memory_owner(a) is not memory_owner(first) for a in arrays):
         return None
     addresses = [a.__array_interface__["data"][0] for a in arrays]
     step = addresses[1] - addresses[0]

@@ -11,7 +11,7 @@ import numbers
 import threading
 import weakref
 
-from .backend import xp
+from .backend import memory_owner, xp
 from .device import CPU, as_device
 from .device import device as _Device
 from .size import Size
@@ -319,18 +319,12 @@ class AccumulateGrad:
 # (a view and its base, x and x.detach()) share one counter, as in PyTorch.
 
 
-def _root(array):
-    while isinstance(array.base, xp.ndarray):
-        array = array.base
-    return array
-
-
 def _share_versions_of_views(outputs, inputs):
     for o in outputs:
         if o._data.base is not None and inputs:
-            root = _root(o._data)
+            root = memory_owner(o._data)
             for t in inputs:
-                if _root(t._data) is root:
+                if memory_owner(t._data) is root:
                     o._version = t._version
                     break
 
@@ -344,8 +338,8 @@ def _saved_versions(fn, inputs, outputs):
         for array in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(array, xp.ndarray):
                 if owners is None:  # made once, and only for an op that saved arrays
-                    owners = {id(_root(t._data)): t for t in (*inputs, *outputs)}
-                owner = owners.get(id(_root(array)))
+                    owners = {id(memory_owner(t._data)): t for t in (*inputs, *outputs)}
+                owner = owners.get(id(memory_owner(array)))
                 if owner is not None:
                     saved.append((owner._version, owner._version[0], owner.shape))
     return saved

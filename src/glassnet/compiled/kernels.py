@@ -368,6 +368,14 @@ def _llvm(builder, name, returns, *arguments):
     return builder.call(cgutils.get_or_insert_function(builder.module, kind, name), arguments)
 
 
+def _masked_load(context, builder, signature, args, fill):
+    """The 16 floats of array ``args[0]`` from index ``args[1]``, those from ``args[2]`` on
+    taken from ``fill`` and not read."""
+    return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
+                 _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
+                 _lanes_below(builder, args[2]), fill)
+
+
 @intrinsic
 def load_lanes(typingctx, array, index, count):
     """array[index:index + 16] of a 1-D float32 array, the lanes from ``count`` on zero and
@@ -376,9 +384,7 @@ def load_lanes(typingctx, array, index, count):
         return None
 
     def codegen(context, builder, signature, args):
-        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
-                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
-                     _lanes_below(builder, args[2]), ir.Constant(LANES_TYPE, None))
+        return _masked_load(context, builder, signature, args, ir.Constant(LANES_TYPE, None))
     return lanes(array, types.int64, types.int64), codegen
 
 
@@ -389,9 +395,7 @@ def load_lanes_or(typingctx, array, index, count, fill):
         return None
 
     def codegen(context, builder, signature, args):
-        return _llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE,
-                     _lanes_at(context, builder, signature.args[0], args[0], args[1]), ir.Constant(ir.IntType(32), 4),
-                     _lanes_below(builder, args[2]), _splat(builder, args[3]))
+        return _masked_load(context, builder, signature, args, _splat(builder, args[3]))
     return lanes(array, types.int64, types.int64, types.float32), codegen
 
 
@@ -585,7 +589,8 @@ def multiply_rows_narrow(a, b, out):
     for start in range(0, n, 2 * LANES):
         c = n - start
         for r in range(0, m, 8):
-            i1, i2, i3, i4, i5, i6, i7 = [min(r + i, m - 1) for i in range(1, 8)]
+            i1, i2, i3, i4 = min(r + 1, m - 1), min(r + 2, m - 1), min(r + 3, m - 1), min(r + 4, m - 1)
+            i5, i6, i7 = min(r + 5, m - 1), min(r + 6, m - 1), min(r + 7, m - 1)
             a0 = a1 = b0 = b1 = c0 = c1 = d0 = d1 = e0 = e1 = f0 = f1 = g0 = g1 = h0 = h1 = splat(f32(0))
             u0, u1, u2, u3, u4, u5, u6, u7 = a[r], a[i1], a[i2], a[i3], a[i4], a[i5], a[i6], a[i7]
             for k in range(depth):
@@ -598,10 +603,21 @@ def multiply_rows_narrow(a, b, out):
                 f0, f1 = _two_times(f0, f1, u5[k], x0, x1)
                 g0, g1 = _two_times(g0, g1, u6[k], x0, x1)
                 h0, h1 = _two_times(h0, h1, u7[k], x0, x1)
-            sums = ((a0, a1), (b0, b1), (c0, c1), (d0, d1), (e0, e1), (f0, f1), (g0, g1), (h0, h1))
-            for i, (s0, s1) in enumerate(sums):
-                if r + i < m:
-                    _store_two(out[r + i], start, s0, s1, c)
+            _store_two(out[r], start, a0, a1, c)  # written out: a list or a loop over a tuple here
+            if r + 1 < m:  # allocates or spills, 40% of a head's product
+                _store_two(out[i1], start, b0, b1, c)
+            if r + 2 < m:
+                _store_two(out[i2], start, c0, c1, c)
+            if r + 3 < m:
+                _store_two(out[i3], start, d0, d1, c)
+            if r + 4 < m:
+                _store_two(out[i4], start, e0, e1, c)
+            if r + 5 < m:
+                _store_two(out[i5], start, f0, f1, c)
+            if r + 6 < m:
+                _store_two(out[i6], start, g0, g1, c)
+            if r + 7 < m:
+                _store_two(out[i7], start, h0, h1, c)
 
 
 # -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
