@@ -573,9 +573,11 @@ def _two_times(e0, e1, weight, x0, x1):
 
 
 @jit_inline
-def _store_two(row, start, e0, e1, count):
-    store_lanes(row, start, e0, count)
-    store_lanes(row, start + LANES, e1, count - LANES)
+def _store_two(out, row, rows, start, e0, e1, count):
+    """out[row, start:start + 32] = the two vectors (the lanes before ``count``), if row < rows."""
+    if row < rows:
+        store_lanes(out[row], start, e0, count)
+        store_lanes(out[row], start + LANES, e1, count - LANES)
 
 
 @jit
@@ -603,21 +605,15 @@ def multiply_rows_narrow(a, b, out):
                 f0, f1 = _two_times(f0, f1, u5[k], x0, x1)
                 g0, g1 = _two_times(g0, g1, u6[k], x0, x1)
                 h0, h1 = _two_times(h0, h1, u7[k], x0, x1)
-            _store_two(out[r], start, a0, a1, c)  # written out: a list or a loop over a tuple here
-            if r + 1 < m:  # allocates or spills, 40% of a head's product
-                _store_two(out[i1], start, b0, b1, c)
-            if r + 2 < m:
-                _store_two(out[i2], start, c0, c1, c)
-            if r + 3 < m:
-                _store_two(out[i3], start, d0, d1, c)
-            if r + 4 < m:
-                _store_two(out[i4], start, e0, e1, c)
-            if r + 5 < m:
-                _store_two(out[i5], start, f0, f1, c)
-            if r + 6 < m:
-                _store_two(out[i6], start, g0, g1, c)
-            if r + 7 < m:
-                _store_two(out[i7], start, h0, h1, c)
+            # written out: a list or a loop over a tuple here allocates or spills (+40%)
+            _store_two(out, r, m, start, a0, a1, c)
+            _store_two(out, r + 1, m, start, b0, b1, c)
+            _store_two(out, r + 2, m, start, c0, c1, c)
+            _store_two(out, r + 3, m, start, d0, d1, c)
+            _store_two(out, r + 4, m, start, e0, e1, c)
+            _store_two(out, r + 5, m, start, f0, f1, c)
+            _store_two(out, r + 6, m, start, g0, g1, c)
+            _store_two(out, r + 7, m, start, h0, h1, c)
 
 
 # -- a recurrence's whole loop over time, one call per thread: ops.recurrent's recur loops -----
