@@ -284,21 +284,74 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_
     assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= kernels[0]
 
 
-@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("start_from", ["zero", "out", "bias"])
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (6, 33, 70), (64, 128, 512), (9, 512, 128)])
-def test_multiply_rows_is_a_matrix_product(m, k, n, accumulate):
+def test_multiply_rows_is_a_matrix_product(m, k, n, start_from):
     """kernels.multiply_rows, the recurrences' product, against NumPy's in float64: rows
     short of a group of four, columns short of a block of 64, and a's rows inside a larger
-    array (as a block of a batch is). Only out's own rows and columns are written."""
+    array (as a block of a batch is); the sums start from zero, from out (``accumulate``)
+    or from a bias. Only out's own rows and columns are written."""
     kernels, rng = compiled.load(), np.random.default_rng(0)
     a = rng.standard_normal((3, m + 2, k), dtype=np.float32)[1, 1:m + 1]
     b = rng.standard_normal((k, n), dtype=np.float32)
     out = np.full((m + 1, n + 5), np.nan, np.float32)
-    out[:m, :n] = start = rng.standard_normal((m, n), dtype=np.float32) if accumulate else 0
-    kernels.multiply_rows(a, b, out[:m, :n], accumulate)
-    expected = (start if accumulate else 0) + a.astype(np.float64) @ b
+    out[:m, :n] = start = rng.standard_normal((m, n), dtype=np.float32) if start_from == "out" else 0
+    if start_from == "bias":
+        start = rng.standard_normal(n + 3, dtype=np.float32)[2:-1]  # a view inside a larger array
+        kernels.multiply_rows(a, b, out[:m, :n], False, start)
+    else:
+        kernels.multiply_rows(a, b, out[:m, :n], start_from == "out")
+    expected = start + a.astype(np.float64) @ b
     np.testing.assert_allclose(out[:m, :n], expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
     assert np.isnan(out[m:]).all() and np.isnan(out[:, n:]).all()
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (7, 33, 70), (130, 128, 512), (9, 512, 128), (5, 3, 64)])
+def test_linear_rows_is_a_linear_layer(m, k, n, with_bias):
+    """kernels.linear_rows, Linear's compiled product: x W^T + b from the weight as the
+    layer keeps it (N, K), against float64: rows short of four, a last block of fewer
+    than 64 of W's rows, and out's rows inside a larger array."""
+    kernels, rng = compiled.load(), np.random.default_rng(1)
+    x, weight = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
+    bias = rng.standard_normal(n, dtype=np.float32) if with_bias else None
+    out = np.full((m + 2, n + 3), np.nan, np.float32)
+    kernels.linear_rows(x, weight, bias, out[1:m + 1, :n])
+    expected = x.astype(np.float64) @ weight.T.astype(np.float64) + (bias if with_bias else 0)
+    np.testing.assert_allclose(out[1:m + 1, :n], expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    assert np.isnan(out[[0, m + 1]]).all() and np.isnan(out[:, n:]).all()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy, threads, with_bias):
+    """Linear's forward (kernels.linear_rows) and its input's gradient (multiply_rows) run
+    compiled for products of at least ops.matmul.COMPILED_MIN_WORK multiply-adds, split
+    into blocks of rows, and give NumPy's results; below it NumPy's product runs."""
+    from glassnet.ops import matmul
+    x, weight, bias, upstream = _data(3, 41, 24), _data(70, 24, seed=1), _data(70, seed=2), _data(3, 41, 70, seed=3)
+    monkeypatch.setattr(matmul, "COMPILED_MIN_WORK", x.size * len(weight))  # exactly this product's
+
+    def compute():
+        t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
+        b = gn.tensor(bias, requires_grad=True) if with_bias else None
+        y = gn.nn.functional.linear(t, w, b)
+        y.backward(gn.tensor(upstream))
+        return [y.numpy(), t.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if with_bias else [])
+    previous = gn.get_num_threads()
+    gn.set_num_threads(threads)
+    try:
+        fast, plain = both_paths(monkeypatch, spy, compute)
+        assert_same(fast, plain)
+        use_compiled(monkeypatch, True)
+        compute()
+        assert {"linear_rows", "multiply_rows"} <= set(spy)
+        spy.clear()
+        monkeypatch.setattr(matmul, "COMPILED_MIN_WORK", x.size * len(weight) + 1)  # one short
+        compute()
+        assert not {"linear_rows", "multiply_rows"} & set(spy)
+    finally:
+        gn.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("count", [-3, 0, 1, 7, 16, 40])
@@ -834,3 +887,21 @@ print(out.shape, x.grad.shape, recurrent.weight_hh_l0.grad.numpy().any())
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "(5, 0, 8) (5, 0, 3) False" and result.stderr == ""
+
+
+def test_a_gpt_sized_linear_layer_matches_pytorch_on_the_compiled_path(spy):
+    """A gpt block's widest Linear (4096 rows, 128 -> 512), large enough for the compiled
+    product at its real threshold: values and all three gradients as PyTorch gives them."""
+    torch = pytest.importorskip("torch")
+    x, weight, bias, upstream = _data(32, 128, 128, scale=1.0), _data(512, 128, scale=0.1, seed=1), _data(
+        512, seed=2), _data(32, 128, 512, scale=1.0, seed=3)
+    leaves = [gn.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    out = gn.nn.functional.linear(*leaves)
+    out.backward(gn.tensor(upstream))
+    assert {"linear_rows", "multiply_rows"} <= set(spy)
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    expected = torch.nn.functional.linear(*theirs)
+    expected.backward(torch.from_numpy(upstream))
+    for mine, their in zip([out] + [t.grad for t in leaves], [expected] + [t.grad for t in theirs]):
+        scale = float(their.detach().abs().max())
+        np.testing.assert_allclose(mine.numpy(), their.detach().numpy(), rtol=1e-4, atol=1e-5 * scale)

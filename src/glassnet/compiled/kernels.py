@@ -532,16 +532,21 @@ def _store_four(row, start, e0, e1, e2, e3, count):
 
 
 @jit
-def multiply_rows(a, b, out, accumulate):
-    """out = a @ b, or out += a @ b where ``accumulate``: a (M, K), b (K, N) and out (M, N),
-    float32, each row contiguous. Four rows of out by 64 columns at a time, their sums in
-    registers over all of K (16 vectors); each row of b's block, four loads, feeds sixteen
-    multiply-adds. A last group of fewer than four rows repeats its last row and does not
-    store the repeats; the last block of columns masks the lanes past N."""
+def multiply_rows(a, b, out, accumulate, bias=None):
+    """out = a @ b, or out += a @ b where ``accumulate``, or out = bias + a @ b where a
+    ``bias`` (N,) is given: a (M, K), b (K, N) and out (M, N), float32, each row
+    contiguous. Four rows of out by 64 columns at a time, their sums in registers over all
+    of K (16 vectors); each row of b's block, four loads, feeds sixteen multiply-adds. A
+    last group of fewer than four rows repeats its last row and does not store the
+    repeats; the last block of columns masks the lanes past N."""
     m, depth = a.shape
     n = b.shape[1]
     for start in range(0, n, 4 * LANES):
         count = n - start
+        if bias is None:
+            z0 = z1 = z2 = z3 = splat(f32(0))
+        else:
+            z0, z1, z2, z3 = _load_four(bias, start, count)
         for r in range(0, m, 4):
             r1, r2, r3 = min(r + 1, m - 1), min(r + 2, m - 1), min(r + 3, m - 1)
             if accumulate:
@@ -550,7 +555,7 @@ def multiply_rows(a, b, out, accumulate):
                 c0, c1, c2, c3 = _load_four(out[r2], start, count)
                 d0, d1, d2, d3 = _load_four(out[r3], start, count)
             else:
-                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+                a0, a1, a2, a3 = b0, b1, b2, b3 = c0, c1, c2, c3 = d0, d1, d2, d3 = z0, z1, z2, z3
             u0, u1, u2, u3 = a[r], a[r1], a[r2], a[r3]
             for k in range(depth):
                 x0, x1, x2, x3 = _load_four(b[k], start, count)
@@ -565,6 +570,26 @@ def multiply_rows(a, b, out, accumulate):
                 _store_four(out[r2], start, c0, c1, c2, c3, count)
             if r + 3 < m:
                 _store_four(out[r3], start, d0, d1, d2, d3, count)
+
+
+@jit
+def linear_rows(x, weight, bias, out):
+    """out = x @ weight^T + bias, a Linear layer's product with its bias, for the weight
+    (N, K) as the layer keeps it: each block of 64 of its rows is first copied transposed
+    into a (K, 64) panel, which multiply_rows reads by rows, its sums starting from the
+    bias (no pass over out of its own). ``bias`` may be None."""
+    depth, n = x.shape[1], weight.shape[0]
+    panel = np.empty((depth, 4 * LANES), np.float32)
+    for start in range(0, n, 4 * LANES):
+        width = min(4 * LANES, n - start)
+        for k in range(depth):  # the block's 64 rows are read across together: 64 cache lines, each used 16 times
+            for j in range(width):
+                panel[k, j] = weight[start + j, k]
+        block, target = panel[:, :width], out[:, start:start + width]
+        if bias is None:
+            multiply_rows(x, block, target, False)
+        else:
+            multiply_rows(x, block, target, False, bias[start:start + width])
 
 
 @jit_inline

@@ -71,21 +71,41 @@ class Linear(Function):
             )
         self.x_rows, self.x_shape = x.reshape(-1, x.shape[-1]), x.shape
         self.weight = weight
-        out = self.x_rows @ weight.T
-        if bias is not None:
-            _add_to_rows(out, bias)
-        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+        return _rows_product(self.x_rows, weight, bias, of_weight=True).reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
         x_needs, w_needs, b_needs = self.needs_input_grad  # b_needs is False when bias is None
         grad_rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = (grad_rows @ self.weight).reshape(self.x_shape) if x_needs else None
+        grad_x = _rows_product(grad_rows, self.weight).reshape(self.x_shape) if x_needs else None
         grad_w = grad_rows.T @ self.x_rows if w_needs else None
         grad_b = grad_rows.sum(axis=0) if b_needs else None
         return grad_x, grad_w, grad_b
 
 
 Linear.reference = linear_reference
+
+
+# Multiply-adds from which Linear's products run compiled: a gpt's (4096 rows, 128 -> 128
+# and wider) gain there, the bias in the sums and no OpenBLAS thread waking or spinning
+# beside glassnet's own; a vit's (2176 rows, 64 features) lose (bench/RESULTS.md, issue 11)
+COMPILED_MIN_WORK = 1 << 26
+
+
+def _rows_product(a, b, bias=None, of_weight=False):
+    """a @ b, or a @ b^T + bias where b is a Linear layer's weight (N, K) (``of_weight``):
+    by the compiled kernels (linear_rows, multiply_rows) in blocks of a's rows on all
+    threads where the product is large enough and they take the arrays, else NumPy's
+    product (OpenBLAS) and the bias in a pass of its own."""
+    width = len(b) if of_weight else b.shape[1]
+    if a.size * width >= COMPILED_MIN_WORK and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias)):
+        kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
+        kernel = kernels.linear_rows if of_weight else (lambda rows, b, _, out: kernels.multiply_rows(rows, b, out, False))
+        in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
+        return out
+    out = a @ (b.T if of_weight else b)
+    if bias is not None:
+        _add_to_rows(out, bias)
+    return out
 
 
 def _add_to_rows(out, bias):
