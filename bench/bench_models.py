@@ -1,6 +1,6 @@
 """glassnet against PyTorch on every ready model: what a user of each would see.
 
-    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 3] [--steps N] [--pause 1]
+    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 3] [--infer-repeats 5] [--steps N] [--pause 1]
 
 Each framework runs in a child process of its own (bench/child.py): the glassnet child
 never imports torch, the PyTorch child never imports glassnet, and the PyTorch twin of
@@ -15,12 +15,17 @@ It prints one table per topic:
 1. Training: seconds per 100 steps (forward, cross-entropy, backward, Adam) at each thread
    count of ``--threads``, the median of ``--repeats`` blocks of ``--steps`` steps (by
    default a number per model, so that a block takes a second or more), and the ratio
-   glassnet time / PyTorch time (below 1: glassnet is faster).
+   glassnet time / PyTorch time (below 1: glassnet is faster). Beside each ratio, the
+   lowest and highest of the rounds' own ratios (each round times both frameworks, one
+   block each, seconds apart): how far the machine's drift moved it.
 2. Peak memory while training, read by each child of itself: after one warm-up step the
    peak counter is reset (VmHWM set to the current resident set), then it trains; the
    growth is VmHWM minus the resident set at the reset, the peak is the absolute VmHWM.
 3. Inference: milliseconds per batch in eval mode without autograd, same batches, and the
-   ratio glassnet time / PyTorch time.
+   ratio glassnet time / PyTorch time, with the rounds' range: the median of
+   ``--infer-repeats`` blocks of INFER_BLOCK times the training block's steps in batches (a
+   block of about a second: this machine moves between a fast and a slow speed, 30% apart,
+   every second or so, and a block of a few batches lands in one or the other).
 4. Matrix products: NumPy's float32 GEMM peak, the matrix-product FLOPs of a cnn training
    step counted from its shapes, and the GFLOP/s each framework achieves in that step.
 5. The time-to-accuracy command (printed, not run: it takes about 10 minutes).
@@ -43,6 +48,7 @@ MODELS = ("mlp", "cnn", "lenet5", "lstm", "gru", "vit", "resnet", "gpt")
 STEPS = {"mlp": 400, "cnn": 20, "lenet5": 50, "lstm": 30, "gru": 30, "vit": 30, "resnet": 8, "gpt": 10}
 GEMM_SIZE = 2048
 CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
+INFER_BLOCK = 4  # inference batches per block, per training step of a block (a batch: a third of a step)
 
 # The recipe behind the time-to-accuracy figure: past 93% test accuracy on Fashion-MNIST at
 # epoch 15 (7 min 11 s of training), 93.19% after epoch 18, 9 min 17 s of wall time on the 2
@@ -56,11 +62,13 @@ TIME_TO_ACCURACY = ("glassnet train --model cnn --dataset fashion-mnist --epochs
 # -- measurements --------------------------------------------------------------------------------
 
 
-def measure_model(name, threads, repeats, steps, pause):
+def measure_model(name, threads, repeats, steps, pause, infer_repeats):
     """Training time at each thread count, memory and inference time of one model, both
     frameworks, each in its own child process. Returns {"versions": {framework: info},
     "batch": the batch in words, "steps": steps per block, "memory": {framework: reply},
-    "train": {threads: {framework: seconds per step}}, "infer": {framework: seconds per batch}}."""
+    "train": {threads: {framework: seconds per step}}, "infer": {framework: seconds per batch}}, and
+    under "rounds" each round's ratio, glassnet's block's time over PyTorch's: {"train": {threads:
+    [ratio, ...]}, "infer": [ratio, ...]}."""
     work = workload(name)
     most = max(threads)
     with pair(work) as children:
@@ -69,13 +77,25 @@ def measure_model(name, threads, repeats, steps, pause):
         # memory first: the children have done nothing yet but build the model and the batches
         result["memory"] = {fw: replies[0] for fw, replies in
                             interleaved(children, "memory", 1, pause, steps=steps, threads=most).items()}
-        result["train"] = {}
+        result["train"], result["rounds"] = {}, {"train": {}}
         for count in threads:
             replies = interleaved(children, "train", repeats, pause, steps=steps, threads=count)
             result["train"][count] = {fw: statistics.median(r["seconds"] for r in rs) for fw, rs in replies.items()}
-        replies = interleaved(children, "infer", repeats, pause, batches=steps, threads=most)
+            result["rounds"]["train"][count] = round_ratios(replies)
+        replies = interleaved(children, "infer", infer_repeats, pause, batches=INFER_BLOCK * steps, threads=most)
         result["infer"] = {fw: statistics.median(r["seconds"] for r in rs) for fw, rs in replies.items()}
+        result["rounds"]["infer"] = round_ratios(replies)
     return result
+
+
+def round_ratios(replies):
+    """glassnet's time over PyTorch's in each round (the two blocks of a round run seconds apart)."""
+    return [mine["seconds"] / theirs["seconds"] for mine, theirs in zip(replies["glassnet"], replies["torch"])]
+
+
+def spread(ratios):
+    """The lowest and highest of the rounds' ratios, as 'low-high'."""
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def gemm_peak(threads, size=GEMM_SIZE, repeats=5):
@@ -136,15 +156,15 @@ def print_training(results, threads, repeats):
     print(f"Training: seconds per 100 steps (Adam, cross-entropy), batch 128 images (gpt: 32 x 128 tokens), "
           f"median of {repeats} interleaved blocks of 'steps' steps")
     print(f"threads: {pool}; torch.set_num_threads. "
-          "ratio = glassnet time / PyTorch time (< 1: glassnet faster)")
-    groups = "".join(f"{f'-- {n} thread' + ('s' if n > 1 else '') + ' --':^30}" for n in threads)
+          "ratio = glassnet time / PyTorch time (< 1: glassnet faster); rounds: the lowest and highest round's ratio")
+    groups = "".join(f"{f'-- {n} thread' + ('s' if n > 1 else '') + ' --':^41}" for n in threads)
     print(f"{'':<14}{groups}")
-    print(f"{'model':<8}{'steps':>6}" + f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}" * len(threads))
+    print(f"{'model':<8}{'steps':>6}" + f"{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}{'rounds':>13}" * len(threads))
     for name, result in results.items():
         cells = ""
         for n in threads:
             gn_s, pt_s = result["train"][n]["glassnet"] * 100, result["train"][n]["torch"] * 100
-            cells += f"{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>10.2f}"
+            cells += f"{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>8.2f}{spread(result['rounds']['train'][n]):>13}"
         print(f"{name:<8}{result['steps']:>6}{cells}")
 
 
@@ -163,12 +183,14 @@ def print_memory(results, most):
 
 
 def print_inference(results, most, repeats):
-    print(f"\nInference: milliseconds per batch (eval mode, no autograd), {most} threads, median of {repeats} blocks")
-    print("ratio = glassnet time / PyTorch time (< 1: glassnet faster)")
-    print(f"{'model':<8}{'batch':>18}{'glassnet':>10}{'PyTorch':>10}{'ratio':>10}")
+    print(f"\nInference: milliseconds per batch (eval mode, no autograd), {most} threads, median of {repeats} "
+          f"interleaved blocks of {INFER_BLOCK} x 'steps' batches")
+    print("ratio = glassnet time / PyTorch time (< 1: glassnet faster); rounds: the lowest and highest round's ratio")
+    print(f"{'model':<8}{'batch':>18}{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}{'rounds':>13}")
     for name, result in results.items():
         gn_s, pt_s = result["infer"]["glassnet"] * 1e3, result["infer"]["torch"] * 1e3
-        print(f"{name:<8}{result['batch']:>18}{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>10.2f}")
+        print(f"{name:<8}{result['batch']:>18}{gn_s:>10.2f}{pt_s:>10.2f}{ratio(gn_s, pt_s):>8.2f}"
+              f"{spread(result['rounds']['infer']):>13}")
 
 
 def print_gemm(peak, cnn_result, threads):
@@ -200,7 +222,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", default="1,2", help="thread counts of the training table, e.g. 1,2")
-    parser.add_argument("--repeats", type=int, default=3, help="timed blocks per framework, model and thread count")
+    parser.add_argument("--repeats", type=int, default=3, help="timed training blocks per framework, model and thread count")
+    parser.add_argument("--infer-repeats", type=int, default=5, help="timed inference blocks per framework and model")
     parser.add_argument("--steps", type=int, default=None, help="steps per block (default: a number per model)")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds of rest before every block")
     args = parser.parse_args()
@@ -213,7 +236,7 @@ def main():
     results = {}
     for name in names:
         steps = args.steps or STEPS.get(name, 20)
-        results[name] = measure_model(name, threads, args.repeats, steps, args.pause)
+        results[name] = measure_model(name, threads, args.repeats, steps, args.pause, args.infer_repeats)
         print(f"  measured {name} ({steps} steps per block)", file=sys.stderr, flush=True)
 
     versions = next(iter(results.values()))["versions"]
@@ -221,7 +244,7 @@ def main():
           "each in its own process, interleaved block by block\n")
     print_training(results, threads, args.repeats)
     print_memory(results, most)
-    print_inference(results, most, args.repeats)
+    print_inference(results, most, args.infer_repeats)
     print_gemm(peak, results.get("cnn"), most)
     print_time_to_accuracy()
     missing = sorted(set(versions["glassnet"]["available"]) - set(MODELS))
