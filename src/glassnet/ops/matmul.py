@@ -59,7 +59,8 @@ class Linear(Function):
     """y = x W^T + b, for x of shape (*, in_features) and W of shape (out, in).
 
     Leading axes are flattened into rows first: one 2-D matrix product reaches BLAS,
-    where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower.
+    where NumPy's stacked 3-D @ 2-D product can miss it and run many times slower; from
+    a gpt's sizes on, glassnet's compiled product takes it instead (``_rows_product``).
     Reference: ``linear_reference`` above, the same maths from tensor ops.
     """
 
@@ -99,7 +100,7 @@ def _rows_product(a, b, bias=None, of_weight=False):
     width = len(b) if of_weight else b.shape[1]
     if a.size * width >= COMPILED_MIN_WORK and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias)):
         kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
-        kernel = kernels.linear_rows if of_weight else (lambda rows, b, _, out: kernels.multiply_rows(rows, b, out, False))
+        kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
         in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
         return out
     out = a @ (b.T if of_weight else b)
