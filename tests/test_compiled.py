@@ -326,11 +326,14 @@ def test_linear_rows_is_a_linear_layer(m, k, n, with_bias):
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy, threads, with_bias):
     """Linear's forward (kernels.linear_rows) and its input's gradient (multiply_rows) run
-    compiled for products of at least ops.matmul.COMPILED_MIN_WORK multiply-adds, split
-    into blocks of rows, and give NumPy's results; below it NumPy's product runs."""
+    compiled for products of at least ops.matmul.COMPILED_MIN_WORK multiply-adds, of at
+    least COMPILED_MIN_ROWS rows and a weight of at most COMPILED_MAX_WEIGHT floats, split
+    into blocks of rows, and give NumPy's results; one short of any, NumPy's product runs."""
     from glassnet.ops import matmul
     x, weight, bias, upstream = _data(3, 41, 24), _data(70, 24, seed=1), _data(70, seed=2), _data(3, 41, 70, seed=3)
-    monkeypatch.setattr(matmul, "COMPILED_MIN_WORK", x.size * len(weight))  # exactly this product's
+    limits = {"COMPILED_MIN_WORK": x.size * len(weight), "COMPILED_MIN_ROWS": 3 * 41, "COMPILED_MAX_WEIGHT": weight.size}
+    for name, value in limits.items():  # exactly this product's
+        monkeypatch.setattr(matmul, name, value)
 
     def compute():
         t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
@@ -346,10 +349,12 @@ def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy
         use_compiled(monkeypatch, True)
         compute()
         assert {"linear_rows", "multiply_rows"} <= set(spy)
-        spy.clear()
-        monkeypatch.setattr(matmul, "COMPILED_MIN_WORK", x.size * len(weight) + 1)  # one short
-        compute()
-        assert not {"linear_rows", "multiply_rows"} & set(spy)
+        for name, short in (("COMPILED_MIN_WORK", 1), ("COMPILED_MIN_ROWS", 1), ("COMPILED_MAX_WEIGHT", -1)):
+            spy.clear()
+            monkeypatch.setattr(matmul, name, limits[name] + short)  # one short of this limit alone
+            compute()
+            assert not {"linear_rows", "multiply_rows"} & set(spy), name
+            monkeypatch.setattr(matmul, name, limits[name])
     finally:
         gn.set_num_threads(previous)
 

@@ -86,19 +86,23 @@ class Linear(Function):
 Linear.reference = linear_reference
 
 
-# Multiply-adds from which Linear's products run compiled: a gpt's (4096 rows, 128 -> 128
-# and wider) gain there, the bias in the sums and no OpenBLAS thread waking or spinning
-# beside glassnet's own; a vit's (2176 rows, 64 features) lose (bench/RESULTS.md, issue 11)
-COMPILED_MIN_WORK = 1 << 26
+# Where Linear's products run compiled (bench/RESULTS.md, issue 11): a gpt's (4096 rows,
+# 128 -> 128 and wider) gain, the bias in the sums and no OpenBLAS thread waking or
+# spinning beside glassnet's own; a vit's (2176 rows, 64 features, fewer multiply-adds)
+# lose. So do few rows against a wide weight, whose panels each thread copies (128 rows,
+# 2048 -> 2048: twice OpenBLAS's time), and a weight past a core's cache (768 x 768)
+COMPILED_MIN_WORK, COMPILED_MIN_ROWS, COMPILED_MAX_WEIGHT = 1 << 26, 1024, 1 << 16  # multiply-adds, rows, floats
 
 
 def _rows_product(a, b, bias=None, of_weight=False):
     """a @ b, or a @ b^T + bias where b is a Linear layer's weight (N, K) (``of_weight``):
     by the compiled kernels (linear_rows, multiply_rows) in blocks of a's rows on all
-    threads where the product is large enough and they take the arrays, else NumPy's
-    product (OpenBLAS) and the bias in a pass of its own."""
+    threads where the product is large enough, has the rows and a weight small enough
+    (the constants above) and they take the arrays, else NumPy's product (OpenBLAS) and
+    the bias in a pass of its own."""
     width = len(b) if of_weight else b.shape[1]
-    if a.size * width >= COMPILED_MIN_WORK and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias)):
+    if (a.size * width >= COMPILED_MIN_WORK and len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
+            and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias))):
         kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
         kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
         in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
