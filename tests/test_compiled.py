@@ -757,6 +757,81 @@ def test_direct_convolution_on_random_geometries(monkeypatch, spy):
     assert direct >= 12, direct
 
 
+# (x shape, weight shape, padding) on Winograd's path (3x3, stride 1, at least 8 channels
+# and 48 images): one run of 64 images with an odd output (the last blocks' second row and
+# column not stored), two runs the last of which is masked (100 images) with filters past
+# a group of four, no padding, and padding wider than the kernel on one side only
+WINOGRAD_CONVOLUTIONS = {
+    "64 images, 7x5 output": ((64, 8, 7, 5), (8, 8, 3, 3), 1),
+    "100 images, 6 filters": ((100, 9, 6, 7), (6, 9, 3, 3), 1),
+    "no padding": ((48, 8, 9, 8), (9, 8, 3, 3), 0),
+    "one-sided wide padding": ((50, 10, 5, 6), (3, 10, 3, 3), ((2, 0), (1, 3))),
+}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
+@pytest.mark.parametrize("case", list(WINOGRAD_CONVOLUTIONS))
+def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split):
+    """Output and the three gradients against NumPy's im2col; the input's gradient (a 3x3
+    convolution of the output's gradient at stride 1) takes Winograd's path too where the
+    filters are at least eight."""
+    if split:
+        split_threads()
+    x_shape, weight_shape, padding = WINOGRAD_CONVOLUTIONS[case]
+    x, weight = _batch_last(_data(*x_shape, scale=1.0)), _data(*weight_shape, scale=1.0, seed=1)
+    bias = np.random.default_rng(2).standard_normal(weight_shape[0]).astype(np.float32)
+
+    def compute():
+        inputs, w, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        out = gn.nn.functional.conv2d(inputs, w, b, padding=padding)
+        out.backward(gn.tensor(_batch_last(_data(*out.shape, seed=3))))
+        took.append(spy.count("winograd_filters"))
+        return [out.numpy(), inputs.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    took = []
+    assert_same(*both_paths(monkeypatch, spy, compute))
+    assert took == [2 if weight_shape[0] >= 8 else 1, 0]
+
+
+def test_winograd_takes_only_what_pays(monkeypatch, spy):
+    """Fewer than 8 channels or 48 images, a stride, a dilation or a 5x5 kernel: the direct
+    kernel; at the limits, Winograd's."""
+    use_compiled(monkeypatch, True)
+    cases = [((48, 8, 6, 6), (4, 8, 3, 3), {}, True), ((47, 8, 6, 6), (4, 8, 3, 3), {}, False),
+             ((48, 7, 6, 6), (4, 7, 3, 3), {}, False), ((48, 8, 6, 6), (4, 8, 3, 3), {"stride": 2}, False),
+             ((48, 8, 6, 6), (4, 8, 3, 3), {"dilation": 2}, False), ((48, 8, 6, 6), (4, 8, 5, 5), {}, False)]
+    for x_shape, weight_shape, options, winograd in cases:
+        gn.nn.functional.conv2d(gn.tensor(_data(*x_shape)), gn.tensor(_data(*weight_shape)), **options)
+        assert ("conv3x3_winograd" in spy) == winograd and ("conv2d_rows" in spy) != winograd, (x_shape, weight_shape, options)
+        spy.clear()
+
+
+def test_winograd_kernel_matches_its_reference():
+    """The kernel's float32 output against ``conv2d_winograd_reference`` in float64, and the
+    reference against the plain convolution (``conv2d_reference``), values and gradients;
+    the filters' transform against G g G^T, from a flipped view as the input's gradient
+    reads them."""
+    from glassnet.ops import conv
+
+    x, weight = _data(66, 8, 7, 6, scale=1.0), _data(5, 8, 3, 3, scale=1.0, seed=1)
+    bias = np.random.default_rng(2).standard_normal(5).astype(np.float32)
+    out = gn.nn.functional.conv2d(gn.tensor(x), gn.tensor(weight), gn.tensor(bias), padding=(1, 2)).numpy()
+    leaves = [gn.tensor(a.astype(np.float64), requires_grad=True) for a in (x, weight, bias)]
+    winograd = conv.conv2d_winograd_reference(*leaves, padding=((1, 1), (2, 2)))
+    np.testing.assert_allclose(out, winograd.numpy(), rtol=1e-5, atol=1e-5 * np.abs(winograd.numpy()).max())
+    upstream = gn.tensor(np.random.default_rng(3).standard_normal(winograd.shape))
+    grads = gn.autograd.grad((winograd * upstream).sum(), leaves)
+    plain = conv.conv2d_reference(*leaves, padding=((1, 1), (2, 2)))
+    np.testing.assert_allclose(winograd.numpy(), plain.numpy(), rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(grads, gn.autograd.grad((plain * upstream).sum(), leaves)):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    filters = np.empty((16, 5, 8), np.float32)
+    compiled.load().winograd_filters(flipped, filters)
+    g = np.array(conv.WINOGRAD_G)
+    expected = np.einsum("ai,ocij,bj->abco", g, flipped.astype(np.float64), g).reshape(16, 5, 8)
+    np.testing.assert_array_equal(filters, expected.astype(np.float32))
+
+
 def test_direct_convolution_leaves_what_it_does_not_take_to_numpy(monkeypatch, spy):
     """Groups, 1x1 kernels and float64 take the im2col path; and a model built of the
     direct convolution (a stride of 2 among its layers) trains as with NumPy's."""
@@ -892,6 +967,24 @@ print(out.shape, x.grad.shape, recurrent.weight_hh_l0.grad.numpy().any())
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "(5, 0, 8) (5, 0, 3) False" and result.stderr == ""
+
+
+def test_a_resnet_sized_convolution_matches_pytorch_on_winograds_path(spy):
+    """The resnet's first stage (128 images of 28x28, 16 channels to 16) on Winograd's
+    path: values and the three gradients as PyTorch gives them."""
+    torch = pytest.importorskip("torch")
+    x, weight, bias, upstream = (_data(128, 16, 28, 28, scale=1.0), _data(16, 16, 3, 3, scale=0.2, seed=1),
+                                 _data(16, seed=2), _data(128, 16, 28, 28, scale=1.0, seed=3))
+    leaves = [gn.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    out = gn.nn.functional.conv2d(*leaves, padding=1)
+    out.backward(gn.tensor(upstream))
+    assert spy.count("winograd_filters") == 2  # forward and the input's gradient
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    expected = torch.nn.functional.conv2d(*theirs, padding=1)
+    expected.backward(torch.from_numpy(upstream))
+    for mine, their in zip([out] + [t.grad for t in leaves], [expected] + [t.grad for t in theirs]):
+        scale = float(their.detach().abs().max())
+        np.testing.assert_allclose(mine.numpy(), their.detach().numpy(), rtol=1e-4, atol=1e-5 * scale)
 
 
 def test_a_gpt_sized_linear_layer_matches_pytorch_on_the_compiled_path(spy):

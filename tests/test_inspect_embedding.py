@@ -49,7 +49,9 @@ def test_activations_are_each_layer_flattened(cnn):
     np.testing.assert_array_equal(features["logits"].argmax(axis=1), probabilities.argmax(axis=1))
     chosen = embedding.activations(run.model, images[:5], layers=["6", "logits"])
     assert list(chosen) == ["6", "logits"]
-    np.testing.assert_allclose(chosen["6"], features["6"][:5], rtol=1e-5, atol=1e-6)
+    # five images and the whole batch run different convolutions (Winograd's from 48 images
+    # on): the same to float32 rounding of the layer's sums, not bit for bit
+    np.testing.assert_allclose(chosen["6"], features["6"][:5], rtol=1e-5, atol=1e-5)
 
 
 def test_pca_embeddings_are_scikit_learns_pca_of_each_layer(mlp):

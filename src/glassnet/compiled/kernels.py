@@ -29,7 +29,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-f32 = np.float32
+f32, f64 = np.float32, np.float64
 FAST = {"contract", "afn", "arcp"}
 # for loops that sum or take a maximum: reassociation lets LLVM keep eight partial sums
 # in the lanes (NumPy's own sums are pairwise, so neither order is "the" exact one)
@@ -436,6 +436,12 @@ def multiply_add(typingctx, total, weight, x):
 def add_lanes(typingctx, a, b):
     """a + b, lane by lane."""
     return lanes(lanes, lanes), lambda context, builder, signature, args: builder.fadd(args[0], args[1])
+
+
+@intrinsic
+def subtract_lanes(typingctx, a, b):
+    """a - b, lane by lane."""
+    return lanes(lanes, lanes), lambda context, builder, signature, args: builder.fsub(args[0], args[1])
 
 
 def _larger(builder, a, b):
@@ -1286,6 +1292,153 @@ def conv2d_weight_grad(rows, grad, grad_weight, o_start, o_stop, stride_h, dilat
                     for k in range(min(4, o_stop - o)):
                         for m in range(min(3, kw - j)):
                             grad_weight[o + k, c, i, j + m] = sums[k, m]
+
+
+# -- the 3x3 convolution by Winograd's minimal filtering, F(2x2, 3x3) ------------------------
+#
+# A 2x2 block of outputs of a 3x3 filter reads a 4x4 tile of the input. Winograd's
+# transforms turn the 36 multiplies the block takes directly into 16: the tile becomes
+# 16 transformed points (V = B^T d B, sums and differences), the filter 16 transformed
+# weights (U = G g G^T, made once per call in ops/conv.py), each point is multiplied by its
+# weight and summed over the channels, and the 16 products turn back into the 2x2 block
+# (A^T M A, sums and differences again). The multiplies per output fall from 9 C to 4 C;
+# the transforms cost a few additions per channel and per filter. ops.conv's
+# ``conv2d_winograd_reference`` is the same algorithm from tensor ops. Arrays are
+# batch-last as above: ``rows`` (C, H, W N) is the padded input, ``out`` (O, out_h, out_w, N).
+
+
+@jit_inline
+def _tile_in(a, b, c, d):
+    """B^T applied to four points of a tile's row or column (16 lanes each): the input's transform."""
+    return subtract_lanes(a, c), add_lanes(b, c), subtract_lanes(c, b), subtract_lanes(b, d)
+
+
+@jit_inline
+def _tile_out(a, b, c, d):
+    """A^T applied to four sums (16 lanes each): the transform back to two outputs."""
+    return add_lanes(add_lanes(a, b), c), subtract_lanes(subtract_lanes(b, c), d)
+
+
+@jit
+def _filter_in(a, b, c):
+    """G applied to three weights of a filter's row or column (float64): the filter's transform."""
+    return a, (a + b + c) * 0.5, (a - b + c) * 0.5, c
+
+
+@jit
+def winograd_filters(weight, filters):
+    """filters[4 i + j, c, o] = (G g G^T)[i, j] for each 3x3 filter g = weight[o, c]:
+    the transformed weights U that conv3x3_winograd reads, summed in float64 and rounded
+    once. ``weight`` may be any view (the input's gradient reads the filters flipped)."""
+    for o in range(weight.shape[0]):
+        for c in range(weight.shape[1]):
+            g = weight[o, c]
+            d0, d1, d2, d3 = _filter_in(f64(g[0, 0]), f64(g[1, 0]), f64(g[2, 0]))  # each column down
+            e0, e1, e2, e3 = _filter_in(f64(g[0, 1]), f64(g[1, 1]), f64(g[2, 1]))
+            h0, h1, h2, h3 = _filter_in(f64(g[0, 2]), f64(g[1, 2]), f64(g[2, 2]))
+            for i, (a, b, d) in enumerate(((d0, e0, h0), (d1, e1, h1), (d2, e2, h2), (d3, e3, h3))):  # then across
+                u0, u1, u2, u3 = _filter_in(a, b, d)
+                filters[4 * i, c, o], filters[4 * i + 1, c, o] = u0, u1
+                filters[4 * i + 2, c, o], filters[4 * i + 3, c, o] = u2, u3
+
+
+@jit_inline
+def _tile_column(x, at, row, count):
+    """A tile's column of 16 lanes, transformed down (B^T d): four rows ``row`` floats
+    apart from ``at`` on, the lanes from ``count`` on zero and not read."""
+    return _tile_in(load_lanes(x, at, count), load_lanes(x, at + row, count),
+                    load_lanes(x, at + 2 * row, count), load_lanes(x, at + 3 * row, count))
+
+
+@jit_inline
+def _store_tile_row(points, at, step, a, b, c, d):
+    """A row of B^T d, transformed across, into ``points``: four points ``step`` apart."""
+    v0, v1, v2, v3 = _tile_in(a, b, c, d)
+    store_lanes(points, at, v0, LANES)
+    store_lanes(points, at + step, v1, LANES)
+    store_lanes(points, at + 2 * step, v2, LANES)
+    store_lanes(points, at + 3 * step, v3, LANES)
+
+
+@jit_inline
+def _sums_column(sums, at, step):
+    """A column of the 4x4 sums (16 lanes), transformed down (A^T M): two rows."""
+    return _tile_out(load_lanes(sums, at, LANES), load_lanes(sums, at + 4 * step, LANES),
+                     load_lanes(sums, at + 8 * step, LANES), load_lanes(sums, at + 12 * step, LANES))
+
+
+@jit
+def conv3x3_winograd(rows, filters, bias, out, first, last, chunks):
+    """out[o, y, x_, n] = bias[o] + the 3x3 convolution at stride 1 of the padded input
+    ``rows``, for the items first <= item < last (a thread's share); an item is a row of
+    2x2 blocks and ``chunks`` runs of 64 images (item // chunks: the row, item % chunks:
+    the run). ``filters`` (16, C, O) holds the transformed weights U; the input has an
+    even number of padded rows and columns past the last block (ops/conv.py pads them).
+
+    For each 2x2 block of 64 images: each channel's 16 transformed points into ``points``,
+    then for each four filters and each of the 16 points a sum over the channels (sixteen
+    sums of 16 lanes in registers, as conv2d_rows holds them), then each filter's 16 sums
+    back into its 2x2 outputs; an odd last row or column of blocks stores only its first.
+    Lanes past the batch's end are computed from stale points and not stored. Arrays are
+    read flat, by offsets: a view taken inside a loop costs two atomic reference counts."""
+    channels, height, width = rows.shape
+    filter_count, out_h, out_w, batch = out.shape
+    x, weights, y_flat = rows.reshape(-1), filters.reshape(-1), out.reshape(-1)
+    run = 4 * LANES
+    step = 16 * run + LANES  # from one channel's points to the next's (not 4 KB apart: those would share cache sets)
+    points = np.zeros(channels * step, f32)  # (C, 16, 64): the transformed tile, channel by channel
+    sums = np.empty(16 * 4 * run, f32)  # (16, 4, 64): four filters' sums at each point
+    for item in range(first, last):
+        y, start = 2 * (item // chunks), item % chunks * run
+        count, below = min(run, batch - start), y + 1 < out_h
+        for x_ in range(0, out_w, 2):
+            right, at = x_ + 1 < out_w, x_ * batch + start
+            for c in range(channels):
+                tile = (c * height + y) * width + at
+                for n in range(0, count, LANES):
+                    k, left = tile + n, count - n
+                    t00, t10, t20, t30 = _tile_column(x, k, width, left)
+                    t01, t11, t21, t31 = _tile_column(x, k + batch, width, left)
+                    t02, t12, t22, t32 = _tile_column(x, k + 2 * batch, width, left)
+                    t03, t13, t23, t33 = _tile_column(x, k + 3 * batch, width, left)
+                    place = c * step + n
+                    _store_tile_row(points, place, run, t00, t01, t02, t03)  # then each row across
+                    _store_tile_row(points, place + 4 * run, run, t10, t11, t12, t13)
+                    _store_tile_row(points, place + 8 * run, run, t20, t21, t22, t23)
+                    _store_tile_row(points, place + 12 * run, run, t30, t31, t32, t33)
+            for o in range(0, filter_count, 4):
+                o1, o2, o3 = min(o + 1, filter_count - 1), min(o + 2, filter_count - 1), min(o + 3, filter_count - 1)
+                for p in range(16):
+                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+                    for c in range(channels):
+                        x0, x1, x2, x3 = _load_four(points, c * step + p * run, run)
+                        w = (p * channels + c) * filter_count
+                        a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, weights[w + o], x0, x1, x2, x3)
+                        b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, weights[w + o1], x0, x1, x2, x3)
+                        c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, weights[w + o2], x0, x1, x2, x3)
+                        d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, weights[w + o3], x0, x1, x2, x3)
+                    _store_four(sums, 4 * p * run, a0, a1, a2, a3, run)
+                    _store_four(sums, (4 * p + 1) * run, b0, b1, b2, b3, run)
+                    _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
+                    _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
+                for q in range(min(4, filter_count - o)):
+                    top, shift = ((o + q) * out_h + y) * out_w * batch + at, splat(bias[o + q])
+                    bottom = top + out_w * batch
+                    for n in range(0, count, LANES):
+                        k, left = q * run + n, count - n
+                        s00, s10 = _sums_column(sums, k, 4 * run)
+                        s01, s11 = _sums_column(sums, k + 4 * run, 4 * run)
+                        s02, s12 = _sums_column(sums, k + 8 * run, 4 * run)
+                        s03, s13 = _sums_column(sums, k + 12 * run, 4 * run)
+                        y00, y01 = _tile_out(s00, s01, s02, s03)
+                        y10, y11 = _tile_out(s10, s11, s12, s13)
+                        store_lanes(y_flat, top + n, add_lanes(y00, shift), left)
+                        if right:
+                            store_lanes(y_flat, top + batch + n, add_lanes(y01, shift), left)
+                        if below:
+                            store_lanes(y_flat, bottom + n, add_lanes(y10, shift), left)
+                        if below and right:
+                            store_lanes(y_flat, bottom + batch + n, add_lanes(y11, shift), left)
 
 
 # -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------

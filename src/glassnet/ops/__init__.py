@@ -19,8 +19,9 @@ Where each op lives:
                  Split, Unbind, Gather, Concatenate (and ``concatenate``, ``stack``)
 ``matmul``       MatMul, Linear, Einsum (and ``linear_reference``)
 ``conv``         Conv2d (and ``im2col``, ``col2im``, the unfolding it multiplies, or with
-                 numba the direct kernels that never unfold; ``conv2d_reference``, a loop
-                 over kernel offsets), ConvTranspose2d (its
+                 numba the direct kernels that never unfold, and Winograd's for 3x3;
+                 ``conv2d_reference``, a loop over kernel offsets, and
+                 ``conv2d_winograd_reference``), ConvTranspose2d (its
                  gradient as a forward, and ``conv_transpose2d_reference``)
 ``pool``         MaxPool2d (and ``max_pool2d_reference``, a running maximum of tensors),
                  AvgPool2d, AdaptiveAvgPool2d
@@ -44,7 +45,7 @@ Argument checks and PyTorch's signatures are in ``glassnet.nn.functional``, whos
 functions check, then call ``ops.X.apply``; ``Tensor``'s methods call the ops directly.
 """
 from .attention import Attention, attention_reference
-from .conv import Conv2d, ConvTranspose2d, conv2d_reference, conv_transpose2d_reference
+from .conv import Conv2d, ConvTranspose2d, conv2d_reference, conv2d_winograd_reference, conv_transpose2d_reference
 from .elementwise import (
     GELU, Abs, Add, Cast, Ceil, Clip, Cos, Div, Erf, Exp, Floor, LeakyReLU, Log, Log1p, Maximum, Minimum, Mul, Neg,
     Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, gelu_reference, where,
@@ -76,8 +77,8 @@ __all__ = [
     "Reshape", "Transpose", "GetItem", "SetItem", "Clone", "Expand", "Repeat", "Contiguous", "Split", "Unbind",
     "Gather", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
-    "MatMul", "Linear", "Conv2d", "conv2d_reference", "ConvTranspose2d", "conv_transpose2d_reference", "MaxPool2d",
-    "max_pool2d_reference", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
+    "MatMul", "Linear", "Conv2d", "conv2d_reference", "conv2d_winograd_reference", "ConvTranspose2d",
+    "conv_transpose2d_reference", "MaxPool2d", "max_pool2d_reference", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent
     "CrossEntropy", "NLLLoss", "BCEWithLogits", "Attention", "attention_reference", "RNN", "LSTM", "GRU",
     # the readable references beside fused ops

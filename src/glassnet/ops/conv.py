@@ -20,6 +20,7 @@ from ..backend import xp
 from ..tensor import Function, Tensor
 from ..threads import in_blocks
 from .matmul import Einsum, _add_to_rows
+from .movement import stack
 
 # -- geometry ------------------------------------------------------------------------------
 
@@ -141,8 +142,11 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
 # row's columns into the stride's phases (padded_in_phases), so that the kernels read runs
 # of adjacent numbers as at stride 1. At stride 1 the input's gradient is a convolution too: of
 # the output's gradient, padded by the kernel's reach less the padding, with the filters
-# flipped and their inputs and outputs swapped. The im2col path above stays: the NumPy
-# version, and the one for groups, 1x1 kernels and everything else the kernels do not take.
+# flipped and their inputs and outputs swapped. A 3x3 kernel at stride 1 (a ResNet's) goes
+# by Winograd's F(2x2, 3x3) where it pays: 4 multiplies per output and channel where the
+# direct sum makes 9 (``winograd_conv`` below; ``conv2d_winograd_reference`` is the same
+# from tensor ops). The im2col path above stays: the NumPy version, and the one for groups,
+# 1x1 kernels and everything else the kernels do not take.
 
 
 def takes_direct(x, weight, stride, padding, groups):
@@ -165,8 +169,11 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
     """The convolution of x (N, C, H, W), padded, with filters (O, C, kh, kw), plus the
     bias (O,) if given: (O, out_h, out_w, N), batch-last; four filters at a time, split over
     the threads. x is copied padded into the stride's phases (:func:`padded_in_phases`)."""
-    filters, weight = weight.shape[0], xp.ascontiguousarray(weight)
+    filters = weight.shape[0]
     bias = xp.zeros(filters, x.dtype) if bias is None else xp.ascontiguousarray(bias, dtype=x.dtype)
+    if takes_winograd(x, weight, stride, dilation):
+        return winograd_conv(x, padding, weight, out_size, bias)
+    weight = xp.ascontiguousarray(weight)
     rows, taps = _in_rows(padded_in_phases(x, padding, stride[1]), weight.shape[3], dilation[1])
     out = xp.empty((filters, *out_size, x.shape[0]), dtype=x.dtype)
     kernel = compiled.load().conv2d_rows
@@ -175,6 +182,36 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
         kernel(rows, weight, bias, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
 
     in_blocks(run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size)  # a multiply-add weighs as a byte of a pass
+    return out
+
+
+# Winograd's F(2x2, 3x3) (compiled/kernels.py: conv3x3_winograd) takes the 3x3 convolutions
+# at stride 1 where it pays (bench/RESULTS.md, issue 11): its transforms cost a pass per
+# channel and per filter that the direct sum does not make, which a few channels do not
+# repay, and it works in runs of 64 images (a batch of 32 would fill half of one).
+WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_BATCH = 8, 48
+
+
+def takes_winograd(x, weight, stride, dilation):
+    """Whether :func:`winograd_conv` takes a convolution the direct kernel would."""
+    return (weight.shape[2:] == (3, 3) and tuple(stride) == tuple(dilation) == (1, 1)
+            and weight.shape[1] >= WINOGRAD_MIN_CHANNELS and x.shape[0] >= WINOGRAD_MIN_BATCH)
+
+
+def winograd_conv(x, padding, weight, out_size, bias):
+    """The 3x3 convolution at stride 1 of x (N, C, H, W), padded, by Winograd's F(2x2, 3x3):
+    (O, out_h, out_w, N), batch-last; rows of 2x2 blocks split over the threads. An odd
+    output's last block reads one padded row or column more (zeros)."""
+    (top, bottom), (left, right) = padding
+    rows = padded_batch_last(x, ((top, bottom + out_size[0] % 2), (left, right + out_size[1] % 2)))
+    kernels, filters = compiled.load(), xp.empty((16, *weight.shape[1::-1]), dtype=x.dtype)
+    kernels.winograd_filters(weight, filters)
+    out, chunks = xp.empty((len(weight), *out_size, x.shape[0]), dtype=x.dtype), -(-x.shape[0] // 64)
+
+    def run(first, last):  # rows of blocks, in runs of 64 images
+        kernels.conv3x3_winograd(rows.reshape(*rows.shape[:2], -1), filters, bias, out, first, last, chunks)
+
+    in_blocks(run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks)
     return out
 
 
@@ -352,6 +389,41 @@ def conv2d_reference(x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0
 
 
 Conv2d.reference = conv2d_reference
+
+# Winograd's F(2x2, 3x3) (Lavin and Gray, 2015): a 4x4 tile d of the input, transformed
+# (B^T d B), times a 3x3 filter g transformed (G g G^T), point by point, summed over the
+# channels and transformed back (A^T M A), is the filter's 2x2 block of outputs there.
+WINOGRAD_B_T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+WINOGRAD_G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+WINOGRAD_A_T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+
+def conv2d_winograd_reference(x, weight, bias=None, padding=((1, 1), (1, 1))):
+    """The 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3), from tensor ops, as the
+    compiled kernel (``conv3x3_winograd``) computes it: the padded input cut into 4x4
+    tiles two pixels apart, one per 2x2 block of outputs (an odd output's last tiles read
+    a row or column of zeros more), and the three transforms as einsums.
+
+    Shape: x (N, C, H, W), weight (O, C, 3, 3), bias (O,) or None -> (N, O, out_h, out_w).
+
+    >>> import glassnet as gn
+    >>> image = gn.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
+    >>> conv2d_winograd_reference(image, gn.ones(1, 1, 3, 3), padding=((0, 0), (0, 0))).tolist()
+    [[[[45.0]]]]
+    """
+    (n, c, h, w), ((top, bottom), (left, right)) = x.shape, padding
+    out_h, out_w = h + top + bottom - 2, w + left + right - 2
+    rows, columns = 2 * -(-out_h // 2), 2 * -(-out_w // 2)  # the outputs, in whole 2x2 blocks
+    x_padded = Tensor(xp.zeros((n, c, rows + 2, columns + 2), dtype=x.dtype))
+    x_padded[:, :, top:top + h, left:left + w] = x
+    tiles = stack([stack([x_padded[:, :, i:i + rows:2, j:j + columns:2] for j in range(4)], -1) for i in range(4)], -2)
+    b_t, g, a_t = (Tensor(xp.array(m, dtype=x.dtype)) for m in (WINOGRAD_B_T, WINOGRAD_G, WINOGRAD_A_T))
+    points = Einsum.apply(b_t, tiles, b_t, equation="ai,ncyxij,bj->ncyxab")  # V = B^T d B
+    filters = Einsum.apply(g, weight, g, equation="ai,ocij,bj->ocab")  # U = G g G^T
+    sums = Einsum.apply(points, filters, equation="ncyxab,ocab->noyxab")  # M: U V, summed over the channels
+    blocks = Einsum.apply(a_t, sums, a_t, equation="pa,noyxab,qb->noypxq")  # A^T M A: (N, O, rows/2, 2, columns/2, 2)
+    out = blocks.reshape(n, len(weight), rows, columns)[:, :, :out_h, :out_w]
+    return out if bias is None else out + bias.reshape(-1, 1, 1)
 
 
 # -- the transposed convolution ------------------------------------------------------------
