@@ -769,16 +769,19 @@ WINOGRAD_CONVOLUTIONS = {
 }
 
 
+@pytest.mark.parametrize("layout", ["C order", "batch-last"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
 @pytest.mark.parametrize("case", list(WINOGRAD_CONVOLUTIONS))
-def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split):
-    """Output and the three gradients against NumPy's im2col; the input's gradient (a 3x3
-    convolution of the output's gradient at stride 1) takes Winograd's path too where the
-    filters are at least eight."""
+def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_threads, case, split, layout):
+    """Output and the three gradients against NumPy's im2col, the input in either memory
+    layout (the kernel reads batch-last memory; C order is copied into it); the input's
+    gradient (a 3x3 convolution of the output's gradient at stride 1) takes Winograd's
+    path too where the filters are at least eight."""
     if split:
         split_threads()
     x_shape, weight_shape, padding = WINOGRAD_CONVOLUTIONS[case]
-    x, weight = _batch_last(_data(*x_shape, scale=1.0)), _data(*weight_shape, scale=1.0, seed=1)
+    in_layout = _batch_last if layout == "batch-last" else np.ascontiguousarray
+    x, weight = in_layout(_data(*x_shape, scale=1.0)), _data(*weight_shape, scale=1.0, seed=1)
     bias = np.random.default_rng(2).standard_normal(weight_shape[0]).astype(np.float32)
 
     def compute():

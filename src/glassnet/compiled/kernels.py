@@ -1343,11 +1343,14 @@ def winograd_filters(weight, filters):
 
 
 @jit_inline
-def _tile_column(x, at, row, count):
+def _tile_column(x, at, row, count, first, stop):
     """A tile's column of 16 lanes, transformed down (B^T d): four rows ``row`` floats
-    apart from ``at`` on, the lanes from ``count`` on zero and not read."""
-    return _tile_in(load_lanes(x, at, count), load_lanes(x, at + row, count),
-                    load_lanes(x, at + 2 * row, count), load_lanes(x, at + 3 * row, count))
+    apart from ``at`` on, the lanes from ``count`` on zero and not read, and so the rows
+    before ``first`` and from ``stop`` on (the padding: nothing is read there)."""
+    return _tile_in(load_lanes(x, at, count if first <= 0 < stop else 0),
+                    load_lanes(x, at + row, count if first <= 1 < stop else 0),
+                    load_lanes(x, at + 2 * row, count if first <= 2 < stop else 0),
+                    load_lanes(x, at + 3 * row, count if first <= 3 < stop else 0))
 
 
 @jit_inline
@@ -1368,12 +1371,13 @@ def _sums_column(sums, at, step):
 
 
 @jit
-def conv3x3_winograd(rows, filters, bias, out, first, last, chunks):
-    """out[o, y, x_, n] = bias[o] + the 3x3 convolution at stride 1 of the padded input
-    ``rows``, for the items first <= item < last (a thread's share); an item is a row of
-    2x2 blocks and ``chunks`` runs of 64 images (item // chunks: the row, item % chunks:
-    the run). ``filters`` (16, C, O) holds the transformed weights U; the input has an
-    even number of padded rows and columns past the last block (ops/conv.py pads them).
+def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
+    """out[o, y, x_, n] = bias[o] + the 3x3 convolution at stride 1 of the input ``rows``
+    (C, H, W N) padded by ``top`` rows and ``left`` columns of zeros before (and as many
+    after as the output needs), for the items first <= item < last (a thread's share); an
+    item is a row of 2x2 blocks and ``chunks`` runs of 64 images (item // chunks: the row,
+    item % chunks: the run). ``filters`` (16, C, O) holds the transformed weights U. The
+    padding is never made: a tile's pixels in it are masked loads that read nothing.
 
     For each 2x2 block of 64 images: each channel's 16 transformed points into ``points``,
     then for each four filters and each of the 16 points a sum over the channels (sixteen
@@ -1383,6 +1387,7 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks):
     read flat, by offsets: a view taken inside a loop costs two atomic reference counts."""
     channels, height, width = rows.shape
     filter_count, out_h, out_w, batch = out.shape
+    image_width = width // batch
     x, weights, y_flat = rows.reshape(-1), filters.reshape(-1), out.reshape(-1)
     run = 4 * LANES
     step = 16 * run + LANES  # from one channel's points to the next's (not 4 KB apart: those would share cache sets)
@@ -1391,16 +1396,22 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks):
     for item in range(first, last):
         y, start = 2 * (item // chunks), item % chunks * run
         count, below = min(run, batch - start), y + 1 < out_h
+        row_first, row_stop = top - y, height + top - y  # the tile's rows that lie in the image
         for x_ in range(0, out_w, 2):
             right, at = x_ + 1 < out_w, x_ * batch + start
+            column = x_ - left  # the image column of the tile's first
             for c in range(channels):
-                tile = (c * height + y) * width + at
+                tile = (c * height + y - top) * width + column * batch + start
                 for n in range(0, count, LANES):
-                    k, left = tile + n, count - n
-                    t00, t10, t20, t30 = _tile_column(x, k, width, left)
-                    t01, t11, t21, t31 = _tile_column(x, k + batch, width, left)
-                    t02, t12, t22, t32 = _tile_column(x, k + 2 * batch, width, left)
-                    t03, t13, t23, t33 = _tile_column(x, k + 3 * batch, width, left)
+                    k, lanes_left = tile + n, count - n
+                    t00, t10, t20, t30 = _tile_column(x, k, width, lanes_left if 0 <= column < image_width else 0,
+                                                      row_first, row_stop)
+                    t01, t11, t21, t31 = _tile_column(x, k + batch, width,
+                                                      lanes_left if 0 <= column + 1 < image_width else 0, row_first, row_stop)
+                    t02, t12, t22, t32 = _tile_column(x, k + 2 * batch, width,
+                                                      lanes_left if 0 <= column + 2 < image_width else 0, row_first, row_stop)
+                    t03, t13, t23, t33 = _tile_column(x, k + 3 * batch, width,
+                                                      lanes_left if 0 <= column + 3 < image_width else 0, row_first, row_stop)
                     place = c * step + n
                     _store_tile_row(points, place, run, t00, t01, t02, t03)  # then each row across
                     _store_tile_row(points, place + 4 * run, run, t10, t11, t12, t13)
@@ -1422,23 +1433,23 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks):
                     _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
                     _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
                 for q in range(min(4, filter_count - o)):
-                    top, shift = ((o + q) * out_h + y) * out_w * batch + at, splat(bias[o + q])
-                    bottom = top + out_w * batch
+                    upper, shift = ((o + q) * out_h + y) * out_w * batch + at, splat(bias[o + q])
+                    lower = upper + out_w * batch
                     for n in range(0, count, LANES):
-                        k, left = q * run + n, count - n
+                        k, lanes_left = q * run + n, count - n
                         s00, s10 = _sums_column(sums, k, 4 * run)
                         s01, s11 = _sums_column(sums, k + 4 * run, 4 * run)
                         s02, s12 = _sums_column(sums, k + 8 * run, 4 * run)
                         s03, s13 = _sums_column(sums, k + 12 * run, 4 * run)
                         y00, y01 = _tile_out(s00, s01, s02, s03)
                         y10, y11 = _tile_out(s10, s11, s12, s13)
-                        store_lanes(y_flat, top + n, add_lanes(y00, shift), left)
+                        store_lanes(y_flat, upper + n, add_lanes(y00, shift), lanes_left)
                         if right:
-                            store_lanes(y_flat, top + batch + n, add_lanes(y01, shift), left)
+                            store_lanes(y_flat, upper + batch + n, add_lanes(y01, shift), lanes_left)
                         if below:
-                            store_lanes(y_flat, bottom + n, add_lanes(y10, shift), left)
+                            store_lanes(y_flat, lower + n, add_lanes(y10, shift), lanes_left)
                         if below and right:
-                            store_lanes(y_flat, bottom + batch + n, add_lanes(y11, shift), left)
+                            store_lanes(y_flat, lower + batch + n, add_lanes(y11, shift), lanes_left)
 
 
 # -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------

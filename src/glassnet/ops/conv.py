@@ -200,16 +200,17 @@ def takes_winograd(x, weight, stride, dilation):
 
 def winograd_conv(x, padding, weight, out_size, bias):
     """The 3x3 convolution at stride 1 of x (N, C, H, W), padded, by Winograd's F(2x2, 3x3):
-    (O, out_h, out_w, N), batch-last; rows of 2x2 blocks split over the threads. An odd
-    output's last block reads one padded row or column more (zeros)."""
-    (top, bottom), (left, right) = padding
-    rows = padded_batch_last(x, ((top, bottom + out_size[0] % 2), (left, right + out_size[1] % 2)))
+    (O, out_h, out_w, N), batch-last; rows of 2x2 blocks split over the threads. The kernel
+    reads x's batch-last memory as it lies (a copy only if it lies otherwise) and never
+    makes the padding: the loads that fall in it read nothing."""
+    (top, _), (left, _) = padding
+    rows = xp.ascontiguousarray(x.transpose(1, 2, 3, 0))  # (C, H, W, N): no copy after a convolution
     kernels, filters = compiled.load(), xp.empty((16, *weight.shape[1::-1]), dtype=x.dtype)
     kernels.winograd_filters(weight, filters)
     out, chunks = xp.empty((len(weight), *out_size, x.shape[0]), dtype=x.dtype), -(-x.shape[0] // 64)
 
     def run(first, last):  # rows of blocks, in runs of 64 images
-        kernels.conv3x3_winograd(rows.reshape(*rows.shape[:2], -1), filters, bias, out, first, last, chunks)
+        kernels.conv3x3_winograd(rows.reshape(*rows.shape[:2], -1), filters, bias, out, first, last, chunks, top, left)
 
     in_blocks(run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks)
     return out
