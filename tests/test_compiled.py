@@ -359,6 +359,28 @@ def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy
         gn.set_num_threads(previous)
 
 
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_recurrent_input_projections_take_linears_compiled_product(monkeypatch, spy, layer):
+    """The input projection of a recurrent layer (every step's x_t W_ih^T at once) goes
+    through Linear's choice: compiled at its limits (here this projection's own), with
+    NumPy's results for the output and every gradient."""
+    from glassnet.ops import matmul
+    rng = np.random.default_rng(0)
+    x, upstream = rng.standard_normal((7, 20, 5)).astype(np.float32), rng.standard_normal((7, 20, 6)).astype(np.float32)
+    monkeypatch.setattr(matmul, "COMPILED_MIN_WORK", 7 * 20 * 5 * 6 * (4 if layer == "LSTM" else 3))
+    monkeypatch.setattr(matmul, "COMPILED_MIN_ROWS", 7 * 20)
+
+    def compute():
+        gn.seed(0)
+        recurrent, inputs = getattr(gn.nn, layer)(5, 6), gn.tensor(x, requires_grad=True)
+        recurrent(inputs)[0].backward(gn.tensor(upstream))
+        took.append("linear_rows" in spy)
+        return [inputs.grad.numpy()] + [p.grad.numpy() for p in recurrent.parameters()]
+    took = []
+    assert_same(*both_paths(monkeypatch, spy, compute))
+    assert took == [True, False]
+
+
 @pytest.mark.parametrize("count", [-3, 0, 1, 7, 16, 40])
 def test_lanes_read_and_write_only_the_lanes_before_count(count):
     """kernels.load_lanes and store_lanes, the convolution's vector loads and stores: lanes

@@ -88,10 +88,12 @@ Linear.reference = linear_reference
 
 # Where Linear's products run compiled (bench/RESULTS.md, issue 11): a gpt's (4096 rows,
 # 128 -> 128 and wider) gain, the bias in the sums and no OpenBLAS thread waking or
-# spinning beside glassnet's own; a vit's (2176 rows, 64 features, fewer multiply-adds)
-# lose. So do few rows against a wide weight, whose panels each thread copies (128 rows,
-# 2048 -> 2048: twice OpenBLAS's time), and a weight past a core's cache (768 x 768)
-COMPILED_MIN_WORK, COMPILED_MIN_ROWS, COMPILED_MAX_WEIGHT = 1 << 26, 1024, 1 << 16  # multiply-adds, rows, floats
+# spinning beside glassnet's own; so do the recurrent layers' input projections (3584
+# rows, 28 -> 512), whose spinning OpenBLAS threads delayed the loops over time after them;
+# a vit's (2176 rows, 64 features, fewer multiply-adds) lose. So do few rows against a wide
+# weight, whose panels each thread copies (128 rows, 2048 -> 2048: twice OpenBLAS's time),
+# and a weight past a core's cache (768 x 768)
+COMPILED_MIN_WORK, COMPILED_MIN_ROWS, COMPILED_MAX_WEIGHT = 1 << 25, 1024, 1 << 16  # multiply-adds, rows, floats
 
 
 def _rows_product(a, b, bias=None, of_weight=False):

@@ -18,6 +18,7 @@ from .. import compiled
 from ..backend import xp
 from ..tensor import Function
 from ..threads import in_blocks
+from .matmul import _rows_product
 from .movement import stack
 
 # -- shared array helpers ------------------------------------------------------------------
@@ -43,12 +44,10 @@ def _split(gates, count):
 
 def _project_inputs(x, weight_ih, bias):
     """x_t W_ih^T + bias for every step t at once: (L, N, in) -> (L, N, gates * hidden).
-    One (L * N)-row product keeps BLAS busy, where L products of N rows each would not."""
+    One (L * N)-row product keeps BLAS (or, from its size on, Linear's compiled product)
+    busy, where L products of N rows each would not."""
     steps, batch, features = x.shape
-    projected = (x.reshape(steps * batch, features) @ weight_ih.T).reshape(steps, batch, len(weight_ih))
-    if bias is not None:
-        projected += bias
-    return projected
+    return _rows_product(x.reshape(steps * batch, features), weight_ih, bias, of_weight=True).reshape(steps, batch, len(weight_ih))
 
 
 def _over_rows(recur, largest, compiled_loop):
