@@ -1384,7 +1384,9 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
     sums of 16 lanes in registers, as conv2d_rows holds them), then each filter's 16 sums
     back into its 2x2 outputs; an odd last row or column of blocks stores only its first.
     Lanes past the batch's end are computed from stale points and not stored. Arrays are
-    read flat, by offsets: a view taken inside a loop costs two atomic reference counts."""
+    read flat, by offsets: a view taken inside a loop costs two atomic reference counts.
+    NaN spreads as in the direct sum; an infinite input can come out NaN where the direct
+    sum gives inf (inf - inf inside the transforms), as in any Winograd convolution."""
     channels, height, width = rows.shape
     filter_count, out_h, out_w, batch = out.shape
     image_width = width // batch
@@ -1399,19 +1401,17 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
         row_first, row_stop = top - y, height + top - y  # the tile's rows that lie in the image
         for x_ in range(0, out_w, 2):
             right, at = x_ + 1 < out_w, x_ * batch + start
-            column = x_ - left  # the image column of the tile's first
+            column = x_ - left  # the image column of the tile's first; which of its four lie in the image:
+            in0, in1, in2, in3 = 0 <= column < image_width, 0 <= column + 1 < image_width, 0 <= column + 2 < image_width, \
+                0 <= column + 3 < image_width
             for c in range(channels):
                 tile = (c * height + y - top) * width + column * batch + start
                 for n in range(0, count, LANES):
                     k, lanes_left = tile + n, count - n
-                    t00, t10, t20, t30 = _tile_column(x, k, width, lanes_left if 0 <= column < image_width else 0,
-                                                      row_first, row_stop)
-                    t01, t11, t21, t31 = _tile_column(x, k + batch, width,
-                                                      lanes_left if 0 <= column + 1 < image_width else 0, row_first, row_stop)
-                    t02, t12, t22, t32 = _tile_column(x, k + 2 * batch, width,
-                                                      lanes_left if 0 <= column + 2 < image_width else 0, row_first, row_stop)
-                    t03, t13, t23, t33 = _tile_column(x, k + 3 * batch, width,
-                                                      lanes_left if 0 <= column + 3 < image_width else 0, row_first, row_stop)
+                    t00, t10, t20, t30 = _tile_column(x, k, width, lanes_left if in0 else 0, row_first, row_stop)
+                    t01, t11, t21, t31 = _tile_column(x, k + batch, width, lanes_left if in1 else 0, row_first, row_stop)
+                    t02, t12, t22, t32 = _tile_column(x, k + 2 * batch, width, lanes_left if in2 else 0, row_first, row_stop)
+                    t03, t13, t23, t33 = _tile_column(x, k + 3 * batch, width, lanes_left if in3 else 0, row_first, row_stop)
                     place = c * step + n
                     _store_tile_row(points, place, run, t00, t01, t02, t03)  # then each row across
                     _store_tile_row(points, place + 4 * run, run, t10, t11, t12, t13)

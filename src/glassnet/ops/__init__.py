@@ -78,7 +78,8 @@ __all__ = [
     "Gather", "Concatenate", "concatenate", "stack",
     # matmul, conv, pool, norm, embedding
     "MatMul", "Linear", "Conv2d", "conv2d_reference", "conv2d_winograd_reference", "ConvTranspose2d",
-    "conv_transpose2d_reference", "MaxPool2d", "max_pool2d_reference", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm", "Embedding",
+    "conv_transpose2d_reference", "MaxPool2d", "max_pool2d_reference", "AvgPool2d", "AdaptiveAvgPool2d",
+    "BatchNorm", "LayerNorm", "Embedding",
     # loss, attention, recurrent
     "CrossEntropy", "NLLLoss", "BCEWithLogits", "Attention", "attention_reference", "RNN", "LSTM", "GRU",
     # the readable references beside fused ops
