@@ -1299,12 +1299,12 @@ def conv2d_weight_grad(rows, grad, grad_weight, o_start, o_stop, stride_h, dilat
 # A 2x2 block of outputs of a 3x3 filter reads a 4x4 tile of the input. Winograd's
 # transforms turn the 36 multiplies the block takes directly into 16: the tile becomes
 # 16 transformed points (V = B^T d B, sums and differences), the filter 16 transformed
-# weights (U = G g G^T, made once per call in ops/conv.py), each point is multiplied by its
-# weight and summed over the channels, and the 16 products turn back into the 2x2 block
-# (A^T M A, sums and differences again). The multiplies per output fall from 9 C to 4 C;
-# the transforms cost a few additions per channel and per filter. ops.conv's
+# weights (U = G g G^T, made once per call by winograd_filters), each point is multiplied
+# by its weight and summed over the channels, and the 16 products turn back into the 2x2
+# block (A^T M A, sums and differences again). The multiplies per output fall from 9 C to
+# 4 C; the transforms cost a few additions per channel and per filter. ops.conv's
 # ``conv2d_winograd_reference`` is the same algorithm from tensor ops. Arrays are
-# batch-last as above: ``rows`` (C, H, W N) is the padded input, ``out`` (O, out_h, out_w, N).
+# batch-last as above, but ``rows`` (C, H, W N) is the input itself, not padded.
 
 
 @jit_inline
