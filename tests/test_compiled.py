@@ -830,7 +830,7 @@ def test_winograd_takes_only_what_pays(monkeypatch, spy):
         spy.clear()
 
 
-def test_winograd_kernel_matches_its_reference():
+def test_winograd_kernel_matches_its_reference(monkeypatch, spy):
     """The kernel's float32 output against ``conv2d_winograd_reference`` in float64, and the
     reference against the plain convolution (``conv2d_reference``), values and gradients;
     the filters' transform against G g G^T, from a flipped view as the input's gradient
@@ -839,7 +839,9 @@ def test_winograd_kernel_matches_its_reference():
 
     x, weight = _data(66, 8, 7, 6, scale=1.0), _data(5, 8, 3, 3, scale=1.0, seed=1)
     bias = np.random.default_rng(2).standard_normal(5).astype(np.float32)
+    use_compiled(monkeypatch, True)
     out = gn.nn.functional.conv2d(gn.tensor(x), gn.tensor(weight), gn.tensor(bias), padding=(1, 2)).numpy()
+    assert "conv3x3_winograd" in spy
     leaves = [gn.tensor(a.astype(np.float64), requires_grad=True) for a in (x, weight, bias)]
     winograd = conv.conv2d_winograd_reference(*leaves, padding=((1, 1), (2, 2)))
     np.testing.assert_allclose(out, winograd.numpy(), rtol=1e-5, atol=1e-5 * np.abs(winograd.numpy()).max())
