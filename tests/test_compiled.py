@@ -817,6 +817,29 @@ def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_thre
     assert took == [2 if weight_shape[0] >= 8 else 1, 0]
 
 
+def test_winograd_on_random_geometries(monkeypatch, spy):
+    """Twelve seeded geometries on Winograd's path: 48 to 130 images, 8 to 20 channels, 1
+    to 20 filters, images from 1x1 up, any padding on each side (up to 3, wider than the
+    kernel's reach); output and all three gradients as NumPy's."""
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        n, c, o = int(rng.integers(48, 131)), int(rng.integers(8, 21)), int(rng.integers(1, 21))
+        top, bottom, left, right = (int(p) for p in rng.integers(0, 4, 4))
+        h, w = int(rng.integers(max(1, 3 - top - bottom), 13)), int(rng.integers(max(1, 3 - left - right), 13))
+        x = _batch_last(rng.standard_normal((n, c, h, w)).astype(np.float32))
+        weight, bias = rng.standard_normal((o, c, 3, 3)).astype(np.float32), rng.standard_normal(o).astype(np.float32)
+
+        def compute():
+            inputs, wt, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+            out = gn.nn.functional.conv2d(inputs, wt, b, padding=((top, bottom), (left, right)))
+            out.backward(gn.tensor(_batch_last(np.random.default_rng(5).standard_normal(out.shape).astype(np.float32))))
+            took.append("conv3x3_winograd" in spy)
+            return [out.numpy(), inputs.grad.numpy(), wt.grad.numpy(), b.grad.numpy()]
+        took = []
+        assert_same(*both_paths(monkeypatch, spy, compute))
+        assert took == [True, False], (n, c, o, h, w, top, bottom, left, right)
+
+
 def test_winograd_takes_only_what_pays(monkeypatch, spy):
     """Fewer than 8 channels or 48 images, a stride, a dilation or a 5x5 kernel: the direct
     kernel; at the limits, Winograd's."""
