@@ -874,6 +874,10 @@ def test_winograd_kernel_matches_its_reference(monkeypatch, spy):
     np.testing.assert_allclose(winograd.numpy(), plain.numpy(), rtol=1e-12, atol=1e-12)
     for mine, theirs in zip(grads, gn.autograd.grad((plain * upstream).sum(), leaves)):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    small = [gn.tensor(a.astype(np.float64), requires_grad=True) for a in (x[:2, :3, :5, :4], weight[:, :3], bias)]
+    assert gn.gradcheck(lambda *t: conv.conv2d_winograd_reference(*t, padding=((1, 0), (2, 1))), small)
+    with pytest.raises(ValueError, match="3x3 filters, got a weight of shape"):
+        conv.conv2d_winograd_reference(leaves[0], gn.ones(5, 8, 5, 5, dtype=gn.float64))
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
     filters = np.empty((16, 5, 8), np.float32)
     compiled.load().winograd_filters(flipped, filters)

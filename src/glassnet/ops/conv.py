@@ -168,7 +168,8 @@ def _in_rows(x_phased, kernel_width, dilation):
 def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
     """The convolution of x (N, C, H, W), padded, with filters (O, C, kh, kw), plus the
     bias (O,) if given: (O, out_h, out_w, N), batch-last; four filters at a time, split over
-    the threads. x is copied padded into the stride's phases (:func:`padded_in_phases`)."""
+    the threads. x is copied padded into the stride's phases (:func:`padded_in_phases`).
+    The 3x3 convolutions that pay go to :func:`winograd_conv` instead."""
     filters = weight.shape[0]
     bias = xp.zeros(filters, x.dtype) if bias is None else xp.ascontiguousarray(bias, dtype=x.dtype)
     if takes_winograd(x, weight, stride, dilation):
@@ -204,13 +205,14 @@ def winograd_conv(x, padding, weight, out_size, bias):
     reads x's batch-last memory as it lies (a copy only if it lies otherwise) and never
     makes the padding: the loads that fall in it read nothing."""
     (top, _), (left, _) = padding
-    rows = xp.ascontiguousarray(x.transpose(1, 2, 3, 0))  # (C, H, W, N): no copy after a convolution
-    kernels, filters = compiled.load(), xp.empty((16, *weight.shape[1::-1]), dtype=x.dtype)
+    n, c, h, w = x.shape
+    rows = xp.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(c, h, w * n)  # no copy after a convolution
+    kernels, filters = compiled.load(), xp.empty((16, c, len(weight)), dtype=x.dtype)
     kernels.winograd_filters(weight, filters)
-    out, chunks = xp.empty((len(weight), *out_size, x.shape[0]), dtype=x.dtype), -(-x.shape[0] // 64)
+    out, chunks = xp.empty((len(weight), *out_size, n), dtype=x.dtype), -(-n // 64)
 
     def run(first, last):  # rows of blocks, in runs of 64 images
-        kernels.conv3x3_winograd(rows.reshape(*rows.shape[:2], -1), filters, bias, out, first, last, chunks, top, left)
+        kernels.conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left)
 
     in_blocks(run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks)
     return out
@@ -412,6 +414,8 @@ def conv2d_winograd_reference(x, weight, bias=None, padding=((1, 1), (1, 1))):
     >>> conv2d_winograd_reference(image, gn.ones(1, 1, 3, 3), padding=((0, 0), (0, 0))).tolist()
     [[[[45.0]]]]
     """
+    if tuple(weight.shape[2:]) != (3, 3):
+        raise ValueError(f"conv2d_winograd_reference: F(2x2, 3x3) takes 3x3 filters, got a weight of shape {weight.shape}")
     (n, c, h, w), ((top, bottom), (left, right)) = x.shape, padding
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
     rows, columns = 2 * -(-out_h // 2), 2 * -(-out_w // 2)  # the outputs, in whole 2x2 blocks

@@ -47,7 +47,7 @@ def _project_inputs(x, weight_ih, bias):
     One (L * N)-row product keeps BLAS (or, from its size on, Linear's compiled product)
     busy, where L products of N rows each would not."""
     steps, batch, features = x.shape
-    return _rows_product(x.reshape(steps * batch, features), weight_ih, bias, of_weight=True).reshape(steps, batch, len(weight_ih))
+    return _rows_product(x.reshape(-1, features), weight_ih, bias, of_weight=True).reshape(steps, batch, len(weight_ih))
 
 
 def _over_rows(recur, largest, compiled_loop):
