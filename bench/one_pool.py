@@ -176,8 +176,8 @@ def main():
     two = [microseconds(lambda: x @ weight.T, repeats) for _, x, weight, repeats in cases]
     with threadpool_limits(1, "blas"):
         one = [microseconds(lambda: x @ weight.T, repeats) for _, x, weight, repeats in cases]
-        helper, empty = SpinningHelper(), np.zeros((1, 1), np.float32)
-        spinning = microseconds(lambda: helper.product(empty, empty, empty, 0), 2000)
+        helper, no_rows, weight_1x1 = SpinningHelper(), np.zeros((0, 1), np.float32), np.zeros((1, 1), np.float32)
+        spinning = microseconds(lambda: helper.product(no_rows, weight_1x1, no_rows), 2000)  # both parts empty: a no-op
         halves, differences = [], []
         for _, x, weight, repeats in cases:
             out = np.empty((len(x), len(weight)), np.float32)
