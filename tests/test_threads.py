@@ -114,3 +114,78 @@ def test_freed_memory_is_kept_for_the_next_arrays_unless_turned_off():
     code = "from glassnet import backend; print(backend.keep_freed_memory())"
     assert _in_fresh_python(code) == "True"  # Linux with glibc, as this machine
     assert _in_fresh_python(code, GLASSNET_KEEP_MEMORY="0") == "False"
+
+
+# -- one pool: OpenBLAS's threaded products run on glassnet's helper threads -----------------
+
+def _pool_kernels():
+    """The compiled kernels' module where the pool runs (numba, x86-64 Linux, OpenBLAS's
+    pthreads build with caller-managed threads), else the test is skipped."""
+    from glassnet import compiled
+    kernels = compiled.load() if compiled.enabled() else None
+    if kernels is None or threads._pool_kernels is None:
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    return kernels
+
+
+def _product_calls(kernels, a, b):
+    before = int(kernels.POOL[kernels.POOL_CALLS])
+    out = a @ b
+    return out, int(kernels.POOL[kernels.POOL_CALLS]) - before
+
+
+def test_openblas_hands_its_threaded_products_to_glassnets_helpers():
+    kernels = _pool_kernels()
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((512, 300), dtype=np.float32), rng.standard_normal((300, 256), dtype=np.float32)
+    before = gn.get_num_threads()
+    try:
+        gn.set_num_threads(2)
+        out, calls = _product_calls(kernels, a, b)
+        assert calls == 1 and kernels.POOL[kernels.POOL_HELPERS] >= 1
+        gn.set_num_threads(1)
+        alone, calls = _product_calls(kernels, a, b)
+        assert calls == 0  # one thread: OpenBLAS never asks for helpers
+    finally:
+        gn.set_num_threads(before)
+    # the two threads split the output, not the sums: the same numbers to the bit
+    np.testing.assert_array_equal(out, alone)
+
+
+def test_a_sleeping_helper_wakes_for_the_next_product():
+    import time
+    kernels = _pool_kernels()
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((400, 500), dtype=np.float32), rng.standard_normal((500, 300), dtype=np.float32)
+    expected = a.astype(np.float64) @ b
+    for _ in range(3):
+        time.sleep(0.005)  # past the helper's spin (about 0.4 ms): it sleeps on its futex
+        out, calls = _product_calls(kernels, a, b)
+        assert calls == 1
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_products_from_two_python_threads_at_once_take_turns_on_the_helpers():
+    from concurrent.futures import ThreadPoolExecutor
+    _pool_kernels()
+    rng = np.random.default_rng(2)
+    pairs = [(rng.standard_normal((300, 400), dtype=np.float32), rng.standard_normal((400, 300), dtype=np.float32))
+             for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda pair: [pair[0] @ pair[1] for _ in range(20)][-1], pairs))
+    for (a, b), out in zip(pairs, results):
+        np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_a_forked_child_runs_its_products_without_the_parents_helpers():
+    import multiprocessing
+    _pool_kernels()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:  # a job handed to a helper the child lacks would never end
+        total = pool.apply_async(_product_sum, (700,)).get(timeout=60)
+    assert total == pytest.approx(_product_sum(700), rel=1e-5)
+
+
+def _product_sum(n):
+    a = np.arange(n * n, dtype=np.float32).reshape(n, n) / (n * n)
+    return float((a @ a).sum())

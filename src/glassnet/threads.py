@@ -55,6 +55,8 @@ def set_num_threads(count):
     _threads = count
     from threadpoolctl import threadpool_limits  # here, not at import: it looks for libraries
     threadpool_limits(count)
+    if _pool_kernels is not None:
+        _add_helpers(count - 1)
 
 
 def get_num_threads():
@@ -128,3 +130,87 @@ def map_blocks(kernel, *arrays, weight=1.0):
         kernel(*[array[index] for array in arrays])
 
     in_blocks(run, last.shape[axis], last.nbytes * weight / max(last.shape[axis], 1))
+
+
+# -- one pool: OpenBLAS's products on glassnet's helper threads --------------------------------
+#
+# OpenBLAS's threads spin for a while after each product, on the cores the executor above
+# needs, so the executor's threads must sleep, and each hand-off wakes one through the
+# hypervisor (50-290 us here, bench/RESULTS.md). Where numba is installed and OpenBLAS
+# lets its caller run its threads (its pthreads build, 0.3.27 on), glassnet starts helper
+# threads of its own that wait spinning in compiled code without the GIL
+# (compiled/kernels.py, ``serve``) and hands them OpenBLAS's jobs: one pool, not two.
+
+_pool_kernels = None  # the compiled kernels' module, once its helpers run OpenBLAS's jobs
+_helpers = []
+
+
+def start_pool(kernels):
+    """Run OpenBLAS's threaded products on glassnet's helpers (``kernels``: the compiled
+    kernels' module); called once they load. Returns whether the pool runs: not on a
+    machine other than x86-64 Linux, nor with an OpenBLAS that cannot hand out its jobs."""
+    global _pool_kernels
+    if _pool_kernels is not None:
+        return True
+    import platform
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    setter = _openblas_callback_setter()
+    if setter is None:
+        return False
+    _pool_kernels = kernels
+    _add_helpers(max(_threads, _openblas_threads()) - 1)
+    setter(kernels.openblas_threads.address)
+    return True
+
+
+def _add_helpers(count):
+    """At least ``count`` helpers running (never more than the pool's slots)."""
+    import threading
+    kernels = _pool_kernels
+    for helper in range(len(_helpers) + 1, min(count, kernels.MAX_HELPERS) + 1):
+        thread = threading.Thread(target=kernels.serve, args=(helper,), name=f"glassnet-helper-{helper}", daemon=True)
+        thread.start()
+        _helpers.append(thread)
+    kernels.POOL[kernels.POOL_HELPERS] = len(_helpers)
+
+
+_setter = []
+
+
+def _openblas_callback_setter():
+    """OpenBLAS's ``openblas_set_threads_callback_function`` (under the prefix and suffix of
+    NumPy's build of it) as a ctypes function taking an address, or None."""
+    import ctypes
+    from threadpoolctl import ThreadpoolController
+    for library in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+        if library.threading_layer != "pthreads":  # OpenMP's build runs its jobs on OpenMP's threads
+            continue
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_", "_64"):
+                setter = getattr(library.dynlib, f"{prefix}openblas_set_threads_callback_function{suffix}", None)
+                if setter is not None:
+                    setter.argtypes, setter.restype = [ctypes.c_void_p], None
+                    _setter[:] = [setter]
+                    return setter
+    return None
+
+
+def _openblas_threads():
+    from threadpoolctl import threadpool_info
+    return max((info["num_threads"] for info in threadpool_info() if info["internal_api"] == "openblas"), default=1)
+
+
+def _forget_pool_in_child():
+    """A forked child has none of its parent's helper threads: OpenBLAS runs its own again
+    there (a job handed to a helper that does not exist would never be done)."""
+    global _pool_kernels
+    if _pool_kernels is not None:
+        _setter[0](None)
+        _pool_kernels.POOL[_pool_kernels.POOL_HELPERS] = 0
+        _pool_kernels = None
+        _helpers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)

@@ -101,6 +101,8 @@ def _kernels():
     if "kernels" not in _modules:
         try:
             _modules["kernels"] = importlib.import_module(f"{__name__}.kernels")
+            from .. import threads
+            threads.start_pool(_modules["kernels"])
         except ImportError as error:
             if not (isinstance(error, ModuleNotFoundError) and error.name in ("numba", "llvmlite")):
                 warnings.warn(f"glassnet.compiled: numba is installed but does not load ({error}); "

@@ -24,7 +24,7 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding as llvm_binding, ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
@@ -1469,3 +1469,196 @@ def adam_update(param, grad, m, v, one_minus_beta1, beta2, one_minus_beta2, step
         v_k = beta2 * v[k] + one_minus_beta2 * (g * g)
         m[k], v[k] = m_k, v_k
         param[k] -= m_k / (np.sqrt(v_k) / bias2_root + eps) * step_size
+
+
+# -- one pool: glassnet's helper threads, which OpenBLAS's products run on as well ------------
+#
+# glassnet.threads explains why: two pools (OpenBLAS's threads and glassnet's) cannot both
+# spin on two cores, and a sleeping thread costs a wake-up through the hypervisor at every
+# hand-off. So OpenBLAS is given glassnet's helpers for its threads (its caller-managed
+# threading, ``openblas_set_threads_callback_function``, OpenBLAS 0.3.27 on): each helper
+# spins in the compiled ``serve`` loop without the GIL, runs what it is handed, and sleeps
+# (a futex) only after ``spin_cycles`` idle. Everything here reads and writes ``POOL``,
+# an int64 array whose address the compiled code knows by the symbol below.
+
+POOL_BLOCK = 32  # int64 slots per helper: 256 bytes, its own cache lines
+POOL_HELPERS, POOL_LOCK, POOL_SPIN, POOL_CALLS = 0, 1, 2, 3  # the first block: the whole pool's
+POSTED, DONE, SLEEPING, JOB_FN, JOB_THREAD, JOB_DATA, JOB_EXTRA, JOB_KIND = 0, 8, 16, 24, 25, 26, 27, 28
+BLAS_JOB, KERNEL_JOB = 0, 1
+MAX_HELPERS = 63
+POOL = np.zeros(POOL_BLOCK * (MAX_HELPERS + 1), np.int64)
+POOL[POOL_SPIN] = 1 << 20  # about 0.4 ms at 2.6 GHz: OpenBLAS's own wait as glassnet sets it
+# the symbol the compiled code finds POOL by: an address known at run time, not frozen into
+# the code, so that the code can be cached on disk
+_POOL_SYMBOL = "glassnet_compiled_pool"
+llvm_binding.add_symbol(_POOL_SYMBOL, POOL.ctypes.data)
+I64, I32 = ir.IntType(64), ir.IntType(32)
+
+
+def _slot(builder, block, index):
+    """The address of slot ``index`` of the pool's block ``block``, as an i64 pointer."""
+    pool = builder.module.globals.get(_POOL_SYMBOL)
+    if pool is None:
+        pool = ir.GlobalVariable(builder.module, I64, _POOL_SYMBOL)
+        pool.linkage = "external"
+    offset = builder.mul(builder.add(builder.mul(block, ir.Constant(I64, POOL_BLOCK)), index), ir.Constant(I64, 8))
+    return builder.inttoptr(builder.add(builder.ptrtoint(pool, I64), offset), I64.as_pointer())
+
+
+@intrinsic
+def pool_load(typingctx, block, index):
+    """POOL[block * POOL_BLOCK + index], read atomically (sequentially consistent)."""
+    def codegen(context, builder, signature, args):
+        return builder.load_atomic(_slot(builder, *args), "seq_cst", 8)
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def pool_store(typingctx, block, index, value):
+    """POOL[block * POOL_BLOCK + index] = value, atomically (sequentially consistent)."""
+    def codegen(context, builder, signature, args):
+        builder.store_atomic(args[2], _slot(builder, args[0], args[1]), "seq_cst", 8)
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def pool_swap(typingctx, block, index, expected, value):
+    """Compare and swap: whether slot ``index`` held ``expected``, now ``value``."""
+    def codegen(context, builder, signature, args):
+        pair = builder.cmpxchg(_slot(builder, args[0], args[1]), args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+    return types.boolean(types.int64, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def pool_futex(typingctx, block, index, operation, value):
+    """Linux's futex on the slot's low 32 bits: wait while it holds ``value``
+    (FUTEX_WAIT_PRIVATE), or wake ``value`` waiters (FUTEX_WAKE_PRIVATE)."""
+    def codegen(context, builder, signature, args):
+        syscall = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
+        null = ir.Constant(I64, 0)
+        builder.call(syscall, [ir.Constant(I64, 202), builder.ptrtoint(_slot(builder, args[0], args[1]), I64),
+                               args[2], args[3], null, null, null])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64, types.int64, types.int64), codegen
+
+
+FUTEX_WAIT, FUTEX_WAKE = 128, 129
+
+
+@intrinsic
+def pause(typingctx):
+    """x86's ``pause``: a spinning loop's turn that leaves the core's resources to others."""
+    def codegen(context, builder, signature, args):
+        _llvm(builder, "llvm.x86.sse2.pause", ir.VoidType())
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def cycles(typingctx):
+    """The processor's time-stamp counter."""
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.readcyclecounter", I64)
+    return types.int64(), codegen
+
+
+@intrinsic
+def call_address(typingctx, function, kind, first, second, third):
+    """Call the C function at address ``function``: OpenBLAS's ``dojob(int thread, void
+    *queue, int buffer)`` (kind BLAS_JOB), or a job ``void job(int64 *arguments)``
+    (KERNEL_JOB, ``first`` the arguments' address)."""
+    def codegen(context, builder, signature, args):
+        address, kind, first, second, third = args
+        blas, job = ir.FunctionType(ir.VoidType(), [I32, I64, I32]), ir.FunctionType(ir.VoidType(), [I64])
+        with builder.if_else(builder.icmp_signed("==", kind, ir.Constant(I64, BLAS_JOB))) as (is_blas, is_job):
+            with is_blas:
+                builder.call(builder.inttoptr(address, blas.as_pointer()),
+                             [builder.trunc(first, I32), second, builder.trunc(third, I32)])
+            with is_job:
+                builder.call(builder.inttoptr(address, job.as_pointer()), [first])
+        return context.get_dummy_value()
+    return types.void(*[types.int64] * 5), codegen
+
+
+@jit
+def serve(helper):
+    """Helper ``helper``'s life (1 on): wait for a job, spinning up to the pool's
+    ``POOL_SPIN`` cycles and then asleep on a futex until the caller rings; run it; say
+    it is done. Returns when the pool posts -1 (stop)."""
+    last = pool_load(helper, DONE)
+    while True:
+        start, posted = cycles(), pool_load(helper, POSTED)
+        while posted == last and cycles() - start < pool_load(0, POOL_SPIN):
+            pause()
+            posted = pool_load(helper, POSTED)
+        if posted == last:
+            # asleep: the caller posts, then reads SLEEPING; this stores SLEEPING, then
+            # reads POSTED (both in one total order): one of the two sees the other's write
+            pool_store(helper, SLEEPING, 1)
+            if pool_load(helper, POSTED) == last:
+                pool_futex(helper, SLEEPING, FUTEX_WAIT, 1)
+            pool_store(helper, SLEEPING, 0)
+            continue
+        if posted < 0:
+            return
+        call_address(pool_load(helper, JOB_FN), pool_load(helper, JOB_KIND), pool_load(helper, JOB_THREAD),
+                     pool_load(helper, JOB_DATA), pool_load(helper, JOB_EXTRA))
+        pool_store(helper, DONE, posted)
+        last = posted
+
+
+@jit
+def post(helper, function, kind, first, second, third):
+    """Hand helper ``helper`` a job (``call_address``'s arguments), waking it if it sleeps."""
+    pool_store(helper, JOB_FN, function)
+    pool_store(helper, JOB_KIND, kind)
+    pool_store(helper, JOB_THREAD, first)
+    pool_store(helper, JOB_DATA, second)
+    pool_store(helper, JOB_EXTRA, third)
+    pool_store(helper, POSTED, pool_load(helper, POSTED) + 1)
+    if pool_load(helper, SLEEPING) != 0:
+        pool_store(helper, SLEEPING, 0)
+        pool_futex(helper, SLEEPING, FUTEX_WAKE, 1)
+
+
+@jit
+def wait_for(helper):
+    """Spin until helper ``helper`` has done the last job posted to it."""
+    while pool_load(helper, DONE) != pool_load(helper, POSTED):
+        pause()
+
+
+@jit
+def take_pool():
+    """One caller at a time hands out jobs: two Python threads may both call BLAS."""
+    while not pool_swap(0, POOL_LOCK, 0, 1):
+        pause()
+
+
+@jit
+def blas_jobs(dojob, count, size, queue, buffer):
+    """OpenBLAS's threads, as glassnet's helpers: its ``count`` jobs (elements of ``size``
+    bytes from address ``queue``) run at once, job 0 by the calling thread and job i by
+    helper i. They must run at once: a threaded product's jobs wait for each other's
+    packed panels. OpenBLAS asks for as many as its thread count, which glassnet.threads
+    keeps at most the helpers plus one; any beyond that run here after job 0."""
+    take_pool()
+    pool_store(0, POOL_CALLS, pool_load(0, POOL_CALLS) + 1)
+    helpers = min(count - 1, pool_load(0, POOL_HELPERS))
+    for i in range(1, helpers + 1):
+        post(i, dojob, BLAS_JOB, i, queue + i * size, buffer)
+    call_address(dojob, BLAS_JOB, 0, queue, buffer)
+    for i in range(helpers + 1, count):
+        call_address(dojob, BLAS_JOB, i, queue + i * size, buffer)
+    for i in range(1, helpers + 1):
+        wait_for(i)
+    pool_store(0, POOL_LOCK, 0)
+
+
+@numba.cfunc(types.void(types.int32, types.int64, types.int32, types.uint64, types.int64, types.int32),
+             nopython=True, cache=True)
+def openblas_threads(sync, dojob, count, size, queue, buffer):
+    """The callback OpenBLAS's threading calls (``openblas_threads_callback``)."""
+    blas_jobs(dojob, np.int64(count), np.int64(size), queue, np.int64(buffer))
