@@ -150,6 +150,7 @@ def split_threads(monkeypatch):
 
     def split():
         monkeypatch.setattr(glassnet.threads, "MIN_BLOCK_BYTES", 1)
+        monkeypatch.setattr(glassnet.threads, "MIN_JOB_BYTES", 1)
         monkeypatch.setattr(glassnet.threads, "_threads", 3)
         monkeypatch.setattr(glassnet.threads, "_pool", None)
     return split

@@ -31,6 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
+# The same for a job handed to a spinning helper of the pool (below): a GELU of 8K floats
+# took 3.5 us in two blocks against 4.7 in one, of 272K 78 against 153 (bench/RESULTS.md)
+MIN_JOB_BYTES = 1 << 14
 # What a byte of each array that a cheap pass (a compiled ReLU's select, a bias add)
 # reads or writes weighs against the blocks' measure (a byte of a sigmoid's output). On
 # the 2-core VM handing a block to the other thread costs 100-200 us, so such a pass
@@ -105,13 +108,15 @@ def _blas_on_one_thread():
     return _blas.limit(limits=1)
 
 
-def map_blocks(kernel, *arrays, weight=1.0):
+def map_blocks(kernel, *arrays, weight=1.0, job=None):
     """Call ``kernel(*blocks)`` on matching blocks of arrays of one shape, in parallel, split
     along the axis outermost in the memory of the last array (the output, as a rule), so
     that each block is one run of memory. ``weight`` is what a byte of the output weighs
     against a sigmoid's (``CHEAP`` for each array of a cheap pass), so that work is split only
-    where the second core saves more than handing it over costs. For element-wise work
-    written with ``out=``:
+    where the second core saves more than handing it over costs. ``job`` names the same
+    kernel among the pool's compiled element-wise jobs (``"GELU"``, see compiled/kernels.py):
+    where the pool runs and the arrays fit, the helpers run it, without the GIL and from
+    far smaller arrays (``MIN_JOB_BYTES``). For element-wise work written with ``out=``:
 
     >>> import numpy as np
     >>> x = np.arange(-3.0, 3.0); out = np.empty_like(x)
@@ -120,6 +125,8 @@ def map_blocks(kernel, *arrays, weight=1.0):
     [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
     """
     last = arrays[-1]
+    if job is not None and _pool_kernels is not None and _threads > 1 and _job_fits(arrays):
+        return _elementwise_job(job, arrays, weight)
     if last.ndim == 0 or last.nbytes * weight < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
         kernel(*arrays)
         return
@@ -143,6 +150,7 @@ def map_blocks(kernel, *arrays, weight=1.0):
 
 _pool_kernels = None  # the compiled kernels' module, once its helpers run OpenBLAS's jobs
 _helpers = []
+_NO_ARRAY = None  # a job's unused array arguments
 
 
 def start_pool(kernels):
@@ -155,12 +163,18 @@ def start_pool(kernels):
     import platform
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         return False
-    setter = _openblas_callback_setter()
-    if setter is None:
+    setters = _openblas_callback_setters()
+    if not setters:
         return False
     _pool_kernels = kernels
+    global _NO_ARRAY
+    import numpy
+    _NO_ARRAY = numpy.empty(0, numpy.float32)
+    _job_addresses["elementwise"] = kernels.elementwise_job.address
     _add_helpers(max(_threads, _openblas_threads()) - 1)
-    setter(kernels.openblas_threads.address)
+    for setter in setters:
+        setter(kernels.openblas_threads.address)
+    _setters[:] = setters
     return True
 
 
@@ -175,25 +189,26 @@ def _add_helpers(count):
     kernels.POOL[kernels.POOL_HELPERS] = len(_helpers)
 
 
-_setter = []
+_setters = []
 
 
-def _openblas_callback_setter():
-    """OpenBLAS's ``openblas_set_threads_callback_function`` (under the prefix and suffix of
-    NumPy's build of it) as a ctypes function taking an address, or None."""
+def _openblas_callback_setters():
+    """``openblas_set_threads_callback_function`` (under the prefix and suffix of each build:
+    NumPy's, and SciPy's, which numba loads) of every OpenBLAS in the process that has it,
+    as ctypes functions taking an address."""
     import ctypes
     from threadpoolctl import ThreadpoolController
+    setters = []
     for library in ThreadpoolController().select(internal_api="openblas").lib_controllers:
         if library.threading_layer != "pthreads":  # OpenMP's build runs its jobs on OpenMP's threads
             continue
-        for prefix in ("", "scipy_"):
-            for suffix in ("", "64_", "_64"):
-                setter = getattr(library.dynlib, f"{prefix}openblas_set_threads_callback_function{suffix}", None)
-                if setter is not None:
-                    setter.argtypes, setter.restype = [ctypes.c_void_p], None
-                    _setter[:] = [setter]
-                    return setter
-    return None
+        names = [f"{prefix}openblas_set_threads_callback_function{suffix}"
+                 for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
+        setter = next((getattr(library.dynlib, name) for name in names if hasattr(library.dynlib, name)), None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_void_p], None
+            setters.append(setter)
+    return setters
 
 
 def _openblas_threads():
@@ -206,7 +221,8 @@ def _forget_pool_in_child():
     there (a job handed to a helper that does not exist would never be done)."""
     global _pool_kernels
     if _pool_kernels is not None:
-        _setter[0](None)
+        for setter in _setters:
+            setter(None)
         _pool_kernels.POOL[_pool_kernels.POOL_HELPERS] = 0
         _pool_kernels = None
         _helpers.clear()
@@ -214,3 +230,21 @@ def _forget_pool_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def _job_fits(arrays):
+    from . import compiled
+    return compiled.fits_flat(*arrays)
+
+
+def _elementwise_job(job, arrays, weight):
+    """map_blocks through the pool: element-wise kernel ``job`` over the flat arrays, in
+    one block per thread where they are large enough."""
+    from . import compiled
+    kernels, last = compiled.load(), arrays[-1]
+    blocks = max(1, min(_threads, int(last.nbytes * weight // MIN_JOB_BYTES)))
+    flat = [compiled.flat(a) for a in arrays] + [_NO_ARRAY] * (4 - len(arrays))
+    kernels.run_job(_job_addresses["elementwise"], last.size, blocks, getattr(kernels, job), *flat, 0, 0, 0.0, 0.0)
+
+
+_job_addresses = {}

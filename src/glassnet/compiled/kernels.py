@@ -1662,3 +1662,84 @@ def blas_jobs(dojob, count, size, queue, buffer):
 def openblas_threads(sync, dojob, count, size, queue, buffer):
     """The callback OpenBLAS's threading calls (``openblas_threads_callback``)."""
     blas_jobs(dojob, np.int64(count), np.int64(size), queue, np.int64(buffer))
+
+
+# -- the helpers' own jobs: glassnet's kernels split over the pool, without the GIL -----------
+#
+# A job is a C function ``void job(int64 *arguments)`` (a numba cfunc) that runs one block
+# of a kernel; ``run_job`` hands block i to helper i and runs block 0 itself. Its
+# arguments, one row of JOB_FIELDS per block: the block's start and stop, which kernel,
+# the arrays' addresses, whole numbers, and floats (their bits).
+
+JOB_FIELDS = 16
+START, STOP, WHICH, ARRAYS, NUMBERS, FLOATS = 0, 1, 2, 3, 8, 12
+
+
+def _pointer_intrinsic(dtype):
+    @intrinsic
+    def pointer(typingctx, address):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(dtype).as_pointer())
+        return types.CPointer(dtype)(types.int64), codegen
+    return pointer
+
+
+float_pointer, int_pointer, double_pointer = (_pointer_intrinsic(t) for t in (types.float32, types.int64, types.float64))
+
+
+@jit
+def run_job(job, count, blocks, which, a0, a1, a2, a3, n0, n1, x0, x1):
+    """Run ``job`` over range(count) in ``blocks`` blocks at once (as many as the pool has
+    helpers, plus this thread): kernel ``which`` on the float32 arrays a0..a3 (flat), the
+    numbers n0, n1 and the floats x0, x1."""
+    blocks = max(1, min(blocks, pool_load(0, POOL_HELPERS) + 1))
+    arguments = np.empty((blocks, JOB_FIELDS), np.int64)
+    floats = arguments.view(np.float64)
+    for b in range(blocks):
+        arguments[b, START], arguments[b, STOP], arguments[b, WHICH] = count * b // blocks, count * (b + 1) // blocks, which
+        arguments[b, ARRAYS], arguments[b, ARRAYS + 1] = a0.ctypes.data, a1.ctypes.data
+        arguments[b, ARRAYS + 2], arguments[b, ARRAYS + 3] = a2.ctypes.data, a3.ctypes.data
+        arguments[b, NUMBERS], arguments[b, NUMBERS + 1] = n0, n1
+        floats[b, FLOATS], floats[b, FLOATS + 1] = x0, x1
+    address = arguments.ctypes.data
+    if blocks > 1:
+        take_pool()
+        for b in range(1, blocks):
+            post(b, job, KERNEL_JOB, address + 8 * JOB_FIELDS * b, 0, 0)
+    call_address(job, KERNEL_JOB, address, 0, 0)
+    if blocks > 1:
+        for b in range(1, blocks):
+            wait_for(b)
+        pool_store(0, POOL_LOCK, 0)
+
+
+@jit_inline
+def _job_floats(arguments, field, start, stop):
+    """The float32 array at the address in field ``field``, elements start:stop."""
+    return numba.carray(float_pointer(arguments[field]), stop)[start:stop]
+
+
+# the element-wise kernels of flat arrays, by number (``which``)
+RELU, SIGMOID, TANH, GELU, RELU_BACKWARD, GELU_BACKWARD = range(6)
+
+
+@numba.cfunc(types.void(types.int64), nopython=True, cache=True)
+def elementwise_job(address):
+    """One block of an element-wise kernel: ``out = f(x)`` (arrays 0 and 1) or, for a
+    backward, ``grad_x = f(saved, grad)`` (arrays 0, 1 and 2)."""
+    arguments = numba.carray(int_pointer(address), JOB_FIELDS)
+    start, stop, which = arguments[START], arguments[STOP], arguments[WHICH]
+    a = _job_floats(arguments, ARRAYS, start, stop)
+    b = _job_floats(arguments, ARRAYS + 1, start, stop)
+    if which == RELU:
+        relu_into(a, b)
+    elif which == SIGMOID:
+        sigmoid_into(a, b)
+    elif which == TANH:
+        tanh_into(a, b)
+    elif which == GELU:
+        gelu_forward(a, b)
+    elif which == RELU_BACKWARD:
+        relu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
+    elif which == GELU_BACKWARD:
+        gelu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))

@@ -288,11 +288,11 @@ class ReLU(Function):
     over the threads (glassnet.threads): a plain ufunc runs on one core."""
 
     def forward(self, x):
-        self.out = _on_threads(_relu_block, x, weight=2 * CHEAP)  # reads x, writes out
+        self.out = _on_threads(_relu_block, x, weight=2 * CHEAP, job="RELU")  # reads x, writes out
         return self.out
 
     def backward(self, grad):
-        return _backward_on_threads(_relu_backward_block, self.out, grad, weight=3 * CHEAP)
+        return _backward_on_threads(_relu_backward_block, self.out, grad, weight=3 * CHEAP, job="RELU_BACKWARD")
 
 
 def _relu_block(x, out):
@@ -320,7 +320,7 @@ class Sigmoid(Function):
     """1 / (1 + e^-x); its gradient out (1 - out). Large arrays are split over the threads."""
 
     def forward(self, x):
-        self.out = _on_threads(_sigmoid_block, x)
+        self.out = _on_threads(_sigmoid_block, x, job="SIGMOID")
         return self.out
 
     def backward(self, grad):
@@ -339,7 +339,7 @@ class Tanh(Function):
     """tanh(x); its gradient 1 - out². Large arrays are split over the threads."""
 
     def forward(self, x):
-        self.out = _on_threads(_tanh_block, x)
+        self.out = _on_threads(_tanh_block, x, job="TANH")
         return self.out
 
     def backward(self, grad):
@@ -352,19 +352,20 @@ def _tanh_block(x, out):
     xp.tanh(x, out=out)
 
 
-def _on_threads(kernel, x, weight=1.0):
+def _on_threads(kernel, x, weight=1.0, job=None):
     """A new array laid out as ``x``, filled by ``kernel(x_block, out_block)`` block by block
-    on all threads (glassnet.threads, ``weight`` as there): a plain ufunc would run on one core."""
+    on all threads (glassnet.threads, ``weight`` and ``job`` as there): a plain ufunc would
+    run on one core."""
     out = xp.empty_like(x)
-    map_blocks(kernel, x, out, weight=weight)
+    map_blocks(kernel, x, out, weight=weight, job=job)
     return out
 
 
-def _backward_on_threads(block, saved, grad, weight=1.0):
+def _backward_on_threads(block, saved, grad, weight=1.0, job=None):
     """The input's gradient made by ``block(saved, grad, grad_x)`` block by block on all
     threads, in the memory layout of the array the op saved (its output, or its input)."""
     grad_x = xp.empty_like(saved, dtype=xp.result_type(grad, saved))
-    map_blocks(block, saved, in_layout_of(saved, grad), grad_x, weight=weight)
+    map_blocks(block, saved, in_layout_of(saved, grad), grad_x, weight=weight, job=job)
     return grad_x
 
 
@@ -446,7 +447,7 @@ class GELU(Function):
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
         out = xp.empty_like(x)
-        map_blocks(_gelu_block, x, out)  # the blocks on all threads at once
+        map_blocks(_gelu_block, x, out, job="GELU")  # the blocks on all threads at once
         return out
 
     def backward(self, grad):
@@ -454,7 +455,7 @@ class GELU(Function):
         if self.approximate == "tanh":
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner)
-        return _backward_on_threads(_gelu_backward_block, x, grad)
+        return _backward_on_threads(_gelu_backward_block, x, grad, job="GELU_BACKWARD")
 
 
 def _gelu_block(x, out):
