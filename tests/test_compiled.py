@@ -495,6 +495,48 @@ def test_attention_head_by_head_matches_numpys(monkeypatch, spy, split_threads, 
         assert (fast[0][..., 0, :] == 0).all() and (fast[2][..., 0, :] == 0).all()
 
 
+@pytest.mark.parametrize("mask", [None, "zeros", "causal", "padding", "random"])
+@pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
+    (3, 4, 17, 17, 16, 16), (2, 3, 37, 21, 40, 24), (3, None, 16, 5, 8, 33)],
+    ids=["a vit's heads", "odd sizes", "three axes"])
+@pytest.mark.parametrize("layout", ["C order", "views of a projection"])
+def test_attention_at_inference_with_queries_in_lanes_matches_numpys(monkeypatch, spy, split_threads, mask, batch,
+                                                                     heads, length, size, depth, value_depth, layout):
+    """Rows of a few keys at inference (kernels.attention_short_rows, sixteen queries in
+    the lanes, a last block of sixteen that overlaps the one before), in blocks of the
+    batch on the pool, against NumPy's path and float64: masks that hide keys, a query
+    that may attend nowhere (zeros), heads that are views of one projection."""
+    from glassnet import threads
+    if threads.pool_blocks(1) == 0:
+        pytest.skip("the pool does not run here")
+    split_threads()
+    lead = (batch,) if heads is None else (batch, heads)
+
+    def made(rows, width, seed):
+        if layout == "C order":
+            return _data(*lead, rows, width, scale=1.0, seed=seed)
+        projection = _data(batch, rows, 3, *lead[1:], width, scale=1.0, seed=seed)
+        return np.moveaxis(projection[:, :, 1], 1, -2)
+    query, key, value = made(length, depth, 0), made(size, depth, 1), made(size, value_depth, 2)
+    additive = None if mask is None else _attention_mask(mask, length, size)
+
+    def compute(dtype=np.float32):
+        with gn.no_grad():
+            out = gn.ops.Attention.apply(*(gn.tensor(a.astype(dtype)) for a in (query, key, value)),
+                                         mask=None if additive is None else additive.astype(dtype), scale=0.3)
+        if dtype == np.float32 and compiled.enabled():
+            assert "run_attention_short_rows" in spy
+        return [out.numpy()]
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    exact = compute(np.float64)
+    zeros = np.zeros(lead + (length, value_depth), np.float32)
+    magnitudes = attention_magnitudes(query, key, value, additive, zeros, 0.3)[:1]
+    assert_within_rounding(fast, exact, magnitudes)
+    assert_within_rounding(plain, exact, magnitudes)
+    if mask == "random":
+        assert (fast[0][..., 0, :] == 0).all()
+
+
 def test_attention_kernels_take_a_key_shared_by_every_head(monkeypatch, spy, any_attention_compiled):
     """A key and value of one head broadcast over three (stride 0): their gradients are the
     sums over the heads, as NumPy's path gives them."""

@@ -170,7 +170,6 @@ def start_pool(kernels):
     global _NO_ARRAY
     import numpy
     _NO_ARRAY = numpy.empty(0, numpy.float32)
-    _job_addresses["elementwise"] = kernels.elementwise_job.address
     _add_helpers(max(_threads, _openblas_threads()) - 1)
     for setter in setters:
         setter(kernels.openblas_threads.address)
@@ -226,6 +225,7 @@ def _forget_pool_in_child():
         _pool_kernels.POOL[_pool_kernels.POOL_HELPERS] = 0
         _pool_kernels = None
         _helpers.clear()
+        _job_addresses.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -244,7 +244,20 @@ def _elementwise_job(job, arrays, weight):
     kernels, last = compiled.load(), arrays[-1]
     blocks = max(1, min(_threads, int(last.nbytes * weight // MIN_JOB_BYTES)))
     flat = [compiled.flat(a) for a in arrays] + [_NO_ARRAY] * (4 - len(arrays))
-    kernels.run_job(_job_addresses["elementwise"], last.size, blocks, getattr(kernels, job), *flat, 0, 0, 0.0, 0.0)
+    kernels.run_job(job_address("elementwise"), last.size, blocks, getattr(kernels, job), *flat, 0, 0, 0.0, 0.0)
+
+
+def pool_blocks(nbytes):
+    """In how many blocks the pool runs a job over ``nbytes`` of work: 0 where it does not
+    run (no numba, another machine, one thread)."""
+    return 0 if _pool_kernels is None or _threads == 1 else max(1, min(_threads, int(nbytes // MIN_JOB_BYTES)))
+
+
+def job_address(name):
+    """The address of the pool's job ``name`` (the compiled kernels' ``{name}_job``)."""
+    if name not in _job_addresses:
+        _job_addresses[name] = getattr(_pool_kernels, f"{name}_job").address
+    return _job_addresses[name]
 
 
 _job_addresses = {}

@@ -483,6 +483,28 @@ def lanes_largest(typingctx, a):
 
 
 @intrinsic
+def multiply_lanes(typingctx, a, b):
+    """a * b, lane by lane."""
+    return lanes(lanes, lanes), lambda context, builder, signature, args: builder.fmul(args[0], args[1])
+
+
+@intrinsic
+def reciprocal_lanes(typingctx, a):
+    """1 / a, lane by lane (a division, rounded once)."""
+    return lanes(lanes), lambda context, builder, signature, args: builder.fdiv(_splat(builder, ir.Constant(
+        ir.FloatType(), 1.0)), args[0])
+
+
+@intrinsic
+def where_equal(typingctx, a, value, then, otherwise):
+    """``then`` (a scalar) in the lanes where a == ``value``, the lanes of ``otherwise`` elsewhere."""
+    def codegen(context, builder, signature, args):
+        equal = builder.fcmp_ordered("==", args[0], _splat(builder, args[1]))
+        return builder.select(equal, _splat(builder, args[2]), args[3])
+    return lanes(lanes, types.float32, types.float32, lanes), codegen
+
+
+@intrinsic
 def exp_lanes(typingctx, x, cut):
     """``exp`` above, in every lane; 0 where x < ``cut`` (-inf for none)."""
     def codegen(context, builder, signature, args):
@@ -888,6 +910,85 @@ def _eight_rows_width(widths, r):
     return max(widths[r // 4], widths[min(r // 4 + 1, widths.size - 1)])
 
 
+# Rows of scores of a few keys (a vision transformer's 17: 17 of the 64 lanes that
+# multiply_rows fills, and a softmax whose folds across the lanes, for the largest and
+# the total, cost more than its exponentials) are taken the other way round at inference:
+# sixteen queries in the lanes, the keys one after another (ops.attention.SHORT_KEYS).
+
+@jit_inline
+def _four_weights(e0, e1, e2, e3, x, w0, w1, w2, w3):
+    """e_k + w_k * x: four sums, each its own scalar weight times the same lanes."""
+    return multiply_add(e0, w0, x), multiply_add(e1, w1, x), multiply_add(e2, w2, x), multiply_add(e3, w3, x)
+
+
+@jit_inline
+def _store_rows_of_four(outs, first, start, e0, e1, e2, e3, count):
+    """outs[first + k, start:start + count] = e_k for k < 4."""
+    store_lanes(outs[first], start, e0, count)
+    store_lanes(outs[first + 1], start, e1, count)
+    store_lanes(outs[first + 2], start, e2, count)
+    store_lanes(outs[first + 3], start, e3, count)
+
+
+@jit_inline
+def _add_mask(x, mask_row, first, scores_row, most):
+    """Sixteen queries' scores of one key, x, plus their mask, into ``scores_row``; returns
+    the larger of ``most`` and those, lane by lane."""
+    x = add_lanes(x, load_lanes(mask_row, first, LANES))
+    store_lanes(scores_row, 0, x, LANES)
+    return max_lanes(x, most)
+
+
+@jit_inline
+def _queries_in_lanes(queries_t, keys, values, mask_t, width, first, scores, parts, outs):
+    """One head's attention for its sixteen queries from ``first``, a query in each lane:
+    queries_t (E, L) the head's queries transposed, keys (S, E) its keys times the scale,
+    values (S, Ev), mask_t (S, L) the mask transposed, ``width`` keys (as far as any of
+    the sixteen reaches); the outputs go to outs (L, Ev). The same products and sums in
+    the same order as the rows' way in attention_forward, so the two agree to the bit:
+    each query's total over the keys is added up as _softmax_lanes's lanes hold it (key s
+    in lane s mod 16, then the halves folded)."""
+    depth, features, most = keys.shape[1], values.shape[1], splat(f32(-np.inf))
+    for s in range(0, width, 4):  # the scores of four keys at a time, the mask added, each query's largest
+        s1, s2, s3 = min(s + 1, width - 1), min(s + 2, width - 1), min(s + 3, width - 1)
+        x0 = x1 = x2 = x3 = splat(f32(0))
+        for e in range(depth):
+            x0, x1, x2, x3 = _four_weights(x0, x1, x2, x3, load_lanes(queries_t[e], first, LANES), keys[s, e], keys[s1, e],
+                                           keys[s2, e], keys[s3, e])
+        most = _add_mask(x0, mask_t[s], first, scores[s], most)
+        most = _add_mask(x1, mask_t[s1], first, scores[s1], most)  # a key past the width: the last again, the same scores
+        most = _add_mask(x2, mask_t[s2], first, scores[s2], most)
+        most = _add_mask(x3, mask_t[s3], first, scores[s3], most)
+    shift = where_equal(most, f32(-np.inf), f32(0), most)  # a query that sees no key: weights 0
+    parts[:] = f32(0)
+    for s in range(width):
+        w = exp_lanes(subtract_lanes(load_lanes(scores[s], 0, LANES), shift), SOFTMAX_CUT)
+        store_lanes(scores[s], 0, w, LANES)
+        store_lanes(parts[s % LANES], 0, add_lanes(load_lanes(parts[s % LANES], 0, LANES), w), LANES)
+    half = LANES // 2
+    while half:
+        for i in range(half):
+            store_lanes(parts[i], 0, add_lanes(load_lanes(parts[i], 0, LANES), load_lanes(parts[i + half], 0, LANES)),
+                        LANES)
+        half //= 2
+    scale = where_equal(most, f32(-np.inf), f32(0), reciprocal_lanes(load_lanes(parts[0], 0, LANES)))
+    for s in range(width):
+        store_lanes(scores[s], 0, multiply_lanes(scale, load_lanes(scores[s], 0, LANES)), LANES)
+    for f in range(0, features, LANES):  # the weights times the values, lanes along the features
+        count = features - f
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+        for s in range(width):
+            x, p = load_lanes(values[s], f, count), scores[s]
+            a0, a1, a2, a3 = _four_weights(a0, a1, a2, a3, x, p[0], p[1], p[2], p[3])
+            b0, b1, b2, b3 = _four_weights(b0, b1, b2, b3, x, p[4], p[5], p[6], p[7])
+            c0, c1, c2, c3 = _four_weights(c0, c1, c2, c3, x, p[8], p[9], p[10], p[11])
+            d0, d1, d2, d3 = _four_weights(d0, d1, d2, d3, x, p[12], p[13], p[14], p[15])
+        _store_rows_of_four(outs, first, f, a0, a1, a2, a3, count)
+        _store_rows_of_four(outs, first + 4, f, b0, b1, b2, b3, count)
+        _store_rows_of_four(outs, first + 8, f, c0, c1, c2, c3, count)
+        _store_rows_of_four(outs, first + 12, f, d0, d1, d2, d3, count)
+
+
 @jit_reducing
 def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
     """weights = softmax(q k^T * scale + mask) and out = weights v, for q (B, H, L, E), k
@@ -915,6 +1016,34 @@ def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
                 width = _eight_rows_width(widths, r)
                 multiply_rows_narrow(P[r:r + 8, :width], values[h, :width], outs[h, r:r + 8])
         _copy_heads(outs, out[n], out.strides[1] <= out.strides[2])
+
+
+@jit_reducing
+def attention_short_rows(q, k, v, mask, scale, widths, out):
+    """attention_forward's ``out`` at inference (no weights kept) for at least sixteen
+    queries and a few keys: the queries sixteen at a time in lanes
+    (_queries_in_lanes), the last sixteen (overlapping the block before where L is not a
+    multiple of 16: those rows come out the same twice). Each head is read as the view it
+    is and its outputs written where they go: a head's work is too small to pay for copies."""
+    count, heads, length, depth = q.shape
+    size = k.shape[2]
+    keys, queries_t = np.empty((size, depth), f32), np.empty((depth, length), f32)
+    scores, parts, mask_t = np.empty((size, LANES), f32), np.empty((LANES, LANES), f32), np.empty((size, length), f32)
+    for i in range(length):
+        mask_t[:, i] = mask[i % mask.shape[0]]
+    for n in range(count):
+        for h in range(heads):
+            for i in range(length):  # the queries transposed, row by row
+                row = q[n, h, i]
+                for e in range(depth):
+                    queries_t[e, i] = row[e]
+            for s in range(size):  # the keys times the scale, as attention_forward's keys_t
+                for e in range(depth):
+                    keys[s, e] = k[n, h, s, e] * scale
+            for block in range(0, length, LANES):
+                first = min(block, length - LANES)
+                _queries_in_lanes(queries_t, keys, v[n, h], mask_t, widths[first // 4:(first + LANES + 3) // 4].max(),
+                                  first, scores, parts, out[n, h])
 
 
 @jit_reducing
@@ -1701,11 +1830,17 @@ def run_job(job, count, blocks, which, a0, a1, a2, a3, n0, n1, x0, x1):
         arguments[b, ARRAYS + 2], arguments[b, ARRAYS + 3] = a2.ctypes.data, a3.ctypes.data
         arguments[b, NUMBERS], arguments[b, NUMBERS + 1] = n0, n1
         floats[b, FLOATS], floats[b, FLOATS + 1] = x0, x1
-    address = arguments.ctypes.data
+    _run_blocks(job, arguments)
+
+
+@jit
+def _run_blocks(job, arguments):
+    """Row b of ``arguments`` (the arguments of ``job``'s block b) to helper b, row 0 here."""
+    blocks, address, row = len(arguments), arguments.ctypes.data, 8 * arguments.shape[1]
     if blocks > 1:
         take_pool()
         for b in range(1, blocks):
-            post(b, job, KERNEL_JOB, address + 8 * JOB_FIELDS * b, 0, 0)
+            post(b, job, KERNEL_JOB, address + row * b, 0, 0)
     call_address(job, KERNEL_JOB, address, 0, 0)
     if blocks > 1:
         for b in range(1, blocks):
@@ -1743,3 +1878,57 @@ def elementwise_job(address):
         relu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
     elif which == GELU_BACKWARD:
         gelu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
+
+
+# the attention at inference for short rows (attention_short_rows), by blocks of the batch:
+# each 4-D array as its address, shape and strides (in bytes), since the heads are views
+Q, K, V, OUT, MASK, WIDTHS, SCALE, ATTENTION_FIELDS = 2, 11, 20, 29, 38, 41, 43, 44
+
+
+@jit_inline
+def _describe(arguments, field, array):
+    arguments[field] = array.ctypes.data
+    for axis in range(4):
+        arguments[field + 1 + axis], arguments[field + 5 + axis] = array.shape[axis], array.strides[axis]
+
+
+@jit_inline
+def _described(arguments, field, start, stop):
+    """The 4-D float32 array described at ``field``, its first axis start:stop."""
+    shape = (arguments[field + 1], arguments[field + 2], arguments[field + 3], arguments[field + 4])
+    strides = (arguments[field + 5], arguments[field + 6], arguments[field + 7], arguments[field + 8])
+    extent = 1
+    for axis in range(4):
+        extent += (shape[axis] - 1) * (strides[axis] // 4)
+    whole = np.lib.stride_tricks.as_strided(numba.carray(float_pointer(arguments[field]), extent), shape, strides)
+    return whole[start:stop]
+
+
+@jit
+def run_attention_short_rows(job, q, k, v, mask, scale, widths, out, blocks):
+    """attention_short_rows over the batch in ``blocks`` blocks at once on the pool."""
+    count = len(q)
+    blocks = max(1, min(blocks, count, pool_load(0, POOL_HELPERS) + 1))
+    arguments = np.empty((blocks, ATTENTION_FIELDS), np.int64)
+    for b in range(blocks):
+        arguments[b, START], arguments[b, STOP] = count * b // blocks, count * (b + 1) // blocks
+        _describe(arguments[b], Q, q)
+        _describe(arguments[b], K, k)
+        _describe(arguments[b], V, v)
+        _describe(arguments[b], OUT, out)
+        arguments[b, MASK], arguments[b, MASK + 1], arguments[b, MASK + 2] = mask.ctypes.data, mask.shape[0], mask.shape[1]
+        arguments[b, WIDTHS], arguments[b, WIDTHS + 1] = widths.ctypes.data, len(widths)
+        arguments[b:b + 1].view(np.float64)[0, SCALE] = scale
+    _run_blocks(job, arguments)
+
+
+@numba.cfunc(types.void(types.int64), nopython=True, cache=True)
+def attention_short_rows_job(address):
+    arguments = numba.carray(int_pointer(address), ATTENTION_FIELDS)
+    start, stop = arguments[START], arguments[STOP]
+    mask = numba.carray(float_pointer(arguments[MASK]), (arguments[MASK + 1], arguments[MASK + 2]))
+    widths = numba.carray(int_pointer(arguments[WIDTHS]), arguments[WIDTHS + 1])
+    scale = f32(numba.carray(double_pointer(address), ATTENTION_FIELDS)[SCALE])
+    attention_short_rows(_described(arguments, Q, start, stop), _described(arguments, K, start, stop),
+                         _described(arguments, V, start, stop), mask, scale, widths,
+                         _described(arguments, OUT, start, stop))

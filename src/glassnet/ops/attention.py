@@ -14,7 +14,7 @@ import math
 
 from .. import compiled, random
 from ..backend import empty_in_order, empty_like_stacked, memory_order, xp
-from ..threads import in_blocks
+from ..threads import in_blocks, job_address, pool_blocks
 from ..tensor import Function, Tensor, unbroadcast
 from .elementwise import where
 
@@ -147,8 +147,22 @@ class Attention(Function):
         self.out = empty_in_order(self.weights.shape[:-1] + self.value.shape[-1:], memory_order(self.query),
                                   xp.result_type(self.weights, value))
         self.widths = _compiled_widths(self.query, self.key, self.value, mask) if self.keep is None else None
+        if self.keep is None and not any(self.needs_input_grad) and _short_rows(self.query, self.key, self.value, mask):
+            return self._short_rows_forward(mask)
         in_blocks(lambda start, stop: self._forward_block(slice(start, stop), mask), count, self.weights[0].nbytes,
                   calls_blas=self.widths is None)
+        return self.out.reshape(self.lead + self.out.shape[-2:])
+
+    def _short_rows_forward(self, mask):
+        """At inference, rows of a few keys (a vision transformer's 17): sixteen queries in
+        the lanes (compiled.kernels.attention_short_rows), blocks of the batch on the pool."""
+        length, size = self.query.shape[-2], self.key.shape[-2]
+        # no mask: every group of queries reaches every key
+        widths = xp.full(-(-length // 4), size, xp.int64) if mask is None else _group_widths(mask, length, size)
+        compiled.load().run_attention_short_rows(
+            job_address("attention_short_rows"), *_four_d(self.query, self.key, self.value),
+            xp.zeros((1, size), xp.float32) if mask is None else mask, self.scale, widths, *_four_d(self.out),
+            pool_blocks(self.weights.nbytes))
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
     def _forward_block(self, b, mask):
@@ -230,6 +244,21 @@ def _compiled_widths(query, key, value, mask):
         return None
     widths = _group_widths(mask, length, size)
     return widths if 4 * widths.sum() <= COMPILED_MAX_SHARE * length * size else None
+
+
+# At inference, rows of at most SHORT_KEYS keys (a vision transformer's 17) from
+# LANES_MIN_ROWS queries go to attention_short_rows, on the pool: a vit layer's heads
+# (128 x 4, 17 x 17 x 16) in 246 us on two threads against 460 on NumPy's path
+# (bench/RESULTS.md, issue 11). Its NumPy twin is the path below it.
+LANES_MIN_ROWS, SHORT_KEYS = 16, 32
+
+
+def _short_rows(query, key, value, mask):
+    length, size = query.shape[-2], key.shape[-2]
+    return (length >= LANES_MIN_ROWS and size <= SHORT_KEYS and pool_blocks(1) > 0 and compiled.enabled()
+            and all(a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4 for a in (query, key, value))
+            and (mask is None or (mask.ndim == 2 and mask.shape[0] in (1, length) and mask.shape[1] == size
+                                  and compiled.fits(mask))))
 
 
 def _group_widths(mask, length, size):
