@@ -1801,7 +1801,7 @@ def openblas_threads(sync, dojob, count, size, queue, buffer):
 # the arrays' addresses, whole numbers, and floats (their bits).
 
 JOB_FIELDS = 16
-START, STOP, WHICH, ARRAYS, NUMBERS, FLOATS = 0, 1, 2, 3, 8, 12
+START, STOP, WHICH, ARRAYS, NUMBERS, FLOATS = 0, 1, 2, 3, 9, 11
 
 
 def _pointer_intrinsic(dtype):
@@ -1817,9 +1817,9 @@ float_pointer, int_pointer, double_pointer = (_pointer_intrinsic(t) for t in (ty
 
 
 @jit
-def run_job(job, count, blocks, which, a0, a1, a2, a3, n0, n1, x0, x1):
+def run_job(job, count, blocks, which, a0, a1, a2, a3, a4, a5, n0, n1, x0, x1):
     """Run ``job`` over range(count) in ``blocks`` blocks at once (as many as the pool has
-    helpers, plus this thread): kernel ``which`` on the float32 arrays a0..a3 (flat), the
+    helpers, plus this thread): kernel ``which`` on the float32 arrays a0..a5 (flat), the
     numbers n0, n1 and the floats x0, x1."""
     blocks = max(1, min(blocks, pool_load(0, POOL_HELPERS) + 1))
     arguments = np.empty((blocks, JOB_FIELDS), np.int64)
@@ -1828,6 +1828,7 @@ def run_job(job, count, blocks, which, a0, a1, a2, a3, n0, n1, x0, x1):
         arguments[b, START], arguments[b, STOP], arguments[b, WHICH] = count * b // blocks, count * (b + 1) // blocks, which
         arguments[b, ARRAYS], arguments[b, ARRAYS + 1] = a0.ctypes.data, a1.ctypes.data
         arguments[b, ARRAYS + 2], arguments[b, ARRAYS + 3] = a2.ctypes.data, a3.ctypes.data
+        arguments[b, ARRAYS + 4], arguments[b, ARRAYS + 5] = a4.ctypes.data, a5.ctypes.data
         arguments[b, NUMBERS], arguments[b, NUMBERS + 1] = n0, n1
         floats[b, FLOATS], floats[b, FLOATS + 1] = x0, x1
     _run_blocks(job, arguments)
@@ -1878,6 +1879,38 @@ def elementwise_job(address):
         relu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
     elif which == GELU_BACKWARD:
         gelu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
+
+
+@jit_inline
+def _job_rows(arguments, field, start, stop):
+    """The rows start:stop of the (rows, NUMBERS[0]) float32 array at field ``field``."""
+    return numba.carray(float_pointer(arguments[field]), (stop, arguments[NUMBERS]))[start:stop]
+
+
+@jit_inline
+def _job_vector(arguments, field, size):
+    return numba.carray(float_pointer(arguments[field]), size)
+
+
+# the kernels of rows, by number: layer_norm_rows, add_to_rows
+LAYER_NORM, ADD_TO_ROWS = range(2)
+
+
+@numba.cfunc(types.void(types.int64), nopython=True, cache=True)
+def rows_job(address):
+    """One block of rows of a kernel of rows (NUMBERS[0] floats each): layer_norm_rows
+    (rows, out, weight, bias, mean, rstd; NUMBERS[1] has_weight + 2 has_bias; FLOATS[0]
+    eps) or add_to_rows (rows, bias)."""
+    arguments = numba.carray(int_pointer(address), JOB_FIELDS)
+    start, stop, which, size = arguments[START], arguments[STOP], arguments[WHICH], arguments[NUMBERS]
+    rows = _job_rows(arguments, ARRAYS, start, stop)
+    if which == LAYER_NORM:
+        flags, eps = arguments[NUMBERS + 1], numba.carray(double_pointer(address), JOB_FIELDS)[FLOATS]
+        layer_norm_rows(rows, _job_vector(arguments, ARRAYS + 2, size), _job_vector(arguments, ARRAYS + 3, size),
+                        flags & 1 != 0, flags & 2 != 0, f32(eps), _job_rows(arguments, ARRAYS + 1, start, stop),
+                        _job_floats(arguments, ARRAYS + 4, start, stop), _job_floats(arguments, ARRAYS + 5, start, stop))
+    elif which == ADD_TO_ROWS:
+        add_to_rows(rows, _job_vector(arguments, ARRAYS + 1, size))
 
 
 # the attention at inference for short rows (attention_short_rows), by blocks of the batch:

@@ -4,7 +4,7 @@ one op, the product of every fully connected layer.
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function, unbroadcast
-from ..threads import CHEAP, in_blocks
+from ..threads import CHEAP, in_blocks, on_pool, pool_blocks
 
 
 class MatMul(Function):
@@ -122,6 +122,8 @@ def _add_to_rows(out, bias):
     if out.size < 1 << 16 or not (compiled.fits(out) and compiled.fits(bias)):
         out += bias
         return
+    if pool_blocks(1):  # each helper adds to the rows it has just made (OpenBLAS splits them so)
+        return on_pool("rows", "ADD_TO_ROWS", len(out), out.nbytes * CHEAP, [out, bias], numbers=(out.shape[1], 0))
     kernel = compiled.load().add_to_rows
     in_blocks(lambda start, stop: kernel(out[start:stop], bias), len(out), out[:1].nbytes * CHEAP)
 

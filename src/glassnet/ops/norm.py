@@ -10,7 +10,7 @@ import math
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
-from ..threads import CHEAP, in_blocks
+from ..threads import CHEAP, in_blocks, on_pool, pool_blocks
 
 
 def batch_norm_reference(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
@@ -203,6 +203,11 @@ class LayerNorm(Function):
         self.mean, self.rstd = xp.empty((len(rows), 1), rows.dtype), xp.empty((len(rows), 1), rows.dtype)
         # rows of a few hundred floats are normalized in cache, as fast as a cheap pass: split
         # over the threads only from about 8 MB (below, the hand-off costs more)
+        if pool_blocks(1) and compiled.fits(rows, out) and all(compiled.fits(a) for a in (self.weight, bias) if a is not None):
+            on_pool("rows", "LAYER_NORM", len(rows), rows.nbytes * 2 * CHEAP, [
+                rows, out, self.weight, bias, self.mean, self.rstd], numbers=(
+                    rows.shape[1], (self.weight is not None) + 2 * (bias is not None)), floats=(float(eps), 0.0))
+            return out.reshape(x.shape)
         in_blocks(lambda start, stop: self._normalize(slice(start, stop), out, bias, eps), len(rows),
                   rows[:1].nbytes * 2 * CHEAP)
         return out.reshape(x.shape)
