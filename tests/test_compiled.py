@@ -280,8 +280,9 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_
         return ([out.numpy(), inputs.grad.numpy()] + [s.numpy() for s in states]
                 + [p.grad.numpy() for p in recurrent.parameters()])
     assert_same(*both_paths(monkeypatch, spy, compute))
-    # the whole loop over time ran compiled, forward and backward (the cells inside it)
-    assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= kernels[0]
+    # the whole loop over time ran compiled, forward and backward (the cells inside it),
+    # called as it is or as the pool's job of the same name (LSTM_STEPS)
+    assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= {name.lower() for name in kernels[0]}
 
 
 @pytest.mark.parametrize("start_from", ["zero", "out", "bias"])

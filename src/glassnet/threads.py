@@ -248,12 +248,12 @@ def _elementwise_job(job, arrays, weight):
 def on_pool(job, which, count, nbytes, arrays, numbers=(0, 0), floats=(0.0, 0.0)):
     """Run the pool's job ``job`` (compiled/kernels.py, ``{job}_job``: kernel ``which``, a
     name there) over range(count), in as many blocks as ``nbytes`` of work pays for
-    (``pool_blocks``): on the float32 arrays (at most six, flat or C-ordered), the two
+    (``pool_blocks``): on the float32 arrays (at most eight, flat or C-ordered), the two
     whole numbers and the two floats; None for an array the kernel is told it lacks. Check
     ``pool_blocks(1)`` first: the pool must run."""
     from . import compiled
     kernels = compiled.load()
-    padded = [_NO_ARRAY if a is None else a for a in arrays] + [_NO_ARRAY] * (6 - len(arrays))
+    padded = [_NO_ARRAY if a is None else a for a in arrays] + [_NO_ARRAY] * (8 - len(arrays))
     kernels.run_job(job_address(job), count, pool_blocks(nbytes), getattr(kernels, which), *padded, *numbers, *floats)
 
 

@@ -1801,7 +1801,7 @@ def openblas_threads(sync, dojob, count, size, queue, buffer):
 # the arrays' addresses, whole numbers, and floats (their bits).
 
 JOB_FIELDS = 16
-START, STOP, WHICH, ARRAYS, NUMBERS, FLOATS = 0, 1, 2, 3, 9, 11
+START, STOP, WHICH, ARRAYS, NUMBERS, FLOATS, COUNT = 0, 1, 2, 3, 11, 13, 15
 
 
 def _pointer_intrinsic(dtype):
@@ -1817,10 +1817,10 @@ float_pointer, int_pointer, double_pointer = (_pointer_intrinsic(t) for t in (ty
 
 
 @jit
-def run_job(job, count, blocks, which, a0, a1, a2, a3, a4, a5, n0, n1, x0, x1):
+def run_job(job, count, blocks, which, a0, a1, a2, a3, a4, a5, a6, a7, n0, n1, x0, x1):
     """Run ``job`` over range(count) in ``blocks`` blocks at once (as many as the pool has
-    helpers, plus this thread): kernel ``which`` on the float32 arrays a0..a5 (flat), the
-    numbers n0, n1 and the floats x0, x1."""
+    helpers, plus this thread): kernel ``which`` on the float32 arrays a0..a7 (C-ordered),
+    the numbers n0, n1 and the floats x0, x1."""
     blocks = max(1, min(blocks, pool_load(0, POOL_HELPERS) + 1))
     arguments = np.empty((blocks, JOB_FIELDS), np.int64)
     floats = arguments.view(np.float64)
@@ -1829,6 +1829,7 @@ def run_job(job, count, blocks, which, a0, a1, a2, a3, a4, a5, n0, n1, x0, x1):
         arguments[b, ARRAYS], arguments[b, ARRAYS + 1] = a0.ctypes.data, a1.ctypes.data
         arguments[b, ARRAYS + 2], arguments[b, ARRAYS + 3] = a2.ctypes.data, a3.ctypes.data
         arguments[b, ARRAYS + 4], arguments[b, ARRAYS + 5] = a4.ctypes.data, a5.ctypes.data
+        arguments[b, ARRAYS + 6], arguments[b, ARRAYS + 7], arguments[b, COUNT] = a6.ctypes.data, a7.ctypes.data, count
         arguments[b, NUMBERS], arguments[b, NUMBERS + 1] = n0, n1
         floats[b, FLOATS], floats[b, FLOATS + 1] = x0, x1
     _run_blocks(job, arguments)
@@ -1965,3 +1966,33 @@ def attention_short_rows_job(address):
     attention_short_rows(_described(arguments, Q, start, stop), _described(arguments, K, start, stop),
                          _described(arguments, V, start, stop), mask, scale, widths,
                          _described(arguments, OUT, start, stop))
+
+
+
+@jit_inline
+def _job_array(arguments, field, shape):
+    return numba.carray(float_pointer(arguments[field]), shape)
+
+
+# the recurrences' loops over time, by number: lstm_steps, lstm_steps_backward
+LSTM_STEPS, LSTM_STEPS_BACKWARD = range(2)
+
+
+@numba.cfunc(types.void(types.int64), nopython=True, cache=True)
+def recurrent_job(address):
+    """One block of the batch's rows of a recurrence's loop over time (NUMBERS: steps and
+    hidden size; COUNT: the batch): the arrays as ops.recurrent passes them to the loop."""
+    arguments = numba.carray(int_pointer(address), JOB_FIELDS)
+    rows, which = slice(arguments[START], arguments[STOP]), arguments[WHICH]
+    steps, hidden, batch = arguments[NUMBERS], arguments[NUMBERS + 1], arguments[COUNT]
+    states, gates = (steps + 1, batch, hidden), (steps, batch, 4 * hidden)
+    if which == LSTM_STEPS:
+        lstm_steps(_job_array(arguments, ARRAYS, gates), _job_array(arguments, ARRAYS + 1, (4 * hidden, hidden)),
+                   _job_array(arguments, ARRAYS + 2, (4 * hidden,)), _job_array(arguments, ARRAYS + 3, states),
+                   _job_array(arguments, ARRAYS + 4, states), _job_array(arguments, ARRAYS + 5, (steps, batch, hidden)), rows)
+    elif which == LSTM_STEPS_BACKWARD:
+        lstm_steps_backward(
+            _job_array(arguments, ARRAYS, gates), _job_array(arguments, ARRAYS + 1, states),
+            _job_array(arguments, ARRAYS + 2, (steps, batch, hidden)), _job_array(arguments, ARRAYS + 3, (steps, batch, hidden)),
+            _job_array(arguments, ARRAYS + 4, (4 * hidden, hidden)), _job_array(arguments, ARRAYS + 5, (batch, hidden)),
+            _job_array(arguments, ARRAYS + 6, (batch, hidden)), _job_array(arguments, ARRAYS + 7, gates), rows)

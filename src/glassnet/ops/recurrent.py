@@ -17,7 +17,7 @@ in place of the op, and ``tests/test_references.py`` checks that the two agree.
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function
-from ..threads import in_blocks
+from ..threads import in_blocks, on_pool, pool_blocks
 from .matmul import _rows_product
 from .movement import stack
 
@@ -50,14 +50,17 @@ def _project_inputs(x, weight_ih, bias):
     return _rows_product(x.reshape(-1, features), weight_ih, bias, of_weight=True).reshape(steps, batch, len(weight_ih))
 
 
-def _over_rows(recur, largest, compiled_loop):
+def _over_rows(recur, largest, compiled_loop, job=None):
     """Run ``recur(rows)`` for blocks of the batch's rows, one block per thread. The rows
     of a batch never meet in a recurrence (each sequence has its own state), so each
     thread can run the whole loop over time for its own rows, its small per-step products
     on one core (the Python loop's BLAS is set to one thread meanwhile), which is faster
     than two cores on each small product in turn. ``largest`` is the largest (L, N, ...)
     array the loop writes: it sizes the blocks, so that short sequences and small batches
-    stay whole."""
+    stay whole. ``job`` (the kernel's name and its arrays and numbers) runs the compiled
+    loop on the pool instead, where it runs and the arrays are C-ordered."""
+    if compiled_loop and job is not None and pool_blocks(1) and compiled.fits_each(*job[1]):
+        return on_pool("recurrent", job[0], largest.shape[1], largest.nbytes, job[1], numbers=job[2])
     in_blocks(lambda start, stop: recur(slice(start, stop)), largest.shape[1], largest[:, :1].nbytes,
               calls_blas=not compiled_loop)
 
@@ -275,7 +278,7 @@ class LSTM(Function):
                 xp.matmul(hs[t, rows], weight_hh.T, out=recurrent)
                 cell(gates[t, rows], recurrent, bias, cs[t, rows], cs[t + 1, rows], tanh_cs[t, rows], hs[t + 1, rows])
 
-        _over_rows(recur, gates, compiled_loop)
+        _over_rows(recur, gates, compiled_loop, ("LSTM_STEPS", (gates, weight_hh, bias, hs, cs, tanh_cs), (steps, hidden)))
         self.x, self.hs, self.cs, self.tanh_cs, self.gates = x, hs, cs, tanh_cs, gates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -301,7 +304,8 @@ class LSTM(Function):
                               d_gates[t, rows])
                 xp.matmul(d_gates[t, rows], self.weight_hh, out=dh_rows)
 
-        _over_rows(recur, d_gates, compiled_loop)
+        _over_rows(recur, d_gates, compiled_loop, ("LSTM_STEPS_BACKWARD", (
+            self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc, d_gates), (len(grad_hs), dh.shape[1])))
         grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
         return (grad_x, dh, dc, *weight_grads)
 
