@@ -18,6 +18,14 @@ before NumPy, or set it in the environment).
 as ``torch.set_num_threads`` does; the default is the number of cores this
 process may use.
 
+Where numba is installed (x86-64 Linux, OpenBLAS 0.3.27 on), the two pools become one
+(the last section below): OpenBLAS runs its threaded products on glassnet's helper
+threads, which wait spinning in compiled code without the GIL, and the compiled kernels
+(element-wise, layer norm, the bias pass, attention at inference on short rows, the
+LSTM's loops) are handed to the same helpers as jobs, a hand-off of about a microsecond
+while they spin (``map_blocks(..., job=)``, ``on_pool``). ``in_blocks`` stays for work
+written in Python and NumPy.
+
 >>> import numpy as np
 >>> out = np.zeros(10)
 >>> def double(start, stop):
@@ -148,6 +156,8 @@ def map_blocks(kernel, *arrays, weight=1.0, job=None):
 # threads of its own that wait spinning in compiled code without the GIL
 # (compiled/kernels.py, ``serve``) and hands them OpenBLAS's jobs: one pool, not two.
 
+# GLASSNET_POOL=0 keeps the two pools (OpenBLAS's threads, glassnet's executor), as without numba
+_pool_wanted = os.environ.get("GLASSNET_POOL", "1") != "0"
 _pool_kernels = None  # the compiled kernels' module, once its helpers run OpenBLAS's jobs
 _helpers = []
 _NO_ARRAY = None  # a job's unused array arguments
@@ -161,7 +171,7 @@ def start_pool(kernels):
     if _pool_kernels is not None:
         return True
     import platform
-    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or not _pool_wanted:
         return False
     setters = _openblas_callback_setters()
     if not setters:

@@ -1686,6 +1686,16 @@ def pause(typingctx):
 
 
 @intrinsic
+def yield_core(typingctx):
+    """sched_yield: let a thread that waits for this core run (the executor's), if any."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I32, []), "sched_yield")
+        builder.call(function, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
 def cycles(typingctx):
     """The processor's time-stamp counter."""
     def codegen(context, builder, signature, args):
@@ -1716,11 +1726,15 @@ def serve(helper):
     """Helper ``helper``'s life (1 on): wait for a job, spinning up to the pool's
     ``POOL_SPIN`` cycles and then asleep on a futex until the caller rings; run it; say
     it is done. Returns when the pool posts -1 (stop)."""
-    last = pool_load(helper, DONE)
+    last, spin = pool_load(helper, DONE), pool_load(0, POOL_SPIN)  # read once: callers write that cache line
     while True:
         start, posted = cycles(), pool_load(helper, POSTED)
-        while posted == last and cycles() - start < pool_load(0, POOL_SPIN):
+        turns = 0
+        while posted == last and cycles() - start < spin:
             pause()
+            turns += 1
+            if turns % 64 == 0:  # a spinning thread that never yields keeps a woken one off its core for a tick
+                yield_core()
             posted = pool_load(helper, POSTED)
         if posted == last:
             # asleep: the caller posts, then reads SLEEPING; this stores SLEEPING, then
