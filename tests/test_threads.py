@@ -189,3 +189,15 @@ def test_a_forked_child_runs_its_products_without_the_parents_helpers():
 def _product_sum(n):
     a = np.arange(n * n, dtype=np.float32).reshape(n, n) / (n * n)
     return float((a @ a).sum())
+
+
+def test_glassnet_pool_0_keeps_openblas_own_threads():
+    import subprocess
+    import sys
+    _pool_kernels()
+    code = ("import glassnet, numpy as np; from glassnet import compiled, threads; k = compiled.load(); "
+            "a = np.ones((512, 300), np.float32); b = np.ones((300, 256), np.float32); c = int(k.POOL[k.POOL_CALLS]); "
+            "out = a @ b; print(threads._pool_kernels is None, int(k.POOL[k.POOL_CALLS]) - c, float(out[0, 0]))")
+    env = dict(__import__("os").environ, GLASSNET_POOL="0")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "0", "300.0"], result.stderr
