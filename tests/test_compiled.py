@@ -444,6 +444,15 @@ def _attention_mask(kind, length, size):
     return mask
 
 
+def _heads(layout, lead, rows, width, seed):
+    """A (batch, [heads,] rows, width) array: C-ordered, or the view of one of q, k and v
+    in a projection's rows (the three interleaved, as a transformer makes them)."""
+    if layout == "C order":
+        return _data(*lead, rows, width, scale=1.0, seed=seed)
+    projection = _data(lead[0], rows, 3, *lead[1:], width, scale=1.0, seed=seed)
+    return np.moveaxis(projection[:, :, 1], 1, -2)  # rows 3x apart
+
+
 @pytest.fixture
 def any_attention_compiled(monkeypatch):
     """ops.attention takes the compiled kernels for any length and mask (not only where
@@ -468,13 +477,8 @@ def test_attention_head_by_head_matches_numpys(monkeypatch, spy, split_threads, 
     threads. Without a gradient wanted the weights are not kept; the output is the same."""
     split_threads()
     lead = (batch,) if heads is None else (batch, heads)
-
-    def made(rows, width, seed):
-        if layout == "C order":
-            return _data(*lead, rows, width, scale=1.0, seed=seed)
-        projection = _data(batch, rows, 3, *lead[1:], width, scale=1.0, seed=seed)
-        return np.moveaxis(projection[:, :, 1], 1, -2)  # (batch, [heads,] rows, width), rows 3x apart
-    query, key, value = made(length, depth, 0), made(size, depth, 1), made(size, value_depth, 2)
+    query, key, value = (_heads(layout, lead, rows, width, seed)
+                         for seed, (rows, width) in enumerate([(length, depth), (size, depth), (size, value_depth)]))
     additive, upstream = _attention_mask(mask, length, size), _data(*lead, length, value_depth, seed=3)
 
     def compute(dtype=np.float32):
@@ -512,13 +516,8 @@ def test_attention_at_inference_with_queries_in_lanes_matches_numpys(monkeypatch
         pytest.skip("the pool does not run here")
     split_threads()
     lead = (batch,) if heads is None else (batch, heads)
-
-    def made(rows, width, seed):
-        if layout == "C order":
-            return _data(*lead, rows, width, scale=1.0, seed=seed)
-        projection = _data(batch, rows, 3, *lead[1:], width, scale=1.0, seed=seed)
-        return np.moveaxis(projection[:, :, 1], 1, -2)
-    query, key, value = made(length, depth, 0), made(size, depth, 1), made(size, value_depth, 2)
+    query, key, value = (_heads(layout, lead, rows, width, seed)
+                         for seed, (rows, width) in enumerate([(length, depth), (size, depth), (size, value_depth)]))
     additive = None if mask is None else _attention_mask(mask, length, size)
 
     def compute(dtype=np.float32):

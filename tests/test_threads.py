@@ -201,3 +201,16 @@ def test_glassnet_pool_0_keeps_openblas_own_threads():
     env = dict(__import__("os").environ, GLASSNET_POOL="0")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["True", "0", "300.0"], result.stderr
+
+
+def test_a_process_with_the_pool_exits_cleanly_and_products_after_the_pool_still_run():
+    import subprocess
+    import sys
+    _pool_kernels()
+    code = ("import atexit, numpy as np, glassnet as gn; from glassnet import compiled, threads; "
+            "a = np.ones((400, 400), np.float32); "
+            "atexit.register(lambda: print(float((a @ a)[0, 0]), threads._pool_kernels, flush=True)); "
+            "compiled.load(); "  # the pool's own exit handler, registered after, runs first
+            "print(float((a @ a)[0, 0]), threads._pool_kernels is not None, flush=True)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.split() == ["400.0", "True", "400.0", "None"], result.stderr

@@ -65,9 +65,9 @@ def set_num_threads(count):
         _pool = None
     _threads = count
     from threadpoolctl import threadpool_limits  # here, not at import: it looks for libraries
-    threadpool_limits(count)
-    if _pool_kernels is not None:
+    if _pool_kernels is not None:  # the helpers first: OpenBLAS may then hand them its jobs
         _add_helpers(count - 1)
+    threadpool_limits(count)
 
 
 def get_num_threads():
@@ -184,11 +184,29 @@ def start_pool(kernels):
     for setter in setters:
         setter(kernels.openblas_threads.address)
     _setters[:] = setters
+    import atexit
+    atexit.register(_stop_pool)
     return True
 
 
+def _stop_pool():
+    """At exit: OpenBLAS back on its own threads, and the helpers out of the compiled code
+    (which the interpreter's teardown may free under a thread still spinning in it)."""
+    global _pool_kernels
+    kernels, _pool_kernels = _pool_kernels, None  # no more jobs for the helpers
+    if kernels is None:
+        return
+    for setter in _setters:
+        setter(None)
+    for helper, thread in enumerate(_helpers, 1):
+        kernels.stop(helper)
+        thread.join(timeout=1.0)
+
+
 def _add_helpers(count):
-    """At least ``count`` helpers running (never more than the pool's slots)."""
+    """At least ``count`` helpers running (never more than the pool's slots). OpenBLAS must
+    never be set to more threads than helpers plus one while the pool runs (see
+    compiled/kernels.py, ``blas_jobs``): ``set_num_threads`` starts them first."""
     import threading
     kernels = _pool_kernels
     for helper in range(len(_helpers) + 1, min(count, kernels.MAX_HELPERS) + 1):

@@ -1767,6 +1767,14 @@ def post(helper, function, kind, first, second, third):
 
 
 @jit
+def stop(helper):
+    """Tell helper ``helper`` to leave ``serve`` (waking it if it sleeps)."""
+    pool_store(helper, POSTED, -1)
+    pool_store(helper, SLEEPING, 0)
+    pool_futex(helper, SLEEPING, FUTEX_WAKE, 1)
+
+
+@jit
 def wait_for(helper):
     """Spin until helper ``helper`` has done the last job posted to it."""
     while pool_load(helper, DONE) != pool_load(helper, POSTED):
@@ -1786,7 +1794,10 @@ def blas_jobs(dojob, count, size, queue, buffer):
     bytes from address ``queue``) run at once, job 0 by the calling thread and job i by
     helper i. They must run at once: a threaded product's jobs wait for each other's
     packed panels. OpenBLAS asks for as many as its thread count, which glassnet.threads
-    keeps at most the helpers plus one; any beyond that run here after job 0."""
+    keeps at most the helpers plus one (``gn.set_num_threads`` starts helpers as it raises
+    OpenBLAS's count). Raising OpenBLAS's count past that by other means (threadpoolctl)
+    while the pool runs is not supported: the jobs beyond run here after job 0, and a
+    product whose jobs wait for each other would not finish."""
     take_pool()
     pool_store(0, POOL_CALLS, pool_load(0, POOL_CALLS) + 1)
     helpers = min(count - 1, pool_load(0, POOL_HELPERS))
@@ -1865,9 +1876,15 @@ def _run_blocks(job, arguments):
 
 
 @jit_inline
+def _job_array(arguments, field, shape):
+    """The C-ordered float32 array of ``shape`` at the address in field ``field``."""
+    return numba.carray(float_pointer(arguments[field]), shape)
+
+
+@jit_inline
 def _job_floats(arguments, field, start, stop):
-    """The float32 array at the address in field ``field``, elements start:stop."""
-    return numba.carray(float_pointer(arguments[field]), stop)[start:stop]
+    """The flat float32 array at the address in field ``field``, elements start:stop."""
+    return _job_array(arguments, field, stop)[start:stop]
 
 
 # the element-wise kernels of flat arrays, by number (``which``)
@@ -1899,12 +1916,7 @@ def elementwise_job(address):
 @jit_inline
 def _job_rows(arguments, field, start, stop):
     """The rows start:stop of the (rows, NUMBERS[0]) float32 array at field ``field``."""
-    return numba.carray(float_pointer(arguments[field]), (stop, arguments[NUMBERS]))[start:stop]
-
-
-@jit_inline
-def _job_vector(arguments, field, size):
-    return numba.carray(float_pointer(arguments[field]), size)
+    return _job_array(arguments, field, (stop, arguments[NUMBERS]))[start:stop]
 
 
 # the kernels of rows, by number: layer_norm_rows, add_to_rows
@@ -1921,11 +1933,11 @@ def rows_job(address):
     rows = _job_rows(arguments, ARRAYS, start, stop)
     if which == LAYER_NORM:
         flags, eps = arguments[NUMBERS + 1], numba.carray(double_pointer(address), JOB_FIELDS)[FLOATS]
-        layer_norm_rows(rows, _job_vector(arguments, ARRAYS + 2, size), _job_vector(arguments, ARRAYS + 3, size),
+        layer_norm_rows(rows, _job_array(arguments, ARRAYS + 2, size), _job_array(arguments, ARRAYS + 3, size),
                         flags & 1 != 0, flags & 2 != 0, f32(eps), _job_rows(arguments, ARRAYS + 1, start, stop),
                         _job_floats(arguments, ARRAYS + 4, start, stop), _job_floats(arguments, ARRAYS + 5, start, stop))
     elif which == ADD_TO_ROWS:
-        add_to_rows(rows, _job_vector(arguments, ARRAYS + 1, size))
+        add_to_rows(rows, _job_array(arguments, ARRAYS + 1, size))
 
 
 # the attention at inference for short rows (attention_short_rows), by blocks of the batch:
@@ -1981,11 +1993,6 @@ def attention_short_rows_job(address):
                          _described(arguments, V, start, stop), mask, scale, widths,
                          _described(arguments, OUT, start, stop))
 
-
-
-@jit_inline
-def _job_array(arguments, field, shape):
-    return numba.carray(float_pointer(arguments[field]), shape)
 
 
 # the recurrences' loops over time, by number: lstm_steps, lstm_steps_backward
