@@ -255,6 +255,26 @@ def test_scaled_dot_product_attention_matches_pytorch(name, shapes, options, tor
     )
 
 
+@pytest.mark.parametrize("mask", [None, "bool", "causal"])
+def test_attention_at_inference_on_short_rows_matches_pytorch(mask):
+    """A vision transformer's heads (17 tokens) at inference, where the fused core puts
+    sixteen queries in the lanes on the pool (ops.attention._short_rows_forward)."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((3, 4, 17, 16)).astype(np.float32) for _ in range(3)]
+    options = {}
+    if mask == "bool":  # the last keys hidden from every query, one query from all of them
+        options["attn_mask"] = np.broadcast_to(np.arange(17) < 12, (17, 17)).copy()
+        options["attn_mask"][5] = False  # zeros out, in both
+    elif mask == "causal":
+        options["is_causal"] = True
+    with gn.no_grad():
+        out = scaled_dot_product_attention(*(gn.tensor(a) for a in arrays), **options)
+    torch_options = {k: torch.from_numpy(o) if isinstance(o, np.ndarray) else o for k, o in options.items()}
+    with torch.no_grad():
+        expected = torch.nn.functional.scaled_dot_product_attention(*(torch.from_numpy(a) for a in arrays), **torch_options)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=2e-6)
+
+
 @settings(max_examples=30, deadline=None, database=None)
 @given(
     batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),

@@ -133,8 +133,10 @@ def map_blocks(kernel, *arrays, weight=1.0, job=None):
     [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
     """
     last = arrays[-1]
-    if job is not None and _pool_kernels is not None and _threads > 1 and _job_fits(arrays):
-        return _elementwise_job(job, arrays, weight)
+    if job is not None and pool_blocks(1):
+        from . import compiled
+        if compiled.fits_flat(*arrays):  # the pool's element-wise job, over the flat arrays
+            return on_pool("elementwise", job, last.size, last.nbytes * weight, [compiled.flat(a) for a in arrays])
     if last.ndim == 0 or last.nbytes * weight < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
         kernel(*arrays)
         return
@@ -258,19 +260,6 @@ def _forget_pool_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _job_fits(arrays):
-    from . import compiled
-    return compiled.fits_flat(*arrays)
-
-
-def _elementwise_job(job, arrays, weight):
-    """map_blocks through the pool: element-wise kernel ``job`` over the flat arrays, in
-    one block per thread where they are large enough."""
-    from . import compiled
-    last = arrays[-1]
-    on_pool("elementwise", job, last.size, last.nbytes * weight, [compiled.flat(a) for a in arrays])
 
 
 def on_pool(job, which, count, nbytes, arrays, numbers=(0, 0), floats=(0.0, 0.0)):

@@ -1607,7 +1607,7 @@ def adam_update(param, grad, m, v, one_minus_beta1, beta2, one_minus_beta2, step
 # hand-off. So OpenBLAS is given glassnet's helpers for its threads (its caller-managed
 # threading, ``openblas_set_threads_callback_function``, OpenBLAS 0.3.27 on): each helper
 # spins in the compiled ``serve`` loop without the GIL, runs what it is handed, and sleeps
-# (a futex) only after ``spin_cycles`` idle. Everything here reads and writes ``POOL``,
+# (a futex) only after ``POOL[POOL_SPIN]`` cycles idle. Everything here reads and writes ``POOL``,
 # an int64 array whose address the compiled code knows by the symbol below.
 
 POOL_BLOCK = 32  # int64 slots per helper: 256 bytes, its own cache lines
