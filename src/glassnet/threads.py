@@ -39,9 +39,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
-# The same for a job handed to a spinning helper of the pool (below): a GELU of 8K floats
-# took 3.5 us in two blocks against 4.7 in one, of 272K 78 against 153 (bench/RESULTS.md)
-MIN_JOB_BYTES = 1 << 14
+# The same for a job handed to a spinning helper of the pool (below): through the op, the
+# hand-over costs 3.5-4 us, so two blocks gain from about 80 KB of work (a ReLU of 85K
+# floats, a GELU of 14K, a tanh of 20K); a GELU of 272K floats took 78 us against 153
+MIN_JOB_BYTES = 40 << 10
 # What a byte of each array that a cheap pass (a compiled ReLU's select, a bias add)
 # reads or writes weighs against the blocks' measure (a byte of a sigmoid's output). On
 # the 2-core VM handing a block to the other thread costs 100-200 us, so such a pass
@@ -133,7 +134,7 @@ def map_blocks(kernel, *arrays, weight=1.0, job=None):
     [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
     """
     last = arrays[-1]
-    if job is not None and pool_blocks(1):
+    if job is not None and pool_blocks(last.nbytes * weight) > 1:  # one block: the kernel itself, no job to hand over
         from . import compiled
         if compiled.fits_flat(*arrays):  # the pool's element-wise job, over the flat arrays
             return on_pool("elementwise", job, last.size, last.nbytes * weight, [compiled.flat(a) for a in arrays])

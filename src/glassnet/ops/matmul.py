@@ -122,7 +122,7 @@ def _add_to_rows(out, bias):
     if out.size < 1 << 16 or not (compiled.fits(out) and compiled.fits(bias)):
         out += bias
         return
-    if pool_blocks(1):  # in blocks of rows on the pool's helpers
+    if pool_blocks(out.nbytes * CHEAP) > 1:  # in blocks of rows on the pool's helpers
         return on_pool("rows", "ADD_TO_ROWS", len(out), out.nbytes * CHEAP, [out, bias], numbers=(out.shape[1], 0))
     kernel = compiled.load().add_to_rows
     in_blocks(lambda start, stop: kernel(out[start:stop], bias), len(out), out[:1].nbytes * CHEAP)

@@ -202,9 +202,9 @@ class LayerNorm(Function):
         self.rows, out = rows, xp.empty_like(rows)
         self.mean, self.rstd = xp.empty((len(rows), 1), rows.dtype), xp.empty((len(rows), 1), rows.dtype)
         # rows of a few hundred floats are normalized in cache, as fast as a cheap pass: split
-        # on the pool's helpers from 16 KB a block, over the executor's threads only from
+        # on the pool's helpers from 40 KB a block, over the executor's threads only from
         # about 8 MB (below, its hand-off costs more)
-        if pool_blocks(1) and compiled.fits(rows, out) and all(compiled.fits(a) for a in (self.weight, bias) if a is not None):
+        if pool_blocks(rows.nbytes * 2 * CHEAP) > 1 and compiled.fits(rows, out) and all(compiled.fits(a) for a in (self.weight, bias) if a is not None):
             on_pool("rows", "LAYER_NORM", len(rows), rows.nbytes * 2 * CHEAP, [
                 rows, out, self.weight, bias, self.mean, self.rstd], numbers=(
                     rows.shape[1], (self.weight is not None) + 2 * (bias is not None)), floats=(float(eps), 0.0))
