@@ -210,7 +210,10 @@ def test_relu_is_numpys_to_the_last_bit(monkeypatch, spy):
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
 def test_linear_adds_its_bias_as_numpy_does(monkeypatch, spy, split_threads, split):
-    """The bias added to every row of the product, to the last bit, in blocks of rows."""
+    """The bias added to every row of the product, to the last bit, in blocks of rows
+    (after OpenBLAS's product: the pool's compiled product, which sums the bias in, kept out)."""
+    from glassnet.ops import matmul
+    monkeypatch.setattr(matmul, "POOL_MIN_WORK", 2 ** 62)
     if split:
         split_threads()
     x, weight, bias = _data(40, 90, 33), _data(19, 33, seed=1), _data(19, seed=2)  # 68,400 values: compiled
@@ -358,6 +361,39 @@ def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy
             monkeypatch.setattr(matmul, name, limits[name])
     finally:
         gn.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_products_run_on_the_pools_helpers(monkeypatch, spy, split_threads, with_bias):
+    """Where the pool's helpers run, Linear's forward (kernels.linear_rows) and its input's
+    gradient (multiply_rows) go to them as jobs of rows (rows_job: LINEAR_BIAS or LINEAR,
+    PRODUCT) from ops.matmul.POOL_MIN_WORK multiply-adds and COMPILED_MIN_ROWS rows, far
+    below the executor's COMPILED_MIN_WORK, split in uneven blocks, with NumPy's results
+    and a weight's gradient untouched; one row short, NumPy's product runs."""
+    from glassnet import threads
+    from glassnet.ops import matmul
+    if compiled.enabled() and threads._pool_kernels is None:
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    split_threads()
+    x, weight, bias, upstream = _data(5, 41, 24), _data(70, 24, seed=1), _data(70, seed=2), _data(5, 41, 70, seed=3)
+    monkeypatch.setattr(matmul, "POOL_MIN_WORK", x.size * len(weight))
+    monkeypatch.setattr(matmul, "COMPILED_MIN_ROWS", 5 * 41)
+
+    def compute():
+        t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
+        b = gn.tensor(bias, requires_grad=True) if with_bias else None
+        y = gn.nn.functional.linear(t, w, b)
+        y.backward(gn.tensor(upstream))
+        return [y.numpy(), t.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if with_bias else [])
+    assert_same(*both_paths(monkeypatch, spy, compute))
+    use_compiled(monkeypatch, True)
+    spy.clear()
+    compute()
+    assert {"LINEAR_BIAS" if with_bias else "LINEAR", "PRODUCT"} <= set(spy)
+    monkeypatch.setattr(matmul, "COMPILED_MIN_ROWS", 5 * 41 + 1)
+    spy.clear()
+    compute()
+    assert not {"LINEAR_BIAS", "LINEAR", "PRODUCT"} & set(spy)
 
 
 @pytest.mark.parametrize("layer", ["LSTM", "GRU"])
@@ -1092,7 +1128,7 @@ def test_a_gpt_sized_linear_layer_matches_pytorch_on_the_compiled_path(spy):
     leaves = [gn.tensor(a, requires_grad=True) for a in (x, weight, bias)]
     out = gn.nn.functional.linear(*leaves)
     out.backward(gn.tensor(upstream))
-    assert {"linear_rows", "multiply_rows"} <= set(spy)
+    assert {"linear_rows", "multiply_rows"} <= set(spy) or {"LINEAR_BIAS", "PRODUCT"} <= set(spy)  # the pool's jobs
     theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
     expected = torch.nn.functional.linear(*theirs)
     expected.backward(torch.from_numpy(upstream))

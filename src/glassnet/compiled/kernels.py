@@ -1919,18 +1919,30 @@ def _job_rows(arguments, field, start, stop):
     return _job_array(arguments, field, (stop, arguments[NUMBERS]))[start:stop]
 
 
-# the kernels of rows, by number: layer_norm_rows, add_to_rows
-LAYER_NORM, ADD_TO_ROWS = range(2)
+# the kernels of rows, by number: layer_norm_rows, add_to_rows, linear_rows (with a bias or
+# without), multiply_rows
+LAYER_NORM, ADD_TO_ROWS, LINEAR_BIAS, LINEAR, PRODUCT = range(5)
 
 
 @numba.cfunc(types.void(types.int64), nopython=True, cache=True)
 def rows_job(address):
     """One block of rows of a kernel of rows (NUMBERS[0] floats each): layer_norm_rows
     (rows, out, weight, bias, mean, rstd; NUMBERS[1] has_weight + 2 has_bias; FLOATS[0]
-    eps) or add_to_rows (rows, bias)."""
+    eps), add_to_rows (rows, bias), linear_rows (rows, weight, bias, out; NUMBERS[1] the
+    weight's rows) or multiply_rows (rows, right, out; NUMBERS[1] the right's columns)."""
     arguments = numba.carray(int_pointer(address), JOB_FIELDS)
     start, stop, which, size = arguments[START], arguments[STOP], arguments[WHICH], arguments[NUMBERS]
     rows = _job_rows(arguments, ARRAYS, start, stop)
+    if which == LINEAR_BIAS or which == LINEAR or which == PRODUCT:
+        width, last = arguments[NUMBERS + 1], ARRAYS + (2 if which == PRODUCT else 3)
+        out = _job_array(arguments, last, (stop, width))[start:stop]
+        if which == PRODUCT:
+            multiply_rows(rows, _job_array(arguments, ARRAYS + 1, (size, width)), out, False)
+        elif which == LINEAR:
+            linear_rows(rows, _job_array(arguments, ARRAYS + 1, (width, size)), None, out)
+        else:
+            linear_rows(rows, _job_array(arguments, ARRAYS + 1, (width, size)), _job_array(arguments, ARRAYS + 2, (width,)), out)
+        return
     if which == LAYER_NORM:
         flags, eps = arguments[NUMBERS + 1], numba.carray(double_pointer(address), JOB_FIELDS)[FLOATS]
         layer_norm_rows(rows, _job_array(arguments, ARRAYS + 2, size), _job_array(arguments, ARRAYS + 3, size),

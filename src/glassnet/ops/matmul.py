@@ -94,21 +94,33 @@ Linear.reference = linear_reference
 # weight, whose panels each thread copies (128 rows, 2048 -> 2048: twice OpenBLAS's time),
 # and a weight past a core's cache (768 x 768)
 COMPILED_MIN_WORK, COMPILED_MIN_ROWS, COMPILED_MAX_WEIGHT = 1 << 25, 1024, 1 << 16  # multiply-adds, rows, floats
+# On the pool's helpers the hand-over costs microseconds, not the executor's wake-up, so
+# the compiled product takes the vit's products too: on one core it beats OpenBLAS by
+# 10-25% from 1088 rows of 64 or 128 features (bench/RESULTS.md, issue 11, eighth session)
+POOL_MIN_WORK = 1 << 21
 
 
 def _rows_product(a, b, bias=None, of_weight=False):
     """a @ b, or a @ b^T + bias where b is a Linear layer's weight (N, K) (``of_weight``):
     by the compiled kernels (linear_rows, multiply_rows) in blocks of a's rows on all
-    threads where the product is large enough, has the rows and a weight small enough
-    (the constants above) and they take the arrays, else NumPy's product (OpenBLAS) and
-    the bias in a pass of its own."""
+    threads (the pool's helpers where they run; ``fits`` first, which loads the kernels
+    and starts them) where the product is large enough, has the rows and a weight small
+    enough (the constants above) and they take the arrays, else NumPy's product
+    (OpenBLAS) and the bias in a pass of its own."""
     width = len(b) if of_weight else b.shape[1]
-    if (a.size * width >= COMPILED_MIN_WORK and len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
+    work = a.size * width
+    if (work >= min(POOL_MIN_WORK, COMPILED_MIN_WORK) and len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
             and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias))):
-        kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
-        kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
-        in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
-        return out
+        out = xp.empty((len(a), width), xp.float32)
+        if work >= POOL_MIN_WORK and pool_blocks(work) > 1:  # jobs of rows on the pool's helpers
+            which = ("LINEAR" if bias is None else "LINEAR_BIAS") if of_weight else "PRODUCT"
+            on_pool("rows", which, len(a), work, [a, b, bias, out] if of_weight else [a, b, out], numbers=(a.shape[1], width))
+            return out
+        if work >= COMPILED_MIN_WORK:  # in blocks of rows on the executor's threads
+            kernels = compiled.load()
+            kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
+            in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
+            return out
     out = a @ (b.T if of_weight else b)
     if bias is not None:
         _add_to_rows(out, bias)
