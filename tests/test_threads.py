@@ -191,6 +191,26 @@ def _product_sum(n):
     return float((a @ a).sum())
 
 
+def test_openblas_raised_past_the_helpers_by_threadpoolctl_still_finishes_its_products():
+    """OpenBLAS set to six threads behind glassnet's back (threadpoolctl) asks for six
+    jobs, which must run at once: those beyond the helpers get a thread each for the
+    product. Run in a child process with a timeout, so that a hang fails the test."""
+    import subprocess
+    import sys
+    _pool_kernels()
+    code = ("import numpy as np, glassnet as gn; from glassnet import compiled; from threadpoolctl import threadpool_limits; "
+            "k = compiled.load(); gn.set_num_threads(2); "
+            "a = np.random.default_rng(0).standard_normal((700, 700)).astype(np.float32); "
+            "c, e = int(k.POOL[k.POOL_CALLS]), int(k.POOL[k.POOL_EXTRA_RUNS]); helpers = int(k.POOL[k.POOL_HELPERS])\n"
+            "with threadpool_limits(6):\n    out = a @ a\n"
+            "calls, extra = int(k.POOL[k.POOL_CALLS]) - c, int(k.POOL[k.POOL_EXTRA_RUNS]) - e\n"
+            "error = float(np.abs(out - a.astype(np.float64) @ a).max()); after = float(np.abs(a @ a - out).max())\n"
+            "print(calls, extra, 5 - helpers, error < 1e-3, after < 1e-3)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    calls, extra, expected_extra, *close = result.stdout.split()
+    assert (calls, close) == ("1", ["True", "True"]) and extra == expected_extra != "0", result.stdout + result.stderr
+
+
 def test_glassnet_pool_0_keeps_openblas_own_threads():
     import subprocess
     import sys

@@ -184,6 +184,7 @@ def start_pool(kernels):
     import numpy
     _NO_ARRAY = numpy.empty(0, numpy.float32)
     _add_helpers(max(_threads, _openblas_threads()) - 1)
+    kernels.POOL[kernels.POOL_EXTRA_THREAD] = kernels.extra_blas_thread.address
     for setter in setters:
         setter(kernels.openblas_threads.address)
     _setters[:] = setters
@@ -207,9 +208,10 @@ def _stop_pool():
 
 
 def _add_helpers(count):
-    """At least ``count`` helpers running (never more than the pool's slots). OpenBLAS must
-    never be set to more threads than helpers plus one while the pool runs (see
-    compiled/kernels.py, ``blas_jobs``): ``set_num_threads`` starts them first."""
+    """At least ``count`` helpers running (never more than the pool's slots). OpenBLAS
+    should not be set to more threads than helpers plus one while the pool runs: the jobs
+    beyond then get a thread made for each product (compiled/kernels.py, ``blas_jobs``),
+    which is slow. ``set_num_threads`` starts helpers first."""
     import threading
     kernels = _pool_kernels
     for helper in range(len(_helpers) + 1, min(count, kernels.MAX_HELPERS) + 1):

@@ -1611,7 +1611,9 @@ def adam_update(param, grad, m, v, one_minus_beta1, beta2, one_minus_beta2, step
 # an int64 array whose address the compiled code knows by the symbol below.
 
 POOL_BLOCK = 32  # int64 slots per helper: 256 bytes, its own cache lines
-POOL_HELPERS, POOL_LOCK, POOL_SPIN, POOL_CALLS = 0, 1, 2, 3  # the first block: the whole pool's
+# the first block: the whole pool's (POOL_EXTRA_THREAD: extra_blas_thread's address, set
+# as the pool starts; POOL_EXTRA_RUNS: how many threads blas_jobs made beyond the helpers)
+POOL_HELPERS, POOL_LOCK, POOL_SPIN, POOL_CALLS, POOL_EXTRA_THREAD, POOL_EXTRA_RUNS = range(6)
 POSTED, DONE, SLEEPING, JOB_FN, JOB_THREAD, JOB_DATA, JOB_EXTRA, JOB_KIND = 0, 8, 16, 24, 25, 26, 27, 28
 BLAS_JOB, KERNEL_JOB = 0, 1
 MAX_HELPERS = 63
@@ -1721,6 +1723,29 @@ def call_address(typingctx, function, kind, first, second, third):
     return types.void(*[types.int64] * 5), codegen
 
 
+@intrinsic
+def start_thread(typingctx, function, argument):
+    """pthread_create: a new thread running the C function at address ``function``
+    (``void *f(void *)``) on ``argument``; its id, or 0 where none could be made."""
+    def codegen(context, builder, signature, args):
+        create = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I32, [I64.as_pointer(), I64, I64, I64]),
+                                                "pthread_create")
+        thread = cgutils.alloca_once_value(builder, ir.Constant(I64, 0))
+        failed = builder.call(create, [thread, ir.Constant(I64, 0), args[0], args[1]])
+        return builder.select(builder.icmp_signed("==", failed, ir.Constant(I32, 0)), builder.load(thread), ir.Constant(I64, 0))
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def join_thread(typingctx, thread):
+    """pthread_join: wait until the thread ``thread`` has ended."""
+    def codegen(context, builder, signature, args):
+        join = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I32, [I64, I64]), "pthread_join")
+        builder.call(join, [args[0], ir.Constant(I64, 0)])
+        return context.get_dummy_value()
+    return types.void(types.int64), codegen
+
+
 @jit
 def serve(helper):
     """Helper ``helper``'s life (1 on): wait for a job, spinning up to the pool's
@@ -1795,17 +1820,27 @@ def blas_jobs(dojob, count, size, queue, buffer):
     helper i. They must run at once: a threaded product's jobs wait for each other's
     packed panels. OpenBLAS asks for as many as its thread count, which glassnet.threads
     keeps at most the helpers plus one (``gn.set_num_threads`` starts helpers as it raises
-    OpenBLAS's count). Raising OpenBLAS's count past that by other means (threadpoolctl)
-    while the pool runs is not supported: the jobs beyond run here after job 0, and a
-    product whose jobs wait for each other would not finish."""
+    OpenBLAS's count). Where it was raised past that by other means (threadpoolctl), each
+    job beyond gets a thread of its own for this product (extra_blas_thread), made and
+    joined here: slow, but the product finishes."""
     take_pool()
     pool_store(0, POOL_CALLS, pool_load(0, POOL_CALLS) + 1)
     helpers = min(count - 1, pool_load(0, POOL_HELPERS))
     for i in range(1, helpers + 1):
         post(i, dojob, BLAS_JOB, i, queue + i * size, buffer)
+    extra = count - 1 - helpers
+    jobs, threads = np.empty((max(extra, 0), 4), np.int64), np.zeros(max(extra, 0), np.int64)
+    for e in range(extra):
+        i = helpers + 1 + e
+        jobs[e, 0], jobs[e, 1], jobs[e, 2], jobs[e, 3] = dojob, i, queue + i * size, buffer
+        threads[e] = start_thread(pool_load(0, POOL_EXTRA_THREAD), jobs[e:].ctypes.data)
+        pool_store(0, POOL_EXTRA_RUNS, pool_load(0, POOL_EXTRA_RUNS) + 1)
     call_address(dojob, BLAS_JOB, 0, queue, buffer)
-    for i in range(helpers + 1, count):
-        call_address(dojob, BLAS_JOB, i, queue + i * size, buffer)
+    for e in range(extra):
+        if threads[e] == 0:  # no thread could be made: run it here (its panels' waits may then never end)
+            call_address(dojob, BLAS_JOB, jobs[e, 1], jobs[e, 2], buffer)
+        else:
+            join_thread(threads[e])
     for i in range(1, helpers + 1):
         wait_for(i)
     pool_store(0, POOL_LOCK, 0)
@@ -1839,6 +1874,15 @@ def _pointer_intrinsic(dtype):
 
 
 float_pointer, int_pointer, double_pointer = (_pointer_intrinsic(t) for t in (types.float32, types.int64, types.float64))
+
+
+@numba.cfunc(types.int64(types.int64), nopython=True, cache=True)
+def extra_blas_thread(address):
+    """The body of a thread blas_jobs makes for a job beyond its helpers: the four int64 at
+    ``address`` are the job's dojob, thread number, queue element and buffer."""
+    job = numba.carray(int_pointer(address), 4)
+    call_address(job[0], BLAS_JOB, job[1], job[2], job[3])
+    return 0
 
 
 @jit
