@@ -895,6 +895,41 @@ def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_thre
     assert took == [2 if weight_shape[0] >= 8 else 1, 0]
 
 
+def _took_winograd(spy):
+    """Whether Winograd's kernel ran: called in blocks on the executor, or the pool's job."""
+    return "conv3x3_winograd" in spy or "CONV_WINOGRAD" in spy
+
+
+def test_convolutions_on_the_pools_helpers_give_the_executors_bits(monkeypatch, spy, split_threads):
+    """Where the pool runs, the direct convolution, its filters' gradient and Winograd's go
+    to the helpers as jobs (kernels.conv_job) in uneven blocks: the same bits as the
+    executor's blocks of the same kernels (each block writes only its own outputs)."""
+    from glassnet import threads
+    if threads._pool_kernels is None:
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    split_threads()
+    cases = [((64, 8, 9, 10), (10, 8, 3, 3), 1), ((9, 4, 13, 12), (10, 4, 3, 3), 2)]  # Winograd's, the direct
+
+    def compute():
+        results = []
+        for x_shape, weight_shape, stride in cases:
+            x = gn.tensor(_batch_last(_data(*x_shape, scale=1.0)), requires_grad=True)
+            w, b = gn.tensor(_data(*weight_shape, scale=1.0, seed=1), requires_grad=True), gn.tensor(
+                _data(weight_shape[0], seed=2), requires_grad=True)
+            out = gn.nn.functional.conv2d(x, w, b, stride=stride, padding=1)
+            out.backward(gn.tensor(_batch_last(_data(*out.shape, seed=3))))
+            results += [out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+        return results
+    on_pool = compute()
+    assert {"CONV_DIRECT", "CONV_WEIGHT_GRAD", "CONV_WINOGRAD"} <= set(spy)
+    monkeypatch.setattr(threads, "_pool_kernels", None)
+    spy.clear()
+    on_executor = compute()
+    assert "run_conv" not in spy
+    for i, (a, b) in enumerate(zip(on_pool, on_executor)):
+        assert a.tobytes() == b.tobytes(), f"array {i}"
+
+
 def test_winograd_on_random_geometries(monkeypatch, spy):
     """Twelve seeded geometries on Winograd's path: 48 to 130 images, 8 to 20 channels, 1
     to 20 filters, images from 1x1 up, any padding on each side (up to 3, wider than the
@@ -911,7 +946,7 @@ def test_winograd_on_random_geometries(monkeypatch, spy):
             inputs, wt, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
             out = gn.nn.functional.conv2d(inputs, wt, b, padding=((top, bottom), (left, right)))
             out.backward(gn.tensor(_batch_last(np.random.default_rng(5).standard_normal(out.shape).astype(np.float32))))
-            took.append("conv3x3_winograd" in spy)
+            took.append(_took_winograd(spy))
             return [out.numpy(), inputs.grad.numpy(), wt.grad.numpy(), b.grad.numpy()]
         took = []
         assert_same(*both_paths(monkeypatch, spy, compute))
@@ -927,7 +962,7 @@ def test_winograd_takes_only_what_pays(monkeypatch, spy):
              ((48, 8, 6, 6), (4, 8, 3, 3), {"dilation": 2}, False), ((48, 8, 6, 6), (4, 8, 5, 5), {}, False)]
     for x_shape, weight_shape, options, winograd in cases:
         gn.nn.functional.conv2d(gn.tensor(_data(*x_shape)), gn.tensor(_data(*weight_shape)), **options)
-        assert ("conv3x3_winograd" in spy) == winograd and ("conv2d_rows" in spy) != winograd, (x_shape, weight_shape, options)
+        assert _took_winograd(spy) == winograd and ("conv2d_rows" in spy) != winograd, (x_shape, weight_shape, options)
         spy.clear()
 
 
@@ -942,7 +977,7 @@ def test_winograd_kernel_matches_its_reference(monkeypatch, spy):
     bias = np.random.default_rng(2).standard_normal(5).astype(np.float32)
     use_compiled(monkeypatch, True)
     out = gn.nn.functional.conv2d(gn.tensor(x), gn.tensor(weight), gn.tensor(bias), padding=(1, 2)).numpy()
-    assert "conv3x3_winograd" in spy
+    assert _took_winograd(spy)
     leaves = [gn.tensor(a.astype(np.float64), requires_grad=True) for a in (x, weight, bias)]
     winograd = conv.conv2d_winograd_reference(*leaves, padding=((1, 1), (2, 2)))
     np.testing.assert_allclose(out, winograd.numpy(), rtol=1e-5, atol=1e-5 * np.abs(winograd.numpy()).max())

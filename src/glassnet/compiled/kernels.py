@@ -2051,6 +2051,71 @@ def attention_short_rows_job(address):
 
 
 
+# the convolutions' kernels, by number: conv2d_rows and conv2d_weight_grad in blocks of four
+# filters, conv3x3_winograd in blocks of its items; each array (C-ordered) as its address
+# and shape, the input's rows first
+CONV_DIRECT, CONV_WEIGHT_GRAD, CONV_WINOGRAD = range(3)
+ROWS, SECOND, THIRD, CONV_OUT, TAPS, CONV_NUMBERS, CONV_FIELDS = 3, 8, 13, 18, 23, 25, 28
+
+
+@jit_inline
+def _put_array(arguments, field, array):
+    arguments[field] = array.ctypes.data
+    for axis in range(array.ndim):
+        arguments[field + 1 + axis] = array.shape[axis]
+
+
+@jit
+def run_conv(job, which, count, blocks, rows, second, third, out, taps, n0, n1, n2):
+    """A convolution's kernel ``which`` over range(count) in ``blocks`` blocks at once on the
+    pool: rows (C, H, W'N); second, third and out as the kernel takes them (weight, bias;
+    grad, grad_weight; filters, bias); taps; the numbers (stride_h, dilation_h; chunks,
+    top, left)."""
+    blocks = max(1, min(blocks, count, pool_load(0, POOL_HELPERS) + 1))
+    arguments = np.zeros((blocks, CONV_FIELDS), np.int64)
+    for b in range(blocks):
+        arguments[b, START], arguments[b, STOP], arguments[b, WHICH] = count * b // blocks, count * (b + 1) // blocks, which
+        _put_array(arguments[b], ROWS, rows)
+        _put_array(arguments[b], SECOND, second)
+        _put_array(arguments[b], THIRD, third)
+        _put_array(arguments[b], CONV_OUT, out)
+        arguments[b, TAPS], arguments[b, TAPS + 1] = taps.ctypes.data, len(taps)
+        arguments[b, CONV_NUMBERS], arguments[b, CONV_NUMBERS + 1], arguments[b, CONV_NUMBERS + 2] = n0, n1, n2
+    _run_blocks(job, arguments)
+
+
+@jit_inline
+def _conv_array3(arguments, field):
+    return _job_array(arguments, field, (arguments[field + 1], arguments[field + 2], arguments[field + 3]))
+
+
+@jit_inline
+def _conv_array4(arguments, field):
+    return _job_array(arguments, field, (arguments[field + 1], arguments[field + 2], arguments[field + 3],
+                                         arguments[field + 4]))
+
+
+@numba.cfunc(types.void(types.int64), nopython=True, cache=True)
+def conv_job(address):
+    arguments = numba.carray(int_pointer(address), CONV_FIELDS)
+    start, stop, which = arguments[START], arguments[STOP], arguments[WHICH]
+    rows, out = _conv_array3(arguments, ROWS), _conv_array4(arguments, CONV_OUT)
+    first, second, third = arguments[CONV_NUMBERS], arguments[CONV_NUMBERS + 1], arguments[CONV_NUMBERS + 2]
+    if which == CONV_WINOGRAD:
+        conv3x3_winograd(rows, _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],)),
+                         out, start, stop, first, second, third)
+        return
+    taps = numba.carray(int_pointer(arguments[TAPS]), arguments[TAPS + 1])
+    filters = arguments[SECOND + 1] if which == CONV_DIRECT else arguments[THIRD + 1]
+    o_start, o_stop = 4 * start, min(4 * stop, filters)
+    if which == CONV_DIRECT:
+        conv2d_rows(rows, _conv_array4(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],)), out,
+                    o_start, o_stop, first, second, taps)
+    else:
+        conv2d_weight_grad(rows, _conv_array4(arguments, SECOND), _conv_array4(arguments, THIRD), o_start, o_stop,
+                           first, second, taps)
+
+
 # the recurrences' loops over time, by number: lstm_steps, lstm_steps_backward
 LSTM_STEPS, LSTM_STEPS_BACKWARD = range(2)
 

@@ -18,7 +18,7 @@ here with them in normal form (pairs, explicit padding).
 from .. import compiled
 from ..backend import xp
 from ..tensor import Function, Tensor
-from ..threads import in_blocks
+from ..threads import in_blocks, job_address, pool_blocks
 from .matmul import Einsum, _add_to_rows
 from .movement import stack
 
@@ -182,8 +182,23 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
     def run(start, stop):  # four filters per item
         kernel(rows, weight, bias, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
 
-    in_blocks(run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size)  # a multiply-add weighs as a byte of a pass
+    # a multiply-add weighs as a byte of a pass
+    _in_blocks("CONV_DIRECT", run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size, (rows, weight, bias, out),
+               (stride[0], dilation[0], 0), taps)
     return out
+
+
+def _in_blocks(which, run, count, item_bytes, arrays, numbers, taps=None):
+    """``run(start, stop)`` over range(count) on all threads, ``item_bytes`` the work of an
+    item: as the pool's job (compiled/kernels.py, ``conv_job``: kernel ``which`` on the
+    four arrays, the numbers and taps) where the pool runs and the arrays are C-ordered,
+    without the executor's wake-up; else in blocks on the executor."""
+    blocks = pool_blocks(count * item_bytes)
+    if blocks > 1 and all(a.flags.c_contiguous for a in arrays):
+        kernels = compiled.load()
+        taps = xp.zeros(0, xp.int64) if taps is None else taps
+        return kernels.run_conv(job_address("conv"), getattr(kernels, which), count, blocks, *arrays, taps, *numbers)
+    in_blocks(run, count, item_bytes)
 
 
 # Winograd's F(2x2, 3x3) (compiled/kernels.py: conv3x3_winograd) takes the 3x3 convolutions
@@ -214,7 +229,8 @@ def winograd_conv(x, padding, weight, out_size, bias):
     def run(first, last):  # rows of blocks, in runs of 64 images
         kernels.conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left)
 
-    in_blocks(run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks)
+    _in_blocks("CONV_WINOGRAD", run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks,
+               (rows, filters, bias, out), (chunks, top, left))
     return out
 
 
@@ -229,7 +245,8 @@ def direct_weight_grad(x, padding, grad, weight_shape, stride, dilation):
     def run(start, stop):  # four filters per item
         kernel(rows, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), stride[0], dilation[0], taps)
 
-    in_blocks(run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size)
+    _in_blocks("CONV_WEIGHT_GRAD", run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size,
+               (rows, grad, grad_weight, grad_weight), (stride[0], dilation[0], 0), taps)
     return grad_weight
 
 
