@@ -905,7 +905,7 @@ def test_convolutions_on_the_pools_helpers_give_the_executors_bits(monkeypatch, 
     to the helpers as jobs (kernels.conv_job) in uneven blocks: the same bits as the
     executor's blocks of the same kernels (each block writes only its own outputs)."""
     from glassnet import threads
-    if threads._pool_kernels is None:
+    if compiled.enabled() and threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
         pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
     split_threads()
     cases = [((64, 8, 9, 10), (10, 8, 3, 3), 1), ((9, 4, 13, 12), (10, 4, 3, 3), 2)]  # Winograd's, the direct
@@ -1052,6 +1052,40 @@ def test_batch_norm_matches_numpys(monkeypatch, spy, split_threads, training, af
         return ([y.numpy(), t.grad.numpy(), norm.running_mean.numpy().copy(), norm.running_var.numpy().copy()]
                 + [p.grad.numpy() for p in (*conv.parameters(), *norm.parameters())])
     assert_same(*both_paths(monkeypatch, spy, compute))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batch_norm_on_the_pools_helpers_gives_the_executors_bits(monkeypatch, spy, split_threads, training, affine):
+    """Where the pool runs, batch norm's forward and backward go to the helpers as jobs of
+    channels (rows_job: BATCH_NORM, BATCH_NORM_BACKWARD): the executor's results from the
+    same kernels, output, running statistics and every gradient, to float32 rounding (a
+    sum compiled into the job may run in another order: reassociation is allowed); with no
+    gradient to come (inference), x_hat lives only on the way."""
+    from glassnet import threads
+    if compiled.enabled() and threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    split_threads()
+    x, upstream = _batch_last(_data(6, 5, 7, 9, scale=1.0) + 2), _data(6, 5, 7, 9, seed=1)
+    weight, bias = np.linspace(0.5, 2, 5, dtype=np.float32), np.linspace(-1, 1, 5, dtype=np.float32)
+
+    def compute():
+        norm = gn.nn.BatchNorm2d(5, affine=affine).train(training)
+        if affine:
+            norm.weight.numpy()[...], norm.bias.numpy()[...] = weight, bias
+        t = gn.tensor(x, requires_grad=True)
+        (norm(t) * gn.tensor(upstream)).sum().backward()
+        with gn.no_grad():
+            inference = norm(gn.tensor(x))
+        return ([norm(gn.tensor(x)).detach().numpy(), t.grad.numpy(), inference.numpy(), norm.running_mean.numpy(),
+                 norm.running_var.numpy()] + [p.grad.numpy() for p in norm.parameters()])
+    on_pool = compute()
+    assert {"BATCH_NORM", "BATCH_NORM_BACKWARD"} <= set(spy)
+    monkeypatch.setattr(threads, "_pool_kernels", None)
+    spy.clear()
+    on_executor = compute()
+    assert "run_job" not in spy and "batch_norm_rows" in spy
+    assert_same(on_pool, on_executor)
 
 
 @pytest.mark.parametrize("optimizer, options", [

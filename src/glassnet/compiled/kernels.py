@@ -1964,8 +1964,8 @@ def _job_rows(arguments, field, start, stop):
 
 
 # the kernels of rows, by number: layer_norm_rows, add_to_rows, linear_rows (with a bias or
-# without), multiply_rows
-LAYER_NORM, ADD_TO_ROWS, LINEAR_BIAS, LINEAR, PRODUCT = range(5)
+# without), multiply_rows, batch_norm_rows and its backward (a row: a channel)
+LAYER_NORM, ADD_TO_ROWS, LINEAR_BIAS, LINEAR, PRODUCT, BATCH_NORM, BATCH_NORM_BACKWARD = range(7)
 
 
 @numba.cfunc(types.void(types.int64), nopython=True, cache=True)
@@ -1973,10 +1973,28 @@ def rows_job(address):
     """One block of rows of a kernel of rows (NUMBERS[0] floats each): layer_norm_rows
     (rows, out, weight, bias, mean, rstd; NUMBERS[1] has_weight + 2 has_bias; FLOATS[0]
     eps), add_to_rows (rows, bias), linear_rows (rows, weight, bias, out; NUMBERS[1] the
-    weight's rows) or multiply_rows (rows, right, out; NUMBERS[1] the right's columns)."""
+    weight's rows), multiply_rows (rows, right, out; NUMBERS[1] the right's columns),
+    batch_norm_rows (rows, out, x_hat, mean, var, inv_std, weight, bias; NUMBERS[1]
+    training + 2 affine + 4 keep_x_hat; FLOATS[0] eps) or its backward (x_hat, grad,
+    grad_x, grad_weight, grad_bias, inv_std, weight; NUMBERS[1] training + 2 affine + 4
+    want_grad_x)."""
     arguments = numba.carray(int_pointer(address), JOB_FIELDS)
     start, stop, which, size = arguments[START], arguments[STOP], arguments[WHICH], arguments[NUMBERS]
     rows = _job_rows(arguments, ARRAYS, start, stop)
+    if which == BATCH_NORM or which == BATCH_NORM_BACKWARD:
+        flags, second = arguments[NUMBERS + 1], _job_rows(arguments, ARRAYS + 1, start, stop)
+        third, inv_std = _job_rows(arguments, ARRAYS + 2, start, stop), _job_floats(arguments, ARRAYS + 5, start, stop)
+        if which == BATCH_NORM:
+            eps = f32(numba.carray(double_pointer(address), JOB_FIELDS)[FLOATS])
+            batch_norm_rows(rows, flags & 1 != 0, _job_floats(arguments, ARRAYS + 3, start, stop),
+                            _job_floats(arguments, ARRAYS + 4, start, stop), inv_std,
+                            _job_floats(arguments, ARRAYS + 6, start, stop), _job_floats(arguments, ARRAYS + 7, start, stop),
+                            flags & 2 != 0, eps, third, flags & 4 != 0, second)
+        else:
+            batch_norm_backward_rows(rows, second, inv_std, _job_floats(arguments, ARRAYS + 6, start, stop), flags & 2 != 0,
+                                     flags & 1 != 0, _job_floats(arguments, ARRAYS + 3, start, stop),
+                                     _job_floats(arguments, ARRAYS + 4, start, stop), third, flags & 4 != 0)
+        return
     if which == LINEAR_BIAS or which == LINEAR or which == PRODUCT:
         width, last = arguments[NUMBERS + 1], ARRAYS + (2 if which == PRODUCT else 3)
         out = _job_array(arguments, last, (stop, width))[start:stop]

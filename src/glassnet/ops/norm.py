@@ -62,8 +62,13 @@ class BatchNorm(Function):
         self.var = xp.empty(len(rows), x.dtype) if training else running_var
         self.inv_std = xp.empty(len(rows), x.dtype)
         cheap = self.x_hat is out and not training  # one pass: reads x, writes out (threads.CHEAP)
-        in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows),
-                  rows[0].nbytes * (2 * CHEAP if cheap else 1))
+        work = rows[0].nbytes * (2 * CHEAP if cheap else 1)
+        if pool_blocks(len(rows) * work) > 1 and self._compiled(rows, out, bias):  # channels on the pool's helpers
+            on_pool("rows", "BATCH_NORM", len(rows), len(rows) * work, [
+                rows, out, self.x_hat, self.mean, self.var, self.inv_std, weight, bias], numbers=(
+                    rows.shape[1], training + 2 * (weight is not None) + 4 * (self.x_hat is not out)), floats=(eps, 0.0))
+        else:
+            in_blocks(lambda start, stop: self._normalize(slice(start, stop), rows, out, bias, eps), len(rows), work)
         if training and running_mean is not None:  # running averages, in place; the variance unbiased, as in PyTorch
             running_mean *= 1 - momentum
             running_mean += momentum * self.mean
@@ -99,7 +104,12 @@ class BatchNorm(Function):
         grad, _ = channel_rows(grad, like=self.shape)
         self.grad_weight, self.grad_bias = xp.empty(len(grad), grad.dtype), xp.empty(len(grad), grad.dtype)
         grad_x = xp.empty_like(grad) if self.needs_input_grad[0] else None
-        in_blocks(lambda start, stop: self._backward(slice(start, stop), grad, grad_x), len(grad), grad[0].nbytes)
+        if pool_blocks(grad.nbytes) > 1 and self._compiled(grad, *(() if grad_x is None else (grad_x,))):
+            on_pool("rows", "BATCH_NORM_BACKWARD", len(grad), grad.nbytes, [
+                self.x_hat, grad, self.x_hat if grad_x is None else grad_x, self.grad_weight, self.grad_bias, self.inv_std,
+                self.weight], numbers=(grad.shape[1], self.training + 2 * (self.weight is not None) + 4 * (grad_x is not None)))
+        else:
+            in_blocks(lambda start, stop: self._backward(slice(start, stop), grad, grad_x), len(grad), grad[0].nbytes)
         grad_x = None if grad_x is None else self.shape.of(grad_x)
         if self.weight is None:
             return grad_x
