@@ -372,7 +372,7 @@ def test_linear_products_run_on_the_pools_helpers(monkeypatch, spy, split_thread
     and a weight's gradient untouched; one row short, NumPy's product runs."""
     from glassnet import threads
     from glassnet.ops import matmul
-    if compiled.enabled() and threads._pool_kernels is None:
+    if not compiled.enabled() or threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
         pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
     split_threads()
     x, weight, bias, upstream = _data(5, 41, 24), _data(70, 24, seed=1), _data(70, seed=2), _data(5, 41, 70, seed=3)
@@ -905,7 +905,7 @@ def test_convolutions_on_the_pools_helpers_give_the_executors_bits(monkeypatch, 
     to the helpers as jobs (kernels.conv_job) in uneven blocks: the same bits as the
     executor's blocks of the same kernels (each block writes only its own outputs)."""
     from glassnet import threads
-    if compiled.enabled() and threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
+    if not compiled.enabled() or threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
         pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
     split_threads()
     cases = [((64, 8, 9, 10), (10, 8, 3, 3), 1), ((9, 4, 13, 12), (10, 4, 3, 3), 2)]  # Winograd's, the direct
@@ -1063,7 +1063,7 @@ def test_batch_norm_on_the_pools_helpers_gives_the_executors_bits(monkeypatch, s
     sum compiled into the job may run in another order: reassociation is allowed); with no
     gradient to come (inference), x_hat lives only on the way."""
     from glassnet import threads
-    if compiled.enabled() and threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
+    if not compiled.enabled() or threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
         pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
     split_threads()
     x, upstream = _batch_last(_data(6, 5, 7, 9, scale=1.0) + 2), _data(6, 5, 7, 9, seed=1)

@@ -191,10 +191,10 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
 def _in_blocks(which, run, count, item_bytes, arrays, numbers, taps=None):
     """``run(start, stop)`` over range(count) on all threads, ``item_bytes`` the work of an
     item: as the pool's job (compiled/kernels.py, ``conv_job``: kernel ``which`` on the
-    four arrays, the numbers and taps) where the pool runs and the arrays are C-ordered,
-    without the executor's wake-up; else in blocks on the executor."""
+    four arrays, the numbers and taps) where the pool runs and the arrays are C-ordered
+    float32, without the executor's wake-up; else in blocks on the executor."""
     blocks = pool_blocks(count * item_bytes)
-    if blocks > 1 and all(a.flags.c_contiguous for a in arrays):
+    if blocks > 1 and all(a.flags.c_contiguous and a.dtype == xp.float32 for a in arrays):
         kernels = compiled.load()
         taps = xp.zeros(0, xp.int64) if taps is None else taps
         return kernels.run_conv(job_address("conv"), getattr(kernels, which), count, blocks, *arrays, taps, *numbers)
