@@ -326,6 +326,15 @@ def test_linear_rows_is_a_linear_layer(m, k, n, with_bias):
     assert np.isnan(out[[0, m + 1]]).all() and np.isnan(out[:, n:]).all()
 
 
+def _linear_and_grads(x, weight, bias, upstream):
+    """Linear's output and the gradients of x, the weight and the bias (if given) for ``upstream``."""
+    t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
+    b = None if bias is None else gn.tensor(bias, requires_grad=True)
+    y = gn.nn.functional.linear(t, w, b)
+    y.backward(gn.tensor(upstream))
+    return [y.numpy(), t.grad.numpy(), w.grad.numpy()] + ([] if b is None else [b.grad.numpy()])
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy, threads, with_bias):
@@ -340,11 +349,7 @@ def test_linear_products_take_the_kernels_above_their_threshold(monkeypatch, spy
         monkeypatch.setattr(matmul, name, value)
 
     def compute():
-        t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
-        b = gn.tensor(bias, requires_grad=True) if with_bias else None
-        y = gn.nn.functional.linear(t, w, b)
-        y.backward(gn.tensor(upstream))
-        return [y.numpy(), t.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if with_bias else [])
+        return _linear_and_grads(x, weight, bias if with_bias else None, upstream)
     previous = gn.get_num_threads()
     gn.set_num_threads(threads)
     try:
@@ -380,11 +385,7 @@ def test_linear_products_run_on_the_pools_helpers(monkeypatch, spy, split_thread
     monkeypatch.setattr(matmul, "COMPILED_MIN_ROWS", 5 * 41)
 
     def compute():
-        t, w = gn.tensor(x, requires_grad=True), gn.tensor(weight, requires_grad=True)
-        b = gn.tensor(bias, requires_grad=True) if with_bias else None
-        y = gn.nn.functional.linear(t, w, b)
-        y.backward(gn.tensor(upstream))
-        return [y.numpy(), t.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if with_bias else [])
+        return _linear_and_grads(x, weight, bias if with_bias else None, upstream)
     assert_same(*both_paths(monkeypatch, spy, compute))
     use_compiled(monkeypatch, True)
     spy.clear()
