@@ -183,12 +183,12 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
         kernel(rows, weight, bias, out, 4 * start, min(4 * stop, filters), stride[0], dilation[0], taps)
 
     # a multiply-add weighs as a byte of a pass
-    _in_blocks("CONV_DIRECT", run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size, (rows, weight, bias, out),
+    _conv_in_blocks("CONV_DIRECT", run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size, (rows, weight, bias, out),
                (stride[0], dilation[0], 0), taps)
     return out
 
 
-def _in_blocks(which, run, count, item_bytes, arrays, numbers, taps=None):
+def _conv_in_blocks(which, run, count, item_bytes, arrays, numbers, taps=None):
     """``run(start, stop)`` over range(count) on all threads, ``item_bytes`` the work of an
     item: as the pool's job (compiled/kernels.py, ``conv_job``: kernel ``which`` on the
     four arrays, the numbers and taps) where the pool runs and the arrays are C-ordered
@@ -229,7 +229,7 @@ def winograd_conv(x, padding, weight, out_size, bias):
     def run(first, last):  # rows of blocks, in runs of 64 images
         kernels.conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left)
 
-    _in_blocks("CONV_WINOGRAD", run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks,
+    _conv_in_blocks("CONV_WINOGRAD", run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks,
                (rows, filters, bias, out), (chunks, top, left))
     return out
 
@@ -245,7 +245,7 @@ def direct_weight_grad(x, padding, grad, weight_shape, stride, dilation):
     def run(start, stop):  # four filters per item
         kernel(rows, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), stride[0], dilation[0], taps)
 
-    _in_blocks("CONV_WEIGHT_GRAD", run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size,
+    _conv_in_blocks("CONV_WEIGHT_GRAD", run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size,
                (rows, grad, grad_weight, grad_weight), (stride[0], dilation[0], 0), taps)
     return grad_weight
 

@@ -111,13 +111,13 @@ def _rows_product(a, b, bias=None, of_weight=False):
     work = a.size * width
     if (work >= min(POOL_MIN_WORK, COMPILED_MIN_WORK) and len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
             and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias))):
-        out = xp.empty((len(a), width), xp.float32)
         if work >= POOL_MIN_WORK and pool_blocks(work) > 1:  # jobs of rows on the pool's helpers
             which = ("LINEAR" if bias is None else "LINEAR_BIAS") if of_weight else "PRODUCT"
+            out = xp.empty((len(a), width), xp.float32)
             on_pool("rows", which, len(a), work, [a, b, bias, out] if of_weight else [a, b, out], numbers=(a.shape[1], width))
             return out
         if work >= COMPILED_MIN_WORK:  # in blocks of rows on the executor's threads
-            kernels = compiled.load()
+            kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
             kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
             in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
             return out
