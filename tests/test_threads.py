@@ -211,6 +211,21 @@ def test_openblas_raised_past_the_helpers_by_threadpoolctl_still_finishes_its_pr
     assert (calls, close) == ("1", ["True", "True"]) and extra == expected_extra != "0", result.stdout + result.stderr
 
 
+def test_a_fresh_processs_first_question_to_the_pool_starts_it():
+    """An op asks pool_blocks before it calls a kernel; in a fresh process nothing has loaded
+    the kernels yet, and the answer must still be the pool's. Else a process's first op takes
+    another path than every later one, with other bits where a kernel's sums may reassociate
+    (batch norm's), and a training run resumed in a new process drifts from a straight one."""
+    import subprocess
+    import sys
+    _pool_kernels()
+    code = ("import os; from glassnet import threads; before = threads._pool_kernels is None; "
+            "print(before, threads.pool_blocks(1 << 20), min(len(os.sched_getaffinity(0)), 25))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    before, blocks, cores = result.stdout.split()
+    assert before == "True" and blocks == cores, result.stdout + result.stderr
+
+
 def test_glassnet_pool_0_keeps_openblas_own_threads():
     import subprocess
     import sys

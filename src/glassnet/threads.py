@@ -279,8 +279,14 @@ def on_pool(job, which, count, nbytes, arrays, numbers=(0, 0), floats=(0.0, 0.0)
 
 def pool_blocks(nbytes):
     """In how many blocks the pool runs a job over ``nbytes`` of work: 0 where it does not
-    run (no numba, another machine, one thread)."""
-    return 0 if _pool_kernels is None or _threads == 1 else max(1, min(_threads, int(nbytes // MIN_JOB_BYTES)))
+    run (no numba, the kernels switched off, another machine, one thread). The kernels load
+    first where they may (loading them starts the pool), so that a process's first op takes
+    the path, and gives the bits, of every later one."""
+    if _pool_kernels is None:
+        from . import compiled
+        if not compiled.enabled() or _pool_kernels is None:
+            return 0
+    return 0 if _threads == 1 else max(1, min(_threads, int(nbytes // MIN_JOB_BYTES)))
 
 
 def job_address(name):
