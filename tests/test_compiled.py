@@ -896,6 +896,42 @@ def test_winograd_convolution_matches_numpys_im2col(monkeypatch, spy, split_thre
     assert took == [2 if weight_shape[0] >= 8 else 1, 0]
 
 
+_TRAIN_A_LITTLE = """
+import sys, numpy as np, glassnet as gn
+gn.seed(0)
+rng = np.random.default_rng(0)
+images, labels = gn.tensor(rng.standard_normal((64, 1, 28, 28)).astype("float32")), gn.tensor(rng.integers(0, 10, 64))
+outputs = []
+for name in ("cnn", "vit"):
+    model = gn.models.build(name, (1, 28, 28), 10)
+    optimizer = gn.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(2):
+        optimizer.zero_grad()
+        gn.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    outputs += [p.detach().numpy() for p in model.parameters()]
+np.savez(sys.argv[1], *outputs)
+"""
+
+
+def test_kernels_compiled_anew_and_loaded_from_numbas_cache_give_the_same_bits(tmp_path):
+    """Two short training runs (a cnn: batch norm and convolutions; a vit: layer norm,
+    attention, GELU), in a process that compiles the kernels into an empty numba cache and
+    in one that loads them from it: the same weights to the bit. A sum the compiler may
+    reorder came out otherwise in the two (batch norm's backward, in the pool's job), and a
+    training run resumed in a new process then drifted from a straight one."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    for run in ("anew", "cached"):
+        result = subprocess.run([sys.executable, "-c", _TRAIN_A_LITTLE, str(tmp_path / f"{run}.npz")], env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+    anew, cached = np.load(tmp_path / "anew.npz"), np.load(tmp_path / "cached.npz")
+    assert [k for k in anew.files if anew[k].tobytes() != cached[k].tobytes()] == []
+
+
 def _took_winograd(spy):
     """Whether Winograd's kernel ran: called in blocks on the executor, or the pool's job."""
     return "conv3x3_winograd" in spy or "CONV_WINOGRAD" in spy

@@ -41,6 +41,7 @@ def _compiler(fastmath, **options):
 
 
 jit, jit_reducing = _compiler(FAST), _compiler(REDUCING)
+jit_strict = _compiler(False)  # IEEE rounding: the same bits however the code is compiled
 # helpers that take arrays: inlined by numba itself, where LLVM leaves them calls (each
 # passing its arrays counted in and out of their reference counts)
 jit_inline, jit_reducing_inline = _compiler(FAST, inline="always"), _compiler(REDUCING, inline="always")
@@ -1202,22 +1203,44 @@ def batch_norm_backward_rows(x_hat, grad, inv_std, weight, affine, training, gra
     channels, size = grad.shape
     for c in range(channels):
         g, standard = grad[c], x_hat[c]
-        sum_g, sum_g_xhat = f32(0), f32(0)
-        for j in range(size):
-            sum_g += g[j]
-            sum_g_xhat += g[j] * standard[j]
+        sum_g, sum_g_xhat = _sums_with(g, standard)
         grad_bias[c], grad_weight[c] = sum_g, sum_g_xhat
-        if not want_grad_x:
-            continue
-        scale = inv_std[c] * weight[c] if affine else inv_std[c]
-        dx = grad_x[c]
-        if training:
-            mean_g, mean_g_xhat = sum_g / f32(size), sum_g_xhat / f32(size)
-            for j in range(size):
-                dx[j] = (g[j] - mean_g - standard[j] * mean_g_xhat) * scale
-        else:
-            for j in range(size):
-                dx[j] = g[j] * scale
+        if want_grad_x:
+            scale = inv_std[c] * weight[c] if affine else inv_std[c]
+            _batch_norm_grad_x(g, standard, grad_x[c], sum_g / f32(size), sum_g_xhat / f32(size), scale, training)
+
+
+@jit
+def _sums_with(g, x):
+    """sum(g) and sum(g x) in one order wherever the code is compiled: four runs of 16
+    lanes added up apart, then folded. Where LLVM may reassociate a sum (jit_reducing),
+    the order is its choice, and it chose otherwise for the pool's job compiled anew than
+    for the job as numba's cache gave it back: the sums moved by an ulp between a process
+    that compiled the kernels and one that loaded them, and a training run resumed in a
+    new process drifted from a straight one (tests/test_resume.py, from a fresh clone)."""
+    s0 = s1 = s2 = s3 = p0 = p1 = p2 = p3 = splat(f32(0))
+    size = len(g)
+    for j in range(0, size, 4 * LANES):
+        g0, g1, g2, g3 = _load_four(g, j, size - j)
+        x0, x1, x2, x3 = _load_four(x, j, size - j)
+        s0, s1, s2, s3 = add_lanes(s0, g0), add_lanes(s1, g1), add_lanes(s2, g2), add_lanes(s3, g3)
+        p0, p1 = add_lanes(p0, multiply_lanes(g0, x0)), add_lanes(p1, multiply_lanes(g1, x1))
+        p2, p3 = add_lanes(p2, multiply_lanes(g2, x2)), add_lanes(p3, multiply_lanes(g3, x3))
+    sums = lanes_total(add_lanes(add_lanes(s0, s1), add_lanes(s2, s3)))
+    return sums, lanes_total(add_lanes(add_lanes(p0, p1), add_lanes(p2, p3)))
+
+
+@jit_strict
+def _batch_norm_grad_x(g, standard, dx, mean_g, mean_g_xhat, scale, training):
+    """One channel's input gradient, for batch_norm_backward_rows: a function of its own,
+    compiled with IEEE rounding (no reassociation, no fused multiply-add), so that it
+    rounds alike wherever and however it is compiled (see _sums_with)."""
+    if training:
+        for j in range(len(dx)):
+            dx[j] = (g[j] - mean_g - standard[j] * mean_g_xhat) * scale
+    else:
+        for j in range(len(dx)):
+            dx[j] = g[j] * scale
 
 
 # -- cross-entropy of class indices: ops.loss.CrossEntropy's, without class weights -----------
