@@ -1851,22 +1851,31 @@ def blas_jobs(dojob, count, size, queue, buffer):
     helpers = min(count - 1, pool_load(0, POOL_HELPERS))
     for i in range(1, helpers + 1):
         post(i, dojob, BLAS_JOB, i, queue + i * size, buffer)
-    extra = count - 1 - helpers
-    jobs, threads = np.empty((max(extra, 0), 4), np.int64), np.zeros(max(extra, 0), np.int64)
-    for e in range(extra):
-        i = helpers + 1 + e
+    if helpers + 1 < count:
+        _with_threads_beyond(dojob, helpers + 1, count, size, queue, buffer)
+    else:
+        call_address(dojob, BLAS_JOB, 0, queue, buffer)
+    for i in range(1, helpers + 1):
+        wait_for(i)
+    pool_store(0, POOL_LOCK, 0)
+
+
+@jit
+def _with_threads_beyond(dojob, first, count, size, queue, buffer):
+    """blas_jobs' jobs first..count - 1, which no helper takes: a thread made for each
+    (extra_blas_thread) while this one runs job 0, then joined."""
+    jobs, threads = np.empty((count - first, 4), np.int64), np.zeros(count - first, np.int64)
+    for e in range(count - first):
+        i = first + e
         jobs[e, 0], jobs[e, 1], jobs[e, 2], jobs[e, 3] = dojob, i, queue + i * size, buffer
         threads[e] = start_thread(pool_load(0, POOL_EXTRA_THREAD), jobs[e:].ctypes.data)
         pool_store(0, POOL_EXTRA_RUNS, pool_load(0, POOL_EXTRA_RUNS) + 1)
     call_address(dojob, BLAS_JOB, 0, queue, buffer)
-    for e in range(extra):
+    for e in range(count - first):
         if threads[e] == 0:  # no thread could be made: run it here (its panels' waits may then never end)
             call_address(dojob, BLAS_JOB, jobs[e, 1], jobs[e, 2], buffer)
         else:
             join_thread(threads[e])
-    for i in range(1, helpers + 1):
-        wait_for(i)
-    pool_store(0, POOL_LOCK, 0)
 
 
 @numba.cfunc(types.void(types.int32, types.int64, types.int32, types.uint64, types.int64, types.int32),

@@ -255,8 +255,6 @@ LANES_MIN_ROWS, SHORT_KEYS = 16, 32
 
 def _short_rows(query, key, value, mask):
     length, size = query.shape[-2], key.shape[-2]
-    # enabled() before pool_blocks: it loads the kernels, which start the pool, so that a
-    # process's first attention takes the path (and the bits) of every later one
     return (length >= LANES_MIN_ROWS and size <= SHORT_KEYS and compiled.enabled() and pool_blocks(1) > 0
             and all(a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4 for a in (query, key, value))
             and (mask is None or (mask.ndim == 2 and mask.shape[0] in (1, length) and mask.shape[1] == size

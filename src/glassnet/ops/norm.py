@@ -63,9 +63,7 @@ class BatchNorm(Function):
         self.inv_std = xp.empty(len(rows), x.dtype)
         cheap = self.x_hat is out and not training  # one pass: reads x, writes out (threads.CHEAP)
         work = rows[0].nbytes * (2 * CHEAP if cheap else 1)
-        # channels on the pool's helpers (_compiled first: it loads the kernels, which start the
-        # pool, so that the first call takes the path every later one takes, to the bit)
-        if self._compiled(rows, out, bias) and pool_blocks(len(rows) * work) > 1:
+        if self._compiled(rows, out, bias) and pool_blocks(len(rows) * work) > 1:  # channels on the pool's helpers
             on_pool("rows", "BATCH_NORM", len(rows), len(rows) * work, [
                 rows, out, self.x_hat, self.mean, self.var, self.inv_std, weight, bias], numbers=(
                     rows.shape[1], training + 2 * (weight is not None) + 4 * (self.x_hat is not out)), floats=(eps, 0.0))
