@@ -276,24 +276,26 @@ def lstm_cell_backward(gates, c, tanh_c, dh, dc, d_gates):
 
 
 @jit
-def gru_cell(x_gates, h_gates, bias, h, gates, h_next, h_candidate):
-    """With h_rzn = h W_hh^T (``h_gates``) + ``bias`` (b_hh, 3H): r, z = sigmoid(x_rz + h_rz),
-    n = tanh(x_n + r h_n) into ``gates`` (N, 3H); h' = n + z (h - n) into ``h_next``; h_n
-    into ``h_candidate`` (N, H). The bias is added here, not in a pass of its own."""
+def gru_cell(gates, h_gates, bias, h, h_next, h_candidate):
+    """With h_rzn = h W_hh^T (``h_gates``) + ``bias`` (b_hh, 3H) and ``gates`` (N, 3H)
+    holding x_rzn = x W_ih^T + b_ih: r, z = sigmoid(x_rz + h_rz), n = tanh(x_n + r h_n),
+    each written over its x part; h' = n + z (h - n) into ``h_next``; h_n into
+    ``h_candidate`` (N, H). The bias is added here, not in a pass of its own. One array read
+    and written at each index: two arrays that overlapped would fail LLVM's run-time check
+    and run the loops unvectorized (the GRU's inference took twice as long)."""
     rows, hidden = h.shape
     b_r, b_z, b_n = bias[:hidden], bias[hidden:2 * hidden], bias[2 * hidden:]
     for row in range(rows):
-        (x_r, x_z, x_n), (h_r, h_z, h_n) = three_gates(x_gates, row, hidden), three_gates(h_gates, row, hidden)
-        r, z, n = three_gates(gates, row, hidden)
+        (r, z, n), (h_r, h_z, h_n) = three_gates(gates, row, hidden), three_gates(h_gates, row, hidden)
         h_row, h_new, candidate = h[row], h_next[row], h_candidate[row]
         for j in range(hidden):
-            r[j] = sigmoid(x_r[j] + (h_r[j] + b_r[j]))
+            r[j] = sigmoid(r[j] + (h_r[j] + b_r[j]))
         for j in range(hidden):
-            z[j] = sigmoid(x_z[j] + (h_z[j] + b_z[j]))
+            z[j] = sigmoid(z[j] + (h_z[j] + b_z[j]))
         for j in range(hidden):
             candidate[j] = h_n[j] + b_n[j]
         for j in range(hidden):
-            n[j] = tanh(x_n[j] + r[j] * candidate[j])
+            n[j] = tanh(n[j] + r[j] * candidate[j])
         for j in range(hidden):
             h_new[j] = n[j] + z[j] * (h_row[j] - n[j])
 
@@ -748,23 +750,24 @@ def lstm_steps_backward(gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, d_gates,
 
 
 @jit
-def gru_steps(x_gates, weight_hh, bias, hs, gates, h_candidates, rows):
+def gru_steps(gates, weight_hh, bias, hs, h_candidates, rows):
     """GRU.forward's loop for a block of rows: each step h W_hh^T, then gru_cell."""
-    h_gates, weight_t = np.empty((rows.stop - rows.start, x_gates.shape[2]), np.float32), _transposed(weight_hh)
-    for t in range(x_gates.shape[0]):
+    h_gates, weight_t = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32), _transposed(weight_hh)
+    for t in range(gates.shape[0]):
         multiply_rows(hs[t, rows], weight_t, h_gates, False)
-        gru_cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
+        gru_cell(gates[t, rows], h_gates, bias, hs[t, rows], hs[t + 1, rows], h_candidates[t, rows])
 
 
 @jit
-def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, d_h_gates, rows):
-    """GRU.backward's loop for a block of rows, from the last step to the first."""
+def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, rows):
+    """GRU.backward's loop for a block of rows, from the last step to the first; the
+    gradient of h W_hh^T + b_hh lives one step at a time (GRU.backward says why)."""
     dh_rows = dh[rows]
+    d_h_gates = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32)
     for t in range(gates.shape[0] - 1, -1, -1):
         dh_rows += grad[t, rows]
-        gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates[t, rows],
-                          d_h_gates[t, rows])
-        multiply_rows(d_h_gates[t, rows], weight_hh, dh_rows, True)
+        gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates[t, rows], d_h_gates)
+        multiply_rows(d_h_gates, weight_hh, dh_rows, True)
 
 
 # -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------

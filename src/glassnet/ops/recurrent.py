@@ -76,29 +76,34 @@ def _affine(x, weight, bias):
     return x @ weight.T if bias is None else x @ weight.T + bias
 
 
-def _weight_grads(fn, first, x, h_prev, d_input_gates, d_hidden_gates):
+def _weight_grads(fn, first, x, h_prev, d_gates, input_to_hidden=None):
     """Gradients of x, W_ih, W_hh, b_ih and b_hh given the gradient of every step's gate
     pre-activations: each sums over all steps, so each is one product over (L * N) rows.
 
-    ``first`` is the index of weight_ih among the op's inputs; ``d_input_gates`` is the
-    gradient of the x W_ih^T + b_ih part, ``d_hidden_gates`` that of the h W_hh^T + b_hh
-    part (the same array for RNN and LSTM, where the two are simply added).
+    ``first`` is the index of weight_ih among the op's inputs. ``d_gates`` is the gradient
+    of both x W_ih^T + b_ih and h W_hh^T + b_hh (RNN and LSTM simply add the two), unless
+    ``input_to_hidden`` is given: then it is x's part, which that function turns into h's
+    part in place once x's gradients are taken (the GRU: they differ in its n gate only).
     """
     needs = fn.needs_input_grad
-    rows_x = d_input_gates.reshape(-1, d_input_gates.shape[-1])
-    rows_h = d_hidden_gates.reshape(-1, d_hidden_gates.shape[-1])
+    rows = _as_rows(d_gates)
     grad_x = None
     if needs[0]:
-        grad_x = _in_reading_order((rows_x @ fn.weight_ih).reshape(x.shape), fn.reverse)
-    grads = [
-        rows_x.T @ x.reshape(-1, x.shape[-1]) if needs[first] else None,
-        rows_h.T @ h_prev.reshape(-1, h_prev.shape[-1]) if needs[first + 1] else None,
-    ]
+        grad_x = _in_reading_order((rows @ fn.weight_ih).reshape(x.shape), fn.reverse)
+    grad_weight_ih = rows.T @ _as_rows(x) if needs[first] else None
+    grad_bias_ih = rows.sum(axis=0) if fn.has_bias else None
+    if input_to_hidden is not None:
+        input_to_hidden(d_gates)
+    grads = [grad_weight_ih, rows.T @ _as_rows(h_prev) if needs[first + 1] else None]
     if fn.has_bias:
-        grad_bias_ih = rows_x.sum(axis=0)
-        grad_bias_hh = grad_bias_ih if d_hidden_gates is d_input_gates else rows_h.sum(axis=0)
+        grad_bias_hh = grad_bias_ih if input_to_hidden is None else rows.sum(axis=0)
         grads += [grad_bias_ih if needs[first + 2] else None, grad_bias_hh if needs[first + 3] else None]
     return grad_x, grads
+
+
+def _as_rows(steps):
+    """(L, N, F) as (L * N, F): every step's rows one below the other (a view)."""
+    return steps.reshape(-1, steps.shape[-1])
 
 
 # -- the references and the ops --------------------------------------------------------------
@@ -175,7 +180,7 @@ class RNN(Function):
                 xp.matmul(d_pre[t, rows], self.weight_hh, out=dh_rows)
 
         _over_rows(recur, d_pre, compiled_loop)
-        grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre, d_pre)
+        grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre)
         return (grad_x, dh, *weight_grads)
 
 
@@ -306,7 +311,7 @@ class LSTM(Function):
 
         _over_rows(recur, d_gates, compiled_loop, ("LSTM_STEPS_BACKWARD", (
             self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc, d_gates), (len(grad_hs), dh.shape[1])))
-        grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates, d_gates)
+        grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates)
         return (grad_x, dh, dc, *weight_grads)
 
 
@@ -335,17 +340,18 @@ def gru_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     return stack(_in_reading_order(hs, reverse))
 
 
-def _gru_cell(x_gates, h_gates, bias, h, gates, h_next, h_candidate):
-    """The element-wise part of one GRU step: from x W_ih^T + b_ih and h W_hh^T (both
-    (N, 3H)), b_hh (``bias``) and h, the activated r, z, n into ``gates``, h' into ``h_next``
-    and h W_hn^T + b_hn (which r multiplies, and the backward needs) into ``h_candidate``.
-    ``h_gates`` is the caller's scratch: the bias is added into it."""
+def _gru_cell(gates, h_gates, bias, h, h_next, h_candidate):
+    """The element-wise part of one GRU step: from x W_ih^T + b_ih (in ``gates``) and
+    h W_hh^T (``h_gates``), both (N, 3H), b_hh (``bias``) and h, the activated r, z, n
+    written over x's part in ``gates``, h' into ``h_next`` and h W_hn^T + b_hn (which r
+    multiplies, and the backward needs) into ``h_candidate``. ``h_gates`` is the caller's
+    scratch: the bias is added into it."""
     hidden = h.shape[-1]
     r, z, n = _split(gates, 3)
     h_gates += bias
     h_n = h_gates[:, 2 * hidden:]
-    _sigmoid(x_gates[:, :2 * hidden] + h_gates[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z in one pass
-    xp.tanh(x_gates[:, 2 * hidden:] + r * h_n, out=n)
+    _sigmoid(gates[:, :2 * hidden] + h_gates[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z in one pass
+    xp.tanh(n + r * h_n, out=n)
     xp.add(n, z * (h - n), out=h_next)  # (1 - z) n + z h, with one product fewer
     h_candidate[...] = h_n
 
@@ -387,25 +393,24 @@ class GRU(Function):
 
     def forward(self, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
         x = xp.ascontiguousarray(_in_reading_order(x, reverse))  # as in RNN: reshapes are views
-        x_gates = _project_inputs(x, weight_ih, bias_ih)  # (L, N, 3H)
-        steps, batch, hidden = x_gates.shape[0], x_gates.shape[1], h0.shape[-1]
-        hs = xp.empty((steps + 1, batch, hidden), dtype=x_gates.dtype)  # hs[t] is h_{t-1}
-        gates = xp.empty_like(x_gates)  # r, z, n of every step
+        gates = _project_inputs(x, weight_ih, bias_ih)  # (L, N, 3H): x W_ih^T + b_ih, then r, z, n
+        steps, batch, hidden = gates.shape[0], gates.shape[1], h0.shape[-1]
+        hs = xp.empty((steps + 1, batch, hidden), dtype=gates.dtype)  # hs[t] is h_{t-1}
         h_candidates = xp.empty_like(hs[1:])  # h W_hn^T + b_hn, which r multiplies
         hs[0] = h0
-        bias = xp.zeros(x_gates.shape[-1], x_gates.dtype) if bias_hh is None else bias_hh.astype(x_gates.dtype)
-        cell = compiled.load().gru_cell if compiled.fits(x_gates) else _gru_cell  # the same maths
-        compiled_loop = compiled.fits_each(x_gates, weight_hh)
+        bias = xp.zeros(gates.shape[-1], gates.dtype) if bias_hh is None else bias_hh.astype(gates.dtype)
+        cell = compiled.load().gru_cell if compiled.fits(gates) else _gru_cell  # the same maths
+        compiled_loop = compiled.fits_each(gates, weight_hh)
 
         def recur(rows):
             if compiled_loop:  # this loop compiled, in one call
-                return compiled.load().gru_steps(x_gates, weight_hh, bias, hs, gates, h_candidates, rows)
-            h_gates = xp.empty_like(x_gates[0, rows])  # h W_hh^T of one step
+                return compiled.load().gru_steps(gates, weight_hh, bias, hs, h_candidates, rows)
+            h_gates = xp.empty_like(gates[0, rows])  # h W_hh^T of one step
             for t in range(steps):
                 xp.matmul(hs[t, rows], weight_hh.T, out=h_gates)
-                cell(x_gates[t, rows], h_gates, bias, hs[t, rows], gates[t, rows], hs[t + 1, rows], h_candidates[t, rows])
+                cell(gates[t, rows], h_gates, bias, hs[t, rows], hs[t + 1, rows], h_candidates[t, rows])
 
-        _over_rows(recur, x_gates, compiled_loop)
+        _over_rows(recur, gates, compiled_loop)
         self.x, self.hs, self.gates, self.h_candidates = x, hs, gates, h_candidates
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.reverse, self.has_bias = reverse, bias_ih is not None
@@ -414,25 +419,33 @@ class GRU(Function):
     def backward(self, grad):
         grad = _in_reading_order(grad, self.reverse)
         d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
-        d_h_gates = xp.empty_like(self.gates)  # gradient of h W_hh^T + b_hh, per gate
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
-        fast = compiled.fits(self.gates, d_x_gates, d_h_gates) and compiled.fits(dh, self.h_candidates[0])
+        fast = compiled.fits(self.gates, d_x_gates) and compiled.fits(dh, self.h_candidates[0])
         cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
         compiled_loop = fast and grad.dtype == xp.float32 and compiled.fits(self.weight_hh)
 
         def recur(rows):
             if compiled_loop:
                 return compiled.load().gru_steps_backward(self.gates, self.hs, self.h_candidates, grad,
-                                                          self.weight_hh, dh, d_x_gates, d_h_gates, rows)
+                                                          self.weight_hh, dh, d_x_gates, rows)
             dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
+            d_h_gates = xp.empty_like(d_x_gates[0, rows])  # one step's: see below
             for t in reversed(range(len(grad))):
                 dh_rows += grad[t, rows]
                 cell_backward(self.gates[t, rows], self.hs[t, rows], self.h_candidates[t, rows], dh_rows,
-                              d_x_gates[t, rows], d_h_gates[t, rows])
-                dh_rows += xp.matmul(d_h_gates[t, rows], self.weight_hh, out=through_weights)
+                              d_x_gates[t, rows], d_h_gates)
+                dh_rows += xp.matmul(d_h_gates, self.weight_hh, out=through_weights)
 
         _over_rows(recur, d_x_gates, compiled_loop)
-        grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, d_h_gates)
+        # The gradient of h W_hh^T + b_hh is x W_ih^T + b_ih's in r and z, and r times it in
+        # n: kept for every step it would be a second (L, N, 3H) array, so x's is turned
+        # into it in place, once x's gradients are taken.
+        hidden = dh.shape[-1]
+
+        def input_to_hidden(d_gates):
+            d_gates[..., 2 * hidden:] *= self.gates[..., :hidden]
+
+        grad_x, weight_grads = _weight_grads(self, 2, self.x, self.hs[:-1], d_x_gates, input_to_hidden)
         return (grad_x, dh, *weight_grads)
 
 
