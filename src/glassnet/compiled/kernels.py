@@ -740,13 +740,37 @@ def lstm_steps(gates, weight_hh, bias, hs, cs, tanh_cs, rows):
 
 
 @jit
-def lstm_steps_backward(gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, d_gates, rows):
-    """LSTM.backward's loop for a block of rows, from the last step to the first."""
-    dh_rows = dh[rows]
+def lstm_steps_backward(gates, cs, tanh_cs, grad_hs, weight_hh, dh, dc, rows, x, hs, weight_ih, grad_x, grads):
+    """LSTM.backward's loop for a block of rows, from the last step to the first: each
+    step's gate gradients live in a scratch, and go at once into x's gradient and this
+    block's sums of the weights' (add_step_grads), while they are in cache."""
+    dh_rows, d_gates = dh[rows], np.empty((rows.stop - rows.start, gates.shape[2]), np.float32)
     for t in range(gates.shape[0] - 1, -1, -1):
         dh_rows += grad_hs[t, rows]
-        lstm_cell_backward(gates[t, rows], cs[t, rows], tanh_cs[t, rows], dh_rows, dc[rows], d_gates[t, rows])
-        multiply_rows(d_gates[t, rows], weight_hh, dh_rows, False)
+        lstm_cell_backward(gates[t, rows], cs[t, rows], tanh_cs[t, rows], dh_rows, dc[rows], d_gates)
+        multiply_rows(d_gates, weight_hh, dh_rows, False)
+        add_step_grads(d_gates, d_gates, x[t, rows], hs[t, rows], weight_ih, grad_x[t, rows], grads)
+
+
+@jit
+def add_step_grads(d_input, d_hidden, x, h_prev, weight_ih, grad_x, grads):
+    """One step's share of a recurrence's gradients, for a block of rows: x's (into
+    ``grad_x``, unless it has no columns) and the weights' and biases', added into
+    ``grads``: W_hh (G, H), W_ih transposed (in, G), b_ih (G,) and b_hh (G, or none where
+    it is b_ih's), from ``d_input`` and ``d_hidden`` (N, G), the gradients of
+    x W_ih^T + b_ih and of h W_hh^T + b_hh."""
+    grad_hh, grad_ih_t, grad_bias_ih, grad_bias_hh = grads
+    if grad_x.shape[1]:
+        if weight_ih.shape[1] <= 2 * LANES:  # few columns (an LSTM's first layer: 28 pixels)
+            multiply_rows_narrow(d_input, weight_ih, grad_x)
+        else:
+            multiply_rows(d_input, weight_ih, grad_x, False)
+    multiply_rows(d_hidden.T, h_prev, grad_hh, True)
+    multiply_rows(x.T, d_input, grad_ih_t, True)
+    for row in range(len(d_input)):
+        grad_bias_ih += d_input[row]
+    for row in range(len(d_hidden) if len(grad_bias_hh) else 0):
+        grad_bias_hh += d_hidden[row]
 
 
 @jit
@@ -2169,8 +2193,8 @@ def conv_job(address):
                            first, second, taps)
 
 
-# the recurrences' loops over time, by number: lstm_steps, lstm_steps_backward
-LSTM_STEPS, LSTM_STEPS_BACKWARD = range(2)
+# the recurrences' loops over time, by number: lstm_steps
+LSTM_STEPS = 0
 
 
 @numba.cfunc(types.void(types.int64), nopython=True, cache=True)
@@ -2185,9 +2209,3 @@ def recurrent_job(address):
         lstm_steps(_job_array(arguments, ARRAYS, gates), _job_array(arguments, ARRAYS + 1, (4 * hidden, hidden)),
                    _job_array(arguments, ARRAYS + 2, (4 * hidden,)), _job_array(arguments, ARRAYS + 3, states),
                    _job_array(arguments, ARRAYS + 4, states), _job_array(arguments, ARRAYS + 5, (steps, batch, hidden)), rows)
-    elif which == LSTM_STEPS_BACKWARD:
-        lstm_steps_backward(
-            _job_array(arguments, ARRAYS, gates), _job_array(arguments, ARRAYS + 1, states),
-            _job_array(arguments, ARRAYS + 2, (steps, batch, hidden)), _job_array(arguments, ARRAYS + 3, (steps, batch, hidden)),
-            _job_array(arguments, ARRAYS + 4, (4 * hidden, hidden)), _job_array(arguments, ARRAYS + 5, (batch, hidden)),
-            _job_array(arguments, ARRAYS + 6, (batch, hidden)), _job_array(arguments, ARRAYS + 7, gates), rows)

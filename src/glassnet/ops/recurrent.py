@@ -101,6 +101,31 @@ def _weight_grads(fn, first, x, h_prev, d_gates, input_to_hidden=None):
     return grad_x, grads
 
 
+def _steps_backward_compiled(fn, grad_hs, dh, dc):
+    """LSTM.backward's loop compiled (kernels.lstm_steps_backward), each block of rows on
+    a thread of its own: the gradients of x and of the weights are taken step by step in
+    the loop, while each step's gate gradients are in cache, and no (L, N, 4H) array of
+    them is kept. Each block sums the weights' gradients over its rows; the blocks' sums
+    are added in the order of their rows. Returns the gradients of x and of the weights
+    and biases, None for those not needed."""
+    needs, weight_ih, x = fn.needs_input_grad, fn.weight_ih, fn.x
+    grad_x = xp.empty(x.shape if needs[0] else x.shape[:2] + (0,), xp.float32)
+    sums = {}
+
+    def recur(rows):
+        # W_hh's, W_ih's transposed, and the biases' (one: the LSTM's two are the same)
+        grads = sums[rows.start] = (xp.zeros(fn.weight_hh.shape, xp.float32), xp.zeros(weight_ih.shape[::-1], xp.float32),
+                                    xp.zeros(len(weight_ih), xp.float32), xp.zeros(0, xp.float32))
+        compiled.load().lstm_steps_backward(fn.gates, fn.cs, fn.tanh_cs, grad_hs, fn.weight_hh, dh, dc, rows, x, fn.hs,
+                                            weight_ih, grad_x, grads)
+
+    _over_rows(recur, fn.gates, True)
+    grad_hh, grad_ih_t, grad_bias, _ = (sum(parts) for parts in zip(*(sums[start] for start in sorted(sums))))
+    grads = [grad_ih_t.T.copy(), grad_hh] + ([grad_bias, grad_bias] if fn.has_bias else [])
+    return (_in_reading_order(grad_x, fn.reverse) if needs[0] else None,
+            *(grad if need else None for grad, need in zip(grads, needs[3:])))
+
+
 def _as_rows(steps):
     """(L, N, F) as (L * N, F): every step's rows one below the other (a view)."""
     return steps.reshape(-1, steps.shape[-1])
@@ -291,17 +316,15 @@ class LSTM(Function):
 
     def backward(self, grad_output, grad_c):
         grad_hs = _in_reading_order(grad_output, self.reverse)
-        d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
         # both updated in place, step after step
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
-        fast = compiled.fits(d_gates, self.gates) and compiled.fits(dh, dc)
-        cell_backward = compiled.load().lstm_cell_backward if fast else _lstm_cell_backward  # the same maths
-        compiled_loop = fast and grad_hs.dtype == xp.float32 and compiled.fits(self.weight_hh)
+        if grad_hs.dtype == xp.float32 and compiled.fits_each(self.gates, self.weight_hh, self.weight_ih, self.x, dh, dc):
+            grad_x, *weight_grads = _steps_backward_compiled(self, grad_hs, dh, dc)
+            return (grad_x, dh, dc, *weight_grads)
+        d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
+        cell_backward = compiled.load().lstm_cell_backward if compiled.fits(d_gates, self.gates, dh, dc) else _lstm_cell_backward
 
         def recur(rows):
-            if compiled_loop:
-                return compiled.load().lstm_steps_backward(self.gates, self.cs, self.tanh_cs, grad_hs,
-                                                           self.weight_hh, dh, dc, d_gates, rows)
             dh_rows, dc_rows = dh[rows], dc[rows]  # views: the updates land in dh and dc
             for t in reversed(range(len(grad_hs))):
                 dh_rows += grad_hs[t, rows]
@@ -309,8 +332,7 @@ class LSTM(Function):
                               d_gates[t, rows])
                 xp.matmul(d_gates[t, rows], self.weight_hh, out=dh_rows)
 
-        _over_rows(recur, d_gates, compiled_loop, ("LSTM_STEPS_BACKWARD", (
-            self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc, d_gates), (len(grad_hs), dh.shape[1])))
+        _over_rows(recur, d_gates, False)
         grad_x, weight_grads = _weight_grads(self, 3, self.x, self.hs[:-1], d_gates)
         return (grad_x, dh, dc, *weight_grads)
 
