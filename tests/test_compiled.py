@@ -399,7 +399,7 @@ def test_linear_products_run_on_the_pools_helpers(monkeypatch, spy, split_thread
     gradient (multiply_rows) go to them as jobs of rows (rows_job: LINEAR_BIAS or LINEAR,
     PRODUCT) from ops.matmul.POOL_MIN_WORK multiply-adds and COMPILED_MIN_ROWS rows, far
     below the executor's COMPILED_MIN_WORK, split in uneven blocks, with NumPy's results
-    and a weight's gradient untouched; one row short, NumPy's product runs."""
+    and a weight's gradient untouched; one row short, not as jobs of rows."""
     from glassnet import threads
     from glassnet.ops import matmul
     if not compiled.enabled() or threads._pool_kernels is None:  # enabled() loads the kernels, which start the pool
@@ -419,7 +419,39 @@ def test_linear_products_run_on_the_pools_helpers(monkeypatch, spy, split_thread
     monkeypatch.setattr(matmul, "COMPILED_MIN_ROWS", 5 * 41 + 1)
     spy.clear()
     compute()
-    assert not {"LINEAR_BIAS", "LINEAR", "PRODUCT"} & set(spy)
+    assert not {"LINEAR_BIAS", "LINEAR", "PRODUCT", "LINEAR_COLUMNS"} & set(spy)  # 70 columns: too few for three blocks
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_forward_of_few_rows_runs_in_blocks_of_columns(monkeypatch, spy, split_threads, with_bias):
+    """Below COMPILED_MIN_ROWS rows (an mlp's batch), Linear's forward goes to the pool's
+    helpers as jobs of the output's columns (rows_job: LINEAR_COLUMNS, each helper's part
+    of the weight transposed by itself) from ops.matmul.COLUMNS_MIN_WORK multiply-adds,
+    where each block has COLUMNS_MIN_WIDTH columns: uneven blocks, NumPy's results and
+    gradients. A column fewer than three blocks need, NumPy's product runs."""
+    from glassnet import threads
+    from glassnet.ops import matmul
+    if not compiled.enabled() or threads._pool_kernels is None:
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    split_threads()  # three blocks
+    for columns, expected in ((3 * matmul.COLUMNS_MIN_WIDTH + 4, True), (3 * matmul.COLUMNS_MIN_WIDTH - 1, False)):
+        x, weight, bias = _data(7, 45, seed=columns), _data(columns, 45, seed=1), _data(columns, seed=2)
+        upstream = _data(7, columns, seed=3)
+        monkeypatch.setattr(matmul, "COLUMNS_MIN_WORK", x.size * columns)
+
+        def compute():
+            return _linear_and_grads(x, weight, bias if with_bias else None, upstream)
+        if expected:
+            assert_same(*both_paths(monkeypatch, spy, compute))
+        use_compiled(monkeypatch, True)
+        spy.clear()
+        compute()
+        assert ("LINEAR_COLUMNS" in spy) == expected, columns
+        if expected:
+            monkeypatch.setattr(matmul, "COLUMNS_MIN_WORK", x.size * columns + 1)  # one multiply-add short
+            spy.clear()
+            compute()
+            assert "LINEAR_COLUMNS" not in spy
 
 
 @pytest.mark.parametrize("layer", ["LSTM", "GRU"])

@@ -98,25 +98,39 @@ COMPILED_MIN_WORK, COMPILED_MIN_ROWS, COMPILED_MAX_WEIGHT = 1 << 25, 1024, 1 << 
 # the compiled product takes the vit's products too: on one core it beats OpenBLAS by
 # 10-25% from 1088 rows of 64 or 128 features (bench/RESULTS.md, issue 11, eighth session)
 POOL_MIN_WORK = 1 << 21
+# Fewer rows, or a larger weight: a Linear layer's forward split by the output's columns
+# instead, each helper copying only its own part of the weight transposed: 0.63-0.95 of
+# OpenBLAS's time from 32 to 4096 rows, 0.2 to 4096 million multiply-adds (an mlp's
+# 128 x 784 -> 128: 130 us against 175), but where a block would have fewer than 32
+# columns of the 64 its sums hold (bench/RESULTS.md, issue 11, ninth session)
+COLUMNS_MIN_WORK, COLUMNS_MIN_WIDTH = 1 << 18, 32
 
 
 def _rows_product(a, b, bias=None, of_weight=False):
     """a @ b, or a @ b^T + bias where b is a Linear layer's weight (N, K) (``of_weight``):
-    by the compiled kernels (linear_rows, multiply_rows) in blocks of a's rows on all
-    threads (the pool's helpers where they run; ``fits`` first, which loads the kernels
-    and starts them) where the product is large enough, has the rows and a weight small
-    enough (the constants above) and they take the arrays, else NumPy's product
+    by the compiled kernels (linear_rows, multiply_rows) on all threads (the pool's
+    helpers where they run; ``fits`` first, which loads the kernels and starts them),
+    where the product is large enough and they take the arrays: in blocks of a's rows
+    where there are many rows and the weight is small enough (the constants above), else
+    a layer's forward in blocks of the output's columns; otherwise NumPy's product
     (OpenBLAS) and the bias in a pass of its own."""
     width = len(b) if of_weight else b.shape[1]
     work = a.size * width
-    if (work >= min(POOL_MIN_WORK, COMPILED_MIN_WORK) and len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
-            and compiled.fits_each(a, b) and (bias is None or compiled.fits(bias))):
-        if work >= POOL_MIN_WORK and pool_blocks(work) > 1:  # jobs of rows on the pool's helpers
+    if (work >= min(POOL_MIN_WORK, COMPILED_MIN_WORK, COLUMNS_MIN_WORK) and compiled.fits_each(a, b)
+            and (bias is None or compiled.fits(bias))):
+        many_rows = len(a) >= COMPILED_MIN_ROWS and b.size <= COMPILED_MAX_WEIGHT
+        blocks = pool_blocks(work)
+        if many_rows and work >= POOL_MIN_WORK and blocks > 1:  # jobs of rows on the pool's helpers
             which = ("LINEAR" if bias is None else "LINEAR_BIAS") if of_weight else "PRODUCT"
             out = xp.empty((len(a), width), xp.float32)
             on_pool("rows", which, len(a), work, [a, b, bias, out] if of_weight else [a, b, out], numbers=(a.shape[1], width))
             return out
-        if work >= COMPILED_MIN_WORK:  # in blocks of rows on the executor's threads
+        if of_weight and not many_rows and work >= COLUMNS_MIN_WORK and blocks > 1 and width >= COLUMNS_MIN_WIDTH * blocks:
+            out = xp.empty((len(a), width), xp.float32)
+            on_pool("rows", "LINEAR_COLUMNS", width, work, [a, b, bias, out], numbers=(a.shape[1], len(a)),
+                    floats=(float(bias is not None), 0.0))
+            return out
+        if many_rows and work >= COMPILED_MIN_WORK:  # in blocks of rows on the executor's threads
             kernels, out = compiled.load(), xp.empty((len(a), width), xp.float32)
             kernel = kernels.linear_rows if of_weight else (lambda rows, right, _, out: kernels.multiply_rows(rows, right, out, False))
             in_blocks(lambda start, stop: kernel(a[start:stop], b, bias, out[start:stop]), len(out), b.size)
