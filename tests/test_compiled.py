@@ -290,27 +290,33 @@ def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_
 
 @pytest.mark.parametrize("input_grad", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_lstm_backward_adds_the_weights_gradients_step_by_step(monkeypatch, spy, split_threads, bias, input_grad):
-    """LSTM.backward's compiled loop takes x's gradient and adds each step's share of the
-    weights' as it goes, each block of rows its own sums, the blocks' sums added after:
-    NumPy's values for two layers (the second's input of 64 columns, past the narrow
-    product's 32), with and without biases; an input that needs no gradient gets none."""
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN", "RNN relu"])
+def test_recurrent_backward_adds_the_weights_gradients_step_by_step(monkeypatch, spy, split_threads, layer, bias,
+                                                                    input_grad):
+    """A recurrence's compiled backward loop takes x's gradient and adds each step's share
+    of the weights' as it goes (kernels.add_step_grads), each block of rows its own sums,
+    the blocks' sums added after: NumPy's values for two layers (the second's input of 64
+    columns, past the narrow product's 32), with and without biases; an input that needs
+    no gradient gets none."""
     split_threads()
     gn.seed(0)
-    lstm = gn.nn.LSTM(20, 32, num_layers=2, bidirectional=True, bias=bias)
+    layer, *relu = layer.split()
+    recurrent = getattr(gn.nn, layer)(20, 32, num_layers=2, bidirectional=True, bias=bias,
+                                      **({"nonlinearity": "relu"} if relu else {}))
     x, upstream = _data(9, 40, 20, scale=1.0), _data(9, 40, 64, seed=1)
     kernels = []
 
     def compute():
-        lstm.zero_grad()
+        recurrent.zero_grad()
         inputs = gn.tensor(x, requires_grad=input_grad)
-        out, (h_n, c_n) = lstm(inputs)
-        ((out * gn.tensor(upstream)).sum() + h_n.sum() + 2 * c_n.sum()).backward()
+        out, state = recurrent(inputs)
+        states = state if layer == "LSTM" else (state,)
+        ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
         assert (inputs.grad is not None) == input_grad
         kernels.append(set(spy))
-        return [out.numpy()] + ([inputs.grad.numpy()] if input_grad else []) + [p.grad.numpy() for p in lstm.parameters()]
+        return [out.numpy()] + ([inputs.grad.numpy()] if input_grad else []) + [p.grad.numpy() for p in recurrent.parameters()]
     assert_same(*both_paths(monkeypatch, spy, compute))
-    assert "lstm_steps_backward" in kernels[0]
+    assert f"{layer.lower()}_steps_backward" in kernels[0]
 
 
 @pytest.mark.parametrize("start_from", ["zero", "out", "bias"])

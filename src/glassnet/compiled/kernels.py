@@ -727,14 +727,15 @@ def rnn_steps(pre, weight_hh, hs, tanh_activation, rows):
 
 
 @jit
-def rnn_steps_backward(hs, grad, weight_hh, dh, d_pre, tanh_activation, rows):
+def rnn_steps_backward(hs, grad, weight_hh, dh, tanh_activation, rows, x, weight_ih, grad_x, grads):
     """RNN.backward's loop for a block of rows, from the last step to the first: the
     activation's derivative from its output h (1 - h^2, or the mask h > 0 multiplied in
-    as NumPy multiplies by a bool array), then the gradient reaching h_{t-1}."""
-    dh_rows = dh[rows]
-    for t in range(d_pre.shape[0] - 1, -1, -1):
+    as NumPy multiplies by a bool array) into one step's scratch, then the gradient
+    reaching h_{t-1}, and the step's share of the other gradients (add_step_grads)."""
+    dh_rows, d = dh[rows], np.empty((rows.stop - rows.start, hs.shape[2]), np.float32)
+    for t in range(grad.shape[0] - 1, -1, -1):
         dh_rows += grad[t, rows]
-        h, d = hs[t + 1, rows], d_pre[t, rows]
+        h = hs[t + 1, rows]
         for n in range(h.shape[0]):
             if tanh_activation:
                 for j in range(h.shape[1]):
@@ -743,6 +744,7 @@ def rnn_steps_backward(hs, grad, weight_hh, dh, d_pre, tanh_activation, rows):
                 for j in range(h.shape[1]):
                     d[n, j] = dh_rows[n, j] * (f32(1) if h[n, j] > f32(0) else f32(0))
         multiply_rows(d, weight_hh, dh_rows, False)
+        add_step_grads(d, d, x[t, rows], hs[t, rows], weight_ih, grad_x[t, rows], grads)
 
 
 @jit
@@ -798,15 +800,18 @@ def gru_steps(gates, weight_hh, bias, hs, h_candidates, rows):
 
 
 @jit
-def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, d_x_gates, rows):
-    """GRU.backward's loop for a block of rows, from the last step to the first; the
-    gradient of h W_hh^T + b_hh lives one step at a time (GRU.backward says why)."""
+def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, rows, x, weight_ih, grad_x, grads):
+    """GRU.backward's loop for a block of rows, from the last step to the first: one
+    step's gradients of x W_ih^T + b_ih and of h W_hh^T + b_hh in scratches, then the
+    gradient reaching h_{t-1} and the step's share of the others (add_step_grads)."""
     dh_rows = dh[rows]
-    d_h_gates = np.empty((rows.stop - rows.start, gates.shape[2]), np.float32)
+    scratch = np.empty((2, rows.stop - rows.start, gates.shape[2]), np.float32)
+    d_x_gates, d_h_gates = scratch[0], scratch[1]
     for t in range(gates.shape[0] - 1, -1, -1):
         dh_rows += grad[t, rows]
-        gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates[t, rows], d_h_gates)
+        gru_cell_backward(gates[t, rows], hs[t, rows], h_candidates[t, rows], dh_rows, d_x_gates, d_h_gates)
         multiply_rows(d_h_gates, weight_hh, dh_rows, True)
+        add_step_grads(d_x_gates, d_h_gates, x[t, rows], hs[t, rows], weight_ih, grad_x[t, rows], grads)
 
 
 # -- softmax along the rows of (B, L, S) scores, in place: ops.attention's -----------------------

@@ -101,29 +101,29 @@ def _weight_grads(fn, first, x, h_prev, d_gates, input_to_hidden=None):
     return grad_x, grads
 
 
-def _steps_backward_compiled(fn, grad_hs, dh, dc):
-    """LSTM.backward's loop compiled (kernels.lstm_steps_backward), each block of rows on
-    a thread of its own: the gradients of x and of the weights are taken step by step in
-    the loop, while each step's gate gradients are in cache, and no (L, N, 4H) array of
-    them is kept. Each block sums the weights' gradients over its rows; the blocks' sums
-    are added in the order of their rows. Returns the gradients of x and of the weights
-    and biases, None for those not needed."""
+def _steps_backward_compiled(fn, first, largest, run, own_hh_bias=False):
+    """A recurrence's backward loop compiled (``run(rows, grad_x, sums)``: the kernel
+    ``*_steps_backward``), each block of rows on a thread of its own: the gradients of x
+    and of the weights are taken step by step inside the loop, while each step's gate
+    gradients are in cache, and no (L, N, gates) array of them is kept. Each block sums
+    the weights' gradients over its rows (W_hh's, W_ih's transposed, b_ih's and, where
+    ``own_hh_bias`` (the GRU), b_hh's); the blocks' sums are added in the order of their
+    rows. ``first`` and ``largest`` as for :func:`_weight_grads` and :func:`_over_rows`.
+    Returns the gradients of x and of the weights and biases, None for those not needed."""
     needs, weight_ih, x = fn.needs_input_grad, fn.weight_ih, fn.x
     grad_x = xp.empty(x.shape if needs[0] else x.shape[:2] + (0,), xp.float32)
     sums = {}
 
     def recur(rows):
-        # W_hh's, W_ih's transposed, and the biases' (one: the LSTM's two are the same)
-        grads = sums[rows.start] = (xp.zeros(fn.weight_hh.shape, xp.float32), xp.zeros(weight_ih.shape[::-1], xp.float32),
-                                    xp.zeros(len(weight_ih), xp.float32), xp.zeros(0, xp.float32))
-        compiled.load().lstm_steps_backward(fn.gates, fn.cs, fn.tanh_cs, grad_hs, fn.weight_hh, dh, dc, rows, x, fn.hs,
-                                            weight_ih, grad_x, grads)
+        sums[rows.start] = (xp.zeros(fn.weight_hh.shape, xp.float32), xp.zeros(weight_ih.shape[::-1], xp.float32),
+                            xp.zeros(len(weight_ih), xp.float32), xp.zeros(len(weight_ih) * own_hh_bias, xp.float32))
+        run(rows, grad_x, sums[rows.start])
 
-    _over_rows(recur, fn.gates, True)
-    grad_hh, grad_ih_t, grad_bias, _ = (sum(parts) for parts in zip(*(sums[start] for start in sorted(sums))))
-    grads = [grad_ih_t.T.copy(), grad_hh] + ([grad_bias, grad_bias] if fn.has_bias else [])
+    _over_rows(recur, largest, True)
+    grad_hh, grad_ih_t, grad_bias_ih, grad_bias_hh = (sum(parts) for parts in zip(*(sums[start] for start in sorted(sums))))
+    grads = [grad_ih_t.T.copy(), grad_hh] + ([grad_bias_ih, grad_bias_hh if own_hh_bias else grad_bias_ih] if fn.has_bias else [])
     return (_in_reading_order(grad_x, fn.reverse) if needs[0] else None,
-            *(grad if need else None for grad, need in zip(grads, needs[3:])))
+            *(grad if need else None for grad, need in zip(grads, needs[first:])))
 
 
 def _as_rows(steps):
@@ -187,15 +187,15 @@ class RNN(Function):
 
     def backward(self, grad):
         grad = _in_reading_order(grad, self.reverse)
-        hs = self.hs
-        d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
+        hs, tanh = self.hs, self.nonlinearity == "tanh"
         dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1, updated in place
-        tanh = self.nonlinearity == "tanh"
-        compiled_loop = grad.dtype == xp.float32 and compiled.fits_each(d_pre, hs, self.weight_hh)
+        if grad.dtype == xp.float32 and compiled.fits_each(hs, self.x, self.weight_hh, self.weight_ih):
+            grad_x, *weight_grads = _steps_backward_compiled(self, 2, hs[1:], lambda rows, grad_x, sums: compiled.load(
+                ).rnn_steps_backward(hs, grad, self.weight_hh, dh, tanh, rows, self.x, self.weight_ih, grad_x, sums))
+            return (grad_x, dh, *weight_grads)
+        d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
 
         def recur(rows):
-            if compiled_loop:
-                return compiled.load().rnn_steps_backward(hs, grad, self.weight_hh, dh, d_pre, tanh, rows)
             dh_rows = dh[rows]
             for t in reversed(range(len(grad))):
                 dh_rows += grad[t, rows]
@@ -204,7 +204,7 @@ class RNN(Function):
                 d_pre[t, rows] = dh_rows * (1 - h * h) if tanh else dh_rows * (h > 0)
                 xp.matmul(d_pre[t, rows], self.weight_hh, out=dh_rows)
 
-        _over_rows(recur, d_pre, compiled_loop)
+        _over_rows(recur, d_pre, False)
         grad_x, weight_grads = _weight_grads(self, 2, self.x, hs[:-1], d_pre)
         return (grad_x, dh, *weight_grads)
 
@@ -319,7 +319,9 @@ class LSTM(Function):
         # both updated in place, step after step
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
         if grad_hs.dtype == xp.float32 and compiled.fits_each(self.gates, self.weight_hh, self.weight_ih, self.x, dh, dc):
-            grad_x, *weight_grads = _steps_backward_compiled(self, grad_hs, dh, dc)
+            grad_x, *weight_grads = _steps_backward_compiled(self, 3, self.gates, lambda rows, grad_x, sums: compiled.load(
+            ).lstm_steps_backward(self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc, rows, self.x,
+                                  self.hs, self.weight_ih, grad_x, sums))
             return (grad_x, dh, dc, *weight_grads)
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
         cell_backward = compiled.load().lstm_cell_backward if compiled.fits(d_gates, self.gates, dh, dc) else _lstm_cell_backward
@@ -440,16 +442,17 @@ class GRU(Function):
 
     def backward(self, grad):
         grad = _in_reading_order(grad, self.reverse)
-        d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
-        fast = compiled.fits(self.gates, d_x_gates) and compiled.fits(dh, self.h_candidates[0])
-        cell_backward = compiled.load().gru_cell_backward if fast else _gru_cell_backward  # the same maths
-        compiled_loop = fast and grad.dtype == xp.float32 and compiled.fits(self.weight_hh)
+        if grad.dtype == xp.float32 and compiled.fits_each(self.gates, self.hs, self.h_candidates, self.x, self.weight_hh,
+                                                          self.weight_ih):
+            grad_x, *weight_grads = _steps_backward_compiled(self, 2, self.gates, lambda rows, grad_x, sums: compiled.load(
+            ).gru_steps_backward(self.gates, self.hs, self.h_candidates, grad, self.weight_hh, dh, rows, self.x,
+                                 self.weight_ih, grad_x, sums), own_hh_bias=True)
+            return (grad_x, dh, *weight_grads)
+        d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
+        cell_backward = compiled.load().gru_cell_backward if compiled.fits(self.gates, d_x_gates) else _gru_cell_backward
 
         def recur(rows):
-            if compiled_loop:
-                return compiled.load().gru_steps_backward(self.gates, self.hs, self.h_candidates, grad,
-                                                          self.weight_hh, dh, d_x_gates, rows)
             dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
             d_h_gates = xp.empty_like(d_x_gates[0, rows])  # one step's: see below
             for t in reversed(range(len(grad))):
@@ -458,7 +461,7 @@ class GRU(Function):
                               d_x_gates[t, rows], d_h_gates)
                 dh_rows += xp.matmul(d_h_gates, self.weight_hh, out=through_weights)
 
-        _over_rows(recur, d_x_gates, compiled_loop)
+        _over_rows(recur, d_x_gates, False)
         # The gradient of h W_hh^T + b_hh is x W_ih^T + b_ih's in r and z, and r times it in
         # n: kept for every step it would be a second (L, N, 3H) array, so x's is turned
         # into it in place, once x's gradients are taken.
