@@ -22,7 +22,7 @@ Where numba is installed (x86-64 Linux, OpenBLAS 0.3.27 on), the two pools becom
 (the last section below): OpenBLAS runs its threaded products on glassnet's helper
 threads, which wait spinning in compiled code without the GIL, and the compiled kernels
 (element-wise, layer and batch norm, Linear's products and bias, the convolutions,
-attention at inference on short rows, the LSTM's loops) are handed to the same helpers as
+attention at inference on short rows, the LSTM's forward loop) are handed to the same helpers as
 jobs, a hand-off of a few microseconds while they spin (``map_blocks(..., job=)``,
 ``on_pool``). ``in_blocks`` stays for work written in Python and NumPy.
 
