@@ -261,31 +261,41 @@ def test_activations_of_batch_last_memory_take_the_kernels(monkeypatch, spy, spl
     assert_same(*both_paths(monkeypatch, spy, compute))
 
 
+def _recurrence_on_both_paths(monkeypatch, spy, layer, input_grad=True, **options):
+    """A bidirectional recurrence (``layer``: "LSTM", "GRU", "RNN" or "RNN relu") over 40
+    sequences of 9 steps, forward and backward, compiled and with NumPy: its output, the
+    input's gradient (where it asks for one), the final states and every parameter's
+    gradient compared; the names of the kernels the compiled run fetched."""
+    gn.seed(0)
+    layer, *relu = layer.split()
+    recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True, **options, **({"nonlinearity": "relu"} if relu else {}))
+    x, upstream = _data(9, 40, 20, scale=1.0), _data(9, 40, 64, seed=1)
+    kernels = []
+
+    def compute():
+        recurrent.zero_grad()
+        inputs = gn.tensor(x, requires_grad=input_grad)
+        out, state = recurrent(inputs)
+        states = state if layer == "LSTM" else (state,)
+        ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
+        assert (inputs.grad is not None) == input_grad
+        kernels.append({name.lower() for name in spy})
+        return ([out.numpy()] + ([inputs.grad.numpy()] if input_grad else []) + [s.numpy() for s in states]
+                + [p.grad.numpy() for p in recurrent.parameters()])
+    assert_same(*both_paths(monkeypatch, spy, compute))
+    return kernels[0]
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole batch", "rows over threads"])
 @pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN", "RNN relu"])
 def test_recurrence_matches_numpys_forward_and_backward(monkeypatch, spy, split_threads, layer, split):
     if split:  # every thread runs the recurrence over its own rows of the batch
         split_threads()
-    gn.seed(0)
-    layer, *relu = layer.split()
-    recurrent = getattr(gn.nn, layer)(20, 32, bidirectional=True, **({"nonlinearity": "relu"} if relu else {}))
-    x, upstream = _data(7, 40, 20, scale=1.0), _data(7, 40, 64, seed=1)
-
-    kernels = []
-
-    def compute():
-        recurrent.zero_grad()
-        inputs = gn.tensor(x, requires_grad=True)
-        out, state = recurrent(inputs)
-        states = state if layer == "LSTM" else (state,)
-        ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
-        kernels.append(set(spy))
-        return ([out.numpy(), inputs.grad.numpy()] + [s.numpy() for s in states]
-                + [p.grad.numpy() for p in recurrent.parameters()])
-    assert_same(*both_paths(monkeypatch, spy, compute))
+    kernels = _recurrence_on_both_paths(monkeypatch, spy, layer)
     # the whole loop over time ran compiled, forward and backward (the cells inside it),
     # called as it is or as the pool's job of the same name (LSTM_STEPS)
-    assert {f"{layer.lower()}_steps", f"{layer.lower()}_steps_backward"} <= {name.lower() for name in kernels[0]}
+    name = layer.split()[0].lower()
+    assert {f"{name}_steps", f"{name}_steps_backward"} <= kernels
 
 
 @pytest.mark.parametrize("input_grad", [True, False])
@@ -299,24 +309,8 @@ def test_recurrent_backward_adds_the_weights_gradients_step_by_step(monkeypatch,
     columns, past the narrow product's 32), with and without biases; an input that needs
     no gradient gets none."""
     split_threads()
-    gn.seed(0)
-    layer, *relu = layer.split()
-    recurrent = getattr(gn.nn, layer)(20, 32, num_layers=2, bidirectional=True, bias=bias,
-                                      **({"nonlinearity": "relu"} if relu else {}))
-    x, upstream = _data(9, 40, 20, scale=1.0), _data(9, 40, 64, seed=1)
-    kernels = []
-
-    def compute():
-        recurrent.zero_grad()
-        inputs = gn.tensor(x, requires_grad=input_grad)
-        out, state = recurrent(inputs)
-        states = state if layer == "LSTM" else (state,)
-        ((out * gn.tensor(upstream)).sum() + sum((k + 1) * s.sum() for k, s in enumerate(states))).backward()
-        assert (inputs.grad is not None) == input_grad
-        kernels.append(set(spy))
-        return [out.numpy()] + ([inputs.grad.numpy()] if input_grad else []) + [p.grad.numpy() for p in recurrent.parameters()]
-    assert_same(*both_paths(monkeypatch, spy, compute))
-    assert f"{layer.lower()}_steps_backward" in kernels[0]
+    kernels = _recurrence_on_both_paths(monkeypatch, spy, layer, input_grad, num_layers=2, bias=bias)
+    assert f"{layer.split()[0].lower()}_steps_backward" in kernels
 
 
 @pytest.mark.parametrize("start_from", ["zero", "out", "bias"])
