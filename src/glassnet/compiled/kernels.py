@@ -2043,7 +2043,8 @@ def _job_rows(arguments, field, start, stop):
 
 
 # the kernels of rows, by number: layer_norm_rows, add_to_rows, linear_rows (with a bias or
-# without), multiply_rows, batch_norm_rows and its backward (a row: a channel)
+# without), multiply_rows, batch_norm_rows and its backward (a row: a channel), and
+# linear_rows by blocks of the output's columns
 LAYER_NORM, ADD_TO_ROWS, LINEAR_BIAS, LINEAR, PRODUCT, BATCH_NORM, BATCH_NORM_BACKWARD, LINEAR_COLUMNS = range(8)
 
 
@@ -2056,10 +2057,11 @@ def rows_job(address):
     batch_norm_rows (rows, out, x_hat, mean, var, inv_std, weight, bias; NUMBERS[1]
     training + 2 affine + 4 keep_x_hat; FLOATS[0] eps) or its backward (x_hat, grad,
     grad_x, grad_weight, grad_bias, inv_std, weight; NUMBERS[1] training + 2 affine + 4
-    want_grad_x)."""
+    want_grad_x), or linear_rows over the columns start:stop of the output (rows, weight,
+    bias, out; NUMBERS[1] the rows, COUNT the weight's rows; FLOATS[0] has_bias)."""
     arguments = numba.carray(int_pointer(address), JOB_FIELDS)
     start, stop, which, size = arguments[START], arguments[STOP], arguments[WHICH], arguments[NUMBERS]
-    if which == LINEAR_COLUMNS:  # a block of the output's columns, all rows: see linear_columns
+    if which == LINEAR_COLUMNS:  # a block of the output's columns, all rows (COUNT: all the columns)
         height, width = arguments[NUMBERS + 1], arguments[COUNT]
         x, weight = _job_array(arguments, ARRAYS, (height, size)), _job_array(arguments, ARRAYS + 1, (width, size))[start:stop]
         out = _job_array(arguments, ARRAYS + 3, (height, width))[:, start:stop]

@@ -324,14 +324,13 @@ class LSTM(Function):
                                   self.hs, self.weight_ih, grad_x, sums))
             return (grad_x, dh, dc, *weight_grads)
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
-        cell_backward = compiled.load().lstm_cell_backward if compiled.fits(d_gates, self.gates, dh, dc) else _lstm_cell_backward
 
         def recur(rows):
             dh_rows, dc_rows = dh[rows], dc[rows]  # views: the updates land in dh and dc
             for t in reversed(range(len(grad_hs))):
                 dh_rows += grad_hs[t, rows]
-                cell_backward(self.gates[t, rows], self.cs[t, rows], self.tanh_cs[t, rows], dh_rows, dc_rows,
-                              d_gates[t, rows])
+                _lstm_cell_backward(self.gates[t, rows], self.cs[t, rows], self.tanh_cs[t, rows], dh_rows, dc_rows,
+                                    d_gates[t, rows])
                 xp.matmul(d_gates[t, rows], self.weight_hh, out=dh_rows)
 
         _over_rows(recur, d_gates, False)
@@ -450,15 +449,14 @@ class GRU(Function):
                                  self.weight_ih, grad_x, sums), own_hh_bias=True)
             return (grad_x, dh, *weight_grads)
         d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
-        cell_backward = compiled.load().gru_cell_backward if compiled.fits(self.gates, d_x_gates) else _gru_cell_backward
 
         def recur(rows):
             dh_rows, through_weights = dh[rows], xp.empty_like(dh[rows])
             d_h_gates = xp.empty_like(d_x_gates[0, rows])  # one step's: see below
             for t in reversed(range(len(grad))):
                 dh_rows += grad[t, rows]
-                cell_backward(self.gates[t, rows], self.hs[t, rows], self.h_candidates[t, rows], dh_rows,
-                              d_x_gates[t, rows], d_h_gates)
+                _gru_cell_backward(self.gates[t, rows], self.hs[t, rows], self.h_candidates[t, rows], dh_rows,
+                                   d_x_gates[t, rows], d_h_gates)
                 dh_rows += xp.matmul(d_h_gates, self.weight_hh, out=through_weights)
 
         _over_rows(recur, d_x_gates, False)
