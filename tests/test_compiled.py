@@ -336,11 +336,12 @@ def test_multiply_rows_is_a_matrix_product(m, k, n, start_from):
 
 
 @pytest.mark.parametrize("with_bias", [True, False])
-@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (7, 33, 70), (130, 128, 512), (9, 512, 128), (5, 3, 64)])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (7, 33, 70), (130, 128, 512), (9, 512, 128), (5, 3, 64), (6, 601, 99)])
 def test_linear_rows_is_a_linear_layer(m, k, n, with_bias):
     """kernels.linear_rows, Linear's compiled product: x W^T + b from the weight as the
     layer keeps it (N, K), against float64: rows short of four, a last block of fewer
-    than 64 of W's rows, and out's rows inside a larger array."""
+    than 64 of W's rows, out's rows inside a larger array, and a long K (the panel of
+    601 x 64)."""
     kernels, rng = compiled.load(), np.random.default_rng(1)
     x, weight = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
     bias = rng.standard_normal(n, dtype=np.float32) if with_bias else None
