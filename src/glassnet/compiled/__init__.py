@@ -57,10 +57,16 @@ def set_enabled(on):
 
 def fits(*arrays):
     """Whether compiled kernels may take these arrays: all float32 and C-contiguous, of
-    one shape, and the kernels enabled. Their blocks (``threads.map_blocks``) then are too."""
-    first = arrays[0]
-    return enabled() and all(
-        a.dtype == xp.float32 and a.flags.c_contiguous and a.shape == first.shape for a in arrays)
+    one shape, and the kernels enabled. Their blocks (``threads.map_blocks``) then are too.
+    Asked before every kernel, so written as plain loops: all() over a generator took 1.3
+    us more for a Linear layer's three arrays."""
+    if not enabled():
+        return False
+    shape = arrays[0].shape
+    for a in arrays:
+        if a.dtype != xp.float32 or not a.flags.c_contiguous or a.shape != shape:
+            return False
+    return True
 
 
 def fits_flat(*arrays):
@@ -69,8 +75,12 @@ def fits_flat(*arrays):
     order of its axes. A batch-last activation, an (N, C, H, W) view of (C, H, W, N)
     memory (see ops/conv.py), is; C-contiguity alone would leave it to NumPy."""
     first = arrays[0]
-    return enabled() and (first.flags.c_contiguous or _in_memory_order(first).flags.c_contiguous) and all(
-        a.dtype == xp.float32 and a.shape == first.shape and a.strides == first.strides for a in arrays)
+    if not (enabled() and (first.flags.c_contiguous or _in_memory_order(first).flags.c_contiguous)):
+        return False
+    for a in arrays:
+        if a.dtype != xp.float32 or a.shape != first.shape or a.strides != first.strides:
+            return False
+    return True
 
 
 def flat(array):
@@ -85,7 +95,12 @@ def _in_memory_order(array):
 def fits_each(*arrays):
     """Whether the kernels may take each of these arrays (:func:`fits`, one at a time:
     they need not share a shape). What a recurrence asks before its compiled loop."""
-    return all(fits(a) for a in arrays)
+    if not enabled():
+        return False
+    for a in arrays:
+        if a.dtype != xp.float32 or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def load():
