@@ -37,6 +37,8 @@ jobs, a hand-off of a few microseconds while they spin (``map_blocks(..., job=)`
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from . import compiled
+
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
 # The same for a job handed to a spinning helper of the pool (below): through the op, the
@@ -135,7 +137,6 @@ def map_blocks(kernel, *arrays, weight=1.0, job=None):
     """
     last = arrays[-1]
     if job is not None and pool_blocks(last.nbytes * weight) > 1:  # one block: the kernel itself, no job to hand over
-        from . import compiled
         if compiled.fits_flat(*arrays):  # the pool's element-wise job, over the flat arrays
             return on_pool("elementwise", job, last.size, last.nbytes * weight, [compiled.flat(a) for a in arrays])
     if last.ndim == 0 or last.nbytes * weight < 2 * MIN_BLOCK_BYTES or _threads == 1:  # one block: the whole
@@ -271,7 +272,6 @@ def on_pool(job, which, count, nbytes, arrays, numbers=(0, 0), floats=(0.0, 0.0)
     (``pool_blocks``): on the float32 arrays (at most eight, flat or C-ordered), the two
     whole numbers and the two floats; None for an array the kernel is told it lacks. Check
     ``pool_blocks(1)`` first: the pool must run."""
-    from . import compiled
     kernels = compiled.load()
     padded = [_NO_ARRAY if a is None else a for a in arrays] + [_NO_ARRAY] * (8 - len(arrays))
     kernels.run_job(job_address(job), count, pool_blocks(nbytes), getattr(kernels, which), *padded, *numbers, *floats)
@@ -282,11 +282,9 @@ def pool_blocks(nbytes):
     run (no numba, the kernels switched off, another machine, one thread). The kernels load
     first where they may (loading them starts the pool), so that a process's first op takes
     the path, and gives the bits, of every later one."""
-    if _pool_kernels is None:
-        from . import compiled
-        if not compiled.enabled() or _pool_kernels is None:
-            return 0
-    return 0 if _threads == 1 else max(1, min(_threads, int(nbytes // MIN_JOB_BYTES)))
+    if not compiled.enabled() or _pool_kernels is None or _threads == 1:
+        return 0
+    return max(1, min(_threads, int(nbytes // MIN_JOB_BYTES)))
 
 
 def job_address(name):

@@ -727,7 +727,7 @@ def rnn_steps(pre, weight_hh, hs, tanh_activation, rows):
 
 
 @jit
-def rnn_steps_backward(hs, grad, weight_hh, dh, tanh_activation, rows, x, weight_ih, grad_x, grads):
+def rnn_steps_backward(grad, weight_hh, dh, tanh_activation, rows, x, hs, weight_ih, grad_x, grads):
     """RNN.backward's loop for a block of rows, from the last step to the first: the
     activation's derivative from its output h (1 - h^2, or the mask h > 0 multiplied in
     as NumPy multiplies by a bool array) into one step's scratch, then the gradient
@@ -786,8 +786,9 @@ def add_step_grads(d_input, d_hidden, x, h_prev, weight_ih, grad_x, grads):
     multiply_rows(x.T, d_input, grad_ih_t, True)
     for row in range(len(d_input)):
         grad_bias_ih += d_input[row]
-    for row in range(len(d_hidden) if len(grad_bias_hh) else 0):
-        grad_bias_hh += d_hidden[row]
+    if len(grad_bias_hh):
+        for row in range(len(d_hidden)):
+            grad_bias_hh += d_hidden[row]
 
 
 @jit
@@ -800,7 +801,7 @@ def gru_steps(gates, weight_hh, bias, hs, h_candidates, rows):
 
 
 @jit
-def gru_steps_backward(gates, hs, h_candidates, grad, weight_hh, dh, rows, x, weight_ih, grad_x, grads):
+def gru_steps_backward(gates, h_candidates, grad, weight_hh, dh, rows, x, hs, weight_ih, grad_x, grads):
     """GRU.backward's loop for a block of rows, from the last step to the first: one
     step's gradients of x W_ih^T + b_ih and of h W_hh^T + b_hh in scratches, then the
     gradient reaching h_{t-1} and the step's share of the others (add_step_grads)."""

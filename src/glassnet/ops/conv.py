@@ -184,7 +184,7 @@ def direct_conv(x, padding, weight, out_size, stride, dilation, bias=None):
 
     # a multiply-add weighs as a byte of a pass
     _conv_in_blocks("CONV_DIRECT", run, -(-filters // 4), 4 * out[0].nbytes * weight[0].size, (rows, weight, bias, out),
-               (stride[0], dilation[0], 0), taps)
+                    (stride[0], dilation[0], 0), taps)
     return out
 
 
@@ -230,7 +230,7 @@ def winograd_conv(x, padding, weight, out_size, bias):
         kernels.conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left)
 
     _conv_in_blocks("CONV_WINOGRAD", run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks,
-               (rows, filters, bias, out), (chunks, top, left))
+                    (rows, filters, bias, out), (chunks, top, left))
     return out
 
 
@@ -246,7 +246,7 @@ def direct_weight_grad(x, padding, grad, weight_shape, stride, dilation):
         kernel(rows, grad, grad_weight, 4 * start, min(4 * stop, weight_shape[0]), stride[0], dilation[0], taps)
 
     _conv_in_blocks("CONV_WEIGHT_GRAD", run, -(-weight_shape[0] // 4), 4 * grad[0].nbytes * grad_weight[0].size,
-               (rows, grad, grad_weight, grad_weight), (stride[0], dilation[0], 0), taps)
+                    (rows, grad, grad_weight, grad_weight), (stride[0], dilation[0], 0), taps)
     return grad_weight
 
 

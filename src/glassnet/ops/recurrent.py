@@ -101,15 +101,16 @@ def _weight_grads(fn, first, x, h_prev, d_gates, input_to_hidden=None):
     return grad_x, grads
 
 
-def _steps_backward_compiled(fn, first, largest, run, own_hh_bias=False):
-    """A recurrence's backward loop compiled (``run(rows, grad_x, sums)``: the kernel
-    ``*_steps_backward``), each block of rows on a thread of its own: the gradients of x
-    and of the weights are taken step by step inside the loop, while each step's gate
-    gradients are in cache, and no (L, N, gates) array of them is kept. Each block sums
-    the weights' gradients over its rows (W_hh's, W_ih's transposed, b_ih's and, where
-    ``own_hh_bias`` (the GRU), b_hh's); the blocks' sums are added in the order of their
-    rows. ``first`` and ``largest`` as for :func:`_weight_grads` and :func:`_over_rows`.
-    Returns the gradients of x and of the weights and biases, None for those not needed."""
+def _steps_backward_compiled(fn, first, largest, kernel, arrays, own_hh_bias=False):
+    """A recurrence's backward loop compiled (the kernel named ``kernel``, called with
+    ``arrays``, then the block's rows, x, hs, W_ih, x's gradient and the block's sums),
+    each block of rows on a thread of its own: the gradients of x and of the weights are
+    taken step by step inside the loop, while each step's gate gradients are in cache,
+    and no (L, N, gates) array of them is kept. Each block sums the weights' gradients
+    over its rows (W_hh's, W_ih's transposed, b_ih's and, where ``own_hh_bias`` (the
+    GRU), b_hh's); the blocks' sums are added in the order of their rows. ``first`` and
+    ``largest`` as for :func:`_weight_grads` and :func:`_over_rows`. Returns the
+    gradients of x and of the weights and biases, None for those not needed."""
     needs, weight_ih, x = fn.needs_input_grad, fn.weight_ih, fn.x
     grad_x = xp.empty(x.shape if needs[0] else x.shape[:2] + (0,), xp.float32)
     sums = {}
@@ -117,7 +118,7 @@ def _steps_backward_compiled(fn, first, largest, run, own_hh_bias=False):
     def recur(rows):
         sums[rows.start] = (xp.zeros(fn.weight_hh.shape, xp.float32), xp.zeros(weight_ih.shape[::-1], xp.float32),
                             xp.zeros(len(weight_ih), xp.float32), xp.zeros(len(weight_ih) * own_hh_bias, xp.float32))
-        run(rows, grad_x, sums[rows.start])
+        getattr(compiled.load(), kernel)(*arrays, rows, x, fn.hs, weight_ih, grad_x, sums[rows.start])
 
     _over_rows(recur, largest, True)
     grad_hh, grad_ih_t, grad_bias_ih, grad_bias_hh = (sum(parts) for parts in zip(*(sums[start] for start in sorted(sums))))
@@ -190,8 +191,8 @@ class RNN(Function):
         hs, tanh = self.hs, self.nonlinearity == "tanh"
         dh = xp.zeros_like(hs[0])  # the gradient reaching h_t from step t + 1, updated in place
         if grad.dtype == xp.float32 and compiled.fits_each(hs, self.x, self.weight_hh, self.weight_ih):
-            grad_x, *weight_grads = _steps_backward_compiled(self, 2, hs[1:], lambda rows, grad_x, sums: compiled.load(
-                ).rnn_steps_backward(hs, grad, self.weight_hh, dh, tanh, rows, self.x, self.weight_ih, grad_x, sums))
+            grad_x, *weight_grads = _steps_backward_compiled(self, 2, hs[1:], "rnn_steps_backward",
+                                                             (grad, self.weight_hh, dh, tanh))
             return (grad_x, dh, *weight_grads)
         d_pre = xp.empty((len(grad),) + hs.shape[1:], dtype=hs.dtype)
 
@@ -319,9 +320,8 @@ class LSTM(Function):
         # both updated in place, step after step
         dh, dc = xp.zeros(grad_c.shape, grad_c.dtype), xp.array(grad_c, order="C")
         if grad_hs.dtype == xp.float32 and compiled.fits_each(self.gates, self.weight_hh, self.weight_ih, self.x, dh, dc):
-            grad_x, *weight_grads = _steps_backward_compiled(self, 3, self.gates, lambda rows, grad_x, sums: compiled.load(
-            ).lstm_steps_backward(self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc, rows, self.x,
-                                  self.hs, self.weight_ih, grad_x, sums))
+            grad_x, *weight_grads = _steps_backward_compiled(self, 3, self.gates, "lstm_steps_backward", (
+                self.gates, self.cs, self.tanh_cs, grad_hs, self.weight_hh, dh, dc))
             return (grad_x, dh, dc, *weight_grads)
         d_gates = xp.empty_like(self.gates)  # gradient of the gates' pre-activations
 
@@ -444,9 +444,8 @@ class GRU(Function):
         dh = xp.zeros(self.hs.shape[1:], self.hs.dtype)  # the gradient reaching h_t, updated in place
         if grad.dtype == xp.float32 and compiled.fits_each(self.gates, self.hs, self.h_candidates, self.x, self.weight_hh,
                                                           self.weight_ih):
-            grad_x, *weight_grads = _steps_backward_compiled(self, 2, self.gates, lambda rows, grad_x, sums: compiled.load(
-            ).gru_steps_backward(self.gates, self.hs, self.h_candidates, grad, self.weight_hh, dh, rows, self.x,
-                                 self.weight_ih, grad_x, sums), own_hh_bias=True)
+            grad_x, *weight_grads = _steps_backward_compiled(self, 2, self.gates, "gru_steps_backward", (
+                self.gates, self.h_candidates, grad, self.weight_hh, dh), own_hh_bias=True)
             return (grad_x, dh, *weight_grads)
         d_x_gates = xp.empty_like(self.gates)  # gradient of x W_ih^T + b_ih, per gate
 
