@@ -122,6 +122,60 @@ def test_retain_graph_allows_a_second_backward_that_accumulates():
     np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
 
 
+def _sums_in_place(monkeypatch):
+    """Record, for each gradient sum the engine makes, whether it added into the sum so far."""
+    from glassnet import threads
+    in_place, add = [], threads.add
+
+    def recording(a, b, out=None):
+        in_place.append(out is a)
+        return add(a, b, out)
+    monkeypatch.setattr(threads, "add", recording)
+    return in_place
+
+
+def test_a_gradient_handed_to_two_inputs_is_never_summed_into(monkeypatch):
+    """An Add hands one gradient array to both its inputs. Where one of them has a second
+    use whose gradient comes later, that gradient must go into a new array: adding it
+    into the shared one would change the other input's gradient too (here b's)."""
+    in_place = _sums_in_place(monkeypatch)
+    a, b = (gn.tensor(np.arange(1.0, 7.0).reshape(2, 3) * sign, requires_grad=True) for sign in (1, -1))
+    x1 = a * 1.0  # not a leaf: its gradients are summed in the engine's pending lists
+    x2 = b + x1 * 3.0  # x1's second use, whose backward runs only after the Add's below
+    ((x1 + x2) * 2.0).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((2, 3), 8.0))
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((2, 3), 2.0))
+    assert in_place == [False]
+
+
+def test_a_gradient_the_engine_owns_takes_the_next_in_place(monkeypatch):
+    """x1's first gradient comes from a product, a new array nothing else refers to: the
+    Add's gradient (also handed to b) is added into it in place, and b's stays whole."""
+    in_place = _sums_in_place(monkeypatch)
+    a, b = (gn.tensor(np.arange(1.0, 7.0).reshape(2, 3) * sign, requires_grad=True) for sign in (1, -1))
+    x1 = a * 1.0
+    ((x1 + b) * x1).sum().backward()  # d/dx1 = 2 x1 + b, d/db = x1
+    np.testing.assert_array_equal(a.grad.numpy(), a.numpy())
+    np.testing.assert_array_equal(b.grad.numpy(), a.numpy())
+    assert in_place == [True]
+
+
+def test_a_residual_blocks_gradients_match_pytorch_with_sums_in_place(monkeypatch):
+    """A tensor used three times (a residual sum, a product, a ReLU): its gradient summed
+    in place where the engine owns it, as PyTorch's values."""
+    in_place = _sums_in_place(monkeypatch)
+    data = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)  # 77 KB: NumPy's add
+
+    def run(lib, tensor):
+        x = tensor(data, requires_grad=True)
+        h = x * 0.5
+        y = h + (h * h).relu() + h.tanh()
+        y.sum().backward()
+        return x.grad.numpy() if lib is gn else x.grad.detach().numpy()
+    np.testing.assert_allclose(run(gn, gn.tensor), run(torch, torch.tensor), rtol=1e-6, atol=1e-6)
+    assert True in in_place
+
+
 # -- seeing and steering the graph ---------------------------------------------------------
 
 

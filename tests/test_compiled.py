@@ -208,6 +208,33 @@ def test_relu_is_numpys_to_the_last_bit(monkeypatch, spy):
         assert fast.tobytes() == plain.tobytes()
 
 
+def test_large_sums_on_the_pool_are_numpys_to_the_last_bit(monkeypatch, spy, split_threads):
+    """A residual sum past SPLIT_ADD_BYTES, and a gradient summed into in place, go to the
+    pool's ADD job in uneven blocks: NaN, infinities, signed zeros and subnormals as
+    NumPy's add gives them, with the kernels on and off."""
+    from glassnet import threads
+    if not compiled.enabled() or threads._pool_kernels is None:
+        pytest.skip("the pool needs numba, x86-64 Linux and OpenBLAS's pthreads build (0.3.27 on)")
+    split_threads()
+    x, y, upstream = _data(40, 90, 33), _data(40, 90, 33, seed=1), _data(40, 90, 33, seed=2)  # 475 KB each
+    x.reshape(-1)[8:16] = [np.nan, np.inf, -np.inf, -0.0, 0.0, np.inf, 1e-45, -1e-45]
+    y.reshape(-1)[8:16] = [1.0, -np.inf, -np.inf, -0.0, -0.0, np.nan, -1e-45, 1e-45]
+
+    def compute():
+        a, b = gn.tensor(x, requires_grad=True), gn.tensor(y, requires_grad=True)
+        with np.errstate(invalid="ignore"):  # NumPy says so of inf - inf
+            h = a * 1.0
+            out = h + b  # the ADD job; in backward h's two gradients, the second added in place
+            (out * h).backward(gn.tensor(upstream))
+        jobs.append(spy.count("ADD"))
+        return [out.numpy(), a.grad.numpy(), b.grad.numpy()]
+    jobs = []
+    fast, plain = both_paths(monkeypatch, spy, compute)
+    assert jobs == [2, 0]
+    for a, b in zip(fast, plain):
+        assert a.tobytes() == b.tobytes()
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "rows over threads"])
 def test_linear_adds_its_bias_as_numpy_does(monkeypatch, spy, split_threads, split):
     """The bias added to every row of the product, to the last bit, in blocks of rows

@@ -8,9 +8,11 @@ calling each op's local ``backward`` rule and summing the gradients that meet at
 """
 import contextlib
 import numbers
+import sys
 import threading
 import weakref
 
+from . import threads
 from .backend import memory_owner, xp
 from .device import CPU, as_device
 from .device import device as _Device
@@ -430,7 +432,29 @@ def _add_output_grad(pending, fn, index, grad):
         )
     if grads is None:
         grads = pending[id(fn)] = [None] * len(fn.outputs)
-    grads[index] = grad if grads[index] is None else grads[index] + grad
+    if grads[index] is None:
+        grads[index] = grad
+    else:  # asked first: an argument already taken from the list would count as a reference
+        in_place = _only_in(grads, index, grad)
+        grads[index] = threads.add(grads[index], grad, out=grads[index] if in_place else None)
+
+
+# The references an array has when one list holds it and nothing else: the list's, and
+# that of the argument getrefcount is called with (2 in CPython)
+_list = [xp.empty(0)]
+_REFERENCES_WHEN_ONLY_IN_A_LIST = sys.getrefcount(_list[0])
+del _list
+
+
+def _only_in(grads, index, grad):
+    """Whether the gradient summed so far at grads[index] may take ``grad`` in place: an
+    array of its own memory (no view), to which nothing but this list refers. An op may
+    hand one gradient to several inputs (Add does), keep it, or pass on a view of it;
+    then it is shared, and the sum is a new array. PyTorch's autograd adds in place on
+    the same condition (its input buffer holding the only reference): a residual
+    network's shortcut gradients then cost no new array of their size."""
+    return (sys.getrefcount(grads[index]) == _REFERENCES_WHEN_ONLY_IN_A_LIST and grads[index].base is None
+            and grads[index].flags.writeable and grads[index].shape == grad.shape and grads[index].dtype == grad.dtype)
 
 
 def _checked_grad(fn, parent, grad, check):

@@ -38,6 +38,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from . import compiled
+from .backend import xp
 
 # Below this many bytes per block, a thread's start-up costs more than it saves.
 MIN_BLOCK_BYTES = 1 << 20
@@ -149,6 +150,28 @@ def map_blocks(kernel, *arrays, weight=1.0, job=None):
         kernel(*[array[index] for array in arrays])
 
     in_blocks(run, last.shape[axis], last.nbytes * weight / max(last.shape[axis], 1))
+
+
+# Below this many bytes, an add runs as NumPy's one call: in blocks it would cost more in
+# hand-over than the second core saves (two blocks pay from about 80 KB of work, MIN_JOB_BYTES)
+SPLIT_ADD_BYTES = 1 << 18
+
+
+def add(a, b, out=None):
+    """a + b for arrays of one shape and dtype, into ``out`` where given (which may be ``a``
+    itself: added in place), else a new array laid out as ``a``. From SPLIT_ADD_BYTES on,
+    on all threads (the pool's ADD job, or NumPy's add in blocks): a residual network's
+    sums, and their gradients', are megabytes, which one core adds at half the speed of
+    two (bench/RESULTS.md, issue 11, tenth session)."""
+    if a.nbytes < SPLIT_ADD_BYTES:
+        return xp.add(a, b, out=out)
+    out = xp.empty_like(a) if out is None else out
+    map_blocks(_numpy_add, a, b, out, weight=3 * CHEAP, job="ADD")
+    return out
+
+
+def _numpy_add(a, b, out):
+    xp.add(a, b, out=out)
 
 
 # -- one pool: OpenBLAS's products on glassnet's helper threads --------------------------------

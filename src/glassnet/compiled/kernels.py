@@ -143,6 +143,21 @@ def relu_into(x, out):
 
 
 @jit
+def add_into(a, b, out):
+    """out = a + b (ops.elementwise.Add's forward, a gradient's sum), as NumPy adds."""
+    for k in range(out.size):
+        out[k] = a[k] + b[k]
+
+
+@jit
+def add_in_place(total, b):
+    """total += b: add_into with out = a, in a loop of its own, since one whose output
+    overlaps an input sends LLVM to its scalar version (compiled.kernels' GRU cell)."""
+    for k in range(total.size):
+        total[k] += b[k]
+
+
+@jit
 def relu_backward(out, grad, grad_x):
     """grad times the mask out > 0, multiplied as NumPy multiplies by a bool array (so a
     NaN gradient where the mask is 0 stays NaN, as on NumPy's path)."""
@@ -2012,13 +2027,13 @@ def _job_floats(arguments, field, start, stop):
 
 
 # the element-wise kernels of flat arrays, by number (``which``)
-RELU, SIGMOID, TANH, GELU, RELU_BACKWARD, GELU_BACKWARD = range(6)
+RELU, SIGMOID, TANH, GELU, RELU_BACKWARD, GELU_BACKWARD, ADD = range(7)
 
 
 @numba.cfunc(types.void(types.int64), nopython=True, cache=True)
 def elementwise_job(address):
-    """One block of an element-wise kernel: ``out = f(x)`` (arrays 0 and 1) or, for a
-    backward, ``grad_x = f(saved, grad)`` (arrays 0, 1 and 2)."""
+    """One block of an element-wise kernel: ``out = f(x)`` (arrays 0 and 1), for a
+    backward ``grad_x = f(saved, grad)`` (arrays 0, 1 and 2), or ``out = a + b`` (0, 1, 2)."""
     arguments = numba.carray(int_pointer(address), JOB_FIELDS)
     start, stop, which = arguments[START], arguments[STOP], arguments[WHICH]
     a = _job_floats(arguments, ARRAYS, start, stop)
@@ -2035,6 +2050,11 @@ def elementwise_job(address):
         relu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
     elif which == GELU_BACKWARD:
         gelu_backward(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
+    elif which == ADD:  # out = a + b, or a += b where out is a
+        if arguments[ARRAYS + 2] == arguments[ARRAYS]:
+            add_in_place(a, b)
+        else:
+            add_into(a, b, _job_floats(arguments, ARRAYS + 2, start, stop))
 
 
 @jit_inline

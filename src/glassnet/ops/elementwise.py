@@ -8,7 +8,7 @@ import math
 from .. import compiled
 from ..backend import in_layout_of, xp
 from ..tensor import Function, Tensor, unbroadcast
-from ..threads import CHEAP, map_blocks
+from ..threads import CHEAP, add, map_blocks
 
 # -- binary (broadcasting) -----------------------------------------------------------------
 
@@ -30,7 +30,8 @@ class Add(Function):
         self.a_shape, self.b_shape = a.shape, b.shape
         if a.shape != b.shape:
             _check_broadcast("add", a, b)
-        return a + b
+            return a + b
+        return add(a, b) if a.dtype == b.dtype else a + b  # add: on all threads where it is large
 
     def backward(self, grad):
         return unbroadcast(grad, self.a_shape), unbroadcast(grad, self.b_shape)
