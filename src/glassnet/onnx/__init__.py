@@ -243,8 +243,9 @@ def _convert(g, op):
                "translates); help: write the layer with those ops, or leave it out of the exported model")
     for index, (tensor, version) in enumerate(zip(op.inputs, op.read)):
         if version is not None and g.made.get(id(tensor), version) != version:
-            g.fail(f"its input {index} was changed in place (x += ..., x[...] = ...) after the op that made it; the "
-                   "record cannot follow that; help: write the forward pass out of place (x = x + ...)")
+            g.fail(f"its input {index} was changed in place (x += ..., x[...] = ..., a layer built with "
+                   "inplace=True) after the op that made it; the record cannot follow that; help: write the forward "
+                   "pass out of place (x = x + ..., inplace=False)")
     for key, value in op.options.items():
         # sizes and arrays are checked where the converter reads them (Graph.sizes, Graph.value)
         if key not in converter.sizes and not isinstance(value, (Tensor, np.ndarray)):
