@@ -316,7 +316,7 @@ def test_dropout2d_in_eval_mode_and_edge_probabilities():
     np.testing.assert_array_equal(Dropout2d(0.5).eval()(x).numpy(), x.numpy())
     np.testing.assert_array_equal(Dropout2d(0.0)(x).numpy(), x.numpy())
     np.testing.assert_array_equal(Dropout2d(1.0)(x).numpy(), 0.0)
-    assert repr(Dropout2d(0.2)) == "Dropout2d(p=0.2)"  # no in-place mode, so no inplace=False
+    assert repr(Dropout2d(0.2)) == "Dropout2d(p=0.2, inplace=False)"  # as PyTorch's
     assert dropout2d(gn.tensor(np.ones((2, 3, 5), np.float32)), 0.5).shape == (2, 3, 5)  # (N, C, L) as in PyTorch
 
 

@@ -364,8 +364,7 @@ def test_repr_matches_pytorch():
 
     assert repr(build(nn)) == repr(build(torch.nn))
     assert repr(_make_net(nn)) == repr(_make_net(torch.nn))
-    # glassnet's Dropout has no in-place mode, so its repr has no inplace=False
-    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2)"
+    assert repr(nn.Dropout(0.2)) == repr(torch.nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"
 
 
 def test_forward_hooks_see_inputs_and_output_and_can_be_removed():

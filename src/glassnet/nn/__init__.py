@@ -5,7 +5,10 @@ One file per family: ``linear``, ``activation``, ``conv``, ``pooling``, ``batchn
 ``transformer``, ``loss``, ``container``; ``functional`` holds every op in functional form.
 """
 from . import functional, init, utils
-from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
+    PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold,
+)
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
@@ -26,6 +29,8 @@ from .transformer import (
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Flatten", "Dropout", "Dropout2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid",
+    "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "PReLU", "GLU", "Softmin",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "LayerNorm", "GroupNorm", "RMSNorm", "Embedding",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",

@@ -7,6 +7,7 @@ backward is (``linear`` calls ``ops.Linear``, ``cross_entropy`` ``ops.CrossEntro
 ``conv2d`` ``ops.Conv2d``, ...). Those ops receive their options in normal form, so the
 checks and the normalization of arguments live here, beside the functions.
 """
+import functools
 import math
 import numbers
 import warnings
@@ -31,9 +32,11 @@ def flatten(input, start_dim=1, end_dim=-1):
     return _as_tensor(input).flatten(start_dim, end_dim)
 
 
-def dropout(input, p=0.5, training=True, generator=None):
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p), so the
-    expected value is unchanged and evaluation needs no rescaling."""
+    expected value is unchanged and evaluation needs no rescaling. ``inplace=True``
+    writes the result into ``input`` and returns it (in training; otherwise ``input``
+    is returned as it is)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
     input = _as_tensor(input)
@@ -42,10 +45,10 @@ def dropout(input, p=0.5, training=True, generator=None):
     generator = generator or random.generator()
     keep = generator.random(input.shape, dtype=xp.float32) >= p
     scale = xp.asarray(0.0 if p == 1 else 1 / (1 - p), dtype=input.dtype)
-    return input * Tensor(keep * scale)
+    return _in_place(input, inplace, "dropout_", lambda x: x * Tensor(keep * scale))
 
 
-def dropout2d(input, p=0.5, training=True, generator=None):
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     """Zero whole channels: each (example, channel) pair is dropped with probability ``p``
     and the kept ones are scaled by 1/(1-p). Neighbouring pixels of a feature map are
     strongly correlated, so dropping single pixels would barely regularize a CNN.
@@ -70,18 +73,27 @@ def dropout2d(input, p=0.5, training=True, generator=None):
     keep = generator.random(input.shape[:2], dtype=xp.float32) >= p
     scale = xp.asarray(0.0 if p == 1 else 1 / (1 - p), dtype=input.dtype)
     mask = (keep * scale).reshape(input.shape[:2] + (1,) * (input.ndim - 2))  # broadcast over each map
-    return input * Tensor(mask)
+    return _in_place(input, inplace, "dropout2d_", lambda x: x * Tensor(mask))
 
 
 # -- activations ---------------------------------------------------------------------------
 
 
-def relu(input):
-    return _as_tensor(input).relu()
+def relu(input, inplace=False):
+    """max(0, x); ``inplace=True`` writes the result into ``input`` and returns it.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([-1.0, 2.0])
+    >>> gn.nn.functional.relu(x, inplace=True) is x, x
+    (True, tensor([0., 2.]))
+    """
+    input = _as_tensor(input)
+    return input.relu_() if inplace else input.relu()
 
 
-def leaky_relu(input, negative_slope=0.01):
-    return ops.LeakyReLU.apply(_as_tensor(input), negative_slope=negative_slope)
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    leaky = functools.partial(ops.LeakyReLU.apply, negative_slope=negative_slope)
+    return _in_place(_as_tensor(input), inplace, "leaky_relu_", leaky)
 
 
 def sigmoid(input):
@@ -104,6 +116,180 @@ def softmax(input, dim=-1):
 
 def log_softmax(input, dim=-1):
     return _as_tensor(input).log_softmax(dim=dim)
+
+
+def softmin(input, dim=-1):
+    """softmax(-x) along ``dim``: the smallest scores get the largest probabilities."""
+    return softmax(-_as_tensor(input), dim)
+
+
+# The activations below are composed from tensor ops, so autograd gives their gradients. At a
+# kink each takes the gradient PyTorch defines there (ReLU6's is 0 at 0 and at 6, hardswish's
+# 0 at -3 and 1 at 3, ...): test_activations checks those points against PyTorch.
+
+# SELU's constants (Klambauer et al., 2017): they keep activations at mean 0 and variance 1
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (exp(x) - 1) otherwise: a ReLU whose negative side saturates at -alpha."""
+    return _in_place(_as_tensor(input), inplace, "elu_", lambda x: _elu(x, alpha))
+
+
+def selu(input, inplace=False):
+    """SELU_SCALE * elu(x, SELU_ALPHA): through a deep stack of linear layers initialized with
+    variance 1/fan_in, the activations stay near mean 0 and variance 1 (self-normalizing)."""
+    return _in_place(_as_tensor(input), inplace, "selu_", lambda x: _elu(x, SELU_ALPHA, scale=SELU_SCALE))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (exp(x / alpha) - 1) otherwise: ELU with a slope of 1 at 0 for any alpha."""
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0 (the input is divided by it)")
+    return _in_place(_as_tensor(input), inplace, "celu_", lambda x: _elu(x, alpha, input_scale=1 / alpha))
+
+
+def _elu(x, alpha, scale=1.0, input_scale=1.0):
+    """PyTorch's one formula behind ELU, SELU and CELU: ``scale * x`` for x > 0, else
+    ``alpha * scale * (exp(input_scale * x) - 1)``, written as a sum of the two sides.
+
+    The exponential is taken of min(x, 0): of a large positive x it would overflow to inf.
+    At 0, clamp passes the gradient and relu does not, so the slope there is the negative
+    side's, as in PyTorch. exp(x) - 1 stands for PyTorch's expm1 (glassnet has no such op),
+    within 6e-8 of it in float32.
+    """
+    negative = (x.clamp(max=0) * input_scale).exp() - 1
+    return x.relu() * scale + negative * (alpha * scale)
+
+
+def silu(input, inplace=False):
+    """x sigmoid(x), also called swish (EfficientNet, LLaMA's feed-forward)."""
+    return _in_place(_as_tensor(input), inplace, "silu_", lambda x: x * x.sigmoid())
+
+
+def mish(input, inplace=False):
+    """x tanh(softplus(x)) (Misra, 2019)."""
+    return _in_place(_as_tensor(input), inplace, "mish_", lambda x: x * _softplus(x).tanh())
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, a smooth ReLU. Where beta x > ``threshold`` it is x
+    itself, as in PyTorch (with the defaults the two agree there to float32's precision)."""
+    input = _as_tensor(input)
+    scaled = input * beta
+    return ops.where(scaled > threshold, input, _softplus(scaled) / beta)
+
+
+def _softplus(x):
+    """log(1 + exp(x)) for any x: max(x, 0) + log(1 + exp(-|x|)) never overflows, and its
+    gradient is sigmoid(x) everywhere, 1/2 at 0 too (where max's tie shares the gradient)."""
+    return x.maximum(0) + (-x.abs()).exp().log1p()
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), finite and exact for large |x| (log of a sigmoid
+    that rounded to 0 would be -inf)."""
+    return -_softplus(-_as_tensor(input))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _in_place(_as_tensor(input), inplace, "hardtanh_", lambda x: _hardtanh(x, min_val, max_val))
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6): a ReLU capped at 6 (MobileNet), hardtanh between 0 and 6."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6: a piecewise-linear sigmoid, 0 below -3 and 1 above 3 (MobileNetV3)."""
+    return _in_place(_as_tensor(input), inplace, "hardsigmoid_", lambda x: (_hardtanh(x, -3, 3) + 3) / 6)
+
+
+def hardswish(input, inplace=False):
+    """x relu6(x + 3) / 6: a piecewise-quadratic SiLU (MobileNetV3)."""
+    return _in_place(_as_tensor(input), inplace, "hardswish_", lambda x: x * (_hardtanh(x, -3, 3) + 3) / 6)
+
+
+def _hardtanh(x, low, high):
+    """x clipped to [low, high], its gradient passing only strictly between them, as PyTorch's
+    hardtanh's (clamp lets it through at the ends too)."""
+    clipped = x.clamp(low, high)
+    if not clipped.requires_grad:
+        return clipped  # the same values: the where below only shapes the gradient (and ONNX export can't trace it)
+    return ops.where((x > low) & (x < high), clipped, clipped.detach())
+
+
+def softsign(input):
+    """x / (1 + |x|): a tanh-like squashing to (-1, 1) that approaches its limits slowly."""
+    input = _as_tensor(input)
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    input = _as_tensor(input)
+    return input - input.tanh()
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between: moves every value lambd
+    toward 0. relu passes no gradient at 0, so there is none at ±lambd, as in PyTorch."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be at least 0, got {lambd}")
+    input = _as_tensor(input)
+    return (input - lambd).relu() - (-input - lambd).relu()
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0 (no gradient at ±lambd, as in PyTorch)."""
+    input = _as_tensor(input)
+    return ops.where((input >= -lambd) & (input <= lambd), 0, input)  # tested this way round, a NaN stays NaN
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > ``threshold``, else ``value`` (no gradient at the threshold itself)."""
+    return _in_place(_as_tensor(input), inplace, "threshold_", lambda x: ops.where(x <= threshold, value, x))
+
+
+def prelu(input, weight):
+    """x for x > 0, weight * x otherwise, with a learned slope: one ``weight`` for all
+    channels, or one per channel (axis 1 of the input).
+
+    Shape: input (N, C, *) (or any shape with a single weight), weight (1,) or (C,) -> input's.
+    """
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    channels = input.shape[1] if input.ndim > 1 else 1
+    if weight.ndim > 1 or weight.numel() not in (1, channels):
+        raise ValueError(
+            f"prelu: weight of shape {weight.shape} for an input of shape {input.shape}; it must hold 1 "
+            f"slope or one per channel (axis 1 of the input: {channels})"
+        )
+    slope = weight.reshape((-1,) + (1,) * (input.ndim - 2)) if input.ndim > 1 else weight.reshape(())
+    # clamp passes the gradient at 0 and relu does not: there the slope is weight's, as in PyTorch
+    return input.relu() + slope * input.clamp(max=0)
+
+
+def glu(input, dim=-1):
+    """The gated linear unit: a * sigmoid(b), where a and b are the two halves of the input
+    along ``dim`` (Dauphin et al., 2017).
+
+    Shape: (*, 2k, *) -> (*, k, *), halving ``dim``.
+    """
+    input = _as_tensor(input)
+    if input.ndim == 0:
+        raise ValueError("glu: a scalar cannot be halved; help: give a tensor with at least one dimension")
+    if input.shape[dim] % 2:
+        raise ValueError(
+            f"glu: the halving dimension must be even, but dimension {dim} of the input {input.shape} "
+            f"is size {input.shape[dim]}"
+        )
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
 
 
 # -- losses --------------------------------------------------------------------------------
@@ -947,6 +1133,16 @@ def _causal_mask(length, source_length, dtype):
 
 def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _in_place(input, inplace, name, compute):
+    """``compute(input)``; with ``inplace``, written into ``input`` itself, which is returned
+    (PyTorch's ``inplace=True``; ``name`` is its in-place op, for the errors). The values are
+    computed from a copy when the input requires grad: an op that saved it for its backward
+    would otherwise find it overwritten (PyTorch keeps the original for them too)."""
+    if not inplace:
+        return compute(input)
+    return input._update(lambda old: compute(old.clone() if old.requires_grad else old), name)
 
 
 def _as_array(x):
