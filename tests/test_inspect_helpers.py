@@ -91,6 +91,8 @@ def test_the_shared_helpers_describe_layers_and_check_labels():
     model = gn.nn.Sequential(gn.nn.Conv2d(1, 2, 3), gn.nn.ReLU(), gn.nn.Flatten(), gn.nn.Linear(72, 3))
     assert layers.layers_of_type(model, gn.nn.Conv2d) == ["0"]
     assert layers.layers_of_type(model, layers.ACTIVATIONS) == ["1"]
+    mobile = gn.nn.Sequential(gn.nn.Linear(4, 4), gn.nn.Hardswish(), gn.nn.Linear(4, 4), gn.nn.ReLU6(inplace=True))
+    assert layers.layers_of_type(mobile, layers.ACTIVATIONS) == ["1", "3"]  # every activation, not only ReLU's kin
     assert layers.describe_layers(model) == "0 (Conv2d), 1 (ReLU), 2 (Flatten), 3 (Linear)"
     assert layers.describe_model(model, "Sequential") == "Sequential"
     assert layers.describe_model(model, "cnn") == "cnn (Sequential)"
@@ -117,6 +119,17 @@ def test_without_matplotlib_importing_inspect_is_one_clear_error():
     module, kind, message = _python(code).strip().split("|")
     assert (module, kind) == ("glassnet.extras", "MissingExtra")
     assert message == f"drawing glassnet.inspect's figures needs matplotlib, which is not installed: {INSTALL}"
+
+
+def test_layers_built_in_place_do_not_overwrite_what_a_tool_recorded():
+    model = gn.nn.Sequential(gn.nn.Linear(3, 4), gn.nn.ReLU(inplace=True), gn.nn.Linear(4, 2))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    _, found = layers.capture(model, x, ["0"])
+    np.testing.assert_array_equal(found["0"], model[0](gn.tensor(x)).detach().numpy())  # negatives kept
+    assert model[1].inplace  # restored
+    with layers.inspecting(model):
+        assert not model[1].inplace
+    assert model[1].inplace
 
 
 def _without(monkeypatch, package):

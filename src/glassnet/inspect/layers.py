@@ -13,7 +13,9 @@ from ..tensor import Tensor, no_grad
 from ..train import predict
 
 # the non-linearities: after each of them a layer's representation is complete
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.CELU, nn.SiLU, nn.Mish,
+               nn.Softplus, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.PReLU, nn.LogSigmoid, nn.Softsign,
+               nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold, nn.GLU)  # Hardtanh: ReLU6 too
 
 
 # -- layers, by name and by type ---------------------------------------------------------
@@ -67,11 +69,12 @@ def capture(model, inputs, names, grad=False):
             found[name] = output
         handles.append(get_layer(model, name).register_forward_hook(record))
     try:
-        if grad:
-            output = model(inputs if isinstance(inputs, Tensor) else Tensor(inputs))
-        else:
-            with no_grad():
-                output = model(Tensor(np.asarray(inputs)))
+        with out_of_place(model):
+            if grad:
+                output = model(inputs if isinstance(inputs, Tensor) else Tensor(inputs))
+            else:
+                with no_grad():
+                    output = model(Tensor(np.asarray(inputs)))
     finally:
         for handle in handles:
             handle.remove()
@@ -155,17 +158,33 @@ def predict_proba(model, images, batch_size=512):
 
 @contextlib.contextmanager
 def inspecting(network):
-    """Evaluation mode (no dropout, BatchNorm's running statistics) and frozen weights
-    (gradients flow to the inputs only, and no parameter's ``.grad`` is touched); both
-    restored afterwards."""
+    """Evaluation mode (no dropout, BatchNorm's running statistics), frozen weights
+    (gradients flow to the inputs only, and no parameter's ``.grad`` is touched) and no
+    layer in place (see :func:`out_of_place`); all restored afterwards."""
     was_training = network.training
     trainable = [p for p in network.parameters() if p.requires_grad]
     network.eval()
     for parameter in trainable:
         parameter.requires_grad = False
     try:
-        yield network
+        with out_of_place(network):
+            yield network
     finally:
         for parameter in trainable:
             parameter.requires_grad = True
         network.train(was_training)
+
+
+@contextlib.contextmanager
+def out_of_place(network):
+    """Layers built with ``inplace=True`` (ReLU, Dropout, ...) compute out of place in the
+    block: in place, they would overwrite the output of the layer before them, which a tool
+    has recorded, or refuse it when a tool made it a leaf that requires grad."""
+    in_place = [module for module in network.modules() if getattr(module, "inplace", False) is True]
+    for module in in_place:
+        module.inplace = False
+    try:
+        yield network
+    finally:
+        for module in in_place:
+            module.inplace = True
