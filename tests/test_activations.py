@@ -391,13 +391,39 @@ def test_onnx_export_of_a_model_with_the_activation(activation, tmp_path):
     assert gn.onnx.verify(tmp_path / "model.onnx", model, x) < 1e-5
 
 
-@pytest.mark.parametrize("activation", [nn.Threshold(0.1, 2.0), nn.Hardshrink()], ids=repr)
-def test_onnx_export_refuses_a_branch_on_the_inputs_values_naming_the_layer(activation, tmp_path):
+@pytest.mark.parametrize("activation", [nn.Threshold(0.1, 2.0), nn.Hardshrink(), nn.Softplus(beta=2.0, threshold=1.0)],
+                         ids=repr)
+def test_onnx_export_computes_a_mask_from_the_input_even_where_the_example_never_crossed_it(activation, tmp_path):
+    """The masks of these layers (x > threshold, |x| <= lambd, beta x > threshold) are
+    comparisons, which the record sees as ops (ops.Logic): the graph computes them, so an
+    example whose values all lie on one side (as the export's two recordings here) still
+    gives a graph that is right for values on the other."""
     pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    gn.seed(0)
     model = nn.Sequential(nn.Linear(4, 4), activation, nn.Linear(4, 2))
-    x = gn.tensor(np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
-    with pytest.raises(gn.onnx.ExportError, match=rf"op Where in layer 1 \({type(activation).__name__}\)"):
-        gn.onnx.export(model, x, tmp_path / "model.onnx")
+    small = gn.tensor(np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32) * 0.01)
+    gn.onnx.export(model, small, tmp_path / "model.onnx")
+    wide = gn.tensor(np.random.default_rng(1).standard_normal((64, 4)).astype(np.float32) * 10)
+    assert gn.onnx.verify(tmp_path / "model.onnx", model, wide) < 1e-5
+
+
+def test_onnx_export_writes_comparisons_and_the_logic_of_masks(tmp_path):
+    """x > 0.5, x <= -1 (a Python number compared in the tensor's float32), their & | ^,
+    ~ and !=, as ONNX's Greater, LessOrEqual, And, Or, Xor, Not and Equal."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+
+    class Masks(nn.Module):
+        def forward(self, x):
+            high, low = x > 0.5, x <= -1
+            mixed = ((high | low) ^ (x != 0.25)) & ~(x >= 2)
+            return ops_where(mixed, x, x * 3)
+    from glassnet.ops import where as ops_where
+    x = gn.tensor(np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32))
+    gn.onnx.export(Masks(), x, tmp_path / "masks.onnx")
+    other = gn.tensor(np.linspace(-3, 3, 40, dtype=np.float32).reshape(8, 5))
+    assert gn.onnx.verify(tmp_path / "masks.onnx", Masks(), other) == 0
 
 
 def test_onnx_export_refuses_an_in_place_layer_and_says_so(tmp_path):

@@ -1095,11 +1095,9 @@ class Tensor:
 
     # comparisons give boolean tensors and carry no gradient
     def _compare(self, other, ufunc):
-        if isinstance(other, Tensor):
-            other = other._data
-        elif not isinstance(other, (xp.ndarray, numbers.Number, xp.generic, list, tuple)):
+        if not isinstance(other, (Tensor, xp.ndarray, numbers.Number, xp.generic, list, tuple)):
             return NotImplemented  # e.g. pytest.approx, which compares itself
-        return Tensor._wrap(ufunc(self._data, other), False)
+        return ops.Logic.apply(self, other, ufunc=ufunc.__name__)
 
     def __lt__(self, other):
         return self._compare(other, xp.less)
@@ -1178,18 +1176,18 @@ class Tensor:
         return Tensor._wrap(xp.logical_xor(self._data, _as_array(other)), False)
 
     def __and__(self, other):
-        return _bitwise(xp.bitwise_and, "&", self, other)
+        return _bitwise("bitwise_and", "&", self, other)
 
     def __or__(self, other):
-        return _bitwise(xp.bitwise_or, "|", self, other)
+        return _bitwise("bitwise_or", "|", self, other)
 
     def __xor__(self, other):
-        return _bitwise(xp.bitwise_xor, "^", self, other)
+        return _bitwise("bitwise_xor", "^", self, other)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self):
-        return _bitwise(lambda a, _: xp.invert(a), "~", self, self)
+        return _bitwise("invert", "~", self, None)
 
     bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
 
@@ -1607,12 +1605,13 @@ def _arithmetic(op, a, b):
 
 
 def _bitwise(ufunc, symbol, a, b):
-    """``a & b`` and friends: bool and integer tensors only (no gradient), PyTorch's promotion."""
-    dtype = dtypes.result_type(a, b)
+    """``a & b`` and friends (``~a``: b None): bool and integer tensors only (no gradient),
+    PyTorch's promotion; ``ufunc`` is NumPy's name."""
+    dtype = dtypes.result_type(a, a if b is None else b)
     if dtype.kind == "f":
         raise TypeError(f"{symbol}: bitwise operators take bool or integer tensors, got {dtype}; "
                         "help: compare first (x > 0) to make a bool mask")
-    return Tensor._wrap(ufunc(_as_operand(a, dtype)._data, _as_operand(b, dtype)._data), False)
+    return ops.Logic.apply(_as_operand(a, dtype), None if b is None else _as_operand(b, dtype), ufunc=ufunc)
 
 
 def _refuse_bool_subtraction(a, b):

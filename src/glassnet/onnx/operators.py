@@ -8,11 +8,12 @@ ONNX operators (GELU from Erf, attention from MatMul and Softmax). An op missing
 named, with its layer, in the error :func:`glassnet.onnx.export` raises.
 """
 import math
+import numbers
 
 import numpy as np
 
 from .. import ops
-from .graph import as_array
+from .graph import ExportError, as_array
 
 CONVERTERS = {}
 
@@ -106,6 +107,33 @@ def gelu(g, op):
     else:
         curve = g.node("Erf", [g.node("Div", [x, g.scalar(math.sqrt(2), dtype, "sqrt_2")])])
     return g.node("Mul", [half_x, g.node("Add", [g.scalar(1, dtype, "one"), curve])])
+
+
+LOGIC = {"greater": "Greater", "less": "Less", "equal": "Equal", "greater_equal": "GreaterOrEqual",
+         "less_equal": "LessOrEqual", "not_equal": "Equal",  # then Not
+         "bitwise_and": "And", "bitwise_or": "Or", "bitwise_xor": "Xor", "invert": "Not"}  # of bools
+
+
+@converts(ops.Logic)
+def logic(g, op):
+    """A comparison, both sides in the dtype NumPy compared them in (a Python number takes
+    the tensor's; ONNX compares operands of one type only), or the logic of bool masks."""
+    ufunc, inputs = op.options["ufunc"], [x for x in op.inputs if x is not None]
+    if ufunc.startswith(("bitwise", "invert")) and as_array(inputs[0]).dtype != np.bool_:
+        raise ExportError(f"{g.where()}: {ufunc} of {as_array(inputs[0]).dtype} tensors: glassnet exports bitwise "
+                          "logic of bool masks only; help: leave it out of the exported model")
+    python = [isinstance(x, (numbers.Number, list, tuple)) for x in inputs]
+    dtype = np.result_type(*[x if plain else as_array(x) for x, plain in zip(inputs, python)])
+    sides = []
+    for index, (x, plain) in enumerate(zip(inputs, python)):
+        if plain:
+            sides.append(g.scalar(x, dtype, "bound"))
+        elif as_array(x).dtype != dtype:
+            sides.append(g.node("Cast", [g.input(op, index)], to=g.helper.np_dtype_to_tensor_dtype(dtype)))
+        else:
+            sides.append(g.input(op, index))
+    result = g.node(LOGIC[ufunc], sides)
+    return g.node("Not", [result]) if ufunc == "not_equal" else result
 
 
 @converts(ops.Where)

@@ -47,8 +47,9 @@ functions check, then call ``ops.X.apply``; ``Tensor``'s methods call the ops di
 from .attention import Attention, attention_reference
 from .conv import Conv2d, ConvTranspose2d, conv2d_reference, conv2d_winograd_reference, conv_transpose2d_reference
 from .elementwise import (
-    GELU, Abs, Add, Cast, Ceil, Clip, Cos, Div, Erf, Exp, Floor, LeakyReLU, Log, Log1p, Maximum, Minimum, Mul, Neg,
-    Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, gelu_reference, where,
+    GELU, Abs, Add, Cast, Ceil, Clip, Cos, Div, Erf, Exp, Floor, LeakyReLU, Log, Log1p, Logic, Maximum, Minimum, Mul,
+    Neg, Pow, PowScalar, ReLU, Round, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Step, Sub, Tanh, Trunc, Where, gelu_reference,
+    where,
 )
 from .embedding import Embedding
 from .loss import BCEWithLogits, CrossEntropy, NLLLoss, cross_entropy_reference
@@ -69,7 +70,7 @@ __all__ = [
     # elementwise
     "Add", "Sub", "Mul", "Div", "Pow", "PowScalar", "Maximum", "Minimum", "Neg", "Cast", "Exp", "Log", "Log1p",
     "Sqrt", "Rsqrt", "Abs", "Sin", "Cos", "Erf", "Clip", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
-    "gelu_reference", "Step", "Sign", "Floor", "Ceil", "Round", "Trunc", "Where", "where",
+    "gelu_reference", "Step", "Sign", "Floor", "Ceil", "Round", "Trunc", "Logic", "Where", "where",
     # reduce
     "Sum", "Max", "Min", "Prod", "Norm", "LogSumExp", "CumSum", "Softmax", "LogSoftmax",
     "Selection", "MaxWithIndices", "MinWithIndices", "Sort", "TopK", "stable_argsort",

@@ -517,6 +517,20 @@ GELU.reference = gelu_reference
 # -- selection -----------------------------------------------------------------------------
 
 
+class Logic(Function):
+    """A comparison (a > b, ...) or bitwise logic (a & b, ~a, with b None) by NumPy's ufunc
+    name ("greater", "bitwise_and", "invert"): a bool or integer array, no gradient. An
+    op, not a bare ufunc, so that an exported graph computes a mask from its input (a
+    softplus's threshold) instead of holding one recording's mask as a constant."""
+
+    def forward(self, a, b, ufunc):
+        return getattr(xp, ufunc)(a) if b is None else getattr(xp, ufunc)(a, b)
+
+    def backward(self, grad):
+        return None, None
+
+
+
 class Where(Function):
     """``where(condition, a, b)``: the gradient flows to ``a`` where condition holds, else to ``b``."""
 
