@@ -1138,8 +1138,10 @@ def _as_tensor(x):
 def _in_place(input, inplace, name, compute):
     """``compute(input)``; with ``inplace``, written into ``input`` itself, which is returned
     (PyTorch's ``inplace=True``; ``name`` is its in-place op, for the errors). The values are
-    computed from a copy when the input requires grad: an op that saved it for its backward
-    would otherwise find it overwritten (PyTorch keeps the original for them too)."""
+    computed from a copy when the input requires grad: the ops they are composed of may save
+    their input for backward, which the write would overwrite (PyTorch's in-place kernels
+    take their gradients from the output instead). An op before that saved the input itself
+    still finds it changed, and its backward raises, as PyTorch's does."""
     if not inplace:
         return compute(input)
     return input._update(lambda old: compute(old.clone() if old.requires_grad else old), name)
