@@ -220,7 +220,7 @@ def _hardtanh(x, low, high):
     hardtanh's (clamp lets it through at the ends too)."""
     clipped = x.clamp(low, high)
     if not clipped.requires_grad:
-        return clipped  # the same values: the where below only shapes the gradient (and ONNX export can't trace it)
+        return clipped  # the same values: the where below only shapes the gradient
     return ops.where((x > low) & (x < high), clipped, clipped.detach())
 
 

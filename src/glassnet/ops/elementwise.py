@@ -530,7 +530,6 @@ class Logic(Function):
         return None, None
 
 
-
 class Where(Function):
     """``where(condition, a, b)``: the gradient flows to ``a`` where condition holds, else to ``b``."""
 
