@@ -92,7 +92,10 @@ def im2col(x, kernel_size, stride, padding, dilation):
     if bottom < 0 or right < 0:  # a transposed convolution's output_padding beyond its padding
         x = x[:, :, :x.shape[2] + min(bottom, 0), :x.shape[3] + min(right, 0)]
         bottom, right = max(bottom, 0), max(right, 0)
-    x_padded = padded_batch_last(x, ((top, bottom), (left, right)))
+    if top == bottom == left == right == 0:  # the windows read x as it lies: no padded copy to make
+        x_padded = x.transpose(1, 2, 3, 0)
+    else:
+        x_padded = padded_batch_last(x, ((top, bottom), (left, right)))
     c, n = x_padded.shape[0], x_padded.shape[3]
     out_h, out_w = (output_size(size, k, s, 0, 0, d) for size, k, s, d in zip(x_padded.shape[1:3], kernel_size, stride, dilation))
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
