@@ -1667,6 +1667,161 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
                             store_lanes(y_flat, lower + batch + n, add_lanes(y11, shift), lanes_left)
 
 
+# -- F(4x4, 3x3): a 4x4 block from a 6x6 tile ------------------------------------------------
+#
+# The same three steps with larger tiles: a 4x4 block of outputs reads a 6x6 tile, which
+# becomes 36 points (interpolation at 0, 1, -1, 2, -2 and infinity): 36 multiplies per
+# channel where the direct sum makes 144, 2.25 per output where F(2x2, 3x3) makes 4. The
+# transforms' coefficients grow (4, 5, 8, 1/24), so the rounding error grows too: about
+# twice F(2x2, 3x3)'s, still below the direct sum's (bench/RESULTS.md, issue 11).
+# ops.conv's ``conv2d_winograd_reference(..., block=4)`` is the same from tensor ops.
+
+
+@jit_inline
+def _tile6_in(d0, d1, d2, d3, d4, d5):
+    """B^T of F(4x4, 3x3) applied to six points of a tile's row or column (16 lanes each)."""
+    e, f = subtract_lanes(d4, d2), subtract_lanes(d3, d1)
+    return (multiply_add(multiply_add(d4, f32(4), d0), f32(-5), d2),
+            multiply_add(add_lanes(d3, d4), f32(-4), add_lanes(d1, d2)),
+            multiply_add(subtract_lanes(d4, d3), f32(4), subtract_lanes(d1, d2)),
+            multiply_add(e, f32(2), f), multiply_add(e, f32(-2), f),
+            multiply_add(multiply_add(d5, f32(4), d1), f32(-5), d3))
+
+
+@jit_inline
+def _tile6_out(m0, m1, m2, m3, m4, m5):
+    """A^T of F(4x4, 3x3) applied to six sums (16 lanes each): four outputs."""
+    a, b, c, d = add_lanes(m1, m2), subtract_lanes(m1, m2), add_lanes(m3, m4), subtract_lanes(m3, m4)
+    return (add_lanes(add_lanes(m0, a), c), multiply_add(b, f32(2), d), multiply_add(a, f32(4), c),
+            add_lanes(multiply_add(b, f32(8), d), m5))
+
+
+@jit
+def _filter6_in(a, b, c):
+    """G of F(4x4, 3x3) applied to three weights of a filter's row or column (float64)."""
+    return a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c
+
+
+@jit
+def winograd4_filters(weight, filters):
+    """filters[6 i + j, c, o] = (G g G^T)[i, j] for each 3x3 filter g = weight[o, c], G of
+    F(4x4, 3x3): as winograd_filters, 36 points."""
+    columns = np.empty((6, 3))
+    for o in range(weight.shape[0]):
+        for c in range(weight.shape[1]):
+            g = weight[o, c]
+            for j in range(3):  # each column down
+                down = _filter6_in(f64(g[0, j]), f64(g[1, j]), f64(g[2, j]))
+                for i in range(6):
+                    columns[i, j] = down[i]
+            for i in range(6):  # then across
+                points = _filter6_in(columns[i, 0], columns[i, 1], columns[i, 2])
+                for j in range(6):
+                    filters[6 * i + j, c, o] = points[j]
+
+
+@jit_inline
+def _tile6_column(x, at, row, count, first, stop):
+    """A 6x6 tile's column of 16 lanes, transformed down: as _tile_column, six rows."""
+    return _tile6_in(load_lanes(x, at, count if first <= 0 < stop else 0),
+                     load_lanes(x, at + row, count if first <= 1 < stop else 0),
+                     load_lanes(x, at + 2 * row, count if first <= 2 < stop else 0),
+                     load_lanes(x, at + 3 * row, count if first <= 3 < stop else 0),
+                     load_lanes(x, at + 4 * row, count if first <= 4 < stop else 0),
+                     load_lanes(x, at + 5 * row, count if first <= 5 < stop else 0))
+
+
+@jit_inline
+def _store_six(points, at, step, v0, v1, v2, v3, v4, v5):
+    store_lanes(points, at, v0, LANES)
+    store_lanes(points, at + step, v1, LANES)
+    store_lanes(points, at + 2 * step, v2, LANES)
+    store_lanes(points, at + 3 * step, v3, LANES)
+    store_lanes(points, at + 4 * step, v4, LANES)
+    store_lanes(points, at + 5 * step, v5, LANES)
+
+
+@jit_inline
+def _load_six(points, at, step):
+    return (load_lanes(points, at, LANES), load_lanes(points, at + step, LANES), load_lanes(points, at + 2 * step, LANES),
+            load_lanes(points, at + 3 * step, LANES), load_lanes(points, at + 4 * step, LANES),
+            load_lanes(points, at + 5 * step, LANES))
+
+
+@jit
+def conv3x3_winograd4(rows, filters, bias, out, first, last, chunks, top, left):
+    """conv3x3_winograd by F(4x4, 3x3): an item is a row of 4x4 blocks and a run of 64
+    images; ``filters`` (36, C, O) from winograd4_filters. Each channel's 6x6 tile is
+    transformed down its columns into ``points``, then across its rows there; the sums
+    of four filters at the 36 points are made as conv3x3_winograd makes its 16; each
+    filter's sums are transformed down, then across into its 4x4 outputs, of which a
+    last row or column of blocks stores only those inside the output."""
+    channels, height, width = rows.shape
+    filter_count, out_h, out_w, batch = out.shape
+    image_width = width // batch
+    x, weights, y_flat = rows.reshape(-1), filters.reshape(-1), out.reshape(-1)
+    run = 4 * LANES
+    step = 36 * run + LANES  # from one channel's points to the next's (not 4 KB apart: those would share cache sets)
+    points = np.zeros(channels * step, f32)  # (C, 36, 64): the transformed tile, channel by channel
+    sums = np.empty(36 * 4 * run, f32)  # (36, 4, 64): four filters' sums at each point
+    for item in range(first, last):
+        y, start = 4 * (item // chunks), item % chunks * run
+        count, rows_out = min(run, batch - start), min(4, out_h - y)
+        row_first, row_stop = top - y, height + top - y  # the tile's rows that lie in the image
+        for x_ in range(0, out_w, 4):
+            at, columns_out, column = x_ * batch + start, min(4, out_w - x_), x_ - left
+            for c in range(channels):
+                tile = (c * height + y - top) * width + column * batch + start
+                for n in range(0, count, LANES):
+                    k, lanes_left, place = tile + n, count - n, c * step + n
+                    for j in range(6):  # each column down, into points[i, j]
+                        inside = 0 <= column + j < image_width
+                        v0, v1, v2, v3, v4, v5 = _tile6_column(x, k + j * batch, width, lanes_left if inside else 0,
+                                                               row_first, row_stop)
+                        _store_six(points, place + j * run, 6 * run, v0, v1, v2, v3, v4, v5)
+                    for i in range(6):  # then each row across, in place
+                        v0, v1, v2, v3, v4, v5 = _load_six(points, place + 6 * i * run, run)
+                        v0, v1, v2, v3, v4, v5 = _tile6_in(v0, v1, v2, v3, v4, v5)
+                        _store_six(points, place + 6 * i * run, run, v0, v1, v2, v3, v4, v5)
+            for o in range(0, filter_count, 4):
+                o1, o2, o3 = min(o + 1, filter_count - 1), min(o + 2, filter_count - 1), min(o + 3, filter_count - 1)
+                for p in range(36):
+                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+                    for c in range(channels):
+                        x0, x1, x2, x3 = _load_four(points, c * step + p * run, run)
+                        w = (p * channels + c) * filter_count
+                        a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, weights[w + o], x0, x1, x2, x3)
+                        b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, weights[w + o1], x0, x1, x2, x3)
+                        c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, weights[w + o2], x0, x1, x2, x3)
+                        d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, weights[w + o3], x0, x1, x2, x3)
+                    _store_four(sums, 4 * p * run, a0, a1, a2, a3, run)
+                    _store_four(sums, (4 * p + 1) * run, b0, b1, b2, b3, run)
+                    _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
+                    _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
+                for q in range(min(4, filter_count - o)):
+                    shift = splat(bias[o + q])
+                    for n in range(0, count, LANES):
+                        k, lanes_left = q * run + n, count - n
+                        for j in range(6):  # each column of sums down, into sums' own rows 0-3 of it
+                            m0, m1, m2, m3, m4, m5 = _load_six(sums, k + 4 * j * run, 24 * run)
+                            r0, r1, r2, r3 = _tile6_out(m0, m1, m2, m3, m4, m5)
+                            store_lanes(sums, k + 4 * j * run, r0, LANES)
+                            store_lanes(sums, k + 4 * (6 + j) * run, r1, LANES)
+                            store_lanes(sums, k + 4 * (12 + j) * run, r2, LANES)
+                            store_lanes(sums, k + 4 * (18 + j) * run, r3, LANES)
+                        for r in range(rows_out):  # then each output row across
+                            m0, m1, m2, m3, m4, m5 = _load_six(sums, k + 4 * 6 * r * run, 4 * run)
+                            y0, y1, y2, y3 = _tile6_out(m0, m1, m2, m3, m4, m5)
+                            base = ((o + q) * out_h + y + r) * out_w * batch + at + n
+                            store_lanes(y_flat, base, add_lanes(y0, shift), lanes_left)
+                            if columns_out > 1:
+                                store_lanes(y_flat, base + batch, add_lanes(y1, shift), lanes_left)
+                            if columns_out > 2:
+                                store_lanes(y_flat, base + 2 * batch, add_lanes(y2, shift), lanes_left)
+                            if columns_out > 3:
+                                store_lanes(y_flat, base + 3 * batch, add_lanes(y3, shift), lanes_left)
+
+
 # -- the Adam step: optim.adam.Adam.update's arithmetic, one pass -----------------------------
 
 
@@ -2183,7 +2338,7 @@ def attention_short_rows_job(address):
 # the convolutions' kernels, by number: conv2d_rows and conv2d_weight_grad in blocks of four
 # filters, conv3x3_winograd in blocks of its items; each array (C-ordered) as its address
 # and shape, the input's rows first
-CONV_DIRECT, CONV_WEIGHT_GRAD, CONV_WINOGRAD = range(3)
+CONV_DIRECT, CONV_WEIGHT_GRAD, CONV_WINOGRAD, CONV_WINOGRAD4 = range(4)
 ROWS, SECOND, THIRD, CONV_OUT, TAPS, CONV_NUMBERS, CONV_FIELDS = 3, 8, 13, 18, 23, 25, 28
 
 
@@ -2230,9 +2385,10 @@ def conv_job(address):
     start, stop, which = arguments[START], arguments[STOP], arguments[WHICH]
     rows, out = _conv_array3(arguments, ROWS), _conv_array4(arguments, CONV_OUT)
     first, second, third = arguments[CONV_NUMBERS], arguments[CONV_NUMBERS + 1], arguments[CONV_NUMBERS + 2]
-    if which == CONV_WINOGRAD:
-        conv3x3_winograd(rows, _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],)),
-                         out, start, stop, first, second, third)
+    if which == CONV_WINOGRAD or which == CONV_WINOGRAD4:
+        winograd = conv3x3_winograd4 if which == CONV_WINOGRAD4 else conv3x3_winograd
+        winograd(rows, _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],)),
+                 out, start, stop, first, second, third)
         return
     taps = numba.carray(int_pointer(arguments[TAPS]), arguments[TAPS + 1])
     filters = arguments[SECOND + 1] if which == CONV_DIRECT else arguments[THIRD + 1]

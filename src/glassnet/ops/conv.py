@@ -147,9 +147,10 @@ def col2im(columns, x_shape, kernel_size, stride, padding, dilation):
 # the output's gradient, padded by the kernel's reach less the padding, with the filters
 # flipped and their inputs and outputs swapped. A 3x3 kernel at stride 1 (a ResNet's) goes
 # by Winograd's F(2x2, 3x3) where it pays: 4 multiplies per output and channel where the
-# direct sum makes 9 (``winograd_conv`` below; ``conv2d_winograd_reference`` is the same
-# from tensor ops). The im2col path above stays: the NumPy version, and the one for groups,
-# 1x1 kernels and everything else the kernels do not take.
+# direct sum makes 9, or by F(4x4, 3x3), 2.25 (``winograd_conv`` below;
+# ``conv2d_winograd_reference`` is the same from tensor ops). The im2col path above
+# stays: the NumPy version, and the one for groups, 1x1 kernels and everything else the
+# kernels do not take.
 
 
 def takes_direct(x, weight, stride, padding, groups):
@@ -204,11 +205,19 @@ def _conv_in_blocks(which, run, count, item_bytes, arrays, numbers, taps=None):
     in_blocks(run, count, item_bytes)
 
 
-# Winograd's F(2x2, 3x3) (compiled/kernels.py: conv3x3_winograd) takes the 3x3 convolutions
-# at stride 1 where it pays (bench/RESULTS.md, issue 11): its transforms cost a pass per
-# channel and per filter that the direct sum does not make, which a few channels do not
-# repay, and it works in runs of 64 images (a batch of 32 would fill half of one).
+# Winograd's F(2x2, 3x3) and F(4x4, 3x3) (compiled/kernels.py: conv3x3_winograd and
+# conv3x3_winograd4) take the 3x3 convolutions at stride 1 where they pay (bench/RESULTS.md,
+# issue 11): their transforms cost a pass per channel and per filter that the direct sum
+# does not make, which a few channels do not repay, and they work in runs of 64 images (a
+# batch of 32 would fill half of one).
 WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_BATCH = 8, 48
+
+
+def winograd_block(out_size):
+    """4, F(4x4, 3x3) (compiled/kernels.py: conv3x3_winograd4), where its 4x4 blocks cover
+    the output with no more pixels than 2x2 blocks do (a 28x28 or 7x7 output); else 2: on
+    14x14 the larger blocks' wasted rows cost what their fewer multiplies save."""
+    return 4 if all(-(-size // 4) * 4 == -(-size // 2) * 2 for size in out_size) else 2
 
 
 def takes_winograd(x, weight, stride, dilation):
@@ -218,22 +227,24 @@ def takes_winograd(x, weight, stride, dilation):
 
 
 def winograd_conv(x, padding, weight, out_size, bias):
-    """The 3x3 convolution at stride 1 of x (N, C, H, W), padded, by Winograd's F(2x2, 3x3):
-    (O, out_h, out_w, N), batch-last; rows of 2x2 blocks split over the threads. The kernel
-    reads x's batch-last memory as it lies (a copy only if it lies otherwise) and never
-    makes the padding: the loads that fall in it read nothing."""
+    """The 3x3 convolution at stride 1 of x (N, C, H, W), padded, by Winograd's F(2x2, 3x3)
+    or F(4x4, 3x3) (:func:`winograd_block`): (O, out_h, out_w, N), batch-last; rows of
+    blocks split over the threads. The kernel reads x's batch-last memory as it lies (a
+    copy only if it lies otherwise) and never makes the padding: the loads that fall in it
+    read nothing."""
     (top, _), (left, _) = padding
     n, c, h, w = x.shape
     rows = xp.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(c, h, w * n)  # no copy after a convolution
-    kernels, filters = compiled.load(), xp.empty((16, c, len(weight)), dtype=x.dtype)
-    kernels.winograd_filters(weight, filters)
-    out, chunks = xp.empty((len(weight), *out_size, n), dtype=x.dtype), -(-n // 64)
+    kernels, block, chunks = compiled.load(), winograd_block(out_size), -(-n // 64)
+    four = "4" if block == 4 else ""  # the F(4x4, 3x3) kernels' names end in 4
+    filters, out = xp.empty(((block + 2) ** 2, c, len(weight)), dtype=x.dtype), xp.empty((len(weight), *out_size, n), x.dtype)
+    getattr(kernels, f"winograd{four}_filters")(weight, filters)
 
     def run(first, last):  # rows of blocks, in runs of 64 images
-        kernels.conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left)
+        getattr(kernels, f"conv3x3_winograd{four}")(rows, filters, bias, out, first, last, chunks, top, left)
 
-    _conv_in_blocks("CONV_WINOGRAD", run, -(-out_size[0] // 2) * chunks, 4 * out[0, :2].nbytes * weight[0].size // chunks,
-                    (rows, filters, bias, out), (chunks, top, left))
+    _conv_in_blocks(f"CONV_WINOGRAD{four}", run, -(-out_size[0] // block) * chunks,
+                    4 * out[0, :block].nbytes * weight[0].size // chunks, (rows, filters, bias, out), (chunks, top, left))
     return out
 
 
@@ -416,37 +427,47 @@ Conv2d.reference = conv2d_reference
 # Winograd's F(2x2, 3x3) (Lavin and Gray, 2015): a 4x4 tile d of the input, transformed
 # (B^T d B), times a 3x3 filter g transformed (G g G^T), point by point, summed over the
 # channels and transformed back (A^T M A), is the filter's 2x2 block of outputs there.
+# F(4x4, 3x3) does the same from 6x6 tiles (interpolating at 0, 1, -1, 2, -2, infinity).
 WINOGRAD_B_T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
 WINOGRAD_G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 WINOGRAD_A_T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+WINOGRAD4_B_T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                 [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+WINOGRAD4_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
+WINOGRAD4_A_T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+WINOGRAD_MATRICES = {2: (WINOGRAD_B_T, WINOGRAD_G, WINOGRAD_A_T), 4: (WINOGRAD4_B_T, WINOGRAD4_G, WINOGRAD4_A_T)}
 
 
-def conv2d_winograd_reference(x, weight, bias=None, padding=((1, 1), (1, 1))):
-    """The 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3), from tensor ops, as the
-    compiled kernel (``conv3x3_winograd``) computes it: the padded input cut into 4x4
-    tiles two pixels apart, one per 2x2 block of outputs (an odd output's last tiles read
-    a row or column of zeros more), and the three transforms as einsums.
+def conv2d_winograd_reference(x, weight, bias=None, padding=((1, 1), (1, 1)), block=2):
+    """The 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3) (``block=2``) or F(4x4,
+    3x3) (``block=4``), from tensor ops, as the compiled kernels (``conv3x3_winograd``,
+    ``conv3x3_winograd4``) compute it: the padded input cut into tiles of block + 2 pixels,
+    ``block`` apart, one per block of outputs (the last tiles of an output that blocks do
+    not divide read zeros past it), and the three transforms as einsums.
 
     Shape: x (N, C, H, W), weight (O, C, 3, 3), bias (O,) or None -> (N, O, out_h, out_w).
 
     >>> import glassnet as gn
     >>> image = gn.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
-    >>> conv2d_winograd_reference(image, gn.ones(1, 1, 3, 3), padding=((0, 0), (0, 0))).tolist()
+    >>> conv2d_winograd_reference(image, gn.ones(1, 1, 3, 3), padding=((0, 0), (0, 0)), block=4).tolist()
     [[[[45.0]]]]
     """
-    if tuple(weight.shape[2:]) != (3, 3):
-        raise ValueError(f"conv2d_winograd_reference: F(2x2, 3x3) takes 3x3 filters, got a weight of shape {weight.shape}")
+    if tuple(weight.shape[2:]) != (3, 3) or block not in WINOGRAD_MATRICES:
+        raise ValueError(f"conv2d_winograd_reference: F(2x2, 3x3) and F(4x4, 3x3) take 3x3 filters and block 2 or 4, "
+                         f"got a weight of shape {weight.shape} and block {block}")
     (n, c, h, w), ((top, bottom), (left, right)) = x.shape, padding
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
-    rows, columns = 2 * -(-out_h // 2), 2 * -(-out_w // 2)  # the outputs, in whole 2x2 blocks
+    rows, columns = block * -(-out_h // block), block * -(-out_w // block)  # the outputs, in whole blocks
     x_padded = Tensor(xp.zeros((n, c, rows + 2, columns + 2), dtype=x.dtype))
     x_padded[:, :, top:top + h, left:left + w] = x
-    tiles = stack([stack([x_padded[:, :, i:i + rows:2, j:j + columns:2] for j in range(4)], -1) for i in range(4)], -2)
-    b_t, g, a_t = (Tensor(xp.array(m, dtype=x.dtype)) for m in (WINOGRAD_B_T, WINOGRAD_G, WINOGRAD_A_T))
+    tiles = stack([stack([x_padded[:, :, i:i + rows:block, j:j + columns:block] for j in range(block + 2)], -1)
+                   for i in range(block + 2)], -2)
+    b_t, g, a_t = (Tensor(xp.array(m, dtype=x.dtype)) for m in WINOGRAD_MATRICES[block])
     points = Einsum.apply(b_t, tiles, b_t, equation="ai,ncyxij,bj->ncyxab")  # V = B^T d B
     filters = Einsum.apply(g, weight, g, equation="ai,ocij,bj->ocab")  # U = G g G^T
     sums = Einsum.apply(points, filters, equation="ncyxab,ocab->noyxab")  # M: U V, summed over the channels
-    blocks = Einsum.apply(a_t, sums, a_t, equation="pa,noyxab,qb->noypxq")  # A^T M A: (N, O, rows/2, 2, columns/2, 2)
+    blocks = Einsum.apply(a_t, sums, a_t, equation="pa,noyxab,qb->noypxq")  # A^T M A: (N, O, rows/b, b, columns/b, b)
     out = blocks.reshape(n, len(weight), rows, columns)[:, :, :out_h, :out_w]
     return out if bias is None else out + bias.reshape(-1, 1, 1)
 
