@@ -59,7 +59,7 @@ def assert_same(fast, plain, atol=TOLERANCE["atol"]):
 
 
 # F(4x4, 3x3)'s transforms multiply by up to 8 and 1/24: its rounding, relative to the
-# output's largest value, is about 4e-6 where the direct sum's and F(2x2, 3x3)'s stay below
+# output's largest value, is about 5e-6 where the direct sum's and F(2x2, 3x3)'s stay below
 # TOLERANCE's 2e-6 (bench/RESULTS.md, issue 11)
 WINOGRAD4_ATOL = 1e-5
 

@@ -1672,9 +1672,10 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
 # The same three steps with larger tiles: a 4x4 block of outputs reads a 6x6 tile, which
 # becomes 36 points (interpolation at 0, 1, -1, 2, -2 and infinity): 36 multiplies per
 # channel where the direct sum makes 144, 2.25 per output where F(2x2, 3x3) makes 4. The
-# transforms' coefficients grow (4, 5, 8, 1/24), so the rounding error grows too: about
-# twice F(2x2, 3x3)'s, still below the direct sum's (bench/RESULTS.md, issue 11).
-# ops.conv's ``conv2d_winograd_reference(..., block=4)`` is the same from tensor ops.
+# transforms' coefficients grow (4, 5, 8, 1/24), and so does the rounding: about 5e-6 of
+# the output's largest value, 20 times F(2x2, 3x3)'s and 8 times the direct sum's (float32
+# rounding of sums of this size; bench/RESULTS.md, issue 11). ops.conv's
+# ``conv2d_winograd_reference(..., block=4)`` is the same from tensor ops.
 
 
 @jit_inline
@@ -2386,9 +2387,11 @@ def conv_job(address):
     rows, out = _conv_array3(arguments, ROWS), _conv_array4(arguments, CONV_OUT)
     first, second, third = arguments[CONV_NUMBERS], arguments[CONV_NUMBERS + 1], arguments[CONV_NUMBERS + 2]
     if which == CONV_WINOGRAD or which == CONV_WINOGRAD4:
-        winograd = conv3x3_winograd4 if which == CONV_WINOGRAD4 else conv3x3_winograd
-        winograd(rows, _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],)),
-                 out, start, stop, first, second, third)
+        filters, bias = _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],))
+        if which == CONV_WINOGRAD4:
+            conv3x3_winograd4(rows, filters, bias, out, start, stop, first, second, third)
+        else:
+            conv3x3_winograd(rows, filters, bias, out, start, stop, first, second, third)
         return
     taps = numba.carray(int_pointer(arguments[TAPS]), arguments[TAPS + 1])
     filters = arguments[SECOND + 1] if which == CONV_DIRECT else arguments[THIRD + 1]
