@@ -1585,6 +1585,30 @@ def _sums_column(sums, at, step):
                      load_lanes(sums, at + 8 * step, LANES), load_lanes(sums, at + 12 * step, LANES))
 
 
+@jit_inline
+def _four_filters_at_points(points, weights, sums, count, channels, filter_count, o, step):
+    """The Winograd kernels' products: for filters o to o + 3 and each of the ``count``
+    points, the sum over the channels of the transformed tile's point (``points``, each
+    channel ``step`` floats after the one before, 64 images a point) times the filter's
+    transformed weight there (``weights``, flat (count, C, O)), into ``sums`` (count, 4,
+    64); sixteen sums of 16 lanes held in registers, as conv2d_rows holds them."""
+    run = 4 * LANES
+    o1, o2, o3 = min(o + 1, filter_count - 1), min(o + 2, filter_count - 1), min(o + 3, filter_count - 1)
+    for p in range(count):
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+        for c in range(channels):
+            x0, x1, x2, x3 = _load_four(points, c * step + p * run, run)
+            w = (p * channels + c) * filter_count
+            a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, weights[w + o], x0, x1, x2, x3)
+            b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, weights[w + o1], x0, x1, x2, x3)
+            c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, weights[w + o2], x0, x1, x2, x3)
+            d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, weights[w + o3], x0, x1, x2, x3)
+        _store_four(sums, 4 * p * run, a0, a1, a2, a3, run)
+        _store_four(sums, (4 * p + 1) * run, b0, b1, b2, b3, run)
+        _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
+        _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
+
+
 @jit
 def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
     """out[o, y, x_, n] = bias[o] + the 3x3 convolution at stride 1 of the input ``rows``
@@ -1633,20 +1657,7 @@ def conv3x3_winograd(rows, filters, bias, out, first, last, chunks, top, left):
                     _store_tile_row(points, place + 8 * run, run, t20, t21, t22, t23)
                     _store_tile_row(points, place + 12 * run, run, t30, t31, t32, t33)
             for o in range(0, filter_count, 4):
-                o1, o2, o3 = min(o + 1, filter_count - 1), min(o + 2, filter_count - 1), min(o + 3, filter_count - 1)
-                for p in range(16):
-                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
-                    for c in range(channels):
-                        x0, x1, x2, x3 = _load_four(points, c * step + p * run, run)
-                        w = (p * channels + c) * filter_count
-                        a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, weights[w + o], x0, x1, x2, x3)
-                        b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, weights[w + o1], x0, x1, x2, x3)
-                        c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, weights[w + o2], x0, x1, x2, x3)
-                        d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, weights[w + o3], x0, x1, x2, x3)
-                    _store_four(sums, 4 * p * run, a0, a1, a2, a3, run)
-                    _store_four(sums, (4 * p + 1) * run, b0, b1, b2, b3, run)
-                    _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
-                    _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
+                _four_filters_at_points(points, weights, sums, 16, channels, filter_count, o, step)
                 for q in range(min(4, filter_count - o)):
                     upper, shift = ((o + q) * out_h + y) * out_w * batch + at, splat(bias[o + q])
                     lower = upper + out_w * batch
@@ -1785,20 +1796,7 @@ def conv3x3_winograd4(rows, filters, bias, out, first, last, chunks, top, left):
                         v0, v1, v2, v3, v4, v5 = _tile6_in(v0, v1, v2, v3, v4, v5)
                         _store_six(points, place + 6 * i * run, run, v0, v1, v2, v3, v4, v5)
             for o in range(0, filter_count, 4):
-                o1, o2, o3 = min(o + 1, filter_count - 1), min(o + 2, filter_count - 1), min(o + 3, filter_count - 1)
-                for p in range(36):
-                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
-                    for c in range(channels):
-                        x0, x1, x2, x3 = _load_four(points, c * step + p * run, run)
-                        w = (p * channels + c) * filter_count
-                        a0, a1, a2, a3 = _add_times(a0, a1, a2, a3, weights[w + o], x0, x1, x2, x3)
-                        b0, b1, b2, b3 = _add_times(b0, b1, b2, b3, weights[w + o1], x0, x1, x2, x3)
-                        c0, c1, c2, c3 = _add_times(c0, c1, c2, c3, weights[w + o2], x0, x1, x2, x3)
-                        d0, d1, d2, d3 = _add_times(d0, d1, d2, d3, weights[w + o3], x0, x1, x2, x3)
-                    _store_four(sums, 4 * p * run, a0, a1, a2, a3, run)
-                    _store_four(sums, (4 * p + 1) * run, b0, b1, b2, b3, run)
-                    _store_four(sums, (4 * p + 2) * run, c0, c1, c2, c3, run)
-                    _store_four(sums, (4 * p + 3) * run, d0, d1, d2, d3, run)
+                _four_filters_at_points(points, weights, sums, 36, channels, filter_count, o, step)
                 for q in range(min(4, filter_count - o)):
                     shift = splat(bias[o + q])
                     for n in range(0, count, LANES):
