@@ -85,12 +85,17 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_forward_pre_hooks", [])
         object.__setattr__(self, "training", True)
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs, **kwargs):
+        for hook in self.__dict__.get("_forward_pre_hooks", ()):  # a module made before pre-hooks has none
+            result = hook(self, inputs)
+            if result is not None:
+                inputs = result if isinstance(result, tuple) else (result,)
         if anomaly_enabled():
             with entering_layer(self._label()):
                 output = self.forward(*inputs, **kwargs)
@@ -164,6 +169,15 @@ class Module:
         whose ``remove()`` takes the hook away again."""
         self._forward_hooks.append(hook)
         return _HookHandle(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before every forward, ``inputs`` the tuple of
+        positional arguments; a result other than None replaces them (a value that is not
+        a tuple becomes the one argument), as PyTorch's pre-hooks do. Returns a handle whose
+        ``remove()`` takes the hook away again."""
+        hooks = self.__dict__.setdefault("_forward_pre_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     # -- traversal ---------------------------------------------------------------------------
 
