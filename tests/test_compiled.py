@@ -1091,6 +1091,28 @@ def test_winograd_on_random_geometries(monkeypatch, spy):
         assert took == [True, False], (n, c, o, h, w, top, bottom, left, right)
 
 
+def test_winograd_4x4_blocks_on_random_geometries(monkeypatch, spy):
+    """Eight seeded geometries whose sides 4x4 blocks fit as 2x2 blocks do (3, 4, 7, 8,
+    11, 12), padding 1: F(4x4, 3x3) forward and for the input's gradient; 48 to 130 images,
+    8 to 20 channels and filters; output and all three gradients as NumPy's."""
+    rng = np.random.default_rng(11)
+    for _ in range(8):
+        n, c, o = int(rng.integers(48, 131)), int(rng.integers(8, 21)), int(rng.integers(8, 21))
+        h, w = (int(rng.choice([3, 4, 7, 8, 11, 12])) for _ in range(2))
+        x = _batch_last(rng.standard_normal((n, c, h, w)).astype(np.float32))
+        weight, bias = rng.standard_normal((o, c, 3, 3)).astype(np.float32), rng.standard_normal(o).astype(np.float32)
+
+        def compute():
+            inputs, wt, b = (gn.tensor(a, requires_grad=True) for a in (x, weight, bias))
+            out = gn.nn.functional.conv2d(inputs, wt, b, padding=1)
+            out.backward(gn.tensor(_batch_last(np.random.default_rng(5).standard_normal(out.shape).astype(np.float32))))
+            took.append(spy.count("winograd4_filters"))
+            return [out.numpy(), inputs.grad.numpy(), wt.grad.numpy(), b.grad.numpy()]
+        took = []
+        assert_same(*both_paths(monkeypatch, spy, compute), atol=WINOGRAD4_ATOL)
+        assert took == [2, 0], (n, c, o, h, w)
+
+
 def test_winograd_takes_only_what_pays(monkeypatch, spy):
     """Fewer than 8 channels or 48 images, a stride, a dilation or a 5x5 kernel: the direct
     kernel; at the limits, Winograd's."""
