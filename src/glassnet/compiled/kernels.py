@@ -1765,7 +1765,8 @@ def conv3x3_winograd4(rows, filters, bias, out, first, last, chunks, top, left):
     """conv3x3_winograd by F(4x4, 3x3): an item is a row of 4x4 blocks and a run of 64
     images; ``filters`` (36, C, O) from winograd4_filters. Each channel's 6x6 tile is
     transformed down its columns into ``points``, then across its rows there; the sums
-    of four filters at the 36 points are made as conv3x3_winograd makes its 16; each
+    of four filters at the 36 points are made by _four_filters_at_points, as
+    conv3x3_winograd makes its 16; each
     filter's sums are transformed down, then across into its 4x4 outputs, of which a
     last row or column of blocks stores only those inside the output."""
     channels, height, width = rows.shape

@@ -92,7 +92,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs, **kwargs):
-        for hook in self.__dict__.get("_forward_pre_hooks", ()):  # a module made before pre-hooks has none
+        for hook in self._forward_pre_hooks:
             result = hook(self, inputs)
             if result is not None:
                 inputs = result if isinstance(result, tuple) else (result,)
@@ -175,9 +175,8 @@ class Module:
         positional arguments; a result other than None replaces them (a value that is not
         a tuple becomes the one argument), as PyTorch's pre-hooks do. Returns a handle whose
         ``remove()`` takes the hook away again."""
-        hooks = self.__dict__.setdefault("_forward_pre_hooks", [])
-        hooks.append(hook)
-        return _HookHandle(hooks, hook)
+        self._forward_pre_hooks.append(hook)
+        return _HookHandle(self._forward_pre_hooks, hook)
 
     # -- traversal ---------------------------------------------------------------------------
 

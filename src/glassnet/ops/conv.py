@@ -236,14 +236,15 @@ def winograd_conv(x, padding, weight, out_size, bias):
     n, c, h, w = x.shape
     rows = xp.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(c, h, w * n)  # no copy after a convolution
     kernels, block, chunks = compiled.load(), winograd_block(out_size), -(-n // 64)
-    four = "4" if block == 4 else ""  # the F(4x4, 3x3) kernels' names end in 4
+    transform, kernel, job = ((kernels.winograd4_filters, kernels.conv3x3_winograd4, "CONV_WINOGRAD4") if block == 4
+                              else (kernels.winograd_filters, kernels.conv3x3_winograd, "CONV_WINOGRAD"))
     filters, out = xp.empty(((block + 2) ** 2, c, len(weight)), dtype=x.dtype), xp.empty((len(weight), *out_size, n), x.dtype)
-    getattr(kernels, f"winograd{four}_filters")(weight, filters)
+    transform(weight, filters)
 
     def run(first, last):  # rows of blocks, in runs of 64 images
-        getattr(kernels, f"conv3x3_winograd{four}")(rows, filters, bias, out, first, last, chunks, top, left)
+        kernel(rows, filters, bias, out, first, last, chunks, top, left)
 
-    _conv_in_blocks(f"CONV_WINOGRAD{four}", run, -(-out_size[0] // block) * chunks,
+    _conv_in_blocks(job, run, -(-out_size[0] // block) * chunks,
                     4 * out[0, :block].nbytes * weight[0].size // chunks, (rows, filters, bias, out), (chunks, top, left))
     return out
 
