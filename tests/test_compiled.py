@@ -630,13 +630,14 @@ def test_attention_head_by_head_matches_numpys(monkeypatch, spy, split_threads, 
 
 @pytest.mark.parametrize("mask", [None, "zeros", "causal", "padding", "random"])
 @pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
-    (3, 4, 17, 17, 16, 16), (2, 3, 37, 21, 40, 24), (3, None, 16, 5, 8, 33)],
-    ids=["a vit's heads", "odd sizes", "three axes"])
+    (3, 4, 17, 17, 16, 16), (2, 3, 37, 21, 40, 24), (3, None, 16, 5, 8, 33), (37, 2, 3, 7, 16, 16),
+    (2, 5, 2, 9, 24, 8)], ids=["a vit's heads", "odd sizes", "three axes", "many groups", "two queries"])
 @pytest.mark.parametrize("layout", ["C order", "views of a projection"])
-def test_attention_at_inference_with_queries_in_lanes_matches_numpys(monkeypatch, spy, split_threads, mask, batch,
-                                                                     heads, length, size, depth, value_depth, layout):
-    """Rows of a few keys at inference (kernels.attention_short_rows, sixteen queries in
-    the lanes, a last block of sixteen that overlaps the one before), in blocks of the
+def test_attention_at_inference_with_heads_in_lanes_matches_numpys(monkeypatch, spy, split_threads, mask, batch,
+                                                                   heads, length, size, depth, value_depth, layout):
+    """Rows of a few keys at inference (kernels.attention_short_rows: sixteen heads in the
+    lanes, a last group short of sixteen; four queries at a time, a last four short; rows
+    of more than sixteen floats, or fewer, turned into lanes and back), in blocks of the
     batch on the pool, against NumPy's path and float64: masks that hide keys, a query
     that may attend nowhere (zeros), heads that are views of one projection."""
     from glassnet import threads
@@ -663,6 +664,25 @@ def test_attention_at_inference_with_queries_in_lanes_matches_numpys(monkeypatch
     assert_within_rounding(plain, exact, magnitudes)
     if mask == "random":
         assert (fast[0][..., 0, :] == 0).all()
+
+
+@pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
+    (8, 4, 17, 17, 16, 16), (3, 2, 37, 21, 40, 24), (2, 3, 20, 32, 16, 16)], ids=["a vit's heads", "odd sizes", "32 keys"])
+def test_attention_with_heads_in_lanes_agrees_to_the_bit_with_head_by_head(batch, heads, length, size, depth, value_depth):
+    """attention_short_rows makes attention_forward's products and sums in its order (each
+    query's total as the lanes of _softmax_lanes hold it): the same bits, masked keys and
+    a query that sees none included."""
+    if not compiled.enabled():
+        pytest.skip("the compiled kernels do not run here")
+    kernels = compiled.load()
+    query, key, value = (_data(batch, heads, rows, width, scale=1.0, seed=seed)
+                         for seed, (rows, width) in enumerate([(length, depth), (size, depth), (size, value_depth)]))
+    mask = _attention_mask("random", length, size)
+    head_by_head, in_lanes = (np.empty((batch, heads, length, value_depth), np.float32) for _ in range(2))
+    kernels.attention_forward(query, key, value, mask, np.float32(0.3), gn.ops.attention._group_widths(mask, length, size),
+                              np.empty((batch, heads, length, size), np.float32), False, head_by_head)
+    kernels.attention_short_rows(query, key, value, mask, np.float32(0.3), in_lanes)
+    assert np.array_equal(in_lanes, head_by_head) and (in_lanes[:, :, 0] == 0).all()
 
 
 def test_attention_kernels_take_a_key_shared_by_every_head(monkeypatch, spy, any_attention_compiled):

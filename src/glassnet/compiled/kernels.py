@@ -555,6 +555,66 @@ def exp_lanes(typingctx, x, cut):
     return lanes(lanes, types.float32), codegen
 
 
+@intrinsic
+def multiply_add_lanes(typingctx, total, a, b):
+    """total + a * b, lane by lane, one rounding (multiply_add with lanes for its weight)."""
+    def codegen(context, builder, signature, args):
+        return _llvm(builder, "llvm.fma.v16f32", LANES_TYPE, args[1], args[2], args[0])
+    return lanes(lanes, lanes, lanes), codegen
+
+
+def _row_at(context, builder, array_type, array, start, offsets_type, offsets, row):
+    """The address of array's element start + offsets[row] (element counts), as 16 lanes'."""
+    data = context.make_array(array_type)(context, builder, array).data
+    offset_data = context.make_array(offsets_type)(context, builder, offsets).data
+    offset = builder.sext(builder.load(builder.gep(offset_data, [ir.Constant(ir.IntType(64), row)])), ir.IntType(64))
+    return builder.bitcast(builder.gep(data, [builder.add(start, offset)]), LANES_TYPE.as_pointer())
+
+
+@intrinsic
+def transpose_lanes(typingctx, source, source_start, source_offsets, target, target_start, target_offsets, rows,
+                    columns):
+    """A 16 x 16 block transposed, in registers: row r < ``rows`` is the ``columns`` floats
+    of ``source`` from element source_start + source_offsets[r]; column c < ``columns``
+    of the block, its ``rows`` floats, goes to ``target`` from element target_start +
+    target_offsets[c] (the offsets: int32 arrays of 16, in floats; the arrays: float32,
+    any shape, the offsets counted from their first element). What lays out sixteen
+    attention heads' rows a head in each lane, and back."""
+    def codegen(context, builder, signature, args):
+        source, source_start, source_offsets, target, target_start, target_offsets, rows, columns = args
+        kinds, i64 = signature.args, ir.IntType(64)
+        mask_type = ir.VectorType(ir.IntType(1), LANES)
+        in_columns, in_rows = _lanes_below(builder, columns), _lanes_below(builder, rows)
+        nowhere = builder.bitcast(context.make_array(kinds[0])(context, builder, source).data, LANES_TYPE.as_pointer())
+        block = []
+        for r in range(LANES):  # a row past ``rows``: zeros, nothing read, no offset looked up
+            inside = builder.icmp_signed("<", ir.Constant(i64, r), rows)
+            address = cgutils.alloca_once_value(builder, nowhere)
+            with builder.if_then(inside):
+                row = _row_at(context, builder, kinds[0], source, source_start, kinds[2], source_offsets, r)
+                builder.store(row, address)
+            mask = builder.and_(in_columns, builder.select(inside, ir.Constant(mask_type, [1] * LANES),
+                                                           ir.Constant(mask_type, [0] * LANES)))
+            block.append(_llvm(builder, "llvm.masked.load.v16f32.p0v16f32", LANES_TYPE, builder.load(address),
+                               ir.Constant(ir.IntType(32), 4), mask, ir.Constant(LANES_TYPE, None)))
+        step = LANES // 2
+        while step:  # swap the off-diagonal blocks of side ``step`` within each block of twice that
+            for r in [r for r in range(LANES) if not r & step]:
+                low = [c if not c & step else LANES + c - step for c in range(LANES)]
+                high = [c + step if not c & step else LANES + c for c in range(LANES)]
+                block[r], block[r + step] = (builder.shuffle_vector(block[r], block[r + step], ir.Constant(
+                    ir.VectorType(ir.IntType(32), LANES), order)) for order in (low, high))
+            step //= 2
+        for c in range(LANES):
+            with builder.if_then(builder.icmp_signed("<", ir.Constant(i64, c), columns)):
+                _llvm(builder, "llvm.masked.store.v16f32.p0v16f32", ir.VoidType(), block[c],
+                      _row_at(context, builder, kinds[3], target, target_start, kinds[5], target_offsets, c),
+                      ir.Constant(ir.IntType(32), 4), in_rows)
+        return context.get_dummy_value()
+    return types.void(source, types.int64, source_offsets, target, types.int64, target_offsets, types.int64,
+                      types.int64), codegen
+
+
 @jit_inline
 def _add_times(e0, e1, e2, e3, weight, x0, x1, x2, x3):
     """e_k + weight * x_k for four runs of 16 lanes: one filter's sums over 64 floats."""
@@ -974,85 +1034,6 @@ def _eight_rows_width(widths, r):
     return max(widths[r // 4], widths[min(r // 4 + 1, widths.size - 1)])
 
 
-# Rows of scores of a few keys (a vision transformer's 17: 17 of the 64 lanes that
-# multiply_rows fills, and a softmax whose folds across the lanes, for the largest and
-# the total, cost more than its exponentials) are taken the other way round at inference:
-# sixteen queries in the lanes, the keys one after another (ops.attention.SHORT_KEYS).
-
-@jit_inline
-def _four_weights(e0, e1, e2, e3, x, w0, w1, w2, w3):
-    """e_k + w_k * x: four sums, each its own scalar weight times the same lanes."""
-    return multiply_add(e0, w0, x), multiply_add(e1, w1, x), multiply_add(e2, w2, x), multiply_add(e3, w3, x)
-
-
-@jit_inline
-def _store_rows_of_four(outs, first, start, e0, e1, e2, e3, count):
-    """outs[first + k, start:start + count] = e_k for k < 4."""
-    store_lanes(outs[first], start, e0, count)
-    store_lanes(outs[first + 1], start, e1, count)
-    store_lanes(outs[first + 2], start, e2, count)
-    store_lanes(outs[first + 3], start, e3, count)
-
-
-@jit_inline
-def _add_mask(x, mask_row, first, scores_row, most):
-    """Sixteen queries' scores of one key, x, plus their mask, into ``scores_row``; returns
-    the larger of ``most`` and those, lane by lane."""
-    x = add_lanes(x, load_lanes(mask_row, first, LANES))
-    store_lanes(scores_row, 0, x, LANES)
-    return max_lanes(x, most)
-
-
-@jit_inline
-def _queries_in_lanes(queries_t, keys, values, mask_t, width, first, scores, parts, outs):
-    """One head's attention for its sixteen queries from ``first``, a query in each lane:
-    queries_t (E, L) the head's queries transposed, keys (S, E) its keys times the scale,
-    values (S, Ev), mask_t (S, L) the mask transposed, ``width`` keys (as far as any of
-    the sixteen reaches); the outputs go to outs (L, Ev). The same products and sums in
-    the same order as the rows' way in attention_forward, so the two agree to the bit:
-    each query's total over the keys is added up as _softmax_lanes's lanes hold it (key s
-    in lane s mod 16, then the halves folded)."""
-    depth, features, most = keys.shape[1], values.shape[1], splat(f32(-np.inf))
-    for s in range(0, width, 4):  # the scores of four keys at a time, the mask added, each query's largest
-        s1, s2, s3 = min(s + 1, width - 1), min(s + 2, width - 1), min(s + 3, width - 1)
-        x0 = x1 = x2 = x3 = splat(f32(0))
-        for e in range(depth):
-            x0, x1, x2, x3 = _four_weights(x0, x1, x2, x3, load_lanes(queries_t[e], first, LANES), keys[s, e], keys[s1, e],
-                                           keys[s2, e], keys[s3, e])
-        most = _add_mask(x0, mask_t[s], first, scores[s], most)
-        most = _add_mask(x1, mask_t[s1], first, scores[s1], most)  # a key past the width: the last again, the same scores
-        most = _add_mask(x2, mask_t[s2], first, scores[s2], most)
-        most = _add_mask(x3, mask_t[s3], first, scores[s3], most)
-    shift = where_equal(most, f32(-np.inf), f32(0), most)  # a query that sees no key: weights 0
-    parts[:] = f32(0)
-    for s in range(width):
-        w = exp_lanes(subtract_lanes(load_lanes(scores[s], 0, LANES), shift), SOFTMAX_CUT)
-        store_lanes(scores[s], 0, w, LANES)
-        store_lanes(parts[s % LANES], 0, add_lanes(load_lanes(parts[s % LANES], 0, LANES), w), LANES)
-    half = LANES // 2
-    while half:
-        for i in range(half):
-            store_lanes(parts[i], 0, add_lanes(load_lanes(parts[i], 0, LANES), load_lanes(parts[i + half], 0, LANES)),
-                        LANES)
-        half //= 2
-    scale = where_equal(most, f32(-np.inf), f32(0), reciprocal_lanes(load_lanes(parts[0], 0, LANES)))
-    for s in range(width):
-        store_lanes(scores[s], 0, multiply_lanes(scale, load_lanes(scores[s], 0, LANES)), LANES)
-    for f in range(0, features, LANES):  # the weights times the values, lanes along the features
-        count = features - f
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
-        for s in range(width):
-            x, p = load_lanes(values[s], f, count), scores[s]
-            a0, a1, a2, a3 = _four_weights(a0, a1, a2, a3, x, p[0], p[1], p[2], p[3])
-            b0, b1, b2, b3 = _four_weights(b0, b1, b2, b3, x, p[4], p[5], p[6], p[7])
-            c0, c1, c2, c3 = _four_weights(c0, c1, c2, c3, x, p[8], p[9], p[10], p[11])
-            d0, d1, d2, d3 = _four_weights(d0, d1, d2, d3, x, p[12], p[13], p[14], p[15])
-        _store_rows_of_four(outs, first, f, a0, a1, a2, a3, count)
-        _store_rows_of_four(outs, first + 4, f, b0, b1, b2, b3, count)
-        _store_rows_of_four(outs, first + 8, f, c0, c1, c2, c3, count)
-        _store_rows_of_four(outs, first + 12, f, d0, d1, d2, d3, count)
-
-
 @jit_reducing
 def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
     """weights = softmax(q k^T * scale + mask) and out = weights v, for q (B, H, L, E), k
@@ -1082,32 +1063,143 @@ def attention_forward(q, k, v, mask, scale, widths, weights, keep, out):
         _copy_heads(outs, out[n], out.strides[1] <= out.strides[2])
 
 
+# Rows of scores of a few keys (a vision transformer's 17 tokens) are taken the other way
+# round at inference: sixteen heads at once, a head in each lane (a batch of 128 images
+# with 4 heads: 32 groups of sixteen), the queries four at a time. No lane idles but in a
+# last group, however many queries and keys there are (with sixteen queries in the lanes,
+# a 17th cost a whole second block), and each query's softmax runs down its keys in whole
+# registers, without folds across the lanes. transpose_lanes turns sixteen heads' rows
+# into lanes and back, in registers. The products and sums are attention_forward's, in its
+# order: the two agree to the bit (tests/test_compiled.py).
+
+ROWS_OF_LANES = np.arange(0, LANES * LANES, LANES).astype(np.int32)  # a (n, 16) buffer's rows, in floats
+
+
+@jit_inline
+def _times_four(x0, x1, x2, x3, a, b0, b1, b2, b3):
+    """x_k + a * b_k, lane by lane, for four sums."""
+    return (multiply_add_lanes(x0, a, b0), multiply_add_lanes(x1, a, b1), multiply_add_lanes(x2, a, b2),
+            multiply_add_lanes(x3, a, b3))
+
+
+@jit_inline
+def _store_four_rows(rows, r0, r1, r2, r3, x0, x1, x2, x3):
+    """rows[r_k] = x_k for four rows of 16 floats."""
+    store_lanes(rows[r0], 0, x0, LANES)
+    store_lanes(rows[r1], 0, x1, LANES)
+    store_lanes(rows[r2], 0, x2, LANES)
+    store_lanes(rows[r3], 0, x3, LANES)
+
+
+@jit_inline
+def _scores_of_four(x0, x1, x2, x3, mask_row, s0, s1, s2, s3, scores, most):
+    """Four keys' scores of one query, its mask added, into ``scores``; returns the larger
+    of ``most`` and those, lane by lane."""
+    x0, x1 = add_lanes(x0, splat(mask_row[s0])), add_lanes(x1, splat(mask_row[s1]))
+    x2, x3 = add_lanes(x2, splat(mask_row[s2])), add_lanes(x3, splat(mask_row[s3]))
+    _store_four_rows(scores, s0, s1, s2, s3, x0, x1, x2, x3)
+    return max_lanes(max_lanes(x0, x1), max_lanes(max_lanes(x2, x3), most))
+
+
+@jit_inline
+def _softmax_down_keys(scores, most, parts):
+    """scores (S, 16), a head's query in each lane, become softmax weights: each total
+    added up as _softmax_lanes's lanes hold it (key s in lane s mod 16, then the halves
+    folded), in ``parts`` (16, 16)."""
+    shift = where_equal(most, f32(-np.inf), f32(0), most)  # a query that sees no key: weights 0
+    parts[:] = f32(0)
+    for s in range(scores.shape[0]):
+        w = exp_lanes(subtract_lanes(load_lanes(scores[s], 0, LANES), shift), SOFTMAX_CUT)
+        store_lanes(scores[s], 0, w, LANES)
+        store_lanes(parts[s % LANES], 0, add_lanes(load_lanes(parts[s % LANES], 0, LANES), w), LANES)
+    half = LANES // 2
+    while half:
+        for i in range(half):
+            store_lanes(parts[i], 0, add_lanes(load_lanes(parts[i], 0, LANES), load_lanes(parts[i + half], 0, LANES)),
+                        LANES)
+        half //= 2
+    scale = where_equal(most, f32(-np.inf), f32(0), reciprocal_lanes(load_lanes(parts[0], 0, LANES)))
+    for s in range(scores.shape[0]):
+        store_lanes(scores[s], 0, multiply_lanes(scale, load_lanes(scores[s], 0, LANES)), LANES)
+
+
+@jit_inline
+def _into_lanes(x, start, heads_at, buffer, row, width):
+    """buffer rows row to row + width - 1 (16 floats each) = the ``width`` floats of x from
+    element start + heads_at[j] for lane j, transposed."""
+    for e in range(0, width, LANES):
+        transpose_lanes(x, start + e, heads_at, buffer, (row + e) * LANES, ROWS_OF_LANES, LANES, min(LANES, width - e))
+
+
 @jit_reducing
-def attention_short_rows(q, k, v, mask, scale, widths, out):
-    """attention_forward's ``out`` at inference (no weights kept) for at least sixteen
-    queries and a few keys: the queries sixteen at a time in lanes
-    (_queries_in_lanes), the last sixteen (overlapping the block before where L is not a
-    multiple of 16: those rows come out the same twice). Each head is read as the view it
-    is and its outputs written where they go: a head's work is too small to pay for copies."""
+def attention_short_rows(q, k, v, mask, scale, out):
+    """attention_forward's ``out`` at inference (no weights kept) for a few keys: the B x H
+    heads sixteen at a time, one in each lane (the last lanes of a last group repeat the
+    last head), the queries four at a time (a last query repeated). q (B, H, L, E), k
+    (B, H, S, E), v (B, H, S, Ev), out (B, H, L, Ev): float32 views with contiguous rows
+    (a projection's heads: no copies), ``mask`` (1 or L, S)."""
     count, heads, length, depth = q.shape
-    size = k.shape[2]
-    keys, queries_t = np.empty((size, depth), f32), np.empty((depth, length), f32)
-    scores, parts, mask_t = np.empty((size, LANES), f32), np.empty((LANES, LANES), f32), np.empty((size, length), f32)
-    for i in range(length):
-        mask_t[:, i] = mask[i % mask.shape[0]]
-    for n in range(count):
-        for h in range(heads):
-            for i in range(length):  # the queries transposed, row by row
-                row = q[n, h, i]
+    size, features = k.shape[2], v.shape[3]
+    keys, values = np.empty((size, depth, LANES), f32), np.empty((size, features, LANES), f32)
+    queries, scores = np.empty((4, depth, LANES), f32), np.empty((4, size, LANES), f32)
+    outs, parts, at = np.empty((4, features, LANES), f32), np.empty((LANES, LANES), f32), np.empty((4, LANES), np.int32)
+    keys_flat, values_flat, queries_flat = keys.reshape(-1), values.reshape(-1), queries.reshape(-1)
+    for first in range(0, count * heads, LANES):
+        item, lanes_used = first // heads, min(LANES, count * heads - first)
+        for j in range(LANES):  # each lane's head, in floats from the group's first item
+            n, h = divmod(min(first + j, count * heads - 1), heads)
+            at[0, j] = ((n - item) * q.strides[0] + h * q.strides[1]) // 4
+            at[1, j] = ((n - item) * k.strides[0] + h * k.strides[1]) // 4
+            at[2, j] = ((n - item) * v.strides[0] + h * v.strides[1]) // 4
+            at[3, j] = ((n - item) * out.strides[0] + h * out.strides[1]) // 4
+        for s in range(size):
+            _into_lanes(k, (item * k.strides[0] + s * k.strides[2]) // 4, at[1], keys_flat, s * depth, depth)
+            for e in range(depth):
+                store_lanes(keys[s, e], 0, multiply_lanes(load_lanes(keys[s, e], 0, LANES), splat(scale)), LANES)
+            _into_lanes(v, (item * v.strides[0] + s * v.strides[2]) // 4, at[2], values_flat, s * features, features)
+        for i in range(0, length, 4):
+            i1, i2, i3 = min(i + 1, length - 1), min(i + 2, length - 1), min(i + 3, length - 1)
+            for a, row in enumerate((i, i1, i2, i3)):
+                _into_lanes(q, (item * q.strides[0] + row * q.strides[2]) // 4, at[0], queries_flat, a * depth, depth)
+            m0 = m1 = m2 = m3 = splat(f32(-np.inf))
+            rows = mask.shape[0]
+            for s in range(0, size, 4):  # four queries' scores of four keys (a key past the last: the last again)
+                s1, s2, s3 = min(s + 1, size - 1), min(s + 2, size - 1), min(s + 3, size - 1)
+                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
                 for e in range(depth):
-                    queries_t[e, i] = row[e]
-            for s in range(size):  # the keys times the scale, as attention_forward's keys_t
-                for e in range(depth):
-                    keys[s, e] = k[n, h, s, e] * scale
-            for block in range(0, length, LANES):
-                first = min(block, length - LANES)
-                _queries_in_lanes(queries_t, keys, v[n, h], mask_t, widths[first // 4:(first + LANES + 3) // 4].max(),
-                                  first, scores, parts, out[n, h])
+                    k0, k1 = load_lanes(keys[s, e], 0, LANES), load_lanes(keys[s1, e], 0, LANES)
+                    k2, k3 = load_lanes(keys[s2, e], 0, LANES), load_lanes(keys[s3, e], 0, LANES)
+                    a0, a1, a2, a3 = _times_four(a0, a1, a2, a3, load_lanes(queries[0, e], 0, LANES), k0, k1, k2, k3)
+                    b0, b1, b2, b3 = _times_four(b0, b1, b2, b3, load_lanes(queries[1, e], 0, LANES), k0, k1, k2, k3)
+                    c0, c1, c2, c3 = _times_four(c0, c1, c2, c3, load_lanes(queries[2, e], 0, LANES), k0, k1, k2, k3)
+                    d0, d1, d2, d3 = _times_four(d0, d1, d2, d3, load_lanes(queries[3, e], 0, LANES), k0, k1, k2, k3)
+                m0 = _scores_of_four(a0, a1, a2, a3, mask[i % rows], s, s1, s2, s3, scores[0], m0)
+                m1 = _scores_of_four(b0, b1, b2, b3, mask[i1 % rows], s, s1, s2, s3, scores[1], m1)
+                m2 = _scores_of_four(c0, c1, c2, c3, mask[i2 % rows], s, s1, s2, s3, scores[2], m2)
+                m3 = _scores_of_four(d0, d1, d2, d3, mask[i3 % rows], s, s1, s2, s3, scores[3], m3)
+            _softmax_down_keys(scores[0], m0, parts)
+            _softmax_down_keys(scores[1], m1, parts)
+            _softmax_down_keys(scores[2], m2, parts)
+            _softmax_down_keys(scores[3], m3, parts)
+            for f in range(0, features, 4):  # the weights times the values: four queries, four features
+                f1, f2, f3 = min(f + 1, features - 1), min(f + 2, features - 1), min(f + 3, features - 1)
+                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = splat(f32(0))
+                for s in range(size):
+                    v0, v1 = load_lanes(values[s, f], 0, LANES), load_lanes(values[s, f1], 0, LANES)
+                    v2, v3 = load_lanes(values[s, f2], 0, LANES), load_lanes(values[s, f3], 0, LANES)
+                    a0, a1, a2, a3 = _times_four(a0, a1, a2, a3, load_lanes(scores[0, s], 0, LANES), v0, v1, v2, v3)
+                    b0, b1, b2, b3 = _times_four(b0, b1, b2, b3, load_lanes(scores[1, s], 0, LANES), v0, v1, v2, v3)
+                    c0, c1, c2, c3 = _times_four(c0, c1, c2, c3, load_lanes(scores[2, s], 0, LANES), v0, v1, v2, v3)
+                    d0, d1, d2, d3 = _times_four(d0, d1, d2, d3, load_lanes(scores[3, s], 0, LANES), v0, v1, v2, v3)
+                _store_four_rows(outs[0], f, f1, f2, f3, a0, a1, a2, a3)
+                _store_four_rows(outs[1], f, f1, f2, f3, b0, b1, b2, b3)
+                _store_four_rows(outs[2], f, f1, f2, f3, c0, c1, c2, c3)
+                _store_four_rows(outs[3], f, f1, f2, f3, d0, d1, d2, d3)
+            for a, row in enumerate((i, i1, i2, i3)):  # back to the heads' rows: only the lanes that hold a head
+                for f in range(0, features, LANES):
+                    transpose_lanes(outs[a].reshape(-1), f * LANES, ROWS_OF_LANES, out,
+                                    (item * out.strides[0] + row * out.strides[2]) // 4 + f, at[3],
+                                    min(LANES, features - f), lanes_used)
 
 
 @jit_reducing
@@ -2282,7 +2374,7 @@ def rows_job(address):
 
 # the attention at inference for short rows (attention_short_rows), by blocks of the batch:
 # each 4-D array as its address, shape and strides (in bytes), since the heads are views
-Q, K, V, OUT, MASK, WIDTHS, SCALE, ATTENTION_FIELDS = 2, 11, 20, 29, 38, 41, 43, 44
+Q, K, V, OUT, MASK, SCALE, ATTENTION_FIELDS = 2, 11, 20, 29, 38, 41, 42
 
 
 @jit_inline
@@ -2305,7 +2397,7 @@ def _described(arguments, field, start, stop):
 
 
 @jit
-def run_attention_short_rows(job, q, k, v, mask, scale, widths, out, blocks):
+def run_attention_short_rows(job, q, k, v, mask, scale, out, blocks):
     """attention_short_rows over the batch in ``blocks`` blocks at once on the pool."""
     count = len(q)
     blocks = max(1, min(blocks, count, pool_load(0, POOL_HELPERS) + 1))
@@ -2317,7 +2409,6 @@ def run_attention_short_rows(job, q, k, v, mask, scale, widths, out, blocks):
         _describe(arguments[b], V, v)
         _describe(arguments[b], OUT, out)
         arguments[b, MASK], arguments[b, MASK + 1], arguments[b, MASK + 2] = mask.ctypes.data, mask.shape[0], mask.shape[1]
-        arguments[b, WIDTHS], arguments[b, WIDTHS + 1] = widths.ctypes.data, len(widths)
         arguments[b:b + 1].view(np.float64)[0, SCALE] = scale
     _run_blocks(job, arguments)
 
@@ -2327,10 +2418,9 @@ def attention_short_rows_job(address):
     arguments = numba.carray(int_pointer(address), ATTENTION_FIELDS)
     start, stop = arguments[START], arguments[STOP]
     mask = numba.carray(float_pointer(arguments[MASK]), (arguments[MASK + 1], arguments[MASK + 2]))
-    widths = numba.carray(int_pointer(arguments[WIDTHS]), arguments[WIDTHS + 1])
     scale = f32(numba.carray(double_pointer(address), ATTENTION_FIELDS)[SCALE])
     attention_short_rows(_described(arguments, Q, start, stop), _described(arguments, K, start, stop),
-                         _described(arguments, V, start, stop), mask, scale, widths,
+                         _described(arguments, V, start, stop), mask, scale,
                          _described(arguments, OUT, start, stop))
 
 

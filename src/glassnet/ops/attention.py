@@ -154,14 +154,11 @@ class Attention(Function):
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
     def _short_rows_forward(self, mask):
-        """At inference, rows of a few keys (a vision transformer's 17): sixteen queries in
+        """At inference, rows of a few keys (a vision transformer's 17): sixteen heads in
         the lanes (compiled.kernels.attention_short_rows), blocks of the batch on the pool."""
-        length, size = self.query.shape[-2], self.key.shape[-2]
-        # no mask: every group of queries reaches every key
-        widths = xp.full(-(-length // 4), size, xp.int64) if mask is None else _group_widths(mask, length, size)
         compiled.load().run_attention_short_rows(
             job_address("attention_short_rows"), *_four_d(self.query, self.key, self.value),
-            xp.zeros((1, size), xp.float32) if mask is None else mask, self.scale, widths, *_four_d(self.out),
+            xp.zeros((1, self.key.shape[-2]), xp.float32) if mask is None else mask, self.scale, *_four_d(self.out),
             pool_blocks(self.weights.nbytes))
         return self.out.reshape(self.lead + self.out.shape[-2:])
 
@@ -246,16 +243,17 @@ def _compiled_widths(query, key, value, mask):
     return widths if 4 * widths.sum() <= COMPILED_MAX_SHARE * length * size else None
 
 
-# At inference, rows of at most SHORT_KEYS keys (a vision transformer's 17) from
-# LANES_MIN_ROWS queries go to attention_short_rows, on the pool: a vit layer's heads
-# (128 x 4, 17 x 17 x 16) in 246 us on two threads against 460 on NumPy's path
-# (bench/RESULTS.md, issue 11). Its NumPy twin is the path below it.
-LANES_MIN_ROWS, SHORT_KEYS = 16, 32
+# At inference, rows of at most SHORT_KEYS keys (a vision transformer's 17) go to
+# attention_short_rows, on the pool, sixteen heads in the lanes: a vit layer's heads
+# (128 x 4, 17 x 17 x 16) in 213-222 us on two threads against 280-298 with sixteen queries
+# in the lanes and 460 on NumPy's path; from one query up, no shape measured slower than
+# NumPy's path (bench/RESULTS.md, issue 11). Its NumPy twin is the path below it.
+SHORT_KEYS = 32
 
 
 def _short_rows(query, key, value, mask):
     length, size = query.shape[-2], key.shape[-2]
-    return (length >= LANES_MIN_ROWS and size <= SHORT_KEYS and compiled.enabled() and pool_blocks(1) > 0
+    return (size <= SHORT_KEYS and compiled.enabled() and pool_blocks(1) > 0
             and all(a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4 for a in (query, key, value))
             and (mask is None or (mask.ndim == 2 and mask.shape[0] in (1, length) and mask.shape[1] == size
                                   and compiled.fits(mask))))
