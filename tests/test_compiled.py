@@ -628,6 +628,25 @@ def test_attention_head_by_head_matches_numpys(monkeypatch, spy, split_threads, 
         assert (fast[0][..., 0, :] == 0).all() and (fast[2][..., 0, :] == 0).all()
 
 
+@pytest.mark.parametrize("shape, kernel", [((128, 1, 28, 28), (7, 7)), ((5, 3, 21, 37), (4, 17)), ((3, 2, 9, 9), (3, 3))],
+                         ids=["a vit's patches", "a run past sixteen lanes, pixels left over", "small"])
+@pytest.mark.parametrize("layout", ["C order", "a view"])
+@pytest.mark.parametrize("split", [False, True], ids=["as the pool splits it", "three uneven blocks"])
+def test_image_tiles_match_numpys(monkeypatch, spy, split_threads, shape, kernel, layout, split):
+    """ops.conv.tiles compiled (kernels.image_tiles: each run of pixels as lanes, masked
+    past the run, in blocks of images on the pool, or on the executor for a view) gives
+    NumPy's tiles bit for bit: the rows a tiled convolution multiplies."""
+    from glassnet.ops import conv
+    if split:
+        split_threads()
+    data = _data(*shape[:3], shape[3] + 3)
+    x = data[..., 3:] if layout == "a view" else np.ascontiguousarray(data[..., 3:])
+    out_size = (shape[2] // kernel[0], shape[3] // kernel[1])
+    fast, plain = both_paths(monkeypatch, spy, lambda: conv.tiles(x, kernel, out_size))
+    assert "image_tiles" in spy or not compiled.enabled()
+    assert fast.shape == plain.shape and np.array_equal(fast, plain)
+
+
 @pytest.mark.parametrize("mask", [None, "zeros", "causal", "padding", "random"])
 @pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
     (3, 4, 17, 17, 16, 16), (2, 3, 37, 21, 40, 24), (3, None, 16, 5, 8, 33), (37, 2, 3, 7, 16, 16),

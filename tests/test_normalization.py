@@ -75,6 +75,22 @@ def test_functional_layer_norm_matches_pytorch(torch_parity):
     torch_parity(lambda x: layer_norm(x, 4), lambda x: torch.nn.functional.layer_norm(x, (4,)), x, rtol=1e-4, atol=1e-5)
 
 
+def test_layer_norm_of_a_strided_view_matches_pytorch():
+    """A vision transformer normalizes its class tokens, x[:, 0]: rows 17 tokens apart in
+    memory. The op copies them into rows of their own for its kernels; the values and the
+    gradient that flows back into x are PyTorch's."""
+    data = np.random.default_rng(0).standard_normal((6, 17, 64)).astype(np.float32) * 3 + 1
+    upstream = np.random.default_rng(1).standard_normal((6, 64)).astype(np.float32)
+    mine, theirs = LayerNorm(64), torch.nn.LayerNorm(64)
+    x, tx = gn.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, expected = mine(x[:, 0]), theirs(tx[:, 0])
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-5)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    assert (x.grad[:, 1:] == 0).all()
+
+
 def test_layer_norm_output_has_zero_mean_and_unit_variance_per_sample():
     layer = LayerNorm((3, 4))
     x = gn.tensor(np.random.default_rng(0).standard_normal((5, 3, 4)).astype(np.float32) * 10 - 7)

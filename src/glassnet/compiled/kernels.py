@@ -1555,6 +1555,24 @@ def conv2d_rows(rows, weight, bias, out, o_start, o_stop, stride_h, dilation_h, 
 CONV_PIECE = 1024  # the weight's gradient sums a row's products in pieces of at most this many floats
 
 
+@jit
+def image_tiles(x, kh, kw, out):
+    """out[(n, y, z), (c, i, j)] = x[n, c, y kh + i, z kw + j]: the kh x kw tiles of images
+    x (N, C, out_h kh, out_w kw), rows contiguous, one tile a row of out, laid out as
+    ops.conv.tiles lays them (a patch embedding's columns). Each run of kw pixels moves
+    as one load and one store of lanes, where NumPy's copy loops over runs of seven."""
+    count, channels, out_h, out_w = x.shape[0], x.shape[1], x.shape[2] // kh, x.shape[3] // kw
+    for n in range(count):
+        for c in range(channels):
+            for y in range(out_h):
+                for i in range(kh):
+                    source, at = x[n, c, y * kh + i], (c * kh + i) * kw
+                    for z in range(out_w):
+                        target = out[(n * out_h + y) * out_w + z]
+                        for j in range(0, kw, LANES):
+                            store_lanes(target, at + j, load_lanes(source, z * kw + j, kw - j), kw - j)
+
+
 @jit_reducing
 def conv2d_weight_grad(rows, grad, grad_weight, o_start, o_stop, stride_h, dilation_h, taps):
     """grad_weight[o, c, i, j] = sum over y, x_, n of grad[o, y, x_, n] * x[c, y*sh + i*dh, x_*sw + j*dw, n]
@@ -2426,9 +2444,9 @@ def attention_short_rows_job(address):
 
 
 # the convolutions' kernels, by number: conv2d_rows and conv2d_weight_grad in blocks of four
-# filters, conv3x3_winograd in blocks of its items; each array (C-ordered) as its address
-# and shape, the input's rows first
-CONV_DIRECT, CONV_WEIGHT_GRAD, CONV_WINOGRAD, CONV_WINOGRAD4 = range(4)
+# filters, conv3x3_winograd in blocks of its items, image_tiles in blocks of images; each
+# array (C-ordered) as its address and shape, the input's rows first
+CONV_DIRECT, CONV_WEIGHT_GRAD, CONV_WINOGRAD, CONV_WINOGRAD4, CONV_TILES = range(5)
 ROWS, SECOND, THIRD, CONV_OUT, TAPS, CONV_NUMBERS, CONV_FIELDS = 3, 8, 13, 18, 23, 25, 28
 
 
@@ -2475,6 +2493,9 @@ def conv_job(address):
     start, stop, which = arguments[START], arguments[STOP], arguments[WHICH]
     rows, out = _conv_array3(arguments, ROWS), _conv_array4(arguments, CONV_OUT)
     first, second, third = arguments[CONV_NUMBERS], arguments[CONV_NUMBERS + 1], arguments[CONV_NUMBERS + 2]
+    if which == CONV_TILES:  # the images start:stop (N, C, H, W) into their tiles' rows (N, out_h, out_w, C kh kw)
+        image_tiles(_conv_array4(arguments, ROWS)[start:stop], first, second, out[start:stop].reshape((-1, out.shape[3])))
+        return
     if which == CONV_WINOGRAD or which == CONV_WINOGRAD4:
         filters, bias = _conv_array3(arguments, SECOND), _job_array(arguments, THIRD, (arguments[THIRD + 1],))
         if which == CONV_WINOGRAD4:
