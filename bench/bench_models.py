@@ -1,6 +1,6 @@
 """glassnet against PyTorch on every ready model: what a user of each would see.
 
-    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 3] [--infer-repeats 5] [--steps N] [--pause 1]
+    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 5] [--infer-repeats 15] [--steps N] [--pause 0.5]
 
 Each framework runs in a child process of its own (bench/child.py): the glassnet child
 never imports torch, the PyTorch child never imports glassnet, and the PyTorch twin of
@@ -23,9 +23,11 @@ It prints one table per topic:
    growth is VmHWM minus the resident set at the reset, the peak is the absolute VmHWM.
 3. Inference: milliseconds per batch in eval mode without autograd, same batches, and the
    ratio glassnet time / PyTorch time, with the rounds' range: the median of
-   ``--infer-repeats`` blocks of INFER_BLOCK times the training block's steps in batches (a
-   block of about a second: this machine moves between a fast and a slow speed, 30% apart,
-   every second or so, and a block of a few batches lands in one or the other).
+   ``--infer-repeats`` blocks of INFER_BLOCK times the training block's steps in batches.
+   Many short rounds, not a few long blocks: this machine has slow spells of 5 to 30
+   seconds in which either framework's batches take up to twice as long (glassnet's
+   single-threaded ones too), so five rounds of a model's inference could all fall in
+   one spell or outside every spell; fifteen rounds span a minute (bench/RESULTS.md).
 4. Matrix products: NumPy's float32 GEMM peak, the matrix-product FLOPs of a cnn training
    step counted from its shapes, and the GFLOP/s each framework achieves in that step.
 5. The time-to-accuracy command (printed, not run: it takes about 10 minutes).
@@ -48,7 +50,7 @@ MODELS = ("mlp", "cnn", "lenet5", "lstm", "gru", "vit", "resnet", "gpt")
 STEPS = {"mlp": 400, "cnn": 20, "lenet5": 50, "lstm": 30, "gru": 30, "vit": 30, "resnet": 8, "gpt": 10}
 GEMM_SIZE = 2048
 CNN_GOAL = 0.25  # the share of the GEMM peak a glassnet cnn step should reach
-INFER_BLOCK = 4  # inference batches per block, per training step of a block (a batch: a third of a step)
+INFER_BLOCK = 2  # inference batches per block, per training step of a block (a batch: a third of a step)
 
 # The recipe behind the time-to-accuracy figure: past 93% test accuracy on Fashion-MNIST at
 # epoch 15 (7 min 11 s of training), 93.19% after epoch 18, 9 min 17 s of wall time on the 2
@@ -222,10 +224,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", default="1,2", help="thread counts of the training table, e.g. 1,2")
-    parser.add_argument("--repeats", type=int, default=3, help="timed training blocks per framework, model and thread count")
-    parser.add_argument("--infer-repeats", type=int, default=5, help="timed inference blocks per framework and model")
+    parser.add_argument("--repeats", type=int, default=5, help="timed training blocks per framework, model and thread count")
+    parser.add_argument("--infer-repeats", type=int, default=15, help="timed inference blocks per framework and model")
     parser.add_argument("--steps", type=int, default=None, help="steps per block (default: a number per model)")
-    parser.add_argument("--pause", type=float, default=1.0, help="seconds of rest before every block")
+    parser.add_argument("--pause", type=float, default=0.5,
+                        help="seconds of rest before every block (either framework's idle threads spin for a few ms)")
     args = parser.parse_args()
     threads = sorted({int(n) for n in args.threads.split(",")})
     most = max(threads)
