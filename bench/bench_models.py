@@ -1,6 +1,6 @@
 """glassnet against PyTorch on every ready model: what a user of each would see.
 
-    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 5] [--infer-repeats 15] [--steps N] [--pause 0.5]
+    python bench/bench_models.py [--models mlp,cnn,...] [--threads 1,2] [--repeats 7] [--infer-repeats 15] [--steps N] [--pause 0.5]
 
 Each framework runs in a child process of its own (bench/child.py): the glassnet child
 never imports torch, the PyTorch child never imports glassnet, and the PyTorch twin of
@@ -224,7 +224,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", default="1,2", help="thread counts of the training table, e.g. 1,2")
-    parser.add_argument("--repeats", type=int, default=5, help="timed training blocks per framework, model and thread count")
+    parser.add_argument("--repeats", type=int, default=7, help="timed training blocks per framework, model and thread count")
     parser.add_argument("--infer-repeats", type=int, default=15, help="timed inference blocks per framework and model")
     parser.add_argument("--steps", type=int, default=None, help="steps per block (default: a number per model)")
     parser.add_argument("--pause", type=float, default=0.5,
