@@ -685,6 +685,16 @@ def test_attention_at_inference_with_heads_in_lanes_matches_numpys(monkeypatch, 
         assert (fast[0][..., 0, :] == 0).all()
 
 
+def test_attention_with_heads_in_lanes_leaves_items_too_far_apart_to_numpy():
+    """The kernel finds a group's sixteen heads by int32 offsets from its first item's: an
+    item 2^27 bytes or more from the next (a view; nothing is read here) goes to NumPy's path."""
+    from glassnet.ops.attention import _short_rows
+    near = np.zeros((2, 4, 17, 16), np.float32)
+    far = np.lib.stride_tricks.as_strided(near, near.shape, (1 << 27,) + near.strides[1:])
+    assert _short_rows(near, near, near, None) == (compiled.enabled() and gn.threads.pool_blocks(1) > 0)
+    assert not _short_rows(far, near, near, None) and not _short_rows(near, near, far, None)
+
+
 @pytest.mark.parametrize("batch, heads, length, size, depth, value_depth", [
     (8, 4, 17, 17, 16, 16), (3, 2, 37, 21, 40, 24), (2, 3, 20, 32, 16, 16)], ids=["a vit's heads", "odd sizes", "32 keys"])
 def test_attention_with_heads_in_lanes_agrees_to_the_bit_with_head_by_head(batch, heads, length, size, depth, value_depth):

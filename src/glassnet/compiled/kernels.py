@@ -1560,7 +1560,7 @@ def image_tiles(x, kh, kw, out):
     """out[(n, y, z), (c, i, j)] = x[n, c, y kh + i, z kw + j]: the kh x kw tiles of images
     x (N, C, out_h kh, out_w kw), rows contiguous, one tile a row of out, laid out as
     ops.conv.tiles lays them (a patch embedding's columns). Each run of kw pixels moves
-    as one load and one store of lanes, where NumPy's copy loops over runs of seven."""
+    as one load and one store of lanes, where NumPy's copy loops over runs of kw (a vit's 7)."""
     count, channels, out_h, out_w = x.shape[0], x.shape[1], x.shape[2] // kh, x.shape[3] // kw
     for n in range(count):
         for c in range(channels):

@@ -253,8 +253,9 @@ SHORT_KEYS = 32
 
 def _short_rows(query, key, value, mask):
     length, size = query.shape[-2], key.shape[-2]
-    return (size <= SHORT_KEYS and compiled.enabled() and pool_blocks(1) > 0
-            and all(a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4 for a in (query, key, value))
+    # the kernel finds a group's sixteen heads by int32 offsets from its first item's
+    return (size <= SHORT_KEYS and compiled.enabled() and pool_blocks(1) > 0 and all(
+        a.dtype == xp.float32 and a.ndim in (3, 4) and a.strides[-1] == 4 and abs(a.strides[0]) < 1 << 27 for a in (query, key, value))
             and (mask is None or (mask.ndim == 2 and mask.shape[0] in (1, length) and mask.shape[1] == size
                                   and compiled.fits(mask))))
 
